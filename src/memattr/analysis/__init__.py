@@ -1,0 +1,1 @@
+"""memattr.analysis layer."""

@@ -1,0 +1,1 @@
+"""memattr.interop layer."""

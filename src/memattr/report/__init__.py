@@ -1,0 +1,1 @@
+"""memattr.report layer."""
