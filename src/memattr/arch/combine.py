@@ -235,6 +235,7 @@ def aarch64_s2_apply_fwb_mem_attrs(
     fnxs: bool = False,
     *,
     mte2: bool = True,
+    mte_perm: bool = False,
 ) -> MemoryAttributes:
     """ASL94 AArch64_S2ApplyFWBMemAttrs (HCR_EL2.FWB = 1): the stage-2 rule applied to S1."""
     meaning = fwb_meaning(memattr)
@@ -262,7 +263,8 @@ def aarch64_s2_apply_fwb_mem_attrs(
             result = MemoryAttributes(MemType.Normal, inner=_NC, outer=_NC, xs=s1.xs)
     sh = s2_combine_s1_shareability(s1.shareability, sh2)
     tagged = s2_mem_tag_type(result, s1.tagged, mte2)
-    notag = (memattr >> 1) & 0b111 == 0b111 and tagged  # MemAttr[3:1]=0b111 with a tagged result
+    # FEAT_MTE_PERM: MemAttr[3:1]=0b111 with a tagged result is NoTagAccess (else bit 3 is RES0).
+    notag = mte_perm and (memattr >> 1) & 0b111 == 0b111 and tagged
     xs = False if fnxs else result.xs  # FnXS = 1 forces XS = 0
     return _with_effective_sh(
         replace(result, shareability=sh, tagged=tagged, notagaccess=notag, xs=xs)

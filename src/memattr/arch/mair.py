@@ -49,8 +49,9 @@ ALL_FEATURES = Features()
 class MairAttr:
     """One decoded MAIR attribute byte: the attributes, or why the byte is reserved.
 
-    ``attrs`` carries Non-shareable as a placeholder shareability (MAIR has no SH; the descriptor
-    supplies it, see :func:`decode`).
+    MAIR has no SH field: ``attrs`` carries Outer Shareable for Device and Normal iNC/oNC (their
+    effective shareability) and Non-shareable as a placeholder otherwise; :func:`decode` applies
+    the descriptor's SH.
     """
 
     value: int
