@@ -1,0 +1,1046 @@
+"""VMSAv8-64 stage-1 and stage-2 translation table descriptors (64-bit format; D128 not modelled).
+
+Facts from the Arm ARM D8.3 (translation table descriptor formats) and the ASL (ASL94:
+``AArch64.DecodeDescriptorType``, ``AArch64.BlockDescSupported``, ``AArch64.LeafBase``,
+``AArch64.NextTableBase``, ``AArch64.S2ApplyOutputPerms``, ``DecodeShareability``).
+
+Each format is a :class:`~memattr.arch.fields.Layout` built from the row tables below: upper and
+lower attributes are data, the output-address slice between them follows from the granule, the
+level and the OA form.  The formats are:
+
+- 48-bit OA (:attr:`OAForm.OA48`): all granules.
+- 52-bit OA with FEAT_LPA and the 64KB granule (:attr:`OAForm.OA52_LPA`): OA[51:48] in [15:12].
+- 52-bit OA with FEAT_LPA2 and DS=1, 4KB/16KB granules (:attr:`OAForm.OA52_LPA2`): OA[51:50]
+  in [9:8] (SH then comes from TCR_ELx/VTCR_EL2), OA[49:48] in [49:48].  Level -1 exists for
+  the 4KB granule (tables only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, cast
+
+from ..errors import ConfigError, EncodingError, ParseError
+from .fields import Field, FieldKind, Layout, genmask, register
+from .memtype import Shareability
+
+__all__ = [
+    "Granule",
+    "OAForm",
+    "DescType",
+    "oa_form",
+    "block_allowed",
+    "level_shift",
+    "block_size",
+    "levels",
+    "decode_descriptor_type",
+    "descriptor_layout",
+    "S1Descriptor",
+    "S2Descriptor",
+    "s1_leaf",
+    "s1_table",
+    "s2_leaf",
+    "s2_table",
+    "SH_NAMES",
+    "sh_decode",
+    "S2Exec",
+    "s2ap_read",
+    "s2ap_write",
+    "s2_exec",
+    "XN_NAMES",
+    "FINAL_LEVEL",
+    "KVM_PTE_VALID",
+    "KVM_PTE_TYPE",
+    "KVM_PTE_LEAF_ATTR_LO",
+    "KVM_PTE_LEAF_ATTR_HI",
+    "KVM_PTE_LEAF_ATTR_LO_S1_ATTRIDX",
+    "KVM_PTE_LEAF_ATTR_LO_S1_AP",
+    "KVM_PTE_LEAF_ATTR_LO_S1_SH",
+    "KVM_PTE_LEAF_ATTR_LO_S1_SH_IS",
+    "KVM_PTE_LEAF_ATTR_LO_S1_AF",
+    "KVM_PTE_LEAF_ATTR_HI_S1_XN",
+    "KVM_PTE_LEAF_ATTR_HI_S1_GP",
+    "KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR",
+    "KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R",
+    "KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W",
+    "KVM_PTE_LEAF_ATTR_LO_S2_SH",
+    "KVM_PTE_LEAF_ATTR_LO_S2_SH_IS",
+    "KVM_PTE_LEAF_ATTR_LO_S2_AF",
+    "KVM_PTE_LEAF_ATTR_HI_S2_XN",
+    "KVM_PTE_LEAF_ATTR_HI_SW",
+]
+
+FINAL_LEVEL = 3
+"""ASL FINAL_LEVEL: the last lookup level, where descriptors are pages."""
+
+
+# =========================================================================================
+# Granules and levels
+# =========================================================================================
+
+
+class Granule(enum.Enum):
+    """Translation granule; the value is the short spelling used in text ("4k")."""
+
+    K4 = "4k"
+    K16 = "16k"
+    K64 = "64k"
+
+    @property
+    def shift(self) -> int:
+        """log2 of the granule size: 12, 14 or 16 (ASL TGxGranuleBits)."""
+        return _GRANULE_SHIFT[self]
+
+    @property
+    def size(self) -> int:
+        """Granule (and page) size in bytes."""
+        return 1 << _GRANULE_SHIFT[self]
+
+    @property
+    def bits_per_level(self) -> int:
+        """Address bits resolved per level: granule bits minus 3 (8-byte descriptors)."""
+        return _GRANULE_SHIFT[self] - 3
+
+    def min_level(self, ds: bool = False) -> int:
+        """The lowest lookup level: 4KB 0 (-1 with DS=1), 16KB 0, 64KB 1 (Arm ARM D8.2)."""
+        if self is Granule.K4:
+            return -1 if ds else 0
+        return 0 if self is Granule.K16 else 1
+
+    @classmethod
+    def parse(cls, text: str) -> Granule:
+        """Parse '4k', '4K', '4KB', '4096' (and the 16k/64k spellings)."""
+        key = text.strip().lower().removesuffix("b").removesuffix("i")
+        for g in cls:
+            if key in (g.value, str(g.size)):
+                return g
+        raise ParseError(f"granule={text!r}: expected 4k, 16k or 64k")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_GRANULE_SHIFT = {Granule.K4: 12, Granule.K16: 14, Granule.K64: 16}
+
+
+class OAForm(enum.Enum):
+    """Where a descriptor keeps its output address (Arm ARM D8.3)."""
+
+    OA48 = "48-bit OA"
+    OA52_LPA = "52-bit OA, FEAT_LPA, 64KB granule: OA[51:48] in bits[15:12]"
+    OA52_LPA2 = "52-bit OA, FEAT_LPA2, DS=1: OA[51:50] in bits[9:8], OA[49:48] in bits[49:48]"
+
+
+def oa_form(granule: Granule, ds: bool = False, pa_bits: int = 48) -> OAForm:
+    """The descriptor OA form for ``granule`` with TCR/VTCR.DS ``ds`` and an OA of ``pa_bits``.
+
+    With the 64KB granule pass ``pa_bits=52`` when FEAT_LPA is implemented: ASL
+    AArch64.LeafBase reads bits[15:12] whenever AArch64.PAMax() >= 52.
+    """
+    if not 32 <= pa_bits <= 52:
+        raise ConfigError(f"pa_bits={pa_bits}: output address size must be 32..52")
+    if ds:
+        if granule is Granule.K64:
+            # TCR_ELx.DS / VTCR_EL2.DS: "This field is RES0 for a 64KB translation granule".
+            raise ConfigError("DS=0x1: RES0 with the 64KB granule (FEAT_LPA2 is 4KB/16KB only)")
+        return OAForm.OA52_LPA2
+    if pa_bits > 48:
+        if granule is Granule.K64:
+            return OAForm.OA52_LPA
+        raise ConfigError(
+            f"pa_bits={pa_bits}: a 52-bit OA with the {granule.value} granule needs DS=1 "
+            "(FEAT_LPA2)"
+        )
+    return OAForm.OA48
+
+
+_FORM_CACHE: dict[tuple[Granule, int, bool, int], OAForm] = {}
+
+
+def _validated_form(granule: Granule, level: int, ds: bool, pa_bits: int) -> OAForm:
+    """oa_form() plus the level check, memoised: decode runs this on every descriptor."""
+    key = (granule, level, ds, pa_bits)
+    form = _FORM_CACHE.get(key)
+    if form is None:
+        form = oa_form(granule, ds, pa_bits)
+        _check_level(granule, level, ds)
+        _FORM_CACHE[key] = form
+    return form
+
+
+def levels(granule: Granule, ds: bool = False) -> range:
+    """The lookup levels that exist for ``granule`` (Arm ARM D8.2)."""
+    return range(granule.min_level(ds), FINAL_LEVEL + 1)
+
+
+def _check_level(granule: Granule, level: int, ds: bool) -> None:
+    if level not in levels(granule, ds):
+        lo = granule.min_level(ds)
+        raise ConfigError(
+            f"level={level}: no such lookup level for the {granule.value} granule "
+            f"(DS={int(ds)}: levels {lo}..{FINAL_LEVEL})"
+        )
+
+
+def level_shift(granule: Granule, level: int) -> int:
+    """log2 of the region one descriptor maps at ``level``."""
+    return granule.shift + granule.bits_per_level * (FINAL_LEVEL - level)
+
+
+def block_size(granule: Granule, level: int) -> int:
+    """Bytes mapped by one block (or page, at level 3) descriptor at ``level``."""
+    return 1 << level_shift(granule, level)
+
+
+def block_allowed(granule: Granule, level: int, ds: bool = False, pa_bits: int = 48) -> bool:
+    """Whether a Block descriptor is allowed at ``level`` (ASL AArch64.BlockDescSupported).
+
+    4KB: levels 1 and 2, level 0 with DS=1.  16KB: level 2, level 1 with DS=1.  64KB: level 2,
+    level 1 with a 52-bit PA (FEAT_LPA; the ASL tests AArch64.PAMax() >= 52).  Level 3 holds
+    pages, never blocks.
+    """
+    if granule is Granule.K4:
+        return level in (1, 2) or (level == 0 and ds)
+    if granule is Granule.K16:
+        return level == 2 or (level == 1 and ds)
+    return level == 2 or (level == 1 and pa_bits >= 52)
+
+
+class DescType(enum.Enum):
+    """What a descriptor is at its level (ASL AArch64.DecodeDescriptorType)."""
+
+    INVALID = "invalid"  # bit[0] = 0: Translation fault
+    TABLE = "table"  # 0b11 above the final level
+    BLOCK = "block"  # 0b01 where AArch64.BlockDescSupported
+    PAGE = "page"  # 0b11 at level 3
+    # 0b01 at level 3, or at a level without blocks for this granule/DS/PA: the ASL returns
+    # DescriptorType_Invalid, so a walk takes a Translation fault.
+    RESERVED = "reserved"
+
+    @property
+    def is_leaf(self) -> bool:
+        """Block or page."""
+        return self in (DescType.BLOCK, DescType.PAGE)
+
+
+def decode_descriptor_type(
+    raw: int, granule: Granule, level: int, ds: bool = False, pa_bits: int = 48
+) -> DescType:
+    """The type of descriptor ``raw`` at ``level`` (ASL AArch64.DecodeDescriptorType)."""
+    if not raw & 1:
+        return DescType.INVALID
+    if raw & 2:
+        return DescType.PAGE if level == FINAL_LEVEL else DescType.TABLE
+    if level != FINAL_LEVEL and block_allowed(granule, level, ds, pa_bits):
+        return DescType.BLOCK
+    return DescType.RESERVED
+
+
+# =========================================================================================
+# Field tables (Arm ARM D8.3)
+# =========================================================================================
+
+SH_NAMES: dict[int, str] = {s.encoding: s.value for s in Shareability}
+"""SH[1:0] encodings, from :class:`Shareability` (0b01 is reserved)."""
+
+XN_NAMES: dict[int, str] = {0: "X", 1: "PXN", 2: "XN", 3: "UXN"}
+"""Stage-2 XN[1:0] with FEAT_XNX (Arm ARM D8.4, ASL AArch64.S2ApplyOutputPerms)."""
+
+F = FieldKind
+
+_S1_LEAF_UPPER = (
+    Field("IGNORED_63", 63, 63, F.IGNORED, doc="IGNORED"),
+    Field(
+        "PBHA", 62, 59, F.FIELD,
+        doc="Page-Based Hardware Attributes (FEAT_HPDS2, IMPLEMENTATION DEFINED use); "
+        "FEAT_AIE AttrIndx[3] at bit 59 and FEAT_S1POE POIndex at [62:60] are not modelled",
+    ),
+    Field("SW", 58, 55, F.SOFTWARE, doc="Reserved for software use"),
+    Field("UXN", 54, 54, F.FLAG, doc="Unprivileged execute-never (XN in one-VA-range regimes)"),
+    Field("PXN", 53, 53, F.FLAG, doc="Privileged execute-never"),
+    Field("Contiguous", 52, 52, F.FLAG, doc="Contiguous hint: one of a set of adjacent entries"),
+    Field("DBM", 51, 51, F.FLAG, doc="Dirty Bit Modifier (FEAT_HAFDBS)"),
+    Field("GP", 50, 50, F.FLAG, doc="Guarded Page (FEAT_BTI)"),
+)
+
+_S2_LEAF_UPPER = (
+    Field("IGNORED_63", 63, 63, F.IGNORED, doc="IGNORED"),
+    Field(
+        "PBHA", 62, 59, F.FIELD,
+        doc="Page-Based Hardware Attributes (FEAT_HPDS2); FEAT_S2POE S2POIndex not modelled",
+    ),
+    Field(
+        "SW", 58, 55, F.SOFTWARE,
+        doc="Reserved for software use (bit 58 is AssuredOnly with VTCR_EL2.AssuredOnly=1: "
+        "not modelled)",
+    ),
+    Field(
+        "XN", 54, 53, F.ENUM, values=XN_NAMES,
+        doc="XN[1:0] with FEAT_XNX; without FEAT_XNX bit 53 is RES0 and bit 54 alone is XN",
+    ),
+    Field("Contiguous", 52, 52, F.FLAG, doc="Contiguous hint: one of a set of adjacent entries"),
+    Field("DBM", 51, 51, F.FLAG, doc="Dirty Bit Modifier (FEAT_HAFDBS)"),
+    Field("RES0_50", 50, 50, F.RES0, doc="RES0 (GP is stage 1 only)"),
+)
+
+
+def _s1_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
+    return (
+        Field("nG", 11, 11, F.FLAG, doc="not Global: the translation belongs to one ASID"),
+        Field("AF", 10, 10, F.FLAG, doc="Access flag"),
+        _sh_or_oa(form),
+        Field("AP", 7, 6, F.FIELD, doc="AP[2:1]: data access permissions"),
+        Field("NS", 5, 5, F.FLAG, doc="Non-secure output address space (IGNORED from NS state)"),
+        Field("AttrIndx", 4, 2, F.FIELD, doc="AttrIndx[2:0]: MAIR_ELx attribute index"),
+        _type_field(page=page),
+    )
+
+
+def _s2_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
+    return (
+        Field("FnXS", 11, 11, F.FLAG, doc="FEAT_XS: 1 forces stage-2 XS to 0 (RES0 without it)"),
+        Field("AF", 10, 10, F.FLAG, doc="Access flag"),
+        _sh_or_oa(form),
+        Field("S2AP", 7, 6, F.FIELD, doc="S2AP[1:0]: bit 6 allows reads, bit 7 writes"),
+        Field(
+            "MemAttr", 5, 2, F.FIELD,
+            doc="MemAttr[3:0]: stage-2 memory type (meaning depends on HCR_EL2.FWB)",
+        ),
+        _type_field(page=page),
+    )
+
+
+def _sh_or_oa(form: OAForm) -> Field:
+    if form is OAForm.OA52_LPA2:
+        return Field(
+            "OA_51_50", 9, 8, F.ADDRESS, addr_shift=50,
+            doc="OA[51:50] (DS=1); SH comes from TCR_ELx.SHn / VTCR_EL2.SH0",
+        )
+    return Field(
+        "SH", 9, 8, F.ENUM, values=SH_NAMES,
+        doc="Shareability; 0b01 is reserved (CONSTRAINED UNPREDICTABLE, ASL DecodeShareability)",
+    )
+
+
+def _type_field(*, page: bool = False, table: bool = False) -> Field:
+    if table:
+        values = {0b11: "Table"}
+    else:
+        values = {0b11: "Page"} if page else {0b01: "Block"}
+    return Field("Type", 1, 0, F.ENUM, values=values, doc="bit[0] valid, bit[1] table/page")
+
+
+def _res0(msb: int, lsb: int, doc: str = "RES0") -> Field:
+    name = f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}"
+    return Field(name, msb, lsb, F.RES0, doc=doc)
+
+
+def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -> list[Field]:
+    """Bits [49:12] of a leaf (``name`` = "OA") or table (``name`` = "NLTA") descriptor."""
+    rows: list[Field] = []
+    if form is OAForm.OA52_LPA2:
+        rows.append(
+            Field(f"{name}_49_48", 49, 48, F.ADDRESS, addr_shift=48, doc="OA[49:48] (DS=1)")
+        )
+    else:
+        rows.append(_res0(49, 48, "RES0 (OA[49:48] only with DS=1)"))
+    what = "Output address" if name == "OA" else "Next-level table address"
+    rows.append(Field(name, 47, lsb, F.ADDRESS, addr_shift=lsb, doc=f"{what}[47:{lsb}]"))
+    low = lsb - 1
+    if block:
+        if low >= 17:
+            rows.append(_res0(low, 17))
+        rows.append(Field("nT", 16, 16, F.FLAG, doc="Block translation entry (FEAT_BBM)"))
+        low = 15
+    if low >= 12:
+        if form is OAForm.OA52_LPA:
+            assert low == 15
+            rows.append(
+                Field(f"{name}_51_48", 15, 12, F.ADDRESS, addr_shift=48,
+                      doc="OA[51:48] (FEAT_LPA, 64KB granule)")
+            )
+        else:
+            rows.append(_res0(low, 12))
+    return rows
+
+
+def _table_rows(stage: int, granule: Granule, form: OAForm) -> tuple[Field, ...]:
+    if stage == 1:
+        upper: tuple[Field, ...] = (
+            Field("NSTable", 63, 63, F.FLAG, doc="NS for subsequent levels (Secure state)"),
+            Field("APTable", 62, 61, F.FIELD, doc="Access permission limit for subsequent levels"),
+            Field("UXNTable", 60, 60, F.FLAG, doc="UXN limit (XNTable in one-VA-range regimes)"),
+            Field("PXNTable", 59, 59, F.FLAG, doc="PXN limit for subsequent levels"),
+        )
+    else:
+        upper = (_res0(63, 59, "RES0: stage-2 Table descriptors have no hierarchical attributes"),)
+    mid: list[Field] = [Field("IGNORED_58_52", 58, 52, F.IGNORED, doc="IGNORED")]
+    if form is OAForm.OA52_LPA2:
+        mid.append(_res0(51, 50))
+    else:
+        # v8.0 D4.3.1: bits[51:48] RES0 in Table descriptors.
+        mid.append(_res0(51, 48, "RES0 (NLTA[49:48] in [49:48] only with DS=1)"))
+    oa = _oa_rows(granule, form, granule.shift, block=False, name="NLTA")
+    if form is not OAForm.OA52_LPA2:
+        oa = oa[1:]  # [49:48] already covered by RES0_51_48
+    if form is OAForm.OA52_LPA2:
+        lower: tuple[Field, ...] = (
+            Field("IGNORED_11_10", 11, 10, F.IGNORED, doc="IGNORED"),
+            Field("NLTA_51_50", 9, 8, F.ADDRESS, addr_shift=50, doc="NLTA[51:50] (DS=1)"),
+            Field("IGNORED_7_2", 7, 2, F.IGNORED, doc="IGNORED"),
+        )
+    else:
+        lower = (
+            Field("IGNORED_11_2", 11, 2, F.IGNORED,
+                  doc="IGNORED (bit 10 is AF with FEAT_HAFT: not modelled)"),
+        )
+    return (*upper, *mid, *oa, *lower, _type_field(table=True))
+
+
+def _leaf_rows(
+    stage: int, granule: Granule, level: int, form: OAForm
+) -> tuple[Field, ...]:
+    page = level == FINAL_LEVEL
+    upper = _S1_LEAF_UPPER if stage == 1 else _S2_LEAF_UPPER
+    oa = _oa_rows(granule, form, level_shift(granule, level), block=not page, name="OA")
+    lower = _s1_leaf_lower(form, page) if stage == 1 else _s2_leaf_lower(form, page)
+    return (*upper, *oa, *lower)
+
+
+def _layout_name(stage: int, t: DescType, granule: Granule, level: int, form: OAForm) -> str:
+    kind = {DescType.TABLE: "TABLE", DescType.PAGE: "PAGE"}.get(t, f"BLOCK_L{level}")
+    return f"S{stage}_{kind}_{granule.value.upper()}_{form.name}"
+
+
+_FormatKey = tuple[int, DescType, Granule, int, OAForm]
+_FORMATS: dict[_FormatKey, Layout] = {}
+
+
+def _build_all() -> None:
+    forms = {
+        Granule.K4: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA2, True, 52)),
+        Granule.K16: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA2, True, 52)),
+        Granule.K64: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA, False, 52)),
+    }
+    for stage in (1, 2):
+        for granule, variants in forms.items():
+            for form, ds, pa_bits in variants:
+                cite = "Arm ARM D8.3, ASL AArch64.NextTableBase/AArch64.LeafBase"
+                key: _FormatKey = (stage, DescType.TABLE, granule, 0, form)
+                name = _layout_name(stage, DescType.TABLE, granule, 0, form)
+                _FORMATS[key] = register(
+                    Layout(name, 64, _table_rows(stage, granule, form),
+                           doc=f"Stage-{stage} Table descriptor, {form.value} ({cite})")
+                )
+                name = _layout_name(stage, DescType.PAGE, granule, 3, form)
+                _FORMATS[(stage, DescType.PAGE, granule, 3, form)] = register(
+                    Layout(name, 64, _leaf_rows(stage, granule, 3, form),
+                           doc=f"Stage-{stage} Page descriptor, {form.value} ({cite})")
+                )
+                for level in levels(granule, ds):
+                    if level == FINAL_LEVEL or not block_allowed(granule, level, ds, pa_bits):
+                        continue
+                    name = _layout_name(stage, DescType.BLOCK, granule, level, form)
+                    _FORMATS[(stage, DescType.BLOCK, granule, level, form)] = register(
+                        Layout(name, 64, _leaf_rows(stage, granule, level, form),
+                               doc=f"Stage-{stage} level {level} Block descriptor, "
+                               f"{form.value} ({cite})")
+                    )
+
+
+_build_all()
+
+
+def descriptor_layout(
+    stage: int,
+    desc_type: DescType,
+    granule: Granule,
+    level: int,
+    ds: bool = False,
+    pa_bits: int = 48,
+) -> Layout:
+    """The field table of a stage-``stage`` TABLE/BLOCK/PAGE descriptor at ``level``."""
+    form = oa_form(granule, ds, pa_bits)
+    _check_level(granule, level, ds)
+    lvl = 0 if desc_type is DescType.TABLE else level
+    try:
+        return _FORMATS[(stage, desc_type, granule, lvl, form)]
+    except KeyError:
+        raise ConfigError(
+            f"no stage-{stage} {desc_type.value} descriptor at level {level} with the "
+            f"{granule.value} granule, {form.value} (ASL AArch64.DecodeDescriptorType)"
+        ) from None
+
+
+# =========================================================================================
+# Shareability and stage-2 permissions
+# =========================================================================================
+
+_SH_ALL = frozenset(Shareability)
+_SH_DECODE = {s.encoding: frozenset((s,)) for s in Shareability}
+
+
+def sh_decode(raw: int) -> frozenset[Shareability]:
+    """The shareabilities SH[1:0] ``raw`` may give (ASL DecodeShareability).
+
+    0b01 is reserved and CONSTRAINED UNPREDICTABLE: any of NSH, ISH, OSH.
+    """
+    try:
+        return _SH_DECODE[raw]
+    except KeyError:
+        if raw == 0b01:
+            return _SH_ALL
+        raise EncodingError(f"SH={raw:#x}: does not fit [1:0]") from None
+
+
+def s2ap_read(s2ap: int) -> bool:
+    """S2AP[0] (descriptor bit 6) allows reads (ASL AArch64.S2ApplyOutputPerms)."""
+    return bool(s2ap & 0b01)
+
+
+def s2ap_write(s2ap: int) -> bool:
+    """S2AP[1] (descriptor bit 7) allows writes (ASL AArch64.S2ApplyOutputPerms)."""
+    return bool(s2ap & 0b10)
+
+
+@dataclass(frozen=True, slots=True)
+class S2Exec:
+    """Stage-2 execute permission: ``el1`` privileged (px), ``el0`` unprivileged (ux)."""
+
+    el1: bool
+    el0: bool
+
+
+# ASL AArch64.S2ApplyOutputPerms with FEAT_XNX: XN[1:0] -> (px, ux).
+_XNX_EXEC = {
+    0b00: S2Exec(el1=True, el0=True),
+    0b01: S2Exec(el1=False, el0=True),  # PXN
+    0b10: S2Exec(el1=False, el0=False),  # XN
+    0b11: S2Exec(el1=True, el0=False),  # UXN
+}
+
+
+def s2_exec(xn: int, *, xnx: bool = True) -> S2Exec:
+    """Stage-2 execute permission from XN[1:0] (ASL AArch64.S2ApplyOutputPerms).
+
+    With FEAT_XNX: 0 executable at EL1 and EL0, 1 PXN (not EL1), 2 neither, 3 UXN (not EL0).
+    Without it only XN[1] (descriptor bit 54) counts; bit 53 is RES0.
+    """
+    if not 0 <= xn <= 3:
+        raise EncodingError(f"XN={xn:#x}: does not fit [54:53]")
+    if xnx:
+        return _XNX_EXEC[xn]
+    x = not (xn & 0b10)
+    return S2Exec(el1=x, el0=x)
+
+
+# =========================================================================================
+# Decoded descriptors
+# =========================================================================================
+
+
+class _Codec:
+    """Encode/decode shared by S1Descriptor and S2Descriptor, driven by the field tables."""
+
+    __slots__ = ()
+    _STAGE: ClassVar[int]
+    _ATTRS: ClassVar[tuple[tuple[str, str], ...]]  # (dataclass attribute, layout field)
+    _DEFAULTS: ClassVar[dict[str, Any]]
+    _PLANS: ClassVar[dict[str, tuple[tuple[str, str, int, int, bool], ...]]]
+
+    # Provided by the dataclasses.
+    type: DescType
+    level: int
+    granule: Granule
+    address: int
+    ignored: int
+    ds: bool
+    pa_bits: int
+
+    @classmethod
+    def _plan(cls, layout: Layout) -> tuple[tuple[str, str, int, int, bool], ...]:
+        plan = cls._PLANS.get(layout.name)
+        if plan is None:
+            rows = []
+            for attr, fname in cls._ATTRS:
+                if fname in layout:
+                    f = layout.field(fname)
+                    rows.append((attr, fname, f.lsb, f.mask, f.kind is FieldKind.FLAG))
+            plan = tuple(rows)
+            cls._PLANS[layout.name] = plan
+        return plan
+
+    @classmethod
+    def decode(
+        cls,
+        raw: int,
+        granule: Granule,
+        level: int,
+        ds: bool = False,
+        pa_bits: int = 48,
+        *,
+        strict: bool = False,
+    ) -> Self:
+        """Decode the 64-bit descriptor ``raw`` found at ``level``.
+
+        RES0 bits are not kept; with ``strict`` any problem :meth:`Layout.check` finds raises
+        EncodingError.  INVALID and RESERVED descriptors keep their other bits in ``ignored``.
+        """
+        if raw < 0 or raw >> 64:
+            raise EncodingError(f"descriptor={raw:#x}: does not fit 64 bits")
+        form = _validated_form(granule, level, ds, pa_bits)
+        t = decode_descriptor_type(raw, granule, level, ds, pa_bits)
+        common = {"level": level, "granule": granule, "ds": ds, "pa_bits": pa_bits}
+        make = cast(Any, cls)
+        if t is DescType.INVALID:
+            return cast(Self, make(type=t, ignored=raw & ~1, **common))
+        if t is DescType.RESERVED:
+            return cast(Self, make(type=t, ignored=raw & ~3, **common))
+        layout = _FORMATS[(cls._STAGE, t, granule, 0 if t is DescType.TABLE else level, form)]
+        if strict:
+            problems = layout.check(raw)
+            if problems:
+                raise EncodingError("; ".join(problems))
+        kw: dict[str, Any] = {}
+        for attr, _fname, shift, mask, is_flag in cls._plan(layout):
+            x = (raw >> shift) & mask
+            kw[attr] = bool(x) if is_flag else x
+        return cast(
+            Self,
+            make(
+                type=t,
+                address=layout.address(raw),
+                ignored=raw & layout.ignored_mask,
+                **kw,
+                **common,
+            ),
+        )
+
+    @property
+    def layout(self) -> Layout | None:
+        """The field table of this descriptor (None for INVALID and RESERVED)."""
+        if self.type in (DescType.INVALID, DescType.RESERVED):
+            return None
+        return descriptor_layout(
+            self._STAGE, self.type, self.granule, self.level, self.ds, self.pa_bits
+        )
+
+    @property
+    def is_leaf(self) -> bool:
+        """Block or page."""
+        return self.type.is_leaf
+
+    @property
+    def output_address(self) -> int | None:
+        """The output address of a block or page, else None."""
+        return self.address if self.type.is_leaf else None
+
+    @property
+    def table_address(self) -> int | None:
+        """The next-level table address of a table descriptor, else None."""
+        return self.address if self.type is DescType.TABLE else None
+
+    def _who(self) -> str:
+        return f"S{self._STAGE} descriptor"
+
+    def _require_defaults(self, names: tuple[str, ...], why: str) -> None:
+        for attr in names:
+            if getattr(self, attr) != self._DEFAULTS[attr]:
+                raise EncodingError(
+                    f"{self._who()}.{attr}={getattr(self, attr)!r}: {why} "
+                    f"(must be {self._DEFAULTS[attr]!r})"
+                )
+
+    def encode(self) -> int:
+        """The 64-bit descriptor; EncodingError naming the field for anything invalid."""
+        form = _validated_form(self.granule, self.level, self.ds, self.pa_bits)
+        t = self.type
+        attrs = tuple(a for a, _ in self._ATTRS) + ("address",)
+        if t is DescType.INVALID:
+            self._require_defaults(attrs, "an INVALID descriptor carries no fields")
+            if self.ignored & 1 or self.ignored < 0 or self.ignored >> 64:
+                raise EncodingError(
+                    f"{self._who()}.ignored={self.ignored:#x}: bit 0 must be clear (INVALID)"
+                )
+            return self.ignored
+        if t is DescType.RESERVED:
+            self._require_defaults(attrs, "a RESERVED descriptor carries no fields")
+            if self.ignored & 3 or self.ignored < 0 or self.ignored >> 64:
+                raise EncodingError(
+                    f"{self._who()}.ignored={self.ignored:#x}: bits[1:0] must be clear (RESERVED)"
+                )
+            if decode_descriptor_type(
+                1 | self.ignored, self.granule, self.level, self.ds, self.pa_bits
+            ) is not DescType.RESERVED:
+                raise EncodingError(
+                    f"{self._who()}.Type=0x1: a block is allowed at level {self.level} with the "
+                    f"{self.granule.value} granule, so it is not RESERVED"
+                )
+            return 0b01 | self.ignored
+        # Which type may sit at this level (ASL AArch64.DecodeDescriptorType).
+        if t is DescType.PAGE and self.level != FINAL_LEVEL:
+            raise EncodingError(f"{self._who()}.Type=PAGE: pages exist only at level 3, "
+                                f"not level {self.level}")
+        if t is DescType.TABLE and self.level == FINAL_LEVEL:
+            raise EncodingError(f"{self._who()}.Type=TABLE: level 3 holds no tables")
+        if t is DescType.BLOCK and not block_allowed(
+            self.granule, self.level, self.ds, self.pa_bits
+        ):
+            raise EncodingError(
+                f"{self._who()}.Type=BLOCK: no blocks at level {self.level} with the "
+                f"{self.granule.value} granule (DS={int(self.ds)}, {self.pa_bits}-bit PA; "
+                "ASL AArch64.BlockDescSupported)"
+            )
+        layout = _FORMATS[(self._STAGE, t, self.granule, 0 if t is DescType.TABLE else self.level,
+                           form)]
+        plan = self._plan(layout)
+        present = {attr for attr, *_ in plan}
+        absent = tuple(a for a, _ in self._ATTRS if a not in present)
+        self._require_defaults(absent, f"not a field of {layout.name}")
+        value = 0b11 if t is not DescType.BLOCK else 0b01
+        for attr, fname, shift, mask, _is_flag in plan:
+            x = getattr(self, attr)
+            if x is None:
+                raise EncodingError(f"{layout.name}.{fname}: required, got None")
+            x = int(x)
+            if x < 0 or x > mask:
+                f = layout.field(fname)
+                raise EncodingError(
+                    f"{layout.name}.{fname}={x:#x}: does not fit {f.bits} (max {mask:#x})"
+                )
+            value |= x << shift
+        # Output / next-level table address: aligned, within the OA size.
+        aname = "NLTA" if t is DescType.TABLE else "OA"
+        align = self.granule.shift if t is DescType.TABLE else level_shift(self.granule,
+                                                                           self.level)
+        addr = self.address
+        if addr < 0 or addr & ((1 << align) - 1):
+            raise EncodingError(
+                f"{layout.name}.{aname}={addr:#x}: not aligned to {_size(1 << align)} "
+                f"(bits[{align - 1}:0] must be 0)"
+            )
+        if addr >> self.pa_bits:
+            raise EncodingError(
+                f"{layout.name}.{aname}={addr:#x}: beyond the {self.pa_bits}-bit output "
+                f"address size"
+            )
+        value = layout.with_address(value, addr)
+        ign = self.ignored
+        if ign < 0 or ign & ~layout.ignored_mask:
+            raise EncodingError(
+                f"{layout.name}.ignored={ign:#x}: outside the IGNORED bits "
+                f"{layout.ignored_mask:#x}"
+            )
+        return value | ign
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """Field rows of the encoded descriptor (see :meth:`Layout.describe`)."""
+        layout = self.layout
+        raw = self.encode()
+        if layout is None:
+            return [("Type", "[1:0]", f"{raw & 3:#04b} ({self.type.value})"),
+                    ("ignored", "[63:2]", f"{raw & ~3:#x}")]
+        return layout.describe(raw)
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("TB", 40), ("GB", 30), ("MB", 20), ("KB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return f"{n}B"
+
+
+@dataclass(frozen=True, slots=True)
+class S1Descriptor(_Codec):
+    """A decoded stage-1 VMSAv8-64 descriptor (Arm ARM D8.3).
+
+    :param type: INVALID, TABLE, BLOCK, PAGE or RESERVED.
+    :param level: lookup level the descriptor was read at (-1..3).
+    :param granule: translation granule.
+    :param address: output address (block/page) or next-level table address (table).
+    :param sh: SH[1:0], raw; None where the descriptor has no SH (tables, DS=1 leaves).
+    :param ignored: the descriptor's IGNORED bits, in place (all bits but the type for
+        INVALID/RESERVED descriptors).
+    :param ds: TCR_ELx.DS (FEAT_LPA2) in force.
+    :param pa_bits: output address size; 52 selects the 52-bit formats.
+    """
+
+    type: DescType
+    level: int
+    granule: Granule
+    address: int = 0
+    attr_index: int = 0
+    ns: bool = False
+    ap: int = 0
+    sh: int | None = None
+    af: bool = False
+    ng: bool = False
+    nt: bool = False
+    dbm: bool = False
+    contiguous: bool = False
+    pxn: bool = False
+    uxn: bool = False
+    gp: bool = False
+    sw: int = 0
+    pbha: int = 0
+    ns_table: bool = False
+    ap_table: int = 0
+    uxn_table: bool = False
+    pxn_table: bool = False
+    ignored: int = 0
+    ds: bool = False
+    pa_bits: int = 48
+
+    _STAGE: ClassVar[int] = 1
+    _ATTRS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("attr_index", "AttrIndx"),
+        ("ns", "NS"),
+        ("ap", "AP"),
+        ("sh", "SH"),
+        ("af", "AF"),
+        ("ng", "nG"),
+        ("nt", "nT"),
+        ("dbm", "DBM"),
+        ("contiguous", "Contiguous"),
+        ("pxn", "PXN"),
+        ("uxn", "UXN"),
+        ("gp", "GP"),
+        ("sw", "SW"),
+        ("pbha", "PBHA"),
+        ("ns_table", "NSTable"),
+        ("ap_table", "APTable"),
+        ("uxn_table", "UXNTable"),
+        ("pxn_table", "PXNTable"),
+    )
+    _PLANS: ClassVar[dict[str, tuple[tuple[str, str, int, int, bool], ...]]] = {}
+
+    @property
+    def shareability(self) -> frozenset[Shareability] | None:
+        """The shareabilities SH may give (None when SH is not in the descriptor)."""
+        return None if self.sh is None else sh_decode(self.sh)
+
+
+@dataclass(frozen=True, slots=True)
+class S2Descriptor(_Codec):
+    """A decoded stage-2 VMSAv8-64 descriptor (Arm ARM D8.3).
+
+    :param memattr: MemAttr[3:0]. :param s2ap: S2AP[1:0] (bit 0 read, bit 1 write).
+    :param sh: SH[1:0], raw; None where the descriptor has no SH (tables, DS=1 leaves).
+    :param xn: XN[1:0] (FEAT_XNX meaning; see :func:`s2_exec`).
+    Other parameters as for :class:`S1Descriptor`.
+    """
+
+    type: DescType
+    level: int
+    granule: Granule
+    address: int = 0
+    memattr: int = 0
+    s2ap: int = 0
+    sh: int | None = None
+    af: bool = False
+    fnxs: bool = False
+    nt: bool = False
+    dbm: bool = False
+    contiguous: bool = False
+    xn: int = 0
+    sw: int = 0
+    pbha: int = 0
+    ignored: int = 0
+    ds: bool = False
+    pa_bits: int = 48
+
+    _STAGE: ClassVar[int] = 2
+    _ATTRS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("memattr", "MemAttr"),
+        ("s2ap", "S2AP"),
+        ("sh", "SH"),
+        ("af", "AF"),
+        ("fnxs", "FnXS"),
+        ("nt", "nT"),
+        ("dbm", "DBM"),
+        ("contiguous", "Contiguous"),
+        ("xn", "XN"),
+        ("sw", "SW"),
+        ("pbha", "PBHA"),
+    )
+    _PLANS: ClassVar[dict[str, tuple[tuple[str, str, int, int, bool], ...]]] = {}
+
+    @property
+    def shareability(self) -> frozenset[Shareability] | None:
+        """The shareabilities SH may give (None when SH is not in the descriptor)."""
+        return None if self.sh is None else sh_decode(self.sh)
+
+    @property
+    def readable(self) -> bool:
+        """S2AP allows reads."""
+        return s2ap_read(self.s2ap)
+
+    @property
+    def writable(self) -> bool:
+        """S2AP allows writes."""
+        return s2ap_write(self.s2ap)
+
+    def exec_perms(self, *, xnx: bool = True) -> S2Exec:
+        """Execute permission at EL1/EL0 from XN (see :func:`s2_exec`)."""
+        return s2_exec(self.xn, xnx=xnx)
+
+
+for _cls in (S1Descriptor, S2Descriptor):
+    _cls._DEFAULTS = {f.name: f.default for f in dataclasses.fields(_cls)}
+
+
+# =========================================================================================
+# Builders
+# =========================================================================================
+
+
+def _leaf_type(level: int) -> DescType:
+    return DescType.PAGE if level == FINAL_LEVEL else DescType.BLOCK
+
+
+def _default_sh(sh: int | None, ds: bool) -> int | None:
+    if ds:
+        return sh  # None unless the caller insists (then encode rejects it)
+    return Shareability.ISH.encoding if sh is None else sh
+
+
+def s1_leaf(
+    oa: int,
+    attr_index: int,
+    *,
+    granule: Granule = Granule.K4,
+    level: int = FINAL_LEVEL,
+    ap: int = 0,
+    sh: int | None = None,
+    af: bool = True,
+    ng: bool = False,
+    ns: bool = False,
+    nt: bool = False,
+    dbm: bool = False,
+    contiguous: bool = False,
+    pxn: bool = False,
+    uxn: bool = False,
+    gp: bool = False,
+    sw: int = 0,
+    pbha: int = 0,
+    ignored: int = 0,
+    ds: bool = False,
+    pa_bits: int = 48,
+) -> S1Descriptor:
+    """A validated stage-1 page (level 3) or block descriptor mapping ``oa``.
+
+    :param sh: SH[1:0]; defaults to Inner Shareable, and to None (not encoded) with DS=1.
+    """
+    d = S1Descriptor(
+        type=_leaf_type(level), level=level, granule=granule, address=oa,
+        attr_index=attr_index, ns=ns, ap=ap, sh=_default_sh(sh, ds), af=af, ng=ng, nt=nt,
+        dbm=dbm, contiguous=contiguous, pxn=pxn, uxn=uxn, gp=gp, sw=sw, pbha=pbha,
+        ignored=ignored, ds=ds, pa_bits=pa_bits,
+    )
+    d.encode()
+    return d
+
+
+def s1_table(
+    table_address: int,
+    *,
+    granule: Granule = Granule.K4,
+    level: int = 0,
+    ns_table: bool = False,
+    ap_table: int = 0,
+    uxn_table: bool = False,
+    pxn_table: bool = False,
+    ignored: int = 0,
+    ds: bool = False,
+    pa_bits: int = 48,
+) -> S1Descriptor:
+    """A validated stage-1 table descriptor pointing at ``table_address``."""
+    d = S1Descriptor(
+        type=DescType.TABLE, level=level, granule=granule, address=table_address,
+        ns_table=ns_table, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
+        ignored=ignored, ds=ds, pa_bits=pa_bits,
+    )
+    d.encode()
+    return d
+
+
+def s2_leaf(
+    oa: int,
+    memattr: int,
+    s2ap: int = 0b11,
+    sh: int | None = None,
+    *,
+    granule: Granule = Granule.K4,
+    level: int = FINAL_LEVEL,
+    af: bool = True,
+    fnxs: bool = False,
+    nt: bool = False,
+    dbm: bool = False,
+    contiguous: bool = False,
+    xn: int = 0,
+    sw: int = 0,
+    pbha: int = 0,
+    ignored: int = 0,
+    ds: bool = False,
+    pa_bits: int = 48,
+) -> S2Descriptor:
+    """A validated stage-2 page (level 3) or block descriptor mapping ``oa``.
+
+    :param sh: SH[1:0]; defaults to Inner Shareable, and to None (not encoded) with DS=1.
+    """
+    d = S2Descriptor(
+        type=_leaf_type(level), level=level, granule=granule, address=oa, memattr=memattr,
+        s2ap=s2ap, sh=_default_sh(sh, ds), af=af, fnxs=fnxs, nt=nt, dbm=dbm,
+        contiguous=contiguous, xn=xn, sw=sw, pbha=pbha, ignored=ignored, ds=ds,
+        pa_bits=pa_bits,
+    )
+    d.encode()
+    return d
+
+
+def s2_table(
+    table_address: int,
+    *,
+    granule: Granule = Granule.K4,
+    level: int = 0,
+    ignored: int = 0,
+    ds: bool = False,
+    pa_bits: int = 48,
+) -> S2Descriptor:
+    """A validated stage-2 table descriptor pointing at ``table_address``."""
+    d = S2Descriptor(
+        type=DescType.TABLE, level=level, granule=granule, address=table_address,
+        ignored=ignored, ds=ds, pa_bits=pa_bits,
+    )
+    d.encode()
+    return d
+
+
+# =========================================================================================
+# Linux constants (arch/arm64/include/asm/kvm_pgtable.h), derived from the tables above
+# =========================================================================================
+
+_S1_REF = _FORMATS[(1, DescType.PAGE, Granule.K4, 3, OAForm.OA48)]
+_S2_REF = _FORMATS[(2, DescType.PAGE, Granule.K4, 3, OAForm.OA48)]
+
+KVM_PTE_VALID = 1 << _S1_REF.field("Type").lsb  # BIT(0)
+KVM_PTE_TYPE = 1 << _S1_REF.field("Type").msb  # BIT(1)
+KVM_PTE_LEAF_ATTR_LO = genmask(_S1_REF.field("nG").msb, _S1_REF.field("AttrIndx").lsb)
+KVM_PTE_LEAF_ATTR_HI = genmask(63, _S1_REF.field("GP").lsb)  # GENMASK(63, 50)
+KVM_PTE_LEAF_ATTR_LO_S1_ATTRIDX = _S1_REF.field_mask("AttrIndx")  # GENMASK(4, 2)
+KVM_PTE_LEAF_ATTR_LO_S1_AP = _S1_REF.field_mask("AP")  # GENMASK(7, 6)
+KVM_PTE_LEAF_ATTR_LO_S1_SH = _S1_REF.field_mask("SH")  # GENMASK(9, 8)
+KVM_PTE_LEAF_ATTR_LO_S1_SH_IS = Shareability.ISH.encoding  # 3
+KVM_PTE_LEAF_ATTR_LO_S1_AF = _S1_REF.field_mask("AF")  # BIT(10)
+KVM_PTE_LEAF_ATTR_HI_S1_XN = _S1_REF.field_mask("UXN")  # BIT(54)
+KVM_PTE_LEAF_ATTR_HI_S1_GP = _S1_REF.field_mask("GP")  # BIT(50)
+KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR = _S2_REF.field_mask("MemAttr")  # GENMASK(5, 2)
+KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R = 1 << _S2_REF.field("S2AP").lsb  # BIT(6)
+KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W = 1 << _S2_REF.field("S2AP").msb  # BIT(7)
+KVM_PTE_LEAF_ATTR_LO_S2_SH = _S2_REF.field_mask("SH")  # GENMASK(9, 8)
+KVM_PTE_LEAF_ATTR_LO_S2_SH_IS = Shareability.ISH.encoding  # 3
+KVM_PTE_LEAF_ATTR_LO_S2_AF = _S2_REF.field_mask("AF")  # BIT(10)
+KVM_PTE_LEAF_ATTR_HI_S2_XN = 1 << _S2_REF.field("XN").msb  # BIT(54), before FEAT_XNX support
+KVM_PTE_LEAF_ATTR_HI_SW = _S2_REF.field_mask("SW")  # GENMASK(58, 55)

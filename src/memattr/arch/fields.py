@@ -1,0 +1,383 @@
+"""Declarative bitfield tables: one :class:`Layout` per register or descriptor format.
+
+Modelled on Linux's ``arch/arm64/tools/sysreg``: each layout is data (name, msb:lsb, kind,
+Arm's enum names), it covers its width exactly once from the top bit down, and masks, shifts,
+encode, decode, validation and printing are all derived from it.  Unused bits are spelt out as
+RES0/RES1/IGNORED rows so that :meth:`Layout.validate_table` can prove there are no gaps.
+
+Every layout built anywhere in :mod:`memattr.arch` is added to :data:`LAYOUTS` by
+:func:`register`; a test walks the registry and checks each one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from types import MappingProxyType
+
+from ..errors import ConfigError, EncodingError
+
+__all__ = [
+    "FieldKind",
+    "Field",
+    "Layout",
+    "LAYOUTS",
+    "register",
+    "genmask",
+    "bit",
+]
+
+
+def genmask(msb: int, lsb: int) -> int:
+    """Linux GENMASK(msb, lsb): ones in bits msb..lsb inclusive."""
+    return ((1 << (msb - lsb + 1)) - 1) << lsb
+
+
+def bit(n: int) -> int:
+    """Linux BIT(n)."""
+    return 1 << n
+
+
+class FieldKind(enum.Enum):
+    """What a row of a layout is (the sysreg kinds plus descriptor-specific ones)."""
+
+    FIELD = "field"  # an unsigned value with no named encodings
+    ENUM = "enum"  # named encodings; unlisted values are reserved
+    FLAG = "flag"  # a single control bit
+    RES0 = "RES0"  # reserved, should be zero
+    RES1 = "RES1"  # reserved, should be one
+    IGNORED = "IGNORED"  # ignored by hardware, software may use it
+    SOFTWARE = "software"  # architecturally reserved for software use
+    ADDRESS = "address"  # address bits; ``addr_shift`` says which address bit the lsb holds
+
+
+_RESERVED_KINDS = (FieldKind.RES0, FieldKind.RES1)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One row of a layout: ``name`` occupies bits ``msb:lsb`` and is of ``kind``.
+
+    :param values: for ENUM, value -> Arm's name (may be partial; unlisted values are reserved).
+    :param doc: a short Arm description, with the feature that defines it.
+    :param addr_shift: for ADDRESS, the address bit that the field's lsb holds (usually ``lsb``).
+    """
+
+    name: str
+    msb: int
+    lsb: int
+    kind: FieldKind = FieldKind.FIELD
+    values: Mapping[int, str] = dc_field(default_factory=dict, hash=False)
+    doc: str = dc_field(default="", compare=False)
+    addr_shift: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.msb < self.lsb or self.lsb < 0:
+            raise ConfigError(f"field {self.name}: bad bit range [{self.msb}:{self.lsb}]")
+        if self.kind is FieldKind.FLAG and self.msb != self.lsb:
+            raise ConfigError(f"field {self.name}: a FLAG is one bit, got [{self.msb}:{self.lsb}]")
+        if self.kind is FieldKind.ADDRESS and self.addr_shift is None:
+            object.__setattr__(self, "addr_shift", self.lsb)
+        if self.kind is not FieldKind.ADDRESS and self.addr_shift is not None:
+            raise ConfigError(f"field {self.name}: addr_shift is only for ADDRESS fields")
+        if self.values and self.kind is not FieldKind.ENUM:
+            raise ConfigError(f"field {self.name}: only ENUM fields take values")
+        for v in self.values:
+            if not 0 <= v <= self.mask:
+                raise ConfigError(f"field {self.name}: enum value {v:#x} does not fit")
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    @property
+    def width(self) -> int:
+        """Number of bits."""
+        return self.msb - self.lsb + 1
+
+    @property
+    def mask(self) -> int:
+        """All-ones of the field's width (not shifted)."""
+        return (1 << (self.msb - self.lsb + 1)) - 1
+
+    @property
+    def inplace_mask(self) -> int:
+        """The field's bits in the register (GENMASK(msb, lsb))."""
+        return genmask(self.msb, self.lsb)
+
+    @property
+    def bits(self) -> str:
+        """Arm's bit-range spelling: ``[5:2]`` or ``[10]``."""
+        return f"[{self.msb}]" if self.msb == self.lsb else f"[{self.msb}:{self.lsb}]"
+
+    def render(self, x: int) -> str:
+        """The field value ``x`` as text; never hides a set bit (unknown values in hex)."""
+        kind = self.kind
+        if kind is FieldKind.ENUM:
+            name = self.values.get(x)
+            return name if name is not None else f"{x:#x} (reserved)"
+        if kind is FieldKind.FLAG:
+            return str(x)
+        if kind is FieldKind.ADDRESS:
+            assert self.addr_shift is not None
+            return f"{x << self.addr_shift:#x}"
+        if kind is FieldKind.RES0 and x:
+            return f"{x:#x} (RES0 violated)"
+        if kind is FieldKind.RES1 and x != self.mask:
+            return f"{x:#x} (RES1 violated)"
+        if self.width <= 4:
+            return f"{x:#0{self.width + 2}b}"
+        return f"{x:#x}"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Layout:
+    """A register or descriptor format: fields from the msb down, covering ``width`` bits once.
+
+    The table is checked on construction (:meth:`validate_table`).  Per-name shifts and masks
+    are precomputed so :meth:`get` is one dict lookup, a shift and a mask.
+    """
+
+    name: str
+    width: int
+    fields: tuple[Field, ...]
+    doc: str = dc_field(default="", compare=False)
+    _by_name: dict[str, Field] = dc_field(init=False, repr=False, compare=False)
+    _shift_mask: dict[str, tuple[int, int]] = dc_field(init=False, repr=False, compare=False)
+    _decode_plan: tuple[tuple[str, int, int], ...] = dc_field(init=False, repr=False, compare=False)
+    _res0: int = dc_field(init=False, repr=False, compare=False)
+    _res1: int = dc_field(init=False, repr=False, compare=False)
+    _ignored: int = dc_field(init=False, repr=False, compare=False)
+    _addr_plan: tuple[tuple[int, int, int], ...] = dc_field(init=False, repr=False, compare=False)
+    _addr_cover: int = dc_field(init=False, repr=False, compare=False)
+    _full: int = dc_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = tuple(self.fields)
+        put = object.__setattr__
+        put(self, "fields", fields)
+        self.validate_table()
+        put(self, "_by_name", {f.name: f for f in fields})
+        put(self, "_shift_mask", {f.name: (f.lsb, f.mask) for f in fields})
+        put(self, "_decode_plan", tuple((f.name, f.lsb, f.mask) for f in fields))
+        put(self, "_res0", _or(f.inplace_mask for f in fields if f.kind is FieldKind.RES0))
+        put(self, "_res1", _or(f.inplace_mask for f in fields if f.kind is FieldKind.RES1))
+        put(self, "_ignored", _or(f.inplace_mask for f in fields if f.kind is FieldKind.IGNORED))
+        addr = [f for f in fields if f.kind is FieldKind.ADDRESS]
+        put(self, "_addr_plan", tuple((f.lsb, f.mask, f.addr_shift or 0) for f in addr))
+        put(self, "_addr_cover", _or(f.mask << (f.addr_shift or 0) for f in addr))
+        put(self, "_full", (1 << self.width) - 1)
+
+    # --- identity -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"Layout({self.name!r}, width={self.width}, fields={len(self.fields)})"
+
+    def __iter__(self) -> Iterator[Field]:
+        return iter(self.fields)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    # --- the table check (gen-sysreg.awk's "Unspecified bits") ----------------------------
+    def validate_table(self) -> None:
+        """Raise ConfigError unless the fields run down from bit width-1 to 0 without gaps."""
+        if self.width <= 0:
+            raise ConfigError(f"{self.name}: width must be positive, got {self.width}")
+        names: set[str] = set()
+        expect = self.width - 1
+        for f in self.fields:
+            if f.name in names:
+                raise ConfigError(f"{self.name}.{f.name}: duplicate field name")
+            names.add(f.name)
+            if f.msb > self.width - 1:
+                raise ConfigError(
+                    f"{self.name}.{f.name}{f.bits}: exceeds the {self.width}-bit width"
+                )
+            if f.msb > expect:
+                raise ConfigError(
+                    f"{self.name}.{f.name}{f.bits}: overlaps the field above (next free bit "
+                    f"is {expect})"
+                )
+            if f.msb < expect:
+                raise ConfigError(
+                    f"{self.name}.{f.name}{f.bits}: unspecified bits [{expect}:{f.msb + 1}] "
+                    "above it"
+                )
+            expect = f.lsb - 1
+        if expect != -1:
+            raise ConfigError(f"{self.name}: unspecified bits [{expect}:0] at the bottom")
+
+    # --- lookup ---------------------------------------------------------------------------
+    def field(self, name: str) -> Field:
+        """The row called ``name`` (KeyError naming the layout if absent)."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no field {name!r}") from None
+
+    def shift_mask(self, name: str) -> tuple[int, int]:
+        """(lsb, unshifted mask) of ``name``: what Linux calls _SHIFT and _MASK >> _SHIFT."""
+        try:
+            return self._shift_mask[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no field {name!r}") from None
+
+    def field_mask(self, name: str) -> int:
+        """The in-place mask of ``name`` (GENMASK(msb, lsb))."""
+        return self.field(name).inplace_mask
+
+    @property
+    def res0_mask(self) -> int:
+        """All RES0 bits."""
+        return self._res0
+
+    @property
+    def res1_mask(self) -> int:
+        """All RES1 bits."""
+        return self._res1
+
+    @property
+    def ignored_mask(self) -> int:
+        """All IGNORED bits (not SOFTWARE: those are named fields of their own)."""
+        return self._ignored
+
+    @property
+    def address_mask(self) -> int:
+        """The address bits that the ADDRESS fields of this layout can hold."""
+        return self._addr_cover
+
+    # --- fast paths -----------------------------------------------------------------------
+    def get(self, value: int, name: str) -> int:
+        """The value of field ``name`` in ``value``."""
+        try:
+            shift, mask = self._shift_mask[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no field {name!r}") from None
+        return (value >> shift) & mask
+
+    def set(self, value: int, name: str, x: int) -> int:
+        """``value`` with field ``name`` replaced by ``x``; EncodingError if ``x`` does not fit."""
+        shift, mask = self.shift_mask(name)
+        if x < 0 or x > mask:
+            f = self._by_name[name]
+            raise EncodingError(
+                f"{self.name}.{name}={x:#x}: does not fit {f.bits} ({f.width} bits, max {mask:#x})"
+            )
+        return (value & ~(mask << shift)) | (x << shift)
+
+    def decode(self, value: int) -> dict[str, int]:
+        """Every field's value, by name (RES0/IGNORED rows included)."""
+        return {name: (value >> shift) & mask for name, shift, mask in self._decode_plan}
+
+    def encode(self, **fields: int) -> int:
+        """Build a value: unspecified fields 0, RES1 fields set.
+
+        EncodingError if a value does not fit, or a RES0/RES1 field is given another value.
+        """
+        value = self._res1
+        for name, x in fields.items():
+            f = self.field(name)
+            if x < 0 or x > f.mask:
+                raise EncodingError(
+                    f"{self.name}.{name}={x:#x}: does not fit {f.bits} "
+                    f"({f.width} bits, max {f.mask:#x})"
+                )
+            if f.kind is FieldKind.RES0 and x:
+                raise EncodingError(f"{self.name}.{name}={x:#x}: RES0, must be 0")
+            if f.kind is FieldKind.RES1 and x != f.mask:
+                raise EncodingError(f"{self.name}.{name}={x:#x}: RES1, must be {f.mask:#x}")
+            value = (value & ~f.inplace_mask) | (x << f.lsb)
+        return value
+
+    # --- addresses ------------------------------------------------------------------------
+    def address(self, value: int) -> int:
+        """The address held by the ADDRESS fields of ``value`` (0 if the layout has none)."""
+        addr = 0
+        for lsb, mask, ashift in self._addr_plan:
+            addr |= ((value >> lsb) & mask) << ashift
+        return addr
+
+    def with_address(self, value: int, addr: int) -> int:
+        """``value`` with its ADDRESS fields holding ``addr``.
+
+        EncodingError naming the address field if ``addr`` has bits the fields cannot hold
+        (misaligned or too wide).
+        """
+        if addr < 0 or addr & ~self._addr_cover:
+            lowest = min((f for f in self.fields if f.kind is FieldKind.ADDRESS),
+                         key=lambda f: f.addr_shift or 0, default=None)
+            fname = lowest.name if lowest is not None else "<no address field>"
+            raise EncodingError(
+                f"{self.name}.{fname}={addr:#x}: not representable "
+                f"(allowed address bits {self._addr_cover:#x})"
+            )
+        for lsb, mask, ashift in self._addr_plan:
+            value = (value & ~(mask << lsb)) | (((addr >> ashift) & mask) << lsb)
+        return value
+
+    # --- validation and rendering ---------------------------------------------------------
+    def check(self, value: int) -> list[str]:
+        """Problems in ``value``: RES0 set, RES1 clear, reserved enum values, excess width."""
+        problems: list[str] = []
+        if value < 0 or value > self._full:
+            problems.append(
+                f"{self.name}={value:#x}: does not fit {self.width} bits "
+                f"(extra bits {value & ~self._full:#x})"
+            )
+        for f in self.fields:
+            x = (value >> f.lsb) & f.mask
+            if f.kind is FieldKind.RES0 and x:
+                problems.append(f"{self.name}.{f.name}={x:#x}: RES0 bits {f.bits} set")
+            elif f.kind is FieldKind.RES1 and x != f.mask:
+                problems.append(
+                    f"{self.name}.{f.name}={x:#x}: RES1 bits {f.bits} clear "
+                    f"(expected {f.mask:#x})"
+                )
+            elif f.kind is FieldKind.ENUM and x not in f.values:
+                allowed = ", ".join(f"{v:#x} {n}" for v, n in sorted(f.values.items()))
+                problems.append(f"{self.name}.{f.name}={x:#x}: reserved (allowed: {allowed})")
+        return problems
+
+    def describe(self, value: int, *, compact: bool = False) -> list[tuple[str, str, str]]:
+        """Rows (name, bit range, rendered value) for ``value``, from the msb down.
+
+        With ``compact`` the RES0/RES1/IGNORED rows holding their expected value (0, all ones,
+        0) are left out; a set bit is never dropped.  Bits beyond the width get a final row.
+        """
+        rows: list[tuple[str, str, str]] = []
+        for f in self.fields:
+            x = (value >> f.lsb) & f.mask
+            if compact and (
+                (f.kind in (FieldKind.RES0, FieldKind.IGNORED) and x == 0)
+                or (f.kind is FieldKind.RES1 and x == f.mask)
+            ):
+                continue
+            rows.append((f.name, f.bits, f.render(x)))
+        extra = value >> self.width
+        if extra:
+            rows.insert(0, ("<beyond width>", f"[..:{self.width}]", f"{extra << self.width:#x}"))
+        return rows
+
+
+def _or(masks: Iterable[int]) -> int:
+    out = 0
+    for m in masks:
+        out |= m
+    return out
+
+
+LAYOUTS: dict[str, Layout] = {}
+"""Every layout defined in :mod:`memattr.arch`, by name (filled by :func:`register`)."""
+
+
+def register(layout: Layout) -> Layout:
+    """Add ``layout`` to :data:`LAYOUTS` (its table already checked); returns it for chaining.
+
+    Re-registering the same table under its name is allowed (module reloads); a different
+    table under a taken name is a ConfigError.
+    """
+    old = LAYOUTS.get(layout.name)
+    if old is not None and old != layout:
+        raise ConfigError(f"layout {layout.name!r} is already registered with another table")
+    layout.validate_table()
+    LAYOUTS[layout.name] = layout
+    return layout
