@@ -1,0 +1,257 @@
+"""Vectorised stage-1 x stage-2 combining for millions of inputs, by table lookup (numpy).
+
+The input space of the table is small: stage-1 MAIR byte (256) x stage-2 MemAttr (16) x
+HCR_EL2.FWB (2) x HCR_EL2.CD (2) = 16,384 inputs, each resolved once by the scalar rules
+(:func:`memattr.arch.combine.resolve`) with SH1 = SH2 = ISH (0b11), a data read, FnXS = 0,
+every feature on and otherwise the default :class:`~memattr.arch.combine.Controls` (stage 1
+and stage 2 on, caches on).  Each input maps to an *outcome id*: one distinct
+(outcomes, reserved note, faults) triple.  A batch is then index arithmetic and ``np.take``.
+
+numpy is imported inside functions only, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EncodingError
+from .combine import Access, Controls, Resolution, resolve
+from .memtype import Cacheability, MemoryAttributes
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = [
+    "TABLE_SIZE",
+    "TableRow",
+    "OutcomeArrays",
+    "table_index",
+    "combine_batch",
+    "outcome_table",
+    "outcome_arrays",
+    "table_rows",
+]
+
+TABLE_SIZE = 2 * 2 * 256 * 16
+"""Inputs in the lookup table: FWB x CD x S1 byte x S2 MemAttr."""
+
+_SH_ISH = 0b11
+_CACHE_CODE = {Cacheability.NC: 0, Cacheability.WT: 1, Cacheability.WB: 2}
+
+
+def table_index(fwb: int, cd: int, s1: int, s2: int) -> int:
+    """Flat table position of one input; rows are ordered fwb, hcr_cd, s1, s2 ascending."""
+    return ((fwb * 2 + cd) * 256 + s1) * 16 + s2
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """The lookup table and what it indexes (derived from combine.resolve; do not edit)."""
+
+    lut: Any  # np.ndarray[uint16], shape (TABLE_SIZE,): input position -> outcome id
+    outcomes: tuple[Resolution, ...]  # outcome id -> Resolution (outcomes, reserved, faults)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    """Resolve every input of the table once with the scalar rules and intern the results."""
+    import numpy as np
+
+    # Derived from combine.resolve; do not edit: every entry comes from the scalar rules.
+    lut = np.empty(TABLE_SIZE, dtype=np.uint16)
+    ids: dict[tuple[Any, ...], int] = {}
+    table: list[Resolution] = []
+    pos = 0
+    for fwb in (False, True):
+        for cd in (False, True):
+            controls = Controls(fwb=fwb, cd=cd)
+            for s1 in range(256):
+                for s2 in range(16):
+                    res = resolve(s1, s2, sh1=_SH_ISH, sh2=_SH_ISH, controls=controls,
+                                  access=Access.READ)
+                    key = (res.outcomes, res.reserved, res.faults)
+                    oid = ids.get(key)
+                    if oid is None:
+                        oid = ids[key] = len(table)
+                        # Steps, s1 and s2 are per input: call combine.resolve for them.
+                        table.append(Resolution(res.outcomes, (), res.reserved, res.faults))
+                    lut[pos] = oid
+                    pos += 1
+    assert pos == TABLE_SIZE and len(table) < 1 << 16
+    lut.setflags(write=False)
+    return _Tables(lut, tuple(table))
+
+
+def outcome_table() -> list[Resolution]:
+    """Outcome id -> its Resolution (outcomes, reserved note, faults; no per-input steps)."""
+    return list(_tables().outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeArrays:
+    """Per-outcome-id numpy arrays, for masks and counts over a batch (``arr[ids]``).
+
+    Attribute arrays describe the single outcome and are only meaningful where ``single`` is
+    True; elsewhere (reserved S1 byte: no outcome; CONSTRAINED UNPREDICTABLE: several) the
+    int8 codes are -1 and the booleans False.  Codes: ``device`` is the DeviceType 'dd' value
+    (0 nGnRnE .. 3 GRE); ``inner``/``outer`` 0 NC, 1 WT, 2 WB; ``shareability`` the SH[1:0]
+    encoding (0b00 NSH, 0b10 OSH, 0b11 ISH).
+    """
+
+    n_outcomes: Any  # uint8: number of permitted outcomes
+    single: Any  # bool: exactly one outcome
+    reserved: Any  # bool: a reserved or CONSTRAINED UNPREDICTABLE input was involved
+    is_device: Any  # bool
+    device: Any  # int8
+    inner: Any  # int8
+    outer: Any  # int8
+    shareability: Any  # int8
+    xs: Any  # bool
+    tagged: Any  # bool
+
+
+@lru_cache(maxsize=1)
+def outcome_arrays() -> OutcomeArrays:
+    """Per-id arrays derived from :func:`outcome_table` (derived; do not edit)."""
+    import numpy as np
+
+    table = _tables().outcomes
+    n = len(table)
+
+    def codes() -> npt.NDArray[np.int8]:
+        return np.full(n, -1, dtype=np.int8)
+
+    n_out = np.zeros(n, dtype=np.uint8)
+    reserved = np.zeros(n, dtype=bool)
+    is_device, xs, tagged = (np.zeros(n, dtype=bool) for _ in range(3))
+    device, inner, outer, sh = codes(), codes(), codes(), codes()
+    for oid, res in enumerate(table):
+        n_out[oid] = len(res.outcomes)
+        reserved[oid] = res.reserved is not None
+        if len(res.outcomes) != 1:
+            continue
+        a: MemoryAttributes = res.outcomes[0]
+        is_device[oid] = a.is_device
+        if a.device is not None:
+            device[oid] = a.device.value
+        if a.inner is not None and a.outer is not None:
+            inner[oid] = _CACHE_CODE[a.inner.cacheability]
+            outer[oid] = _CACHE_CODE[a.outer.cacheability]
+        sh[oid] = a.shareability.encoding
+        xs[oid] = a.xs
+        tagged[oid] = a.tagged
+    arrays = OutcomeArrays(n_out, n_out == 1, reserved, is_device, device, inner, outer, sh, xs,
+                           tagged)
+    for arr in (n_out, reserved, is_device, device, inner, outer, sh, xs, tagged, arrays.single):
+        arr.setflags(write=False)
+    return arrays
+
+
+def _check_range(name: str, arr: Any, limit: int) -> None:
+    """Raise EncodingError unless every element is in 0..limit-1 (skipped when the dtype fits)."""
+    import numpy as np
+
+    if arr.dtype.kind == "b":
+        return
+    if arr.dtype.kind not in "iu":
+        raise EncodingError(f"{name}: dtype {arr.dtype} is not an integer type")
+    info = np.iinfo(arr.dtype)
+    if info.min >= 0 and info.max < limit:
+        return
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= limit):
+        bad = arr[(arr < 0) | (arr >= limit)][0]
+        raise EncodingError(f"{name}={hex(int(bad))}: out of range (0x0..0x{limit - 1:x})")
+
+
+def combine_batch(s1: Any, s2: Any, fwb: Any = False, cd: Any = False) -> npt.NDArray[np.uint16]:
+    """Outcome ids of many accesses: S1 MAIR byte x S2 MemAttr under HCR_EL2.FWB and .CD.
+
+    :param s1: stage-1 MAIR attribute bytes, integer array (uint8 is fastest).
+    :param s2: stage-2 MemAttr[3:0] values, integer array broadcastable with ``s1``.
+    :param fwb: HCR_EL2.FWB, a bool or a bool/0-1 array broadcastable with ``s1``.
+    :param cd: HCR_EL2.CD, a bool or a bool/0-1 array broadcastable with ``s1``.
+    :returns: uint16 outcome ids; look them up in :func:`outcome_table` or
+        :func:`outcome_arrays`.  Same answer as ``combine.resolve`` element by element.
+    """
+    import numpy as np
+
+    lut = _tables().lut
+    s1a, s2a = np.asarray(s1), np.asarray(s2)
+    _check_range("S1 MAIR attribute", s1a, 256)
+    _check_range("S2 MemAttr", s2a, 16)
+    flags = [(np.asarray(fwb), 13, "HCR_EL2.FWB"), (np.asarray(cd), 12, "HCR_EL2.CD")]
+    shape = np.broadcast_shapes(s1a.shape, s2a.shape, *(f.shape for f, _, _ in flags))
+    # Index = ((fwb * 2 + cd) * 256 + s1) * 16 + s2, as table_index, computed in uint16 (the
+    # ranges are checked above, so the unsafe casts cannot wrap).
+    idx = np.empty(shape, dtype=np.uint16)
+    np.left_shift(s1a, 4, out=idx, dtype=np.uint16, casting="unsafe")
+    np.bitwise_or(idx, s2a, out=idx, dtype=np.uint16, casting="unsafe")
+    for f, shift, name in flags:
+        if f.ndim == 0:
+            if bool(f):
+                idx |= np.uint16(1 << shift)
+        else:
+            _check_range(name, f, 2)
+            np.bitwise_or(idx, np.left_shift(f, shift, dtype=np.uint16, casting="unsafe"),
+                          out=idx)
+    return np.take(lut, idx)
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One row of the S1 x S2 x FWB x CD table (``memattr table``)."""
+
+    fwb: bool
+    hcr_cd: bool
+    s1: int
+    s2: int
+    reserved: str | None
+    outcomes: tuple[MemoryAttributes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The row object of ``memattr table --json``."""
+        return {
+            "fwb": self.fwb,
+            "hcr_cd": self.hcr_cd,
+            "s1": self.s1,
+            "s2": self.s2,
+            "reserved": self.reserved,
+            "outcomes": [a.to_json() for a in self.outcomes],
+        }
+
+
+def _select(value: bool | int | None, space: range) -> list[int]:
+    return list(space) if value is None else [int(value)]
+
+
+def table_rows(
+    *,
+    fwb: bool | None = None,
+    cd: bool | None = None,
+    s1: int | None = None,
+    s2: int | None = None,
+) -> list[TableRow]:
+    """Rows of the table in order fwb, hcr_cd, s1, s2 ascending; None means every value.
+
+    :param fwb: HCR_EL2.FWB, or None for both.
+    :param cd: HCR_EL2.CD, or None for both.
+    :param s1: one stage-1 MAIR byte (0..0xff), or None for all 256.
+    :param s2: one stage-2 MemAttr (0..0xf), or None for all 16.
+    """
+    if s1 is not None and not 0 <= s1 <= 0xFF:
+        raise EncodingError(f"S1 MAIR attribute=0x{s1:x}: out of range (0x00..0xff)")
+    if s2 is not None and not 0 <= s2 <= 0xF:
+        raise EncodingError(f"S2 MemAttr=0x{s2:x}: out of range (4 bits, 0x0..0xf)")
+    tables = _tables()
+    lut = tables.lut.tolist()
+    rows = []
+    for f in _select(fwb, range(2)):
+        for c in _select(cd, range(2)):
+            for a in _select(s1, range(256)):
+                for b in _select(s2, range(16)):
+                    res = tables.outcomes[lut[table_index(f, c, a, b)]]
+                    rows.append(TableRow(bool(f), bool(c), a, b, res.reserved, res.outcomes))
+    return rows

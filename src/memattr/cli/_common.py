@@ -1,0 +1,194 @@
+"""What every command shares: number parsing, the one-line error, JSON output, short renderings.
+
+Imports here must stay cheap (standard library only, nothing heavy): every command loads this
+module to define its arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..errors import ConfigError, EncodingError, MemattrError, ParseError
+
+if TYPE_CHECKING:
+    from ..arch.memtype import MemoryAttributes
+
+__all__ = [
+    "ArgumentError",
+    "Parser",
+    "parse_int",
+    "parse_flag_pair",
+    "parse_sh",
+    "error_line",
+    "emit_json",
+    "attrs_text",
+    "SH_NAMES",
+]
+
+SH_NAMES = {"NSH": 0b00, "OSH": 0b10, "ISH": 0b11}
+"""SH[1:0] encodings by name (0b01 is reserved and accepted as a number only)."""
+
+_SH_LONG = {"NSH": "Non-shareable", "ISH": "Inner Shareable", "OSH": "Outer Shareable"}
+
+
+class ArgumentError(MemattrError, ValueError):
+    """A command line argparse rejected (unknown option, missing or malformed argument)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`ArgumentError` instead of printing usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentError(_one_line(message))
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse builds a formatter for every add_argument; giving the width here spares
+        # HelpFormatter its shutil import (bz2, lzma...) on every start-up.
+        factory: Any = self.formatter_class  # typeshed's protocol omits the width parameter
+        formatter: argparse.HelpFormatter = factory(prog=self.prog, width=_terminal_width())
+        return formatter
+
+
+def _terminal_width() -> int:
+    """What shutil.get_terminal_size() would say, less two columns (as argparse does)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(columns, 11) - 2
+
+
+def _one_line(message: str) -> str:
+    """Reshape argparse's messages to 'field=value: why' where argparse names both."""
+    required = "the following arguments are required: "
+    if message.startswith(required):
+        names = message[len(required):].split(", ")
+        return f"{names[0]}=(missing): required" + (
+            f" (also missing: {', '.join(names[1:])})" if len(names) > 1 else "")
+    unknown = "unrecognized arguments: "
+    if message.startswith(unknown):
+        return f"argument={message[len(unknown):]}: unrecognized"
+    head, sep, why = message.partition(": ")
+    if head.startswith("argument ") and sep:
+        field = head[len("argument "):].split("/")[0]
+        for marker in ("invalid choice: ", "invalid "):
+            if why.startswith(marker):
+                rest = why[len(marker):]
+                if marker == "invalid choice: ":
+                    value, _, choices = rest.partition(" (")
+                    allowed = choices.rstrip(")").replace("'", "")
+                    return f"{field}={value.strip(chr(39))}: invalid choice ({allowed})"
+                kind, _, value = rest.partition(" value: ")
+                return f"{field}={value.strip(chr(39))}: invalid {kind} value"
+        return f"{field}=(none): {why}"
+    return " ".join(message.split())
+
+
+def parse_int(
+    text: str | int,
+    field: str,
+    *,
+    bits: int | None = None,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int:
+    """Parse hex (0x..), binary (0b..), octal (0o..) or decimal; check it fits ``bits`` bits.
+
+    :param text: the argument as typed (an int passes through the range check).
+    :param field: the name used in the error, e.g. ``S1 attribute`` or ``HCR_EL2``.
+    :param bits: the width the value must fit in.
+    :param minimum: the inclusive lower bound (0 unless negative values make sense).
+    :param maximum: an inclusive upper bound, when not a power of two.
+    """
+    if isinstance(text, int):
+        value = text
+        shown = hex(text)
+    else:
+        shown = text.strip()
+        s = shown.lower().replace("_", "")
+        neg = s.startswith("-")
+        body = s[1:] if neg else s
+        base = {"0x": 16, "0b": 2, "0o": 8}.get(body[:2], 10)
+        digits = body[2:] if base != 10 else body
+        try:
+            if not digits or not digits.isalnum():
+                raise ValueError(digits)
+            value = int(digits, base)
+        except ValueError:
+            raise ParseError(
+                f"{field}={shown}: not a number (hex 0x.., binary 0b.. or decimal)"
+            ) from None
+        value = -value if neg else value
+    limit = (1 << bits) - 1 if bits is not None else maximum
+    if maximum is not None and limit is not None:
+        limit = min(limit, maximum)
+    if value < minimum or (limit is not None and value > limit):
+        if minimum < 0:
+            allowed = f"{minimum}..{limit}"
+        elif limit is not None:
+            allowed = f"0x0..0x{limit:x}"
+        else:
+            allowed = "not negative"
+        if bits is not None and limit == (1 << bits) - 1:
+            allowed += f", {bits} bits"
+        raise EncodingError(f"{field}={shown}: out of range ({allowed})")
+    return value
+
+
+def parse_flag_pair(on: bool, off: bool, field: str, flag: str) -> bool | None:
+    """Merge ``--X`` / ``--no-X`` into True, False or None (neither); both is an error."""
+    if on and off:
+        raise ConfigError(f"{field}=--{flag} --no-{flag}: conflicting flags (give one of them)")
+    return True if on else False if off else None
+
+
+def parse_sh(text: str, field: str) -> int:
+    """An SH[1:0] value: NSH, ISH, OSH, or a number 0..3 (0b01 is reserved, kept as is)."""
+    name = text.strip().upper()
+    if name in SH_NAMES:
+        return SH_NAMES[name]
+    try:
+        return parse_int(text, field, bits=2)
+    except ParseError:
+        raise ParseError(f"{field}={text}: not NSH, ISH, OSH or a number 0..3") from None
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line the CLI prints for a rejected input."""
+    return f"memattr: error: {' '.join(str(exc).split())}"
+
+
+def emit_json(obj: Any, *, compact: bool = False) -> None:
+    """Write one JSON document to stdout."""
+    import json
+
+    if compact:
+        json.dump(obj, sys.stdout, separators=(",", ":"))
+    else:
+        json.dump(obj, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def sh_long(name: str) -> str:
+    """'Outer Shareable' for 'OSH', and so on."""
+    return _SH_LONG[name]
+
+
+def attrs_text(a: MemoryAttributes, *, shareability: bool = True) -> str:
+    """One readable line: 'Device-nGnRE, Outer Shareable (XS=1)', Normal with both levels."""
+    parts = [a.short]
+    if shareability:
+        parts.append(sh_long(a.shareability.value))
+    if a.inner is not None and a.outer is not None:
+        detail = f"inner {a.inner}, outer {a.outer}, XS={int(a.xs)}"
+    else:
+        detail = f"XS={int(a.xs)}"
+    if a.notagaccess:
+        detail += ", NoTagAccess"
+    return ", ".join(parts) + f" ({detail})"
