@@ -9,7 +9,6 @@ the steps that decided it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
 from itertools import product
 
 from ..errors import EncodingError
@@ -24,6 +23,14 @@ from .memtype import (
     Shareability,
 )
 from .s2memattr import FwbRule, fwb_meaning, s2_decode_mem_attrs
+
+# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field, replace
+else:
+    from .._value import dataclass, field, replace
+
 
 __all__ = [
     "Access",
@@ -384,6 +391,22 @@ def _s2_adjust(
     return s2, None
 
 
+def _fwb_step(s1: MemoryAttributes, rule: FwbRule) -> Step:
+    """The sentence saying how an FWB rule treated this stage-1 type."""
+    if rule is FwbRule.DEVICE:
+        if s1.is_device:
+            return Step("S2CombineS1Device", "both Device: the more restrictive type")
+        return Step("S2CombineS1Device", f"S1 {s1.short} is weaker than S2 Device: Device wins")
+    if rule is FwbRule.NC_OR_S1_DEVICE:
+        if s1.is_device:
+            return Step("AArch64_S2ApplyFWBMemAttrs", f"S1 {s1.short} is Device: S1 kept unchanged")
+        return Step("AArch64_S2ApplyFWBMemAttrs", f"S1 {s1.short} is Normal: result Normal NC")
+    if rule is FwbRule.FORCE_WB:
+        return Step("AArch64_S2ApplyFWBMemAttrs",
+                    f"S1 {s1.short} forced to Normal Write-Back (hints from S1 where cacheable)")
+    return Step("AArch64_S2ApplyFWBMemAttrs", f"S1 {s1.short} passed through unchanged")
+
+
 def resolve(
     s1_attr: int,
     s2_memattr: int,
@@ -426,6 +449,8 @@ def resolve(
         steps.append(Step("AArch64_S2ApplyFWBMemAttrs",
                           f"S2 MemAttr 0b{s2_memattr & 7:03b} with FWB: {meaning.rule.value}"
                           + (f" {meaning.device.name}" if meaning.device else "")))
+        if s1_set:
+            steps.append(_fwb_step(s1_set[0], meaning.rule))
         for s1, sh in product(s1_set, shs2):
             walk = aarch64_s2_apply_fwb_mem_attrs(s1, s2_memattr, sh, fnxs, mte2=features.mte2)
             s2_seen.append(walk)

@@ -5,7 +5,13 @@ CONSTRAINED UNPREDICTABLE outcomes are not here: those are modelled as sets wher
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from .._value import dataclass
+
 
 __all__ = ["ImpDef", "DEFAULT"]
 

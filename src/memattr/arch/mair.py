@@ -7,7 +7,6 @@ never to a silent guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import EncodingError, ReservedError
@@ -19,6 +18,14 @@ from .memtype import (
     MemType,
     Shareability,
 )
+
+# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from .._value import dataclass
+
 
 __all__ = [
     "MairAttr",

@@ -7,8 +7,14 @@ live in :mod:`memattr.arch.mair`, :mod:`memattr.arch.s2memattr` and :mod:`mematt
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
-from typing import Any
+
+# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass, replace
+else:
+    from .._value import dataclass, replace
+
 
 __all__ = [
     "MemType",
@@ -142,7 +148,7 @@ class CacheAttrs:
             text += "-T"
         return text
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """The CACHE object of the JSON contract."""
         return {
             "cacheability": self.cacheability.value,
@@ -276,7 +282,7 @@ class MemoryAttributes:
                 text += " NoTagAccess"
         return f"{text}, {self.shareability.value}, XS={int(self.xs)}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """The ATTR object of the JSON contract (see README)."""
         return {
             "type": self.memtype.value,

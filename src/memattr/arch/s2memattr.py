@@ -8,7 +8,6 @@ later.  With FWB it is a rule applied to the stage-1 attributes (ASL94 AArch64_S
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from ..errors import EncodingError
 from .memtype import (
@@ -19,6 +18,14 @@ from .memtype import (
     MemType,
     Shareability,
 )
+
+# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from .._value import dataclass
+
 
 __all__ = [
     "S2Decoded",

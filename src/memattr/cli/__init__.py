@@ -33,6 +33,7 @@ COMMANDS = [
     "decode",
     "combine",
     "table",
+    "explain",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
 
