@@ -1,1 +1,126 @@
-"""memattr.linux layer."""
+"""memattr.linux: Linux on arm64 as KVM host and guest -- VMAs and the mmap paths that make them,
+KVM's memslots and stage-2 fault path, the stage-2 memory-type policies across versions (and the
+what-ifs of their review), and the guest's stage-1 mapping APIs.
+
+Main entry point: :func:`evaluate` (memattr.linux.system) runs one guest access end to end.
+Layer: may import arch, mmu and platform; never analysis, report or cli.
+"""
+
+from .events import Errno, Event, EventKind
+from .guest import (
+    LINUX_GUEST,
+    GuestMap,
+    GuestStage1,
+    LinuxGuest,
+    from_descriptor,
+    guest_mmu_off,
+    linux_guest_mair,
+    raw_guest,
+)
+from .kvm import (
+    KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED,
+    KVM_PGTABLE_PROT,
+    AbortResult,
+    GuestAccess,
+    HostFeatures,
+    InstrClass,
+    Kvm,
+    Memslot,
+    VmConfig,
+    kvm_supports_cacheable_pfnmap,
+    kvm_vm_ioctl_check_extension,
+    stage2_set_prot_attr,
+)
+from .mm import (
+    VM_ALLOW_ANY_UNCACHED,
+    Pgprot,
+    Vma,
+    decode_vm_flags,
+    kvm_vma_is_cacheable,
+    vm_allow_any_uncached,
+    vma_stage1_attrs,
+)
+from .mmap import (
+    AnonymousRam,
+    DevMem,
+    GicvInterface,
+    HugetlbRam,
+    MappingSource,
+    NvgraceRegion,
+    PciSysfsResource,
+    RawVma,
+    VfioPciBar,
+    VfioPlatformRegion,
+    mmap_source,
+)
+from .policy import (
+    DeviceChoice,
+    DeviceContext,
+    FaultPath,
+    Policy,
+    get_policy,
+    policies,
+    policy_for_release,
+    register_policy,
+    unregister_policy,
+)
+from .system import Evaluation, MemslotSpec, evaluate
+from .version import Commit, KernelVersion
+
+__all__ = [
+    "AbortResult",
+    "AnonymousRam",
+    "Commit",
+    "DevMem",
+    "DeviceChoice",
+    "DeviceContext",
+    "Errno",
+    "Evaluation",
+    "Event",
+    "EventKind",
+    "FaultPath",
+    "GicvInterface",
+    "GuestAccess",
+    "GuestMap",
+    "GuestStage1",
+    "HostFeatures",
+    "HugetlbRam",
+    "InstrClass",
+    "KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED",
+    "KVM_PGTABLE_PROT",
+    "KernelVersion",
+    "Kvm",
+    "LINUX_GUEST",
+    "LinuxGuest",
+    "MappingSource",
+    "Memslot",
+    "MemslotSpec",
+    "NvgraceRegion",
+    "PciSysfsResource",
+    "Pgprot",
+    "Policy",
+    "RawVma",
+    "VM_ALLOW_ANY_UNCACHED",
+    "VfioPciBar",
+    "VfioPlatformRegion",
+    "VmConfig",
+    "Vma",
+    "decode_vm_flags",
+    "evaluate",
+    "from_descriptor",
+    "get_policy",
+    "guest_mmu_off",
+    "kvm_supports_cacheable_pfnmap",
+    "kvm_vm_ioctl_check_extension",
+    "kvm_vma_is_cacheable",
+    "linux_guest_mair",
+    "mmap_source",
+    "policies",
+    "policy_for_release",
+    "raw_guest",
+    "register_policy",
+    "stage2_set_prot_attr",
+    "unregister_policy",
+    "vm_allow_any_uncached",
+    "vma_stage1_attrs",
+]

@@ -1,0 +1,357 @@
+"""Sparse simulated physical memory: 4 KiB frames created on first write, little-endian
+64-bit descriptor access, RAM/MMIO region tags and a page allocator for translation tables.
+
+Frames are ``bytearray`` objects, so the scalar paths (walks, single descriptor writes) never
+import numpy; the bulk paths view a frame as ``numpy.uint64`` without copying
+(:meth:`PhysMem.u64`).  Untouched memory reads as zero, which is an invalid descriptor.
+
+Frames are always 4 KiB whatever the translation granule: a 16 KiB or 64 KiB table spans 4
+or 16 consecutive frames.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ConfigError, EncodingError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "FRAME_SHIFT",
+    "FRAME_SIZE",
+    "RegionKind",
+    "Region",
+    "PhysMem",
+    "TableMemory",
+    "DescReader",
+]
+
+FRAME_SHIFT = 12
+FRAME_SIZE = 1 << FRAME_SHIFT
+_FRAME_MASK = FRAME_SIZE - 1
+_U64 = struct.Struct("<Q")
+
+
+class RegionKind(enum.Enum):
+    """What a tagged physical range is: RAM or a device (MMIO)."""
+
+    RAM = "RAM"
+    MMIO = "MMIO"
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A tagged physical range [base, base + size) with a name (e.g. a BAR or 'guest RAM')."""
+
+    base: int
+    size: int
+    kind: RegionKind
+    name: str
+
+    @property
+    def end(self) -> int:
+        """One past the last byte."""
+        return self.base + self.size
+
+    def __contains__(self, pa: object) -> bool:
+        return isinstance(pa, int) and self.base <= pa < self.end
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.name!r} [0x{self.base:x}-0x{self.end:x})"
+
+
+class DescReader(Protocol):
+    """Anything a walk can read descriptors from (PhysMem, or a TLB's snapshot of it)."""
+
+    def read64(self, addr: int) -> int: ...
+
+
+class TableMemory(Protocol):
+    """What the table builder needs from the memory its tables live in (PA or guest IPA)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    def read64(self, addr: int) -> int: ...
+
+    def write64(self, addr: int, value: int) -> None: ...
+
+    def read_u64s(self, addr: int, count: int) -> np.ndarray[Any, Any]: ...
+
+    def fill64(self, addr: int, values: np.ndarray[Any, Any]) -> None: ...
+
+    def alloc_table(self, size: int = ..., align: int | None = ...) -> int: ...
+
+    def alloc_tables(self, count: int, size: int = ...) -> int: ...
+
+    def free_table(self, addr: int, size: int | None = ...) -> None: ...
+
+
+class PhysMem:
+    """Byte-addressable sparse physical memory of ``pa_bits`` bits, stored per touched frame.
+
+    :param pa_bits: the physical address width (32..52); accesses beyond it raise.
+    :param alloc_base: where :meth:`alloc_table` starts handing out table pages.
+    :param alloc_limit: one past the last address the allocator may use (default 2**pa_bits).
+    """
+
+    def __init__(
+        self, pa_bits: int = 48, *, alloc_base: int = 0x8000_0000, alloc_limit: int | None = None
+    ) -> None:
+        if not 32 <= pa_bits <= 52:
+            raise ConfigError(f"PhysMem pa_bits={pa_bits}: out of range (32..52)")
+        self.pa_bits = pa_bits
+        self.size = 1 << pa_bits
+        self.frames: dict[int, bytearray] = {}
+        self.regions: list[Region] = []
+        limit = self.size if alloc_limit is None else alloc_limit
+        if alloc_base & _FRAME_MASK or not 0 <= alloc_base < limit <= self.size:
+            raise ConfigError(
+                f"PhysMem alloc_base=0x{alloc_base:x} alloc_limit=0x{limit:x}: not a 4 KiB "
+                f"aligned range inside the {pa_bits}-bit physical address space"
+            )
+        self._next = alloc_base
+        self._limit = limit
+        self._free: dict[int, list[int]] = {}
+        self.allocated: dict[int, int] = {}
+        """Table pages handed out by :meth:`alloc_table`: address -> size."""
+        self.generation = 0
+        """Bumped on every write; caches of memory contents (batch walker) compare it."""
+        self.derived: dict[str, tuple[int, Any]] = {}
+        """Caches derived from the contents, as name -> (generation, value)."""
+
+    # --- bounds ----------------------------------------------------------------------------
+    def _check(self, pa: int, n: int) -> None:
+        if pa < 0 or pa + n > self.size:
+            raise EncodingError(
+                f"PA=0x{pa:x} (+{n}): beyond the {self.pa_bits}-bit physical address space"
+            )
+
+    # --- frames ----------------------------------------------------------------------------
+    def frame(self, pfn: int, *, create: bool = False) -> bytearray | None:
+        """The 4 KiB frame number ``pfn`` (None if never written, unless ``create``)."""
+        f = self.frames.get(pfn)
+        if f is None and create:
+            self._check(pfn << FRAME_SHIFT, FRAME_SIZE)
+            f = self.frames[pfn] = bytearray(FRAME_SIZE)
+        return f
+
+    def drop(self, pa: int, size: int) -> None:
+        """Forget the frames of [pa, pa + size): they read as zero again."""
+        if pa & _FRAME_MASK or size & _FRAME_MASK:
+            raise EncodingError(f"drop PA=0x{pa:x} size=0x{size:x}: not 4 KiB aligned")
+        for pfn in range(pa >> FRAME_SHIFT, (pa + size) >> FRAME_SHIFT):
+            self.frames.pop(pfn, None)
+        self.generation += 1
+
+    @property
+    def touched_bytes(self) -> int:
+        """Bytes of storage in use (touched frames x 4 KiB)."""
+        return len(self.frames) * FRAME_SIZE
+
+    # --- 64-bit descriptors ----------------------------------------------------------------
+    def read64(self, pa: int) -> int:
+        """The little-endian 64-bit value at ``pa`` (8-byte aligned)."""
+        if pa & 7:
+            raise EncodingError(f"read64 PA=0x{pa:x}: not 8-byte aligned")
+        f = self.frames.get(pa >> FRAME_SHIFT)
+        if f is None:
+            if pa < 0 or pa >= self.size:
+                self._check(pa, 8)
+            return 0
+        return _U64.unpack_from(f, pa & _FRAME_MASK)[0]  # type: ignore[no-any-return]
+
+    def write64(self, pa: int, value: int) -> None:
+        """Store ``value`` little-endian at ``pa`` (8-byte aligned)."""
+        if pa & 7:
+            raise EncodingError(f"write64 PA=0x{pa:x}: not 8-byte aligned")
+        if not 0 <= value < 1 << 64:
+            raise EncodingError(f"write64 value=0x{value:x}: not a 64-bit value")
+        f = self.frames.get(pa >> FRAME_SHIFT)
+        if f is None:
+            f = self.frame(pa >> FRAME_SHIFT, create=True)
+            assert f is not None
+        _U64.pack_into(f, pa & _FRAME_MASK, value)
+        self.generation += 1
+
+    # --- bytes -----------------------------------------------------------------------------
+    def read(self, pa: int, n: int) -> bytes:
+        """``n`` bytes from ``pa`` (any alignment, may cross frames)."""
+        self._check(pa, n)
+        out = bytearray()
+        while n > 0:
+            off = pa & _FRAME_MASK
+            take = min(n, FRAME_SIZE - off)
+            f = self.frames.get(pa >> FRAME_SHIFT)
+            out += f[off:off + take] if f is not None else bytes(take)
+            pa += take
+            n -= take
+        return bytes(out)
+
+    def write(self, pa: int, data: bytes | bytearray) -> None:
+        """Store ``data`` at ``pa`` (any alignment, may cross frames)."""
+        self._check(pa, len(data))
+        view = memoryview(bytes(data))
+        while view:
+            off = pa & _FRAME_MASK
+            take = min(len(view), FRAME_SIZE - off)
+            f = self.frame(pa >> FRAME_SHIFT, create=True)
+            assert f is not None
+            f[off:off + take] = view[:take]
+            pa += take
+            view = view[take:]
+        self.generation += 1
+
+    # --- numpy views (bulk paths only) -----------------------------------------------------
+    def u64(self, pa: int, count: int) -> np.ndarray[Any, Any]:
+        """A writable ``uint64`` view of ``count`` descriptors at ``pa`` inside one frame."""
+        import numpy as np
+
+        off = pa & _FRAME_MASK
+        if pa & 7 or off + 8 * count > FRAME_SIZE:
+            raise EncodingError(
+                f"u64 view PA=0x{pa:x} count={count}: must be 8-byte aligned within one frame"
+            )
+        f = self.frame(pa >> FRAME_SHIFT, create=True)
+        assert f is not None
+        self.generation += 1
+        return np.frombuffer(f, dtype="<u8", count=count, offset=off)
+
+    def read_u64s(self, pa: int, count: int) -> np.ndarray[Any, Any]:
+        """A copy of ``count`` 64-bit values from ``pa`` (8-byte aligned, may cross frames)."""
+        import numpy as np
+
+        if pa & 7:
+            raise EncodingError(f"read_u64s PA=0x{pa:x}: not 8-byte aligned")
+        self._check(pa, 8 * count)
+        out = np.zeros(count, dtype=np.uint64)
+        done = 0
+        while done < count:
+            off = pa & _FRAME_MASK
+            take = min(count - done, (FRAME_SIZE - off) >> 3)
+            f = self.frames.get(pa >> FRAME_SHIFT)
+            if f is not None:
+                out[done:done + take] = np.frombuffer(f, dtype="<u8", count=take, offset=off)
+            pa += 8 * take
+            done += take
+        return out
+
+    def fill64(self, pa: int, values: np.ndarray[Any, Any]) -> None:
+        """Store an array of 64-bit values from ``pa`` on (8-byte aligned, may cross frames)."""
+        if pa & 7:
+            raise EncodingError(f"fill64 PA=0x{pa:x}: not 8-byte aligned")
+        n = int(values.shape[0])
+        self._check(pa, 8 * n)
+        done = 0
+        while done < n:
+            off = pa & _FRAME_MASK
+            take = min(n - done, (FRAME_SIZE - off) >> 3)
+            self.u64(pa, take)[:] = values[done:done + take]
+            pa += 8 * take
+            done += take
+
+    # --- regions ---------------------------------------------------------------------------
+    def add_region(self, base: int, size: int, kind: RegionKind | str, name: str) -> Region:
+        """Tag [base, base + size) as RAM or MMIO; overlapping tags are a ConfigError."""
+        k = RegionKind(kind) if isinstance(kind, str) else kind
+        if size <= 0:
+            raise ConfigError(f"region {name!r} size=0x{size:x}: must be positive")
+        self._check(base, size)
+        region = Region(base, size, k, name)
+        for r in self.regions:
+            if base < r.end and r.base < region.end:
+                raise ConfigError(f"region {name!r} [0x{base:x}-0x{region.end:x}) overlaps {r}")
+        self.regions.append(region)
+        self.regions.sort(key=lambda r: r.base)
+        return region
+
+    def region_at(self, pa: int) -> Region | None:
+        """The tagged region holding ``pa``, or None."""
+        for r in self.regions:
+            if pa in r:
+                return r
+        return None
+
+    # --- table page allocator --------------------------------------------------------------
+    def alloc_table(self, size: int = FRAME_SIZE, align: int | None = None) -> int:
+        """A zeroed, ``align``-aligned range of ``size`` bytes for a translation table.
+
+        Pages freed by :meth:`free_table` are reused first; then a bump pointer moves up from
+        ``alloc_base``, skipping frames that hold data or lie in a tagged region.
+        """
+        align = size if align is None else align
+        if size <= 0 or size & _FRAME_MASK or align & (align - 1) or align < FRAME_SIZE:
+            raise ConfigError(
+                f"alloc_table size=0x{size:x} align=0x{align:x}: size must be a multiple of "
+                "4 KiB and align a power of two >= 4 KiB"
+            )
+        free = self._free.get(size)
+        if free:
+            for i, pa in enumerate(free):
+                if pa % align == 0:
+                    del free[i]
+                    self.allocated[pa] = size
+                    return pa
+        pa = -(-self._next // align) * align
+        while True:
+            if pa + size > self._limit:
+                raise ConfigError(
+                    f"alloc_table: out of table memory (next 0x{pa:x} + 0x{size:x} > limit "
+                    f"0x{self._limit:x})"
+                )
+            clash = self._clash(pa, size)
+            if clash is None:
+                break
+            pa = -(-clash // align) * align
+        self._next = pa + size
+        self.allocated[pa] = size
+        return pa
+
+    def alloc_tables(self, count: int, size: int = FRAME_SIZE) -> int:
+        """``count`` consecutive table pages of ``size`` bytes each (each freeable on its own);
+        returns the first address."""
+        if count <= 1:
+            return self.alloc_table(size)
+        base = self.alloc_table(size * count, align=size)
+        del self.allocated[base]
+        for i in range(count):
+            self.allocated[base + i * size] = size
+        return base
+
+    def _clash(self, pa: int, size: int) -> int | None:
+        """One past the obstacle in [pa, pa + size) (used frame or tagged region), or None."""
+        end = pa + size
+        for r in self.regions:
+            if pa < r.end and r.base < end:
+                return r.end
+        if self.frames:
+            first, last = pa >> FRAME_SHIFT, (end - 1) >> FRAME_SHIFT
+            if last - first < len(self.frames):
+                hits = [p for p in range(first, last + 1) if p in self.frames]
+            else:
+                hits = [p for p in self.frames if first <= p <= last]
+            if hits:
+                return (max(hits) + 1) << FRAME_SHIFT
+        return None
+
+    def free_table(self, pa: int, size: int | None = None) -> None:
+        """Return a table range to the allocator; its contents read as zero afterwards."""
+        got = self.allocated.pop(pa, None)
+        if got is None:
+            raise ConfigError(f"free_table PA=0x{pa:x}: not a table page from alloc_table")
+        if size is not None and size != got:
+            self.allocated[pa] = got
+            raise ConfigError(f"free_table PA=0x{pa:x} size=0x{size:x}: allocated as 0x{got:x}")
+        self.drop(pa, got)
+        self._free.setdefault(got, []).append(pa)
+
+    def iter_frames(self) -> Iterator[tuple[int, bytearray]]:
+        """(frame number, frame) for every touched frame, in address order."""
+        for pfn in sorted(self.frames):
+            yield pfn, self.frames[pfn]
