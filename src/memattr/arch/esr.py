@@ -140,10 +140,11 @@ class Syndrome:
         out = [f"ESR=0x{self.value:08x}: EC=0x{self.ec:02x} ({self.ec_name}), IL={int(self.il)}"]
         if self.fsc is not None:
             out.append(f"FSC: {self.fsc}")
-        for name in ("isv", "sas", "sse", "srt", "sf", "ar", "fnv", "ea", "cm", "s1ptw", "wnr"):
-            v = getattr(self, name)
-            if v is not None:
-                out.append(f"{name.upper()}={int(v)}")
+        flags = [f"{name.upper()}={int(v)}"
+                 for name in ("isv", "sas", "sse", "srt", "sf", "ar", "fnv", "ea", "cm", "s1ptw", "wnr")
+                 if (v := getattr(self, name)) is not None]
+        if flags:
+            out.append(" ".join(flags))
         return out
 
 
