@@ -1,1 +1,14 @@
-"""memattr.analysis layer."""
+"""memattr.analysis: scenarios over the Linux model.
+
+* :mod:`~memattr.analysis.scenario`: the TOML schema and its loader; errors give file:line: key.
+* :mod:`~memattr.analysis.replay`: every guest mapping x policy x FWB, with accesses and reasons.
+* :mod:`~memattr.analysis.hazards`: reclaim, context switch, errors, aliases, speculation,
+  unaligned accesses on the bus.
+* :mod:`~memattr.analysis.compare`: the policy-comparison table.
+* :mod:`~memattr.analysis.x86`: the x86 contrast (EPT x PAT).
+
+Submodules are imported on demand: this package imports nothing, so the CLI starts fast.
+Layer: may import arch, mmu, platform and linux; never interop, report or cli.
+"""
+
+__all__: list[str] = []

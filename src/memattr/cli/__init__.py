@@ -34,6 +34,9 @@ COMMANDS = [
     "combine",
     "table",
     "explain",
+    "run",
+    "demo",
+    "walk",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
 

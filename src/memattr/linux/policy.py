@@ -159,7 +159,8 @@ class Policy:
 # --- the commits ---------------------------------------------------------------------------
 COMMITS = {
     "exec-device": Commit("20191211165651.7889-2-maz@kernel.org", "KVM: arm/arm64: Properly handle "
-                          "faulting of device mappings", None),
+                          "faulting of device mappings", None,
+                          "merged in 2019 with Cc: stable; first release not verified"),
     "normal-nc-flag": Commit("c034ec84e879", "KVM: arm64: Introduce new flag for non-cacheable IO "
                              "memory", V6_9),
     "mm-flag": Commit("5c656fcdd6c6", "mm: Introduce new flag to indicate wc safe", V6_9),

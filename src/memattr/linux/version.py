@@ -57,8 +57,10 @@ class Commit:
     id: str
     subject: str
     release: KernelVersion | None = None
+    note: str | None = None  # said instead of "never merged" when the release is unknown
 
     def cite(self) -> str:
         """drgn-style citation: 'Linux commit 8c47ce3e1d2c ("...") (in v6.9)'."""
-        where = f" (in v{self.release})" if self.release is not None else " (never merged)"
+        where = (f" (in v{self.release})" if self.release is not None
+                 else f" ({self.note})" if self.note else " (never merged)")
         return f'Linux commit {self.id} ("{self.subject}"){where}'

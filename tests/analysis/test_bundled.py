@@ -1,0 +1,406 @@
+"""Every bundled scenario replays to the answers scenarios.md gives (expected values from its text).
+
+Each test names its case; the expected answers are copied from /work/shared/reference/scenarios.md
+(and linux.md sections 2.1 / 2.7 for sources.toml), not from the implementation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from memattr.analysis.replay import Replay, Result, replay
+from memattr.analysis.scenario import bundled, bundled_path, load
+from memattr.linux.events import Errno, EventKind
+from memattr.linux.kvm.pgtable import KVM_PGTABLE_PROT, stage2_set_prot_attr
+from memattr.linux.mm import VM_ALLOW_ANY_UNCACHED
+
+FWBS = (False, True)
+
+
+@cache
+def rp(name: str) -> Replay:
+    return replay(load(bundled_path(name)))
+
+
+def get(name: str, mapping: str, policy: str, fwb: bool) -> Result:
+    return rp(name).get(mapping, policy, fwb)
+
+
+def hazard(r: Result, kind: str):
+    found = [h for h in r.hazards if h.kind == kind]
+    assert len(found) == 1, [str(h) for h in r.hazards]
+    return found[0]
+
+
+def prop(r: Result, name: str) -> str:
+    props = r.evaluation.properties
+    assert props is not None
+    return props[name].value
+
+
+def test_every_bundled_scenario_loads_and_replays() -> None:
+    """Every shipped scenario file loads and replays without error."""
+    names = bundled()
+    assert "demo" in names and len(names) >= 14
+    for name in names:
+        assert rp(name).results
+
+
+# --- core memory-type scenarios -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_1_wc_bar_under_6_8_is_device(fwb: bool) -> None:
+    """Case 1: S2 Device-nGnRE => eff Device-nGnRE; no gathering; unaligned store faults; no
+    speculation."""
+    r = get("vfio-pci-bar", "wc", "6.8", fwb)
+    assert r.evaluation.s2_kind == "DEVICE_nGnRE"
+    assert r.cell == "Device-nGnRE"
+    assert prop(r, "gathering") == "no"
+    assert prop(r, "speculative reads") == "no"
+    store = r.accesses[0]
+    assert store.evaluation.alignment is not None and store.evaluation.alignment.faults
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_2_wc_bar_under_6_9_is_normal_nc(fwb: bool) -> None:
+    """Case 2: S2 Normal-NC, MemAttr 0b0101 with and without FWB => eff Normal-NC: gathering,
+    unaligned allowed, speculative reads possible, no caching."""
+    r = get("vfio-pci-bar", "wc", "6.9", fwb)
+    assert r.evaluation.s2_memattr == 0b0101
+    assert r.cell == "Normal-NC"
+    assert prop(r, "gathering") == "yes"
+    assert prop(r, "speculative reads") == "yes"
+    assert prop(r, "cacheable") == "no"
+    assert prop(r, "unaligned data access").startswith("allowed")
+    store = r.accesses[0]
+    assert store.evaluation.alignment is not None and not store.evaluation.alignment.faults
+    assert store.outcome.startswith("unaligned write completes")
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_3_s1_device_wins_over_s2_nc(fwb: bool) -> None:
+    """Case 3: ioremap => Device-nGnRE, ioremap_np => Device-nGnRnE under 6.9."""
+    assert get("vfio-pci-bar", "device", "6.9", fwb).cell == "Device-nGnRE"
+    assert get("vfio-pci-bar", "non-posted", "6.9", fwb).cell == "Device-nGnRnE"
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_4_guest_wb_on_bar(fwb: bool) -> None:
+    """Case 4: guest Normal-WB on a BAR => Normal-NC under 6.9 (no caching); Device-nGnRE under
+    6.8."""
+    r = get("vfio-pci-bar", "wb", "6.9", fwb)
+    assert r.cell == "Normal-NC"
+    assert prop(r, "cacheable") == "no"
+    assert get("vfio-pci-bar", "wb", "6.8", fwb).cell == "Device-nGnRE"
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_6_guest_mmu_off(fwb: bool) -> None:
+    """Case 6: guest MMU off, 6.9 => data accesses Device-nGnRnE whatever S2 says (S2 NC)."""
+    r = get("mmu-off", "bar", "6.9", fwb)
+    assert r.evaluation.s2_memattr == 0b0101
+    assert r.cell == "Device-nGnRnE"
+
+
+def test_case_8_fwb_0b110_breaks_mmio() -> None:
+    """Case 8: FWB S2 0b0110 makes an S1 Device mapping Normal-WB, which breaks MMIO."""
+    r = get("rejected-alternatives", "ioremap", "fwb-0b110", True)
+    assert r.evaluation.s2_memattr == 0b0110
+    assert r.cell == "Normal-WB"
+    assert hazard(r, "cacheable MMIO").level == "hazard"
+
+
+def test_case_8_fwb_0b111_passes_s1_through() -> None:
+    """Case 8: FWB S2 0b0111 passes S1 through: a cacheable or MTE-tagged view of MMIO."""
+    wb = get("rejected-alternatives", "wb", "fwb-0b111", True)
+    assert wb.evaluation.s2_memattr == 0b0111
+    assert wb.evaluation.effective is not None and wb.evaluation.effective.is_cacheable
+    assert hazard(wb, "cacheable MMIO").level == "hazard"
+    tagged = get("rejected-alternatives", "tagged", "fwb-0b111", True)
+    assert tagged.evaluation.effective is not None and tagged.evaluation.effective.tagged
+    # and the S1 Device mapping stays Device: pass-through means S1 decides
+    assert get("rejected-alternatives", "ioremap", "fwb-0b111", True).cell == "Device-nGnRE"
+
+
+def test_case_8_device_gre_blocks_unaligned() -> None:
+    """Case 8: S2 Device-GRE blocks unaligned accesses."""
+    r = get("rejected-alternatives", "wc", "device-gre", True)
+    assert r.cell == "Device-GRE"
+    store = r.accesses[0]
+    assert store.evaluation.alignment is not None and store.evaluation.alignment.stage == 2
+    # under the merged 6.9 policy the same store is allowed
+    ok = get("rejected-alternatives", "wc", "6.9", True).accesses[0]
+    assert ok.evaluation.alignment is not None and not ok.evaluation.alignment.faults
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_9_hcr_cd_makes_non_device_nc(fwb: bool) -> None:
+    """Case 9: HCR_EL2.CD set => any non-Device result becomes NC; Device stays Device."""
+    assert get("hcr-cd", "ram-wb", "6.9", fwb).cell == "Normal-NC"
+    assert get("hcr-cd", "bar-wc", "6.9", fwb).cell == "Normal-NC"
+    assert get("hcr-cd", "bar-device", "6.9", fwb).cell == "Device-nGnRE"
+
+
+# --- gating -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_10_vfio_platform_stays_device(fwb: bool) -> None:
+    """Case 10: vfio-platform region, 6.9 (no VM_ALLOW_ANY_UNCACHED) => S2 Device-nGnRE; guest
+    ioremap_wc yields Device-nGnRE."""
+    r = get("gating", "platform-wc", "6.9", fwb)
+    assert r.evaluation.vma is not None
+    assert not r.evaluation.vma.vm_flags & VM_ALLOW_ANY_UNCACHED
+    assert r.evaluation.s2_kind == "DEVICE_nGnRE"
+    assert r.evaluation.s2_memattr == 0b0001
+    assert r.cell == "Device-nGnRE"
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+@pytest.mark.parametrize("policy", ["6.8", "6.9", "6.17"])
+def test_case_11_gicv_stays_device(policy: str, fwb: bool) -> None:
+    """Case 11: GICV mapped by kvm_phys_addr_ioremap, any policy => S2 Device-nGnRE; a guest NC
+    mapping still yields Device-nGnRE."""
+    r = get("gating", "gicv-wc", policy, fwb)
+    assert r.evaluation.vma is None
+    assert r.evaluation.s2_kind == "DEVICE_nGnRE"
+    assert r.cell == "Device-nGnRE"
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_11_gicv_under_v2_would_be_nc(fwb: bool) -> None:
+    """Case 11 (negative test): under the never-merged v2, GICV would have been Normal-NC."""
+    r = get("gating", "gicv-wc", "v2", fwb)
+    assert r.evaluation.s2_kind == "NORMAL_NC"
+    assert r.cell == "Normal-NC"
+
+
+@pytest.mark.parametrize("policy", ["6.8", "6.9", "6.17", "v2"])
+def test_case_15_guest_ram(policy: str) -> None:
+    """Case 15: guest RAM, any policy => S2 Normal; with FWB forced WB even if the guest maps it
+    Device or NC; without FWB it combines with S1 and KVM does cache maintenance on map."""
+    for fwb in FWBS:
+        for name in ("ram-wb", "ram-device", "ram-nc"):
+            assert get("gating", name, policy, fwb).evaluation.s2_kind == "NORMAL"
+    for name in ("ram-wb", "ram-device", "ram-nc"):
+        assert get("gating", name, policy, True).cell == "Normal-WB"
+    assert get("gating", "ram-wb", policy, False).cell == "Normal-WB"
+    assert get("gating", "ram-device", policy, False).cell == "Device-nGnRE"
+    assert get("gating", "ram-nc", policy, False).cell == "Normal-NC"
+
+    def cmo(fwb: bool) -> bool:
+        evs = get("gating", "ram-wb", policy, fwb).evaluation.events
+        return any("clean_dcache_guest_page" in e.text for e in evs)
+
+    assert cmo(False) and not cmo(True)
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_16_32bit_kernel_never_relaxes(fwb: bool) -> None:
+    """Case 16: VM_ALLOW_ANY_UNCACHED == VM_NONE without 64-bit, so a vfio-pci BAR is never
+    relaxed."""
+    r = get("word-size-32", "wc", "6.9", fwb)
+    assert r.evaluation.vma is not None
+    assert not r.evaluation.vma.vm_flags & VM_ALLOW_ANY_UNCACHED
+    assert r.cell == "Device-nGnRE"
+
+
+# --- exec rules ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+@pytest.mark.parametrize("policy", ["6.8", "6.9"])
+def test_case_18_exec_from_bar(policy: str, fwb: bool) -> None:
+    """Case 18: instruction fetch from a vfio-pci BAR => no mapping, -ENOEXEC, injected prefetch
+    abort; the same under 6.8."""
+    fetch = get("exec", "bar", policy, fwb).accesses[0]
+    e = fetch.evaluation
+    assert e.leaf is None
+    assert any(ev.errno is Errno.ENOEXEC for ev in fetch.events)
+    assert any(ev.kind is EventKind.PREFETCH_ABORT_INJECTED for ev in fetch.events)
+    assert e.injected == "prefetch abort"
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+@pytest.mark.parametrize("prot", [
+    KVM_PGTABLE_PROT.R | KVM_PGTABLE_PROT.X | KVM_PGTABLE_PROT.DEVICE,
+    KVM_PGTABLE_PROT.R | KVM_PGTABLE_PROT.X | KVM_PGTABLE_PROT.NORMAL_NC,
+    KVM_PGTABLE_PROT.R | KVM_PGTABLE_PROT.DEVICE | KVM_PGTABLE_PROT.NORMAL_NC,
+])
+def test_case_19_x_with_device_or_nc_is_einval(prot: KVM_PGTABLE_PROT, fwb: bool) -> None:
+    """Case 19: X together with DEVICE or NORMAL_NC => -EINVAL from stage2_set_prot_attr.
+
+    user_mem_abort never builds these (it returns -ENOEXEC first), so no scenario file reaches
+    them; the Linux model's stage2_set_prot_attr is checked directly.
+    """
+    assert stage2_set_prot_attr(prot, fwb=fwb).errno is Errno.EINVAL
+
+
+# --- ordering / reclaim / context switch --------------------------------------------------------
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_21_reclaim_pcie_is_ordered(fwb: bool) -> None:
+    """Case 21: PCIe reclaim: the reset is not observed before the earlier posted NC writes."""
+    r = get("reclaim", "pcie-wc", "6.9", fwb)
+    assert r.cell == "Normal-NC"
+    h = hazard(r, "reclaim")
+    assert h.level == "ok"
+    assert "root complex" in h.text
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_22_reclaim_platform_is_unknown(fwb: bool) -> None:
+    """Case 22: a platform device with the flag forced on: ordering not guaranteed, unknown /
+    SoC-specific, a flushing read is needed."""
+    r = get("reclaim", "platform-wc", "6.9", fwb)
+    assert r.cell == "Normal-NC"
+    h = hazard(r, "reclaim")
+    assert h.level == "unknown"
+    assert "flushing read" in h.text
+
+
+def test_case_23_what_each_type_needs_on_reclaim() -> None:
+    """Case 23: nGnRnE + DSB gives end-point completion; nGnRE needs a read-back (plus a DMB);
+    NC needs TLBI + DSB to reach the serialisation point, same-address ordering only."""
+    np_ = hazard(get("reclaim", "pcie-np", "6.9", True), "reclaim").text
+    assert "end-point completion" in np_ and "DSB" in np_
+    dev = hazard(get("reclaim", "pcie-device", "6.9", True), "reclaim").text
+    assert "read-back" in dev and "DMB" in dev
+    nc = hazard(get("reclaim", "pcie-wc", "6.9", True), "reclaim").text
+    assert "TLBI + DSB" in nc and "serialisation point" in nc and "same-address" in nc
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_24_context_switched_peripheral(fwb: bool) -> None:
+    """Case 24: GICV with NC (the exclusion removed, v2) shows the context-switch hazard; with the
+    exclusion (6.9) there is none."""
+    assert hazard(get("context-switch", "gicv-wc", "6.9", fwb), "context switch").level == "ok"
+    h = hazard(get("context-switch", "gicv-wc", "v2", fwb), "context switch")
+    assert h.level == "hazard"
+    assert "after the switch" in h.text
+
+
+# --- errors, speculation, aliases, alignment ----------------------------------------------------
+
+
+def test_case_25_error_response() -> None:
+    """Case 25: PCIe gives all-ones and no error whatever the type; on AXI a Device access gives
+    an asynchronous SError, NC is potentially containable; containment is the platform's."""
+    for name in ("pcie-device", "pcie-wc"):
+        h = hazard(get("error-response", name, "6.9", True), "error response")
+        assert h.level == "ok" and "all-ones" in h.text
+    for name in ("contained-device", "contained-wc"):
+        h = hazard(get("error-response", name, "6.9", True), "error response")
+        assert h.level == "note" and ", contained (platform parameter)" in h.text
+    for name in ("uncontained-device", "uncontained-wc"):
+        h = hazard(get("error-response", name, "6.9", True), "error response")
+        assert h.level == "hazard" and ", uncontained (platform parameter)" in h.text
+    dev = hazard(get("error-response", "uncontained-device", "6.9", True), "error response")
+    assert get("error-response", "uncontained-device", "6.9", True).cell == "Device-nGnRE"
+    assert "SError" in dev.text and "asynchronous" in dev.text
+    nc = hazard(get("error-response", "uncontained-wc", "6.9", True), "error response")
+    assert get("error-response", "uncontained-wc", "6.9", True).cell == "Normal-NC"
+    assert "potentially containable" in nc.text
+
+
+def test_case_27_mismatched_alias() -> None:
+    """Case 27: VMM S1 Device-nGnRnE and guest Normal-NC on the same page: each stream keeps its
+    own properties; no ordering between VMM and guest accesses."""
+    r = get("alias-speculation", "wc", "6.9", True)
+    vmm = r.evaluation.vmm_s1
+    assert vmm is not None and vmm.short == "Device-nGnRnE"
+    assert r.cell == "Normal-NC"
+    h = hazard(r, "mismatched alias")
+    assert "own properties" in h.text and "no ordering" in h.text
+
+
+def test_speculation_on_read_side_effect_page() -> None:
+    """Linux.md 3.8: Normal-NC permits speculative reads of a page with read side effects; a
+    guest Device mapping of that page does not."""
+    assert hazard(get("alias-speculation", "side-effects-wc", "6.9", True),
+                  "speculation").level == "hazard"
+    assert hazard(get("alias-speculation", "side-effects-device", "6.9", True),
+                  "speculation").level == "ok"
+    assert hazard(get("alias-speculation", "side-effects-wc", "6.8", True),
+                  "speculation").level == "ok"
+    assert not [h for h in get("alias-speculation", "wc", "6.9", True).hazards
+                if h.kind == "speculation"]
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_case_28_unaligned_store(fwb: bool) -> None:
+    """Case 28: S2 Device gives a stage-2 alignment fault (EL2) even with guest NC; guest Device
+    over S2 NC gives a stage-1 fault (guest EL1); NC+NC is allowed, a TLP with byte enables on
+    PCIe, unknown on AXI."""
+    s2dev = get("unaligned", "pcie-wc", "6.8", fwb).accesses[0]
+    assert s2dev.evaluation.alignment is not None and s2dev.evaluation.alignment.stage == 2
+    assert any(e.errno is Errno.EFAULT for e in s2dev.events)
+    s1dev = get("unaligned", "pcie-device", "6.9", fwb).accesses[0]
+    assert s1dev.evaluation.alignment is not None and s1dev.evaluation.alignment.stage == 1
+    assert "EL1" in s1dev.outcome
+    nc = get("unaligned", "pcie-wc", "6.9", fwb)
+    assert nc.accesses[0].evaluation.alignment is not None
+    assert not nc.accesses[0].evaluation.alignment.faults
+    assert "byte enables" in hazard(nc, "unaligned").text
+    axi = get("unaligned", "axi-wc", "6.9", fwb)
+    assert axi.cell == "Normal-NC"
+    assert hazard(axi, "unaligned").level == "unknown"
+
+
+@pytest.mark.parametrize("policy", ["6.8", "6.9"])
+def test_case_29_no_memslot_is_mmio_exit(policy: str) -> None:
+    """Case 29: an IPA with no memslot => MMIO exit; the S2 type does not apply; without a valid
+    ISV KVM cannot decode the access."""
+    r = get("mmio-exit", "msix-table", policy, True)
+    assert r.evaluation.s2_memattr is None
+    good, pair = r.accesses
+    assert any(e.kind is EventKind.MMIO_EXIT for e in good.events)
+    assert not any(e.kind is EventKind.MMIO_EXIT for e in pair.events)
+    assert any(e.errno is not None for e in pair.events)
+
+
+# --- the other sources (linux.md 2.1, 2.7) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_sources_that_stay_device(fwb: bool) -> None:
+    """Linux.md 2.1: /dev/mem and PCI sysfs resourceN / resourceN_wc handed to KVM stay
+    Device-nGnRE at stage 2 (no VM_ALLOW_ANY_UNCACHED)."""
+    for policy in ("6.9", "6.17"):
+        for name in ("sysfs-res-wc", "sysfs-res-wc-wc", "devmem-wc"):
+            r = get("sources", name, policy, fwb)
+            assert r.evaluation.s2_kind == "DEVICE_nGnRE", (name, policy)
+            assert r.cell == "Device-nGnRE"
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_nvgrace_resmem_is_nc(fwb: bool) -> None:
+    """Linux.md 2.1: nvgrace-gpu resmem (flagged, pgprot_writecombine) is Normal-NC from 6.9."""
+    r = get("sources", "resmem-wc", "6.9", fwb)
+    assert r.evaluation.s2_kind == "NORMAL_NC"
+    assert r.cell == "Normal-NC"
+
+
+def test_nvgrace_usemem_by_release() -> None:
+    """Linux.md 2.1 / 2.7: usemem is Device-nGnRE before 6.17; from 6.17 cacheable with FWB and
+    DIC (S2 Normal, forced WB), and -EINVAL at memslot creation without FWB."""
+    for fwb in FWBS:
+        assert get("sources", "usemem-wb", "6.9", fwb).cell == "Device-nGnRE"
+    ok = get("sources", "usemem-wb", "6.17", True)
+    assert ok.evaluation.s2_kind == "NORMAL"
+    assert ok.cell == "Normal-WB"
+    bad = get("sources", "usemem-wb", "6.17", False)
+    assert bad.evaluation.errno is Errno.EINVAL
+    assert any(e.kind is EventKind.MEMSLOT_REJECTED for e in bad.evaluation.events)
+
+
+def test_hugetlb_ram_is_normal() -> None:
+    """Hugetlb guest RAM is ordinary memory: S2 Normal, Normal-WB for a WB guest mapping."""
+    for fwb in FWBS:
+        r = get("sources", "hugetlb-wb", "6.9", fwb)
+        assert r.evaluation.s2_kind == "NORMAL"
+        assert r.cell == "Normal-WB"
