@@ -147,16 +147,18 @@ class PgtableVariant(enum.Enum):
         return cls.V6_9 if release >= V6_9 else cls.V6_8
 
 
-# Stage-2 leaf attribute bits (arch/arm64/kvm/hyp/pgtable.c).
-KVM_PTE_VALID = 1 << 0
-KVM_PTE_TYPE = 1 << 1  # 1: page (level 3) or table; 0: block
-KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR = 0xF << 2  # GENMASK(5, 2)
-KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R = 1 << 6
-KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W = 1 << 7
-KVM_PTE_LEAF_ATTR_LO_S2_SH = 3 << 8  # GENMASK(9, 8)
-KVM_PTE_LEAF_ATTR_LO_S2_SH_IS = 3
-KVM_PTE_LEAF_ATTR_LO_S2_AF = 1 << 10
-KVM_PTE_LEAF_ATTR_HI_S2_XN = 1 << 54
+# Stage-2 leaf attribute bits (arch/arm64/kvm/hyp/pgtable.c), derived from the arch field tables.
+from ...arch.descriptor import (  # noqa: E402
+    KVM_PTE_LEAF_ATTR_HI_S2_XN,
+    KVM_PTE_LEAF_ATTR_LO_S2_AF,
+    KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR,
+    KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R,
+    KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W,
+    KVM_PTE_LEAF_ATTR_LO_S2_SH,
+    KVM_PTE_LEAF_ATTR_LO_S2_SH_IS,
+    KVM_PTE_TYPE,
+    KVM_PTE_VALID,
+)
 
 
 @dataclass(frozen=True, slots=True)
