@@ -349,7 +349,8 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
     w = ("stage1",)
     rd.check_keys(st1, w, ("enabled", "granule", "va_bits", "ips_bits", "tcr", "mair", "sctlr",
                            "asid", "table_pool", "pool_size"))
-    enabled = rd.flag(st1, "enabled", w, True) if "enabled" in st1 else bool(st1 or s1_maps)
+    enabled = rd.flag(st1, "enabled", w, True) if "enabled" in st1 else \
+        ("stage1" in data or bool(s1_maps))
     mair = rd.num(st1, "mair", w, LINUX_MAIR)
     sctlr = rd.num(st1, "sctlr", w, SCTLR_DEFAULT if enabled else SCTLR_DEFAULT & ~1)
     asid = rd.num(st1, "asid", w, 0, bits=16)

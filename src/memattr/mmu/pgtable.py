@@ -68,6 +68,7 @@ __all__ = [
     "s2_attrs",
     "visit",
     "Visit",
+    "Codec",
 ]
 
 BULK_MIN = 32
@@ -194,8 +195,9 @@ class Visit:
     desc_pa: int
 
 
-class _Codec:
-    """Fast descriptor arithmetic for one geometry, derived from arch.descriptor's layouts."""
+class Codec:
+    """Descriptor arithmetic for one geometry (type, OA and table address fields, attribute
+    mask), derived once from arch.descriptor's layouts so walks need no dataclass per read."""
 
     def __init__(self, geom: Geometry) -> None:
         g = geom
@@ -224,24 +226,36 @@ class _Codec:
                 continue
             allowed |= f.inplace_mask
         self.attr_mask = allowed & ~_CONT
+        self.levels: tuple[tuple[int, int, int, int], ...] = tuple(
+            (lv, g.shift(lv), g.entries(lv) - 1, g.block_size(lv)) for lv in g.levels)
+        """(level, index shift, index mask, bytes per entry) of each level, root first."""
+        self.gran_mask = g.granule.size - 1
+        self.oa_mask = {lv: ~(g.block_size(lv) - 1) for lv in g.levels}
 
     def table(self, addr: int) -> int:
+        """A table descriptor pointing at ``addr``."""
         return _TYPE | _enc_addr(self.table_plan, addr)
 
     def table_addr(self, raw: int) -> int:
-        return _dec_addr(self.table_plan, raw) & ~(self.geom.granule.size - 1)
+        """The next-level table address of a table descriptor (ASL AArch64.NextTableBase)."""
+        return _dec_addr(self.table_plan, raw) & ~self.gran_mask
 
     def leaf(self, level: int, oa: int, attrs: int) -> int:
+        """A block (page at level 3) descriptor mapping ``oa`` with ``attrs``."""
         t = _TYPE if level == FINAL_LEVEL else _VALID
         return t | attrs | _enc_addr(self.leaf_plan[level], oa)
 
     def leaf_oa(self, level: int, raw: int) -> int:
-        return _dec_addr(self.leaf_plan[level], raw) & ~(self.geom.block_size(level) - 1)
+        """The output address of a leaf at ``level`` (ASL AArch64.LeafBase)."""
+        return _dec_addr(self.leaf_plan[level], raw) & self.oa_mask[level]
 
     def leaf_attrs(self, raw: int) -> int:
+        """The attribute bits of a leaf (Contiguous included)."""
         return raw & (self.attr_mask | _CONT)
 
     def kind(self, level: int, raw: int) -> DescType:
+        """ASL AArch64.DecodeDescriptorType, as arch.descriptor.decode_descriptor_type, with
+        the block levels looked up once."""
         if not raw & _VALID:
             return DescType.INVALID
         if raw & 2:
@@ -257,7 +271,8 @@ class PageTable:
         stage 2), an :class:`IpaSpace` for a guest's stage 1.
     :param geometry: the tree's shape.
     :param root: the root table address (allocated when None).
-    :param vmid: VMID for the TLBI events.  :param asid: ASID for stage-1 TLBI events.
+    :param vmid: VMID for the TLBI events (default: the stage-2 table's for an IpaSpace, else 0).
+    :param asid: ASID for stage-1 TLBI events.
     """
 
     def __init__(
@@ -266,16 +281,19 @@ class PageTable:
         geometry: Geometry,
         *,
         root: int | None = None,
-        vmid: int = 0,
+        vmid: int | None = None,
         asid: int = 0,
     ) -> None:
         self.mem = mem
         self.geom = geometry
-        self.vmid = vmid
+        if vmid is None:
+            # A guest's stage 1 (tables in an IpaSpace) is maintained in its VM's context.
+            vmid = mem.s2.vmid if isinstance(mem, IpaSpace) else 0
+        self.vmid: int = vmid
         self.asid = asid
         self.events: list[Event] = []
         self._listeners: list[Callable[[Event], None]] = []
-        self._codec = _Codec(geometry)
+        self._codec = Codec(geometry)
         self._tables: dict[int, int] = {}
         if root is None:
             size = geometry.root_bytes
@@ -941,14 +959,14 @@ def visit(
     """Every non-table entry of the tree intersecting [lo, hi) -- leaves and invalid entries,
     each at the level where the walk meets it -- in address order (kvm_pgtable_walk with
     KVM_PGTABLE_WALK_LEAF).  Works on any tree in memory, not only one built here."""
-    codec = _Codec(geom)
+    codec = Codec(geom)
     end = geom.ia_size if hi is None else min(hi, geom.ia_size)
     if lo >= end:
         return
     yield from _visit(mem, geom, codec, root, geom.start_level, 0, lo, end)
 
 
-def _visit(mem: TableMemory, geom: Geometry, codec: _Codec, table: int, level: int, base: int,
+def _visit(mem: TableMemory, geom: Geometry, codec: Codec, table: int, level: int, base: int,
            lo: int, hi: int) -> Iterator[Visit]:
     shift = geom.shift(level)
     i0 = (lo - base) >> shift
@@ -983,7 +1001,7 @@ class IpaSpace:
             raise ConfigError(
                 f"IpaSpace pool 0x{pool_base:x}+0x{pool_size:x}: must be 4 KiB aligned"
             )
-        self.s2 = s2
+        self.s2: PageTable = s2
         self.mem: PhysMem = s2.mem
         self.pool_base = pool_base
         self.pool_end = pool_base + pool_size
@@ -991,6 +1009,12 @@ class IpaSpace:
         self._free: dict[int, list[int]] = {}
         self.allocated: dict[int, int] = {}
         self._cache: dict[int, int] = {}
+        s2.subscribe(self._forget)
+
+    def _forget(self, ev: Event) -> None:
+        """Drop cached IPA -> PA translations when the stage-2 table changes."""
+        if ev.kind in (EventKind.BREAK, EventKind.BULK, EventKind.TABLE_FREE):
+            self._cache.clear()
 
     @property
     def generation(self) -> int:

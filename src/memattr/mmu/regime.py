@@ -118,6 +118,13 @@ class Geometry:
         ds: bool = False,
     ) -> Geometry:
         """Stage-2 geometry; by default the highest start level that needs <= 16 root tables."""
+        lo = 64 - R.max_txsz(granule, ttst=True)
+        hi = 64 - R.s2_min_txsz(granule, ds)
+        if not lo <= ia_bits <= hi:
+            raise EncodingError(
+                f"ipa_bits={ia_bits}: out of range for a stage-2 {granule} walk ({lo}..{hi}; "
+                "VTCR_EL2.T0SZ = 64 - ipa_bits)"
+            )
         if start_level is None:
             start_level = FINAL_LEVEL
             while ia_bits - level_shift(granule, start_level) > granule.bits_per_level + 4:
