@@ -21,6 +21,7 @@ from .memtype import (
     MemoryAttributes,
     MemType,
     Shareability,
+    decode_shareability,
 )
 from .s2memattr import FwbRule, fwb_meaning, s2_decode_mem_attrs
 
@@ -53,7 +54,6 @@ __all__ = [
 
 _NC = CacheAttrs(Cacheability.NC)
 _WB_RWA = CacheAttrs(Cacheability.WB, True, True, False)
-_SH_BY_ENC = {0b00: Shareability.NSH, 0b10: Shareability.OSH, 0b11: Shareability.ISH}
 
 
 class Access(enum.Enum):
@@ -161,15 +161,6 @@ class Resolution:
 
 
 # --- the small rules -----------------------------------------------------------------------
-
-
-def decode_shareability(sh: int) -> tuple[Shareability, ...]:
-    """ASL94 DecodeShareability: 0b01 is CONSTRAINED UNPREDICTABLE (any of NSH, ISH, OSH)."""
-    if sh == 0b01:
-        return (Shareability.NSH, Shareability.ISH, Shareability.OSH)
-    if sh not in _SH_BY_ENC:
-        raise EncodingError(f"SH=0x{sh:x}: out of range (2 bits)")
-    return (_SH_BY_ENC[sh],)
 
 
 def s2_combine_s1_device(s1: DeviceType, s2: DeviceType) -> DeviceType:

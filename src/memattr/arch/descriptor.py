@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Self, cast
 
 from ..errors import ConfigError, EncodingError, ParseError
 from .fields import Field, FieldKind, Layout, genmask, register
-from .memtype import Shareability
+from .memtype import Shareability, decode_shareability
 
 __all__ = [
     "Granule",
@@ -478,21 +478,14 @@ def descriptor_layout(
 # Shareability and stage-2 permissions
 # =========================================================================================
 
-_SH_ALL = frozenset(Shareability)
-_SH_DECODE = {s.encoding: frozenset((s,)) for s in Shareability}
-
-
 def sh_decode(raw: int) -> frozenset[Shareability]:
     """The shareabilities SH[1:0] ``raw`` may give (ASL DecodeShareability).
 
     0b01 is reserved and CONSTRAINED UNPREDICTABLE: any of NSH, ISH, OSH.
     """
-    try:
-        return _SH_DECODE[raw]
-    except KeyError:
-        if raw == 0b01:
-            return _SH_ALL
-        raise EncodingError(f"SH={raw:#x}: does not fit [1:0]") from None
+    if not 0 <= raw <= 0b11:
+        raise EncodingError(f"SH={raw:#x}: does not fit [1:0]")
+    return frozenset(decode_shareability(raw))
 
 
 def s2ap_read(s2ap: int) -> bool:

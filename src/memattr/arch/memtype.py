@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from ..errors import EncodingError
+
 # Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ __all__ = [
     "DeviceType",
     "Cacheability",
     "Shareability",
+    "decode_shareability",
     "CacheAttrs",
     "MemoryAttributes",
     "device",
@@ -101,6 +104,16 @@ class Shareability(enum.Enum):
 
 _SH_RANK = {Shareability.NSH: 0, Shareability.ISH: 1, Shareability.OSH: 2}
 _SH_ENC = {Shareability.NSH: 0b00, Shareability.OSH: 0b10, Shareability.ISH: 0b11}
+_SH_BY_ENC = {enc: sh for sh, enc in _SH_ENC.items()}
+
+
+def decode_shareability(sh: int) -> tuple[Shareability, ...]:
+    """ASL94 DecodeShareability: 0b01 is CONSTRAINED UNPREDICTABLE (any of NSH, ISH, OSH)."""
+    if sh == 0b01:
+        return (Shareability.NSH, Shareability.ISH, Shareability.OSH)
+    if sh not in _SH_BY_ENC:
+        raise EncodingError(f"SH=0x{sh:x}: out of range (2 bits)")
+    return (_SH_BY_ENC[sh],)
 
 
 @dataclass(frozen=True, slots=True)
