@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memattr import _value
+from memattr import _value_runtime as _value
 
 
 def _pair(frozen: bool) -> tuple[type, type]:
@@ -71,3 +71,13 @@ def test_post_init_runs() -> None:
     assert Positive(3).n == 3
     with pytest.raises(ValueError, match="positive"):
         Positive(0)
+
+
+def test_query_path_does_not_import_dataclasses() -> None:
+    """Loading the arch value modules a query needs leaves dataclasses (and inspect) unimported."""
+    import subprocess
+    import sys
+
+    code = "import sys, memattr.arch.properties; print('dataclasses' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from itertools import product
 
+from .._value import dataclass, field, replace  # dataclasses, cheaper to import
 from ..errors import EncodingError
 from . import impdef as _impdef
 from .mair import ALL_FEATURES, Features, decode_attr
@@ -24,14 +25,6 @@ from .memtype import (
     decode_shareability,
 )
 from .s2memattr import FwbRule, fwb_meaning, s2_decode_mem_attrs
-
-# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dataclasses import dataclass, field, replace
-else:
-    from .._value import dataclass, field, replace
-
 
 __all__ = [
     "Access",

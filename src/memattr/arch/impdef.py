@@ -5,13 +5,7 @@ CONSTRAINED UNPREDICTABLE outcomes are not here: those are modelled as sets wher
 
 from __future__ import annotations
 
-# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    from .._value import dataclass
-
+from .._value import dataclass  # dataclasses, cheaper to import
 
 __all__ = ["ImpDef", "DEFAULT"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError, ReservedError
 from .memtype import (
     Cacheability,
@@ -18,14 +19,6 @@ from .memtype import (
     MemType,
     Shareability,
 )
-
-# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    from .._value import dataclass
-
 
 __all__ = [
     "MairAttr",

@@ -8,15 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from .._value import dataclass, replace  # dataclasses, cheaper to import
 from ..errors import EncodingError
-
-# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dataclasses import dataclass, replace
-else:
-    from .._value import dataclass, replace
-
 
 __all__ = [
     "MemType",

@@ -4,17 +4,10 @@ DC ZVA, exclusives/atomics and instruction fetch (arch.md section 7), each with 
 
 from __future__ import annotations
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from . import impdef as _impdef
 from .combine import Access, Controls, Resolution, resolve
 from .memtype import MemoryAttributes
-
-# Ordinary dataclasses for type checkers; a start-up-cheap equivalent at run time (_value.py).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    from .._value import dataclass
-
 
 __all__ = [
     "Property",

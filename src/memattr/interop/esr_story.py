@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import re
 
+from .._value import dataclass
 from ..arch.combine import Controls
 from ..arch.esr import EC, FaultKind, Syndrome, decode_esr
 from ..arch.properties import alignment_outcome
 from ..errors import ParseError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    from .._value import dataclass
 
 __all__ = ["Story", "parse_report", "explain", "ipa_from_hpfar"]
 
