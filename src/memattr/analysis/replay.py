@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..arch.combine import Access
-from ..arch.esr import FaultKind, encode_fsc
+from ..arch.esr import EC, FaultKind, encode_fsc
 from ..errors import ConfigError, MemattrError
 from ..linux.events import Errno, Event, EventKind
 from ..linux.guest import GuestStage1, LinuxGuest, guest_mmu_off, raw_guest
@@ -492,7 +492,7 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
     if al is not None and al.faults:
         fsc = encode_fsc(FaultKind.ALIGNMENT)
         if al.stage == 2:
-            ec = 0x20 if spec.op == "exec" else 0x24
+            ec = int(EC.IABT_LOW if spec.op == "exec" else EC.DABT_LOW)
             events.append(Event(EventKind.ERROR, "kvm_handle_guest_abort",
                                 f"stage-2 alignment fault: Unsupported FSC: EC=0x{ec:x} "
                                 f"xFSC=0x{fsc:x}", Errno.EFAULT))
