@@ -421,3 +421,17 @@ def test_verdict_json() -> None:
     j = v.to_json()
     assert j["reachable"] is True and len(j["witness"]) == len(v.witness)  # type: ignore[arg-type]
     assert j["decisions"][-1]["rule"] == "platform:reset_path"  # type: ignore[index]
+
+
+def test_docs_example_runs() -> None:
+    """The example at the top of docs/ordering.md runs and finds the platform-reset hazard."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ordering.md").read_text()
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("print(witness_text(v))", "text = witness_text(v)")
+    scope: dict[str, object] = {}
+    exec(code, scope)
+    v = scope["v"]
+    assert isinstance(v, Verdict) and v.reachable
+    assert "W1 lands AFTER reset" in str(scope["text"])
