@@ -408,6 +408,7 @@ def test_make_config_from_names() -> None:
     ({"host": "context-switch", "flushing_read": True}, "flushing_read=True"),
     ({"memtype": "Normal-WB"}, "memtype='Normal-WB': not one of Device-nGnRnE"),
     ({"bus": "isa"}, "bus='isa': not one of pcie, axi-like"),
+    ({"flushing_read": "yes"}, "flushing_read='yes': allowed True or False"),
 ])
 def test_bad_configs(kwargs: dict, message: str) -> None:
     """Bad input raises ConfigError naming the field, the value and what is allowed."""

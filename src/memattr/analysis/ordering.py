@@ -44,7 +44,7 @@ from ..arch.memtype import (
     MemoryAttributes,
 )
 from ..errors import ConfigError
-from .ordering_rules import RULES, OrderingRule, TlpClass, pcie_may_pass
+from .ordering_rules import OrderingRule, TlpClass, pcie_may_pass
 
 __all__ = [
     "WriteType",
@@ -238,22 +238,22 @@ def make_config(memtype: object = WriteType.NORMAL_NC, writes: int = 1, bus: obj
 
     :raises ConfigError: naming the field and the allowed values.
     """
+    if not isinstance(flushing_read, bool):
+        raise ConfigError(f"ordering flushing_read={flushing_read!r}: allowed True or False")
     return Config(_enum_value(WriteType, "memtype", memtype), writes,
                   _enum_value(Bus, "bus", bus),
                   _enum_value(SerialisationPoint, "serialisation", serialisation),
-                  _enum_value(HostSequence, "host", host), bool(flushing_read))
+                  _enum_value(HostSequence, "host", host), flushing_read)
 
 
 # --- the trace ---------------------------------------------------------------------------------
 class Stage(enum.IntEnum):
     """Where a transaction is; the order is the order along its path."""
 
-    PENDING = 0  # not issued yet
     BUFFER = 1  # in CPU0's write buffer
     PATH = 2  # on its CPU's path through the interconnect
     SP = 3  # at the serialisation point (the root complex, or the interconnect point)
     DEVICE = 4  # arrived at the device
-    FAULT = 5  # never issued: the TLBI was performed first, the store faults at stage 2
 
 
 class Actor(enum.Enum):
@@ -723,9 +723,3 @@ def all_configs(max_writes: int = MAX_WRITES) -> tuple[Config, ...]:
                             except ConfigError:
                                 continue
     return tuple(out)
-
-
-def rule_text(rule: OrderingRule) -> str:
-    """The rule's sentence and source (a convenience for renderers)."""
-    info = RULES[rule]
-    return f"{info.text} ({info.source})"

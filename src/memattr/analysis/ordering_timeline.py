@@ -26,7 +26,7 @@ LANES = ("CPU0", "CPU1", "fabric", "device")
 _MIN_LANE = 12  # columns are as wide as their longest event, plus two spaces, at least this
 
 _STAGE_TEXT = {"BUFFER": "CPU0's write buffer", "PATH": "CPU0's path", "SP": "serialisation point",
-               "DEVICE": "device", "PENDING": "not issued", "FAULT": "faulted"}
+               "DEVICE": "device"}
 # What a completed DSB guarantees about CPU0's writes, by their completion point.
 _DSB_TEXT = {"PATH": "DSB done: W left CPU0", "SP": "DSB done: W serialised",
              "DEVICE": "DSB done: W at device"}
