@@ -102,8 +102,8 @@ def split_lines(data: str | bytes, source: str, limits: Limits = DEFAULT_LIMITS,
         try:
             text = data.decode("utf-8", errors="replace" if lenient else "strict")
         except UnicodeDecodeError as e:
-            line = data.count(b"\n", 0, e.start) + 1
-            raise fail(source, line, f"not UTF-8 text (byte 0x{data[e.start]:02x})") from None
+            where = data.count(b"\n", 0, e.start) + 1
+            raise fail(source, where, f"not UTF-8 text (byte 0x{data[e.start]:02x})") from None
     else:
         text = data
         if len(text) > limits.max_bytes:
@@ -116,11 +116,11 @@ def split_lines(data: str | bytes, source: str, limits: Limits = DEFAULT_LIMITS,
         lines.pop()
     if len(lines) > limits.max_lines:
         raise fail(source, limits.max_lines + 1, f"more than {limits.max_lines} lines")
-    for i, line in enumerate(lines):
-        if line.endswith("\r"):
-            line = lines[i] = line[:-1]
-        if len(line) > limits.max_line:
-            raise fail(source, i + 1, f"line is {len(line)} characters long (at most {limits.max_line})")
+    for i, one in enumerate(lines):
+        if one.endswith("\r"):
+            one = lines[i] = one[:-1]
+        if len(one) > limits.max_line:
+            raise fail(source, i + 1, f"line is {len(one)} characters long (at most {limits.max_line})")
     return lines
 
 
