@@ -215,8 +215,8 @@ _DATA_ABORT = re.compile(r"\bData abort info:")
 _ESR = re.compile(rf"\bESR = ({_X})\b")
 _EC = re.compile(rf"\bEC = ({_X})(?:: (.*?))?, IL = (\d+) bits")
 _EC_OLD = re.compile(r"\bException class = (.*?), IL = (\d+) bits")
-_KV = re.compile(r"\b(SET|FnV|EA|S1PTW|FSC|ISV|ISS2|ISS|CM|WnR|TnD|TagAccess|GCS|Overlay|DirtyBit|Xs|SSE|SRT|SF|AR"
-                 rf"|Access size) = ({_X}|-?\d+)\b")
+_KV = re.compile(r"\b(SET|FnV|EA|S1PTW|FSC|ISV|ISS2|ISS|CM|WnR|TnD|TagAccess|GCS|Overlay|DirtyBit|Xs"
+                 rf"|SSE|SRT|SF|AR|Access size) = ({_X}|-?\d+)\b")
 _MEM_KEYS = {"SET", "FnV", "EA", "S1PTW", "FSC"}
 _PGTABLE = re.compile(r"\b(swapper|user) pgtable: (\d+)k pages, (\d+)-bit VAs, pgdp( ?= ?)(\S+)")
 _CHAIN = re.compile(r"\[([0-9a-fA-F]{16})\] \*?pgd=([0-9a-fA-F]{1,16})")
@@ -457,13 +457,13 @@ class _Scanner:
             va = _hex(m.group(1))
             chain = [("pgd", _hex(m.group(2)))]
             chain += [(k, _hex(v)) for k, v in _CHAIN_NEXT.findall(text[m.end():])]
-            r = next((r for r in self.reports if r.wants("chain", n) and r.values.get("far") == va), None)
-            if r is None:
+            match = next((r for r in self.reports if r.wants("chain", n) and r.values.get("far") == va), None)
+            if match is None:
                 self.attach("chain", n, text, chain_va=va, chain=tuple(chain))
             else:
-                r.seen.add("chain")
-                r.values.update(chain_va=va, chain=tuple(chain))
-                r.add(n, text)
+                match.seen.add("chain")
+                match.values.update(chain_va=va, chain=tuple(chain))
+                match.add(n, text)
             return
         m = _CHAIN_NOTE.search(text)
         if m:
@@ -501,7 +501,8 @@ class _Scanner:
         r.add(n, text)
 
 
-def scan_log(data: str | bytes, source: str = "<input>", limits: Limits = DEFAULT_LIMITS) -> list[AbortReport]:
+def scan_log(data: str | bytes, source: str = "<input>",
+             limits: Limits = DEFAULT_LIMITS) -> list[AbortReport]:
     """Every abort report in ``data``, in the order their first lines appear.
 
     :param data: a log, a mail, a console capture, or one line.
