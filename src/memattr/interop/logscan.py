@@ -413,14 +413,13 @@ class _Scanner:
         m = _INTERNAL.search(text)
         if m and not re.search(r"\b(ARM|THUMB2)\s*$", m.group(4)):  # 32-bit ARM prints its FSR
             esr = _hex(m.group(2))
-            r = self.target("oops", n)
-            if r is None:
+            owner = self.target("oops", n)
+            if owner is None:
                 self.new(ReportKind.OOPS, n, text, message=m.group(1), esr=esr).seen.add("oops")
             else:
-                r.seen.add("oops")
-                r.add(n, text)
-                r.values.setdefault("esr", esr)
-                r.values["oops_esr"] = esr
+                owner.seen.add("oops")
+                owner.add(n, text)
+                owner.values.setdefault("esr", esr)
             return
         self.continuation(n, text)
 
