@@ -413,7 +413,11 @@ class _Scanner:
         m = _INTERNAL.search(text)
         if m and not re.search(r"\b(ARM|THUMB2)\s*$", m.group(4)):  # 32-bit ARM prints its FSR
             esr = _hex(m.group(2))
-            owner = self.target("oops", n)
+            # die("Oops", regs, esr) follows a fault report with the same ESR; "Oops - BUG" and
+            # the other "Oops - ..." strings are exceptions of their own.
+            owner = self.target("oops", n) if m.group(1) == "Oops" else None
+            if owner is not None and owner.values.get("esr", esr) != esr:
+                owner = None
             if owner is None:
                 self.new(ReportKind.OOPS, n, text, message=m.group(1), esr=esr).seen.add("oops")
             else:
