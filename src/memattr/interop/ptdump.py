@@ -155,7 +155,8 @@ class PageTableDump:
     stage: int
     mappings: tuple[Mapping, ...]
     markers: tuple[tuple[int, str], ...]  # (line, name)
-    granules: frozenset[int]  # granule sizes consistent with every range (or the one given)
+    granules: frozenset[int]  # granule sizes consistent with every range (or the one given): sizes
+    # rule larger granules out, never smaller ones, so pass ``granule=`` when the host says it
     va_bits: int | None  # input-address bits, when given or stated
     dialects: frozenset[str] = frozenset()  # KVM execute-column dialects the text allows
 
@@ -204,14 +205,16 @@ def _linux_words(source: str, n: int, words: list[str]) -> tuple[bool, int, int,
     if not valid:
         return False, 0, _VALID, memtype
     bits, mask = _VALID, _VALID
-    pairs = (("USR", None, _USER), ("ro", "RW", _RDONLY), ("NX", "x", _PXN), ("AF", None, _AF),
-             ("NG", None, _NG), ("CON", None, _CONT), ("UXN", None, _UXN), ("GP", None, _GP))
+    # A word whose clear string is blanks is absent when its bit is clear: absence is knowledge.
+    # GP (v5.10, BTI) is the exception: older kernels have no GP entry at all.
+    pairs = (("USR", "", _USER), ("ro", "RW", _RDONLY), ("NX", "x", _PXN), ("AF", "", _AF),
+             ("NG", "", _NG), ("CON", "", _CONT), ("UXN", "", _UXN), ("GP", None, _GP))
     for on, off, m in pairs:
-        if on in rest and off is not None and off in rest:
+        if on in rest and off and off in rest:
             raise fail(source, n, f"both {on} and {off}")
         if on in rest:
             bits, mask = bits | m, mask | m
-        elif off is not None and off in rest:
+        elif off == "" or (off is not None and off in rest):
             mask |= m
     if "SHD" in rest:
         bits, mask = bits | _SH, mask | _SH
@@ -303,7 +306,7 @@ def parse_ptdump(
     dialects = {kvm_dialect} if kvm_dialect is not None else set(KVM_DIALECTS)
     candidates = {granule} if granule is not None else set(_GRANULES)
     markers: list[tuple[int, str]] = []
-    raw: list[tuple[int, int, int, str, list[str], str | None, tuple[int, str, int, str] | None]] = []
+    raw: list[tuple[int, int, int, str, list[str], str | None, tuple[int, str, int, str] | None, bool]] = []
     marker: str | None = None
     prev_end: int | None = None
     for n, text in enumerate(lines, 1):
@@ -333,17 +336,22 @@ def parse_ptdump(
                                                            m.group(8))
             level_name = f"L{m.group(5)}"
             words: list[str] = []
+            printed = True
         else:
             m = _RANGE.match(text)
             if m is None:
                 raise fail(source, n, f"not a dump line '0x<start>-0x<end> <size> <level> <attributes>' "
                                       f"or '---[ name ]---': {echo(text)}")
             start, end, count, unit = int(m.group(1), 16), int(m.group(2), 16), int(m.group(3)), m.group(4)
-            words = (m.group(5) or "").split()
+            rest = m.group(5)
+            words = (rest or "").split()
             level_name = ""
             if words and (words[0] in ("PGD", "P4D", "PUD", "PMD", "PTE")
                           or re.fullmatch(r"-?\d+", words[0])):
                 level_name = words.pop(0)
+            # dump_prot() ran (prot != 0) iff anything, even blanks, follows the level name: a valid
+            # KVM page with no permission, AF or XN words prints only spaces.
+            printed = rest is not None and len(rest) > len(rest.split(None, 1)[0] if level_name else "")
             for w in words:
                 if not _WORD.match(w):
                     raise fail(source, n, f"attribute word {echo(w)} is not a ptdump word")
@@ -359,7 +367,7 @@ def parse_ptdump(
         prev_end = end
         if len(raw) >= limits.max_records:
             raise fail(source, n, f"more than {limits.max_records} ranges")
-        raw.append((n, start, end, level_name, words, marker, extra))
+        raw.append((n, start, end, level_name, words, marker, extra, printed))
 
     if not raw:
         raise fail(source, len(lines) or None, "no page-table range lines found")
@@ -371,7 +379,7 @@ def parse_ptdump(
             return int(name.lstrip("L")) if name else None
         return _LINUX_LEVELS.get(name)
 
-    for n, start, end, name, _w, _mk, _x in raw:
+    for n, start, end, name, _w, _mk, _x, _p in raw:
         lvl = fixed_level(name)
         if lvl is None or not -1 <= lvl <= 3:
             if lvl is not None:
@@ -393,7 +401,7 @@ def parse_ptdump(
         pgd_level = 4 - levels
 
     mappings = []
-    for n, start, end, name, words, sect, extra in raw:
+    for n, start, end, name, words, sect, extra, printed in raw:
         if extra is not None:
             lv, kind, oa, rest = extra
             mappings.append(_memattr_mapping(source, n, start, end, lv, kind, oa, rest, stage, sect))
@@ -402,17 +410,17 @@ def parse_ptdump(
             for w in words:
                 if w not in _S2_WORDS:
                     raise fail(source, n, f"{echo(w)} is not a stage2_page_tables word")
-            valid, bits_, mask = _kvm_words(source, n, words, dialects) if words else (False, 0, 0)
-            if not words:
-                valid = False  # KVM prints nothing after the level for an invalid range
-                mask = 0
+            if printed:
+                valid, bits_, mask = _kvm_words(source, n, words, dialects)
+            else:
+                valid, bits_, mask = False, 0, 0  # prot == 0: not even the valid bit
             mappings.append(Mapping(start, end, fixed_level(name), name, valid, tuple(words), bits_, mask,
                                     n, sect))
             continue
         for w in words:
             if w not in _S1_WORDS and w not in LINUX_MEMTYPES and not w.startswith(("MEM/", "DEVICE/")):
                 raise fail(source, n, f"{echo(w)} is not a kernel_page_tables word")
-        if words:
+        if printed and words:
             valid, bits_, mask, memtype = _linux_words(source, n, words)
         else:
             valid, bits_, mask, memtype = False, 0, 0, None  # mainline: nothing after an invalid range
