@@ -68,7 +68,7 @@ def resource_texts(draw: st.DrawFn) -> str:
 
 _LSPCI_BODY = [
     "Subsystem: Acme Device [1234:5678]", "Control: I/O- Mem+ BusMaster+", "IOMMU group: 3", "NUMA node: 1",
-    "Region 0: Memory at {a} (64-bit, prefetchable) [size={s}]", "Region 2: Memory at {a} (32-bit, non-prefetchable)",
+    "Region 0: Memory at {a} (64-bit, prefetchable) [size={s}]", "Region 2: Memory at {a} (32-bit, non-prefetchable)",  # noqa: E501
     "Region 4: I/O ports at {a} [disabled] [size={s}]", "Memory at <ignored> (64-bit, non-prefetchable)",
     "[virtual] Expansion ROM at {a} [disabled] [size={s}]", "Expansion ROM at <unassigned> [disabled]",
     "Capabilities: [{o}] MSI-X: Enable+ Count=8 Masked-", "\tVector table: BAR={b} offset={a}",
@@ -87,9 +87,9 @@ def lspci_texts(draw: st.DrawFn) -> str:
     out = []
     for _ in range(draw(st.integers(0, 3))):
         dom = draw(st.sampled_from(["", "0000:", "10000:", "zz:"]))
-        out.append(f"{dom}{draw(st.integers(0, 255)):02x}:{draw(st.integers(0, 40)):02x}.{draw(st.integers(0, 8))} "
-                   f"{draw(st.sampled_from(['VGA compatible controller [0300]', 'Ethernet controller', '0200']))}: "
-                   f"{draw(st.sampled_from(['Acme Widget [1234:5678] (rev 01)', '8086:159b', 'X (prog-if 02 [NVM])']))}")
+        out.append(f"{dom}{draw(st.integers(0, 255)):02x}:{draw(st.integers(0, 40)):02x}.{draw(st.integers(0, 8))} "  # noqa: E501
+                   f"{draw(st.sampled_from(['VGA compatible controller [0300]', 'Ethernet controller', '0200']))}: "  # noqa: E501
+                   f"{draw(st.sampled_from(['Acme Widget [1234:5678] (rev 01)', '8086:159b', 'X (prog-if 02 [NVM])']))}")  # noqa: E501
         for _ in range(draw(st.integers(0, 12))):
             tmpl = draw(st.sampled_from(_LSPCI_BODY))
             line = tmpl.format(a=draw(st.sampled_from(["4018000000", "<unassigned>", "zz", "f" * 20, "0"])),
@@ -115,7 +115,7 @@ def ptdump_texts(draw: st.DrawFn) -> str:
     addr = draw(st.sampled_from([0, 0xFFFF000000000000, 0xFFFF800000000000, 0x40000000]))
     for _ in range(draw(st.integers(0, 10))):
         if draw(st.integers(0, 6)) == 0:
-            out.append(draw(st.sampled_from(["---[ Guest IPA ]---", "---[ Linear Mapping start ]---", "# stage 2, 4k granule, 40-bit IA"])))
+            out.append(draw(st.sampled_from(["---[ Guest IPA ]---", "---[ Linear Mapping start ]---", "# stage 2, 4k granule, 40-bit IA"])))  # noqa: E501
             continue
         size = draw(st.sampled_from([4096, 16384, 65536, 2 << 20, 1 << 30, 12345, 0]))
         end = (addr + size) & ((1 << 64) - 1)
@@ -134,13 +134,13 @@ def ptdump_texts(draw: st.DrawFn) -> str:
 
 _LOG_LINES = [
     "Unable to handle kernel paging request at virtual address {v}", "Mem abort info:", "  ESR = {x}",
-    "  EC = 0x25: DABT (current EL), IL = 32 bits", "  SET = 0, FnV = 0", "  FSC = 0x04: level 0 translation fault",
+    "  EC = 0x25: DABT (current EL), IL = 32 bits", "  SET = 0, FnV = 0", "  FSC = 0x04: level 0 translation fault",  # noqa: E501
     "Data abort info:", "  ISV = 0, ISS = {x}, ISS2 = 0x00000000", "  CM = 0, WnR = 1",
     "swapper pgtable: {g}k pages, {b}-bit VAs, pgdp={v}", "[{v}] pgd={v}, p4d={v}, pud={v}, pmd={v}, pte={v}",
     "Internal error: Oops: {v} [#1] PREEMPT SMP", "Unhandled fault: synchronous external abort ({x}) at {x}",
     "SError Interrupt on CPU{c}, code {x} -- SError", "kvm [1]: Unsupported FSC: EC={x} xFSC={x} ESR_EL2={x}",
     "error: kvm run failed Bad address", " PC={v} X00={v} X01={v}", "PSTATE=20001000 --C- EL{c}t",
-    "a[1]: unhandled exception: DABT (lower EL), ESR {x}, alignment fault", "CPU: 1 PID: 2 Comm: x Not tainted 6.{c}.0",
+    "a[1]: unhandled exception: DABT (lower EL), ESR {x}, alignment fault", "CPU: 1 PID: 2 Comm: x Not tainted 6.{c}.0",  # noqa: E501
     "ESR_EL2=\n=3D{x}", "> > ESR = {x}", "=3D=20=\n", "Linux version 6.{c}-rc1 (x)",
 ]
 

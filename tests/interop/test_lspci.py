@@ -21,7 +21,7 @@ def test_connectx4lx_golden() -> None:
     """Facts of the ConnectX-4 Lx PF on vfio-pci (tests/data/README.md)."""
     d = _one("lspci_vv_connectx4lx_pf_vfio_sriov.txt")
     assert d.address == PciAddress(None, 8, 0, 0) and str(d.address) == "08:00.0"
-    assert d.class_name == "Ethernet controller" and d.name == "Mellanox Technologies MT27710 Family [ConnectX-4 Lx]"
+    assert d.class_name == "Ethernet controller" and d.name == "Mellanox Technologies MT27710 Family [ConnectX-4 Lx]"  # noqa: E501
     assert d.vendor_id is None and d.revision is None
     (r0,) = d.regions
     assert (r0.index, r0.space, r0.address, r0.size) == (0, "memory", 0x4018000000, 32 << 20)
@@ -34,20 +34,20 @@ def test_connectx4lx_golden() -> None:
         (False, 64, 0, 0x2000, 0, 0x3000)
     s = d.sriov
     assert s is not None
-    assert (s.initial_vfs, s.total_vfs, s.num_vfs, s.vf_offset, s.vf_stride, s.vf_device_id) == (8, 8, 0, 2, 1, 0x1016)
+    assert (s.initial_vfs, s.total_vfs, s.num_vfs, s.vf_offset, s.vf_stride, s.vf_device_id) == (8, 8, 0, 2, 1, 0x1016)  # noqa: E501
     assert (s.supported_page_sizes, s.system_page_size) == (0x7FF, 1)
     (vf0,) = s.vf_regions
     assert (vf0.index, vf0.address, vf0.size, vf0.vf, vf0.prefetchable) == (0, 0x401C000000, None, True, True)
     cap = d.capability("Single Root")
     assert cap is not None and (cap.offset, cap.version, cap.extended) == (0x180, 1, True)
-    assert [c.offset for c in d.capabilities] == [0x60, 0x48, 0x9C, 0xC0, 0x40, 0x100, 0x150, 0x180, 0x1C0, 0x230]
+    assert [c.offset for c in d.capabilities] == [0x60, 0x48, 0x9C, 0xC0, 0x40, 0x100, 0x150, 0x180, 0x1C0, 0x230]  # noqa: E501
 
 
 def test_e810_space_indented() -> None:
     """The E810 listing is indented with spaces; capability bodies still nest."""
     d = _one("lspci_vv_intel_e810_pf_vfio.txt")
     assert d.revision == 2 and d.name == "Intel Corporation Ethernet Controller E810-XXV for SFP"
-    assert [(r.index, r.address, r.size) for r in d.regions] == [(0, 0x6002000000, 32 << 20), (3, 0x6004010000, 64 << 10)]
+    assert [(r.index, r.address, r.size) for r in d.regions] == [(0, 0x6002000000, 32 << 20), (3, 0x6004010000, 64 << 10)]  # noqa: E501
     assert d.msix is not None and (d.msix.table_bar, d.msix.count) == (3, 1024)
     assert d.sriov is None and d.iommu_group == "19" and d.modules == ("ice",)
     vpd = d.capability("Vital Product Data")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from tests.interop.strategies import TableSpec, table_specs
 
 from memattr.arch.descriptor import Granule
 from memattr.errors import ParseError
@@ -15,8 +16,6 @@ from memattr.mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 from memattr.mmu.pgtable import Codec, PageTable, s1_attrs, s2_attrs, visit
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import Geometry
-
-from tests.interop.strategies import TableSpec, table_specs
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
@@ -32,11 +31,11 @@ def test_real_full_dump_golden() -> None:
     leaves = d.leaves()
     by = {t: [m for m in leaves if m.memtype == t] for t in ("DEVICE/nGnRE", "DEVICE/nGnRnE", "MEM/NORMAL-NC",
                                                               "MEM/NORMAL-TAGGED")}
-    assert len(by["DEVICE/nGnRE"]) == 19 and len(by["MEM/NORMAL-NC"]) == 3 and len(by["MEM/NORMAL-TAGGED"]) == 6
+    assert len(by["DEVICE/nGnRE"]) == 19 and len(by["MEM/NORMAL-NC"]) == 3 and len(by["MEM/NORMAL-TAGGED"]) == 6  # noqa: E501
     (ecam,) = by["DEVICE/nGnRnE"]
     assert (ecam.start, ecam.size, ecam.mt) == (0xFFFF800090000000, 256 * MIB, "MT_DEVICE_nGnRnE")
     assert all(m.size == 128 * KIB and m.marker == "vmalloc() area" for m in by["MEM/NORMAL-NC"])
-    assert sorted(m.start for m in by["DEVICE/nGnRE"] if m.size == 64 * MIB) == [0xFFFF800084000000, 0xFFFF8000A4000000]
+    assert sorted(m.start for m in by["DEVICE/nGnRE"] if m.size == 64 * MIB) == [0xFFFF800084000000, 0xFFFF8000A4000000]  # noqa: E501
     pci = next(m for m in leaves if m.marker == "PCI I/O start")
     assert (pci.start, pci.end, pci.memtype) == (0xFFFFFFFFC0800000, 0xFFFFFFFFC0810000, "DEVICE/nGnRE")
     # The kernel printed a zero descriptor's words after F: kept, but the range is invalid.
@@ -70,7 +69,7 @@ def test_written_16k_and_64k() -> None:
                                                                    ("PMD", 2), ("PGD", 1)]
     assert d16.mappings[-1].end == 1 << 64
     assert [m.memtype for m in d16.leaves()][-2:] == ["DEVICE/nGnRE", "MEM/NORMAL-NC"]
-    d64 = parse_ptdump((DATA / "ptdump_arm64_64k_48bit_written.txt").read_text(), granule=64 * KIB, va_bits=48)
+    d64 = parse_ptdump((DATA / "ptdump_arm64_64k_48bit_written.txt").read_text(), granule=64 * KIB, va_bits=48)  # noqa: E501
     assert d64.granule == 64 * KIB and d64.mappings[0].size == 512 * MIB and d64.mappings[0].level == 2
     cont = d64.mappings[1]
     assert cont.bit(1 << 52) is True and cont.memtype == "MEM/NORMAL-TAGGED"
@@ -202,13 +201,13 @@ def test_roundtrip_memattr(spec: TableSpec) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("0x0000000000000000-0x0000000000001000           8K PTE\n", r"^f:1: size 8K is not end - start = 0x1000$"),
+    ("0x0000000000000000-0x0000000000001000           8K PTE\n", r"^f:1: size 8K is not end - start = 0x1000$"),  # noqa: E501
     ("0x0000000000002000-0x0000000000001000           4K PTE\n", r"^f:1: end 0x1000 is not above start"),
     ("0x0000000000001000-0x0000000000002000           4K PMD\n", r"^f:1: range 0x1000-0x2000 at level 2"),
     ("0x0000000000000000-0x0000000000001000           4K PTE RW\n"
      "0x0000000000000000-0x0000000000001000           4K PTE RW\n", r"^f:2: range starts at 0x0, inside"),
     ("0x0000000000000000-0x0000000000001000           4K PTE RW \x1b[2J\n", r"^f:1: attribute word"),
-    ("0x0000000000000000-0x0000000000001000           4K PTE RW bogus\n", r"^f:1: 'bogus' is not a kernel_page"),
+    ("0x0000000000000000-0x0000000000001000           4K PTE RW bogus\n", r"^f:1: 'bogus' is not a kernel_page"),  # noqa: E501
     ("0x0000000000000000-0x0000000000001000           4K PTE RW ro\n", r"^f:1: both ro and RW"),
     ("---[ Guest IPA ]---\n0x0000000000000000-0x0000000000001000           4K 3   R W px\n",
      r"^f:2: execute column 'px'"),

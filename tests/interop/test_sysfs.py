@@ -47,7 +47,7 @@ def test_16k_bar_on_64k_host() -> None:
 
 
 @pytest.mark.parametrize(("count", "index", "role", "number"), [
-    (13, 7, ResourceRole.VF_BAR, 0), (13, 12, ResourceRole.VF_BAR, 5), (17, 13, ResourceRole.BRIDGE_WINDOW, 0),
+    (13, 7, ResourceRole.VF_BAR, 0), (13, 12, ResourceRole.VF_BAR, 5), (17, 13, ResourceRole.BRIDGE_WINDOW, 0),  # noqa: E501
     (17, 16, ResourceRole.BRIDGE_WINDOW, 3), (11, 7, ResourceRole.BRIDGE_WINDOW, 0),
     (7, 5, ResourceRole.BAR, 5), (7, 6, ResourceRole.ROM, 0), (9, 8, ResourceRole.UNKNOWN, 8),
 ])
