@@ -16,7 +16,7 @@ from memattr.mmu.pgtable import PageTable, s1_attrs, s2_attrs
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import Geometry
 
-SAMPLE = Path("/work/shared/samples/ptdump_arm64_kernel_page_tables_full_qemu_mte.txt")
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ptdump_arm64_kernel_page_tables_full_qemu_mte.txt"
 _LINE = re.compile(r"^0x([0-9a-f]{16})-0x([0-9a-f]{16}) +\d+[KMGTPE] (PGD|PUD|PMD|PTE)(.*)$")
 _LEVEL = {"PGD": 0, "PUD": 1, "PMD": 2, "PTE": 3}
 _TYPES = {"MEM/NORMAL": "MT_NORMAL", "MEM/NORMAL-TAGGED": "MT_NORMAL_TAGGED",
@@ -57,7 +57,6 @@ def _ensure_table(pt: PageTable, va: int, level: int) -> None:
         table = raw & 0x0000_FFFF_FFFF_F000
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="shared sample not present")
 def test_golden_kernel_page_tables() -> None:
     """Rebuild the tables of a real arm64 kernel_page_tables dump (4K, 48-bit VA, TTBR1) from
     its lines, dump them again with the same markers: the output is identical, byte for byte
