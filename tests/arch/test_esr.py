@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from memattr.arch.esr import (
     EC,
     EC_MEANING,
-    ESR_ELx,
     HPFAR_EL2,
     ISS_LAYOUTS,
+    ESR_ELx,
     FaultKind,
     decode_esr,
     decode_fsc,
