@@ -295,8 +295,9 @@ _SET = {0b00: "UER (Recoverable state)", 0b10: "UC (Uncontainable)",
         0b11: "UEO (Restartable state)"}
 _DEBUG_FSC = {0b100010: "Debug exception"}
 
-ISS_RES0 = _iss("ISS_RES0", "ISS RES0: unknown reason, Illegal Execution state, PC or SP "
-                "alignment fault, SVE trap, Pointer authentication trap", _res0(24, 0))
+ISS_NONE = _iss("ISS_NONE", "ISS with no fields (RES0): unknown reason, Illegal Execution "
+                "state, PC or SP alignment fault, SVE trap, Pointer authentication trap",
+                _res0(24, 0))
 ISS_WFx = _iss("ISS_WFx", "ISS encoding for an exception from a WF* instruction",
                _CV, _COND, _res0(19, 10),
                _fld("RN", 9, 5, "Register number of WFET/WFIT (FEAT_WFxT)"),
@@ -412,8 +413,9 @@ ISS_MOPS = _iss("ISS_MOPS", "ISS encoding for an exception from the Memory Copy 
                 _enum("MemInst", 24, 24, {0: "CPY*", 1: "SET*"}),
                 _flag("isSETG", 23, "SETGM* or SETGE*"),
                 _fld("Options", 22, 19), _flag("FromEpilogue", 18, "CPYE*, CPYFE*, SETE*, SETGE*"),
-                _enum("FormatOption", 17, 16, {0b00: "Option B", 0b01: "Option A",
-                                               0b10: "Option A", 0b11: "Option B"}),
+                # FormatOption[17:16] in the current Arm ARM: the two bits below read together.
+                _flag("WrongOption", 17, "Option of the register format does not match PSTATE.C"),
+                _flag("OptionA", 16, "PSTATE.C selects algorithm option A"),
                 _res0(15), _fld("destreg", 14, 10), _fld("srcreg", 9, 5), _fld("sizereg", 4, 0))
 ISS_FP_EXC = _iss("ISS_FP_EXC", "ISS encoding for an exception from a trapped floating-point "
                   "exception",
@@ -505,14 +507,14 @@ ISS2_WATCHPT = _iss("ISS2_WATCHPT", "ISS2 encoding for an exception from a Watch
 
 # EC -> ISS layout (the Data Abort and SError choices between two tables are in iss_layout).
 ISS_LAYOUTS: dict[EC, Layout] = {
-    EC.UNKNOWN: ISS_RES0, EC.WFx: ISS_WFx, EC.CP15_32: ISS_MCR, EC.CP15_64: ISS_MCRR,
+    EC.UNKNOWN: ISS_NONE, EC.WFx: ISS_WFx, EC.CP15_32: ISS_MCR, EC.CP15_64: ISS_MCRR,
     EC.CP14_MR: ISS_MCR, EC.CP14_LS: ISS_LDC, EC.FP_ASIMD: ISS_FP, EC.CP10_ID: ISS_MCR,
-    EC.PAC: ISS_RES0, EC.OTHER: ISS_OTHER, EC.CP14_64: ISS_MCRR, EC.BTI: ISS_BTI,
-    EC.ILL: ISS_RES0, EC.SVC32: ISS_xVC, EC.HVC32: ISS_xVC, EC.SMC32: ISS_SMC32,
+    EC.PAC: ISS_NONE, EC.OTHER: ISS_OTHER, EC.CP14_64: ISS_MCRR, EC.BTI: ISS_BTI,
+    EC.ILL: ISS_NONE, EC.SVC32: ISS_xVC, EC.HVC32: ISS_xVC, EC.SMC32: ISS_SMC32,
     EC.SYS128: ISS_SYS128, EC.SVC64: ISS_xVC, EC.HVC64: ISS_xVC, EC.SMC64: ISS_xVC,
-    EC.SYS64: ISS_SYS64, EC.SVE: ISS_RES0, EC.ERET: ISS_ERET, EC.FPAC: ISS_PAC_FAIL,
-    EC.SME: ISS_SME, EC.IABT_LOW: ISS_IABT, EC.IABT_CUR: ISS_IABT, EC.PC_ALIGN: ISS_RES0,
-    EC.DABT_LOW: ISS_DABT, EC.DABT_CUR: ISS_DABT, EC.SP_ALIGN: ISS_RES0, EC.MOPS: ISS_MOPS,
+    EC.SYS64: ISS_SYS64, EC.SVE: ISS_NONE, EC.ERET: ISS_ERET, EC.FPAC: ISS_PAC_FAIL,
+    EC.SME: ISS_SME, EC.IABT_LOW: ISS_IABT, EC.IABT_CUR: ISS_IABT, EC.PC_ALIGN: ISS_NONE,
+    EC.DABT_LOW: ISS_DABT, EC.DABT_CUR: ISS_DABT, EC.SP_ALIGN: ISS_NONE, EC.MOPS: ISS_MOPS,
     EC.FP_EXC32: ISS_FP_EXC, EC.FP_EXC64: ISS_FP_EXC, EC.GCS: ISS_GCS, EC.SERROR: ISS_SERROR,
     EC.BREAKPT_LOW: ISS_BREAKPT, EC.BREAKPT_CUR: ISS_BREAKPT, EC.SOFTSTP_LOW: ISS_SOFTSTP,
     EC.SOFTSTP_CUR: ISS_SOFTSTP, EC.WATCHPT_LOW: ISS_WATCHPT, EC.WATCHPT_CUR: ISS_WATCHPT,

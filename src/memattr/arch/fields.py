@@ -112,6 +112,8 @@ class Field:
         for v in values or ():
             if not 0 <= v <= mask:
                 raise ConfigError(f"field {name}: enum value {v:#x} does not fit")
+        if values and len(set(values.values())) != len(values):
+            raise ConfigError(f"field {name}: two enum values share a name")
         put = object.__setattr__
         put(self, "name", name)
         put(self, "msb", msb)
