@@ -3,7 +3,7 @@
 Modelled on Linux's ``arch/arm64/tools/sysreg``: each layout is data (name, msb:lsb, kind,
 Arm's enum names), it covers its width exactly once from the top bit down, and masks, shifts,
 encode, decode, validation and printing are all derived from it (named constants in the Linux
-style come from :mod:`memattr.arch.sysreg`).  Unused bits are spelt out as RES0/RES1/IGNORED
+style come from :mod:`memattr.arch.regdefs`).  Unused bits are spelt out as RES0/RES1/IGNORED
 rows so that :meth:`Layout.validate_table` can prove there are no gaps.
 
 Every layout built anywhere in :mod:`memattr.arch` is added to :data:`LAYOUTS` by

@@ -1,4 +1,4 @@
-"""memattr.arch.sysreg: constants derived from the field tables, named as Linux names its own."""
+"""memattr.arch.regdefs: constants derived from the field tables, named as Linux names its own."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memattr.arch import sysreg
+from memattr.arch import regdefs
 from memattr.arch.fields import LAYOUTS, FieldKind
 
-ALL = sysreg.constants()
+ALL = regdefs.constants()
 
 # Values as Linux spells them: arch/arm64/include/asm/esr.h (ESR_ELx_*), kvm_arm.h (HCR_*,
 # VTCR_EL2_*), pgtable-hwdef.h (TCR_*), arch/arm64/tools/sysreg (ID registers, CTR_EL0).
@@ -49,17 +49,17 @@ LINUX = {
 def test_constants_have_linux_values(name: str, value: int) -> None:
     """Each named constant has the value Linux's headers give it."""
     assert ALL[name] == value
-    assert getattr(sysreg, name) == value
+    assert getattr(regdefs, name) == value
 
 
 def test_import_by_name() -> None:
     """Constants import by name; an unknown name is an ImportError saying no table defines it."""
-    from memattr.arch.sysreg import HCR_EL2_FWB, ESR_ELx_EC_SHIFT
+    from memattr.arch.regdefs import HCR_EL2_FWB, ESR_ELx_EC_SHIFT
 
     assert (ESR_ELx_EC_SHIFT, HCR_EL2_FWB) == (26, 1 << 46)
     with pytest.raises(AttributeError, match="no field table defines it"):
-        sysreg.__getattr__("HCR_EL2_NOPE")
-    assert "HCR_EL2_FWB" in dir(sysreg)
+        regdefs.__getattr__("HCR_EL2_NOPE")
+    assert "HCR_EL2_FWB" in dir(regdefs)
 
 
 def test_reserved_rows_have_no_constants() -> None:
@@ -84,15 +84,15 @@ def test_shift_and_mask_extract_what_the_table_does(layout: str, v: int) -> None
 
 def test_identifier() -> None:
     """Enum names become identifiers: anything but letters, digits and _ turns into _."""
-    assert sysreg.identifier("WB-RA-WA") == "WB_RA_WA"
-    assert sysreg.identifier("48 bits") == "48_bits"
+    assert regdefs.identifier("WB-RA-WA") == "WB_RA_WA"
+    assert regdefs.identifier("48 bits") == "48_bits"
 
 
 def test_lookup_imports_only_the_table_it_needs() -> None:
-    """Importing sysreg builds nothing; an ESR name loads arch.esr but not arch.descriptor."""
-    code = ("import sys; import memattr.arch.sysreg as s; "
+    """Importing regdefs builds nothing; an ESR name loads arch.esr but not arch.descriptor."""
+    code = ("import sys; import memattr.arch.regdefs as s; "
             "a = 'memattr.arch.esr' in sys.modules; "
-            "from memattr.arch.sysreg import ESR_ELx_EC_SHIFT; "
+            "from memattr.arch.regdefs import ESR_ELx_EC_SHIFT; "
             "print(a, 'memattr.arch.esr' in sys.modules, 'memattr.arch.descriptor' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()

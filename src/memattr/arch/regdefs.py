@@ -1,8 +1,9 @@
 """Named shift, mask and value constants derived from the field tables: generated, do not edit.
 
 As Linux's ``arch/arm64/tools/gen-sysreg.awk`` turns ``arch/arm64/tools/sysreg`` into
-``asm/sysreg-defs.h``, this module turns every registered :class:`~memattr.arch.fields.Layout`
-into constants named after the layout and its fields (case as in the table):
+``asm/sysreg-defs.h`` (hence the module's name), this module turns every registered
+:class:`~memattr.arch.fields.Layout` into constants named after the layout and its fields (case
+as in the table):
 
 =============================  ===========================================================
 ``<LAYOUT>_<FIELD>_SHIFT``     the field's lsb (``TCR_EL1_DS_SHIFT`` = 59)
@@ -19,7 +20,7 @@ Enum value names keep letters, digits and ``_``; any other character becomes ``_
 get no per-row constants.  Shared tables are named once (``MAIR_ELx_Attr3_SHIFT``,
 ``TTBRx_EL1_ASID_MASK``), as Linux names ``SysregFields``.
 
-Use: ``from memattr.arch.sysreg import ESR_ELx_EC_SHIFT``.  Nothing is computed at import: the
+Use: ``from memattr.arch.regdefs import ESR_ELx_EC_SHIFT``.  Nothing is computed at import: the
 first look-up of a name derives the constants of its layout (importing the module that defines
 the table if need be) and caches them; :func:`constants` derives them all.  A name that two
 layouts would both define is a ConfigError, checked by the tests over :func:`constants`.
@@ -38,7 +39,8 @@ __all__ = ["constants", "constants_of", "identifier"]
 
 # The modules that define field tables, cheapest to import first (a look-up imports only as
 # many as it needs to find its layout).
-_TABLE_MODULES = ("memattr.arch.esr", "memattr.arch.registers", "memattr.arch.descriptor")
+_TABLE_MODULES = ("memattr.arch.esr", "memattr.arch.sysregs", "memattr.arch.registers",
+                  "memattr.arch.descriptor")
 _NO_ROW_CONSTANTS = (FieldKind.RES0, FieldKind.RES1, FieldKind.IGNORED)
 
 _by_layout: dict[str, Mapping[str, int]] = {}
@@ -58,7 +60,7 @@ def constants_of(layout: Layout) -> Mapping[str, int]:
 
     def put(name: str, value: int) -> None:
         if out.setdefault(name, value) != value:
-            raise ConfigError(f"sysreg: {name} would be both {out[name]:#x} and {value:#x}")
+            raise ConfigError(f"regdefs: {name} would be both {out[name]:#x} and {value:#x}")
 
     p = layout.name
     put(f"{p}_RES0", layout.res0_mask)
@@ -88,7 +90,7 @@ def constants() -> Mapping[str, int]:
     for layout in LAYOUTS.values():
         for name, value in constants_of(layout).items():
             if name in merged and merged[name] != value:
-                raise ConfigError(f"sysreg: {name} is {merged[name]:#x} in {owner[name]} and "
+                raise ConfigError(f"regdefs: {name} is {merged[name]:#x} in {owner[name]} and "
                                   f"{value:#x} in {layout.name}")
             merged[name] = value
             owner[name] = layout.name
