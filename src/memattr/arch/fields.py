@@ -56,6 +56,9 @@ class FieldKind(enum.Enum):
     ADDRESS = "address"  # address bits; ``addr_shift`` says which address bit the lsb holds
 
 
+_LIST_ALLOWED = 16  # check() names the allowed encodings of an enum up to this many
+
+
 def _frozen(self: object, name: str, value: object) -> None:
     raise AttributeError(f"{type(self).__name__} is immutable (cannot set {name!r})")
 
@@ -386,7 +389,10 @@ class Layout:
                     f"(expected {f.mask:#x})"
                 )
             elif f.kind is FieldKind.ENUM and x not in f.values:
-                allowed = ", ".join(f"{v:#x} {n}" for v, n in sorted(f.values.items()))
+                if len(f.values) <= _LIST_ALLOWED:
+                    allowed = ", ".join(f"{v:#x} {n}" for v, n in sorted(f.values.items()))
+                else:
+                    allowed = f"{len(f.values)} encodings, {f.bits} in the {self.name} table"
                 problems.append(f"{self.name}.{f.name}={x:#x}: reserved (allowed: {allowed})")
         return problems
 
