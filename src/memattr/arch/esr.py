@@ -294,6 +294,9 @@ _DIR_SYS = {0: "write (MSR)", 1: "read (MRS)"}
 _SET = {0b00: "UER (Recoverable state)", 0b10: "UC (Uncontainable)",
         0b11: "UEO (Restartable state)"}
 _DEBUG_FSC = {0b100010: "Debug exception"}
+# 0b00: not a store or translation table update, or the location might have been updated.
+_WU = {0b00: "no information", 0b10: "store did not update the location",
+       0b11: "store updated the location"}
 
 ISS_NONE = _iss("ISS_NONE", "ISS with no fields (RES0): unknown reason, Illegal Execution "
                 "state, PC or SP alignment fault, SVE trap, Pointer authentication trap",
@@ -401,10 +404,7 @@ ISS_DABT_NOISV = _iss("ISS_DABT_NOISV", "ISS encoding for an exception from a Da
                       _res0(23, 22),
                       _flag("TopLevel", 21, "Fault due to TopLevel (FEAT_THE)"),
                       _res0(20, 18),
-                      _enum("WU", 17, 16, {0b00: "not a store, or might have updated",
-                                           0b10: "store did not update the location",
-                                           0b11: "store updated the location"},
-                            "Write Update (FEAT_RASv2, External abort)"),
+                      _enum("WU", 17, 16, _WU, "Write Update (FEAT_RASv2, External abort)"),
                       _flag("FnP", 15, "FAR not precise (SVE/SME contiguous load/store)"),
                       _flag("PFV", 14, "PFAR_EL2 valid (FEAT_PFAR)"),
                       *_DABT_LOW_BITS)
@@ -435,10 +435,7 @@ ISS_SERROR = _iss("ISS_SERROR", "ISS encoding for an SError exception, IDS=0",
                   _res0(23, 19),
                   _enum("ELS", 18, 18, {0: "asynchronous", 1: "synchronous (at ELR_ELx)"},
                         "Meaning of ELR_ELx (FEAT_RASv2)"),
-                  _enum("WU", 17, 16, {0b00: "not a store, or might have updated",
-                                       0b10: "store did not update the location",
-                                       0b11: "store updated the location"},
-                        "Write Update (FEAT_RASv2)"),
+                  _enum("WU", 17, 16, _WU, "Write Update (FEAT_RASv2)"),
                   _flag("VFV", 15, "FAR_EL2 valid (FEAT_RASv2)"),
                   _flag("PFV", 14, "PFAR_EL2 valid (FEAT_PFAR)"),
                   _flag("IESB", 13, "Synchronized by an implicit error synchronization event"),
@@ -672,7 +669,11 @@ class Syndrome:
 
     @property
     def lines(self) -> list[str]:
-        """Human lines: the class, then the fault status and ISS fields (never hiding a bit)."""
+        """Human lines: the class, then the fault status and ISS fields.
+
+        Abort flags are all listed; for other classes the ISS line lists the fields that are not
+        zero and every enumerated field.  No set bit is left out: RES0 bits set are shown raw.
+        """
         out = [f"ESR=0x{self.value:08x}: EC=0x{self.ec:02x} ({self.ec_name}: {self.ec_meaning}),"
                f" IL={int(self.il)}"]
         res0 = ESR_ELx.field("RES0_63_56")
@@ -685,7 +686,9 @@ class Syndrome:
             flags += self._extra_abort_fields()
             out.append(" ".join(flags))
         elif self.iss_layout is not None:
-            out.append(f"ISS: {' '.join(self._render(self.iss_layout, self.iss_fields))}")
+            shown = self._render(self.iss_layout, self.iss_fields, only_set=True)
+            out.append("ISS: " + " ".join(shown or self._render(self.iss_layout,
+                                                                 self.iss_fields)))
         else:
             out.append(f"ISS=0x{self.iss:07x}: not decoded (no ISS encoding for this class)")
         if self.iss2_layout is not None:
@@ -730,7 +733,7 @@ class Syndrome:
                 if x:
                     out.append(f"{f.bits}={f.render(x)}")
                 continue
-            if only_set and not x:
+            if only_set and not x and f.kind is not FieldKind.ENUM:
                 continue
             out.append(f"{name}={f.render(x)}")
         if layout is ISS_SYS64:
