@@ -57,6 +57,10 @@ class FieldKind(enum.Enum):
 
 
 _LIST_ALLOWED = 16  # check() names the allowed encodings of an enum up to this many
+# Members as plain globals: enum attribute look-ups cost on every Field built at import.
+_FLAG, _ADDRESS, _ENUM = FieldKind.FLAG, FieldKind.ADDRESS, FieldKind.ENUM
+_RES0, _RES1, _IGNORED = FieldKind.RES0, FieldKind.RES1, FieldKind.IGNORED
+_NO_VALUES: Mapping[int, str] = MappingProxyType({})
 
 
 def _frozen(self: object, name: str, value: object) -> None:
@@ -103,26 +107,31 @@ class Field:
     ) -> None:
         if msb < lsb or lsb < 0:
             raise ConfigError(f"field {name}: bad bit range [{msb}:{lsb}]")
-        if kind is FieldKind.FLAG and msb != lsb:
+        if kind is _FLAG and msb != lsb:
             raise ConfigError(f"field {name}: a FLAG is one bit, got [{msb}:{lsb}]")
-        if kind is FieldKind.ADDRESS and addr_shift is None:
-            addr_shift = lsb
-        if kind is not FieldKind.ADDRESS and addr_shift is not None:
+        if kind is _ADDRESS:
+            if addr_shift is None:
+                addr_shift = lsb
+        elif addr_shift is not None:
             raise ConfigError(f"field {name}: addr_shift is only for ADDRESS fields")
-        if values and kind is not FieldKind.ENUM:
-            raise ConfigError(f"field {name}: only ENUM fields take values")
         mask = (1 << (msb - lsb + 1)) - 1
-        for v in values or ():
-            if not 0 <= v <= mask:
-                raise ConfigError(f"field {name}: enum value {v:#x} does not fit")
-        if values and len(set(values.values())) != len(values):
-            raise ConfigError(f"field {name}: two enum values share a name")
+        if values:
+            if kind is not _ENUM:
+                raise ConfigError(f"field {name}: only ENUM fields take values")
+            for v in values:
+                if not 0 <= v <= mask:
+                    raise ConfigError(f"field {name}: enum value {v:#x} does not fit")
+            if len(set(values.values())) != len(values):
+                raise ConfigError(f"field {name}: two enum values share a name")
+            frozen_values: Mapping[int, str] = MappingProxyType(dict(values))
+        else:
+            frozen_values = _NO_VALUES
         put = object.__setattr__
         put(self, "name", name)
         put(self, "msb", msb)
         put(self, "lsb", lsb)
         put(self, "kind", kind)
-        put(self, "values", MappingProxyType(dict(values or {})))
+        put(self, "values", frozen_values)
         put(self, "doc", doc)
         put(self, "addr_shift", addr_shift)
         put(self, "width", msb - lsb + 1)
@@ -204,13 +213,28 @@ class Layout:
         put(self, "fields", fields)
         put(self, "doc", doc)
         self.validate_table()
-        put(self, "_by_name", {f.name: f for f in fields})
-        put(self, "_shift_mask", {f.name: (f.lsb, f.mask) for f in fields})
-        put(self, "_decode_plan", tuple((f.name, f.lsb, f.mask) for f in fields))
-        put(self, "_res0", _or(f.inplace_mask for f in fields if f.kind is FieldKind.RES0))
-        put(self, "_res1", _or(f.inplace_mask for f in fields if f.kind is FieldKind.RES1))
-        put(self, "_ignored", _or(f.inplace_mask for f in fields if f.kind is FieldKind.IGNORED))
-        addr = [f for f in fields if f.kind is FieldKind.ADDRESS]
+        by_name, shift_mask, plan = {}, {}, []
+        res0 = res1 = ignored = 0
+        addr = []
+        for f in fields:
+            by_name[f.name] = f
+            shift_mask[f.name] = (f.lsb, f.mask)
+            plan.append((f.name, f.lsb, f.mask))
+            kind = f.kind
+            if kind is _RES0:
+                res0 |= f.inplace_mask
+            elif kind is _RES1:
+                res1 |= f.inplace_mask
+            elif kind is _IGNORED:
+                ignored |= f.inplace_mask
+            elif kind is _ADDRESS:
+                addr.append(f)
+        put(self, "_by_name", by_name)
+        put(self, "_shift_mask", shift_mask)
+        put(self, "_decode_plan", tuple(plan))
+        put(self, "_res0", res0)
+        put(self, "_res1", res1)
+        put(self, "_ignored", ignored)
         put(self, "_addr_plan", tuple((f.lsb, f.mask, f.addr_shift or 0) for f in addr))
         put(self, "_addr_cover", _or(f.mask << (f.addr_shift or 0) for f in addr))
         put(self, "_full", (1 << width) - 1)
