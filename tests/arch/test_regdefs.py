@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memattr.arch import regdefs
@@ -69,6 +69,7 @@ def test_reserved_rows_have_no_constants() -> None:
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@settings(max_examples=25)
 @given(v=st.integers(0, (1 << 64) - 1))
 def test_shift_and_mask_extract_what_the_table_does(layout: str, v: int) -> None:
     """For every field of every table, (v & MASK) >> SHIFT is the table's get(v, field)."""

@@ -106,7 +106,7 @@ def register(subparsers: Any) -> None:
 
     for what, (name, aliases, _mod, _table) in REGISTERS.items():
         r = sub.add_parser(
-            what, aliases=list(aliases), help=f"{name} from its field table",
+            what, aliases=list(aliases), help=f"{name}, field by field",
             description=f"Decode {name} field by field (Arm ARM D24.2): each field's raw value "
             "and meaning; reserved encodings and RES0/RES1 violations shown raw.",
         )
