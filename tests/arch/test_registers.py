@@ -303,3 +303,21 @@ def test_decode_tcr_el1_ds() -> None:
     """DS=1 allows T0SZ=12 with 4KB (level -1) and is ignored for a 64KB half."""
     t = r.decode_tcr_el1(_tcr(DS=1, T0SZ=12, TG1=0b11, T1SZ=16, IPS=0b110))
     assert (t.t0.start_level, t.t0.ds, t.t1.ds, t.t1.start_level) == (-1, True, False, 1)
+
+
+# --- the DS=1 shareability rule ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("desc_sh", [0b00, 0b10, 0b11])
+@pytest.mark.parametrize("walk_sh", [0b00, 0b10, 0b11])
+def test_leaf_shareability(desc_sh: int, walk_sh: int) -> None:
+    """DS=0: the descriptor's SH; DS=1: TCR_ELx.SHn / VTCR_EL2.SH0, whatever bits[9:8] hold."""
+    assert r.leaf_shareability(desc_sh, ds=False, walk_sh=walk_sh) == desc_sh
+    assert r.leaf_shareability(None, ds=True, walk_sh=walk_sh) == walk_sh
+    assert r.leaf_shareability(desc_sh, ds=True, walk_sh=walk_sh) == walk_sh
+
+
+def test_leaf_shareability_needs_sh_without_ds() -> None:
+    """A DS=0 leaf without an SH value is a caller error, named."""
+    with pytest.raises(EncodingError, match="SH: a DS=0"):
+        r.leaf_shareability(None, ds=False, walk_sh=0b11)

@@ -2,19 +2,22 @@
 
 Modelled on Linux's ``arch/arm64/tools/sysreg``: each layout is data (name, msb:lsb, kind,
 Arm's enum names), it covers its width exactly once from the top bit down, and masks, shifts,
-encode, decode, validation and printing are all derived from it.  Unused bits are spelt out as
-RES0/RES1/IGNORED rows so that :meth:`Layout.validate_table` can prove there are no gaps.
+encode, decode, validation and printing are all derived from it (named constants in the Linux
+style come from :mod:`memattr.arch.regdefs`).  Unused bits are spelt out as RES0/RES1/IGNORED
+rows so that :meth:`Layout.validate_table` can prove there are no gaps.
 
 Every layout built anywhere in :mod:`memattr.arch` is added to :data:`LAYOUTS` by
 :func:`register`; a test walks the registry and checks each one.
+
+:class:`Field` and :class:`Layout` are immutable slotted classes written out by hand rather
+than dataclasses: every register decode imports this module, and :mod:`dataclasses` (with the
+:mod:`inspect` it pulls in) would be most of that start-up.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from types import MappingProxyType
 
 from ..errors import ConfigError, EncodingError
@@ -53,56 +56,101 @@ class FieldKind(enum.Enum):
     ADDRESS = "address"  # address bits; ``addr_shift`` says which address bit the lsb holds
 
 
-_RESERVED_KINDS = (FieldKind.RES0, FieldKind.RES1)
+_LIST_ALLOWED = 16  # check() names the allowed encodings of an enum up to this many
+# Members as plain globals: enum attribute look-ups cost on every Field built at import.
+_FLAG, _ADDRESS, _ENUM = FieldKind.FLAG, FieldKind.ADDRESS, FieldKind.ENUM
+_RES0, _RES1, _IGNORED = FieldKind.RES0, FieldKind.RES1, FieldKind.IGNORED
+_NO_VALUES: Mapping[int, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+def _frozen(self: object, name: str, value: object) -> None:
+    raise AttributeError(f"{type(self).__name__} is immutable (cannot set {name!r})")
+
+
 class Field:
     """One row of a layout: ``name`` occupies bits ``msb:lsb`` and is of ``kind``.
 
     :param values: for ENUM, value -> Arm's name (may be partial; unlisted values are reserved).
     :param doc: a short Arm description, with the feature that defines it.
     :param addr_shift: for ADDRESS, the address bit that the field's lsb holds (usually ``lsb``).
+
+    ``width``, ``mask`` (all-ones of the width, unshifted) and ``inplace_mask``
+    (GENMASK(msb, lsb)) are computed once.  Equality and hashing ignore ``doc``.
     """
+
+    __slots__ = ("name", "msb", "lsb", "kind", "values", "doc", "addr_shift", "width", "mask",
+                 "inplace_mask")
 
     name: str
     msb: int
     lsb: int
-    kind: FieldKind = FieldKind.FIELD
-    values: Mapping[int, str] = dc_field(default_factory=dict, hash=False)
-    doc: str = dc_field(default="", compare=False)
-    addr_shift: int | None = None
+    kind: FieldKind
+    values: Mapping[int, str]
+    doc: str
+    addr_shift: int | None
+    width: int
+    mask: int
+    inplace_mask: int
 
-    def __post_init__(self) -> None:
-        if self.msb < self.lsb or self.lsb < 0:
-            raise ConfigError(f"field {self.name}: bad bit range [{self.msb}:{self.lsb}]")
-        if self.kind is FieldKind.FLAG and self.msb != self.lsb:
-            raise ConfigError(f"field {self.name}: a FLAG is one bit, got [{self.msb}:{self.lsb}]")
-        if self.kind is FieldKind.ADDRESS and self.addr_shift is None:
-            object.__setattr__(self, "addr_shift", self.lsb)
-        if self.kind is not FieldKind.ADDRESS and self.addr_shift is not None:
-            raise ConfigError(f"field {self.name}: addr_shift is only for ADDRESS fields")
-        if self.values and self.kind is not FieldKind.ENUM:
-            raise ConfigError(f"field {self.name}: only ENUM fields take values")
-        for v in self.values:
-            if not 0 <= v <= self.mask:
-                raise ConfigError(f"field {self.name}: enum value {v:#x} does not fit")
-        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+    __setattr__ = _frozen
+    __delattr__ = _frozen  # type: ignore[assignment]
 
-    @property
-    def width(self) -> int:
-        """Number of bits."""
-        return self.msb - self.lsb + 1
+    def __init__(
+        self,
+        name: str,
+        msb: int,
+        lsb: int,
+        kind: FieldKind = FieldKind.FIELD,
+        values: Mapping[int, str] | None = None,
+        doc: str = "",
+        addr_shift: int | None = None,
+    ) -> None:
+        if msb < lsb or lsb < 0:
+            raise ConfigError(f"field {name}: bad bit range [{msb}:{lsb}]")
+        if kind is _FLAG and msb != lsb:
+            raise ConfigError(f"field {name}: a FLAG is one bit, got [{msb}:{lsb}]")
+        if kind is _ADDRESS:
+            if addr_shift is None:
+                addr_shift = lsb
+        elif addr_shift is not None:
+            raise ConfigError(f"field {name}: addr_shift is only for ADDRESS fields")
+        mask = (1 << (msb - lsb + 1)) - 1
+        if values:
+            if kind is not _ENUM:
+                raise ConfigError(f"field {name}: only ENUM fields take values")
+            for v in values:
+                if not 0 <= v <= mask:
+                    raise ConfigError(f"field {name}: enum value {v:#x} does not fit")
+            if len(set(values.values())) != len(values):
+                raise ConfigError(f"field {name}: two enum values share a name")
+            frozen_values: Mapping[int, str] = MappingProxyType(dict(values))
+        else:
+            frozen_values = _NO_VALUES
+        put = object.__setattr__
+        put(self, "name", name)
+        put(self, "msb", msb)
+        put(self, "lsb", lsb)
+        put(self, "kind", kind)
+        put(self, "values", frozen_values)
+        put(self, "doc", doc)
+        put(self, "addr_shift", addr_shift)
+        put(self, "width", msb - lsb + 1)
+        put(self, "mask", mask)
+        put(self, "inplace_mask", mask << lsb)
 
-    @property
-    def mask(self) -> int:
-        """All-ones of the field's width (not shifted)."""
-        return (1 << (self.msb - self.lsb + 1)) - 1
+    def _key(self) -> tuple[object, ...]:
+        return (self.name, self.msb, self.lsb, self.kind, self.addr_shift)
 
-    @property
-    def inplace_mask(self) -> int:
-        """The field's bits in the register (GENMASK(msb, lsb))."""
-        return genmask(self.msb, self.lsb)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Field):
+            return NotImplemented
+        return self._key() == other._key() and dict(self.values) == dict(other.values)
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, {self.msb}, {self.lsb}, {self.kind})"
 
     @property
     def bits(self) -> str:
@@ -129,45 +177,77 @@ class Field:
         return f"{x:#x}"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class Layout:
     """A register or descriptor format: fields from the msb down, covering ``width`` bits once.
 
     The table is checked on construction (:meth:`validate_table`).  Per-name shifts and masks
-    are precomputed so :meth:`get` is one dict lookup, a shift and a mask.
+    are precomputed so :meth:`get` is one dict lookup, a shift and a mask.  Equality and
+    hashing use the name, the width and the fields.
     """
+
+    __slots__ = ("name", "width", "fields", "doc", "_by_name", "_shift_mask", "_decode_plan",
+                 "_res0", "_res1", "_ignored", "_addr_plan", "_addr_cover", "_full")
 
     name: str
     width: int
     fields: tuple[Field, ...]
-    doc: str = dc_field(default="", compare=False)
-    _by_name: dict[str, Field] = dc_field(init=False, repr=False, compare=False)
-    _shift_mask: dict[str, tuple[int, int]] = dc_field(init=False, repr=False, compare=False)
-    _decode_plan: tuple[tuple[str, int, int], ...] = dc_field(init=False, repr=False, compare=False)
-    _res0: int = dc_field(init=False, repr=False, compare=False)
-    _res1: int = dc_field(init=False, repr=False, compare=False)
-    _ignored: int = dc_field(init=False, repr=False, compare=False)
-    _addr_plan: tuple[tuple[int, int, int], ...] = dc_field(init=False, repr=False, compare=False)
-    _addr_cover: int = dc_field(init=False, repr=False, compare=False)
-    _full: int = dc_field(init=False, repr=False, compare=False)
+    doc: str
+    _by_name: dict[str, Field]
+    _shift_mask: dict[str, tuple[int, int]]
+    _decode_plan: tuple[tuple[str, int, int], ...]
+    _res0: int
+    _res1: int
+    _ignored: int
+    _addr_plan: tuple[tuple[int, int, int], ...]
+    _addr_cover: int
+    _full: int
 
-    def __post_init__(self) -> None:
-        fields = tuple(self.fields)
+    __setattr__ = _frozen
+    __delattr__ = _frozen  # type: ignore[assignment]
+
+    def __init__(self, name: str, width: int, fields: Iterable[Field], doc: str = "") -> None:
+        fields = tuple(fields)
         put = object.__setattr__
+        put(self, "name", name)
+        put(self, "width", width)
         put(self, "fields", fields)
+        put(self, "doc", doc)
         self.validate_table()
-        put(self, "_by_name", {f.name: f for f in fields})
-        put(self, "_shift_mask", {f.name: (f.lsb, f.mask) for f in fields})
-        put(self, "_decode_plan", tuple((f.name, f.lsb, f.mask) for f in fields))
-        put(self, "_res0", _or(f.inplace_mask for f in fields if f.kind is FieldKind.RES0))
-        put(self, "_res1", _or(f.inplace_mask for f in fields if f.kind is FieldKind.RES1))
-        put(self, "_ignored", _or(f.inplace_mask for f in fields if f.kind is FieldKind.IGNORED))
-        addr = [f for f in fields if f.kind is FieldKind.ADDRESS]
+        by_name, shift_mask, plan = {}, {}, []
+        res0 = res1 = ignored = 0
+        addr = []
+        for f in fields:
+            by_name[f.name] = f
+            shift_mask[f.name] = (f.lsb, f.mask)
+            plan.append((f.name, f.lsb, f.mask))
+            kind = f.kind
+            if kind is _RES0:
+                res0 |= f.inplace_mask
+            elif kind is _RES1:
+                res1 |= f.inplace_mask
+            elif kind is _IGNORED:
+                ignored |= f.inplace_mask
+            elif kind is _ADDRESS:
+                addr.append(f)
+        put(self, "_by_name", by_name)
+        put(self, "_shift_mask", shift_mask)
+        put(self, "_decode_plan", tuple(plan))
+        put(self, "_res0", res0)
+        put(self, "_res1", res1)
+        put(self, "_ignored", ignored)
         put(self, "_addr_plan", tuple((f.lsb, f.mask, f.addr_shift or 0) for f in addr))
         put(self, "_addr_cover", _or(f.mask << (f.addr_shift or 0) for f in addr))
-        put(self, "_full", (1 << self.width) - 1)
+        put(self, "_full", (1 << width) - 1)
 
     # --- identity -------------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layout):
+            return NotImplemented
+        return (self.name, self.width, self.fields) == (other.name, other.width, other.fields)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.width, self.fields))
+
     def __repr__(self) -> str:
         return f"Layout({self.name!r}, width={self.width}, fields={len(self.fields)})"
 
@@ -333,7 +413,10 @@ class Layout:
                     f"(expected {f.mask:#x})"
                 )
             elif f.kind is FieldKind.ENUM and x not in f.values:
-                allowed = ", ".join(f"{v:#x} {n}" for v, n in sorted(f.values.items()))
+                if len(f.values) <= _LIST_ALLOWED:
+                    allowed = ", ".join(f"{v:#x} {n}" for v, n in sorted(f.values.items()))
+                else:
+                    allowed = f"{len(f.values)} encodings, {f.bits} in the {self.name} table"
                 problems.append(f"{self.name}.{f.name}={x:#x}: reserved (allowed: {allowed})")
         return problems
 

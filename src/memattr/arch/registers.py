@@ -7,14 +7,16 @@ lelegard/arm-cpusysregs and against Linux ``arch/arm64/include/asm/kvm_arm.h``).
 follow ASL ``AArch64.S1StartLevel``, ``AArch64.S2StartLevel``, ``AArch64.S2InvalidSL`` and
 ``AArch64.S2InconsistentSL``.
 
+Also :func:`leaf_shareability`, the DS=1 shareability rule.  MAIR_ELx, CTR_EL0 and the ID
+registers are in :mod:`memattr.arch.sysregs`.
+
 Not modelled: PAR_EL1, the VMSAv9-128 (FEAT_D128) register forms, and the PAMax-dependent
 SL0 restrictions of ``AArch64.S2InvalidSL`` (e.g. 4KB SL0=0b10 needing PAMax >= 44).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError, ReservedError
 from .descriptor import FINAL_LEVEL, SH_NAMES, Granule
 from .fields import Field, FieldKind, Layout, genmask, register
@@ -28,6 +30,7 @@ __all__ = [
     "TTBR0_EL1",
     "TTBR1_EL1",
     "VTTBR_EL2",
+    "leaf_shareability",
     "TG0_VALUES",
     "TG1_VALUES",
     "RGN_VALUES",
@@ -355,6 +358,30 @@ def ttb_base_address(value: int, pa_bits: int = 48) -> int:
     if pa_bits > 48:
         return (value & genmask(47, 6)) | (((value >> 2) & 0xF) << 48)
     return value & genmask(47, 1)
+
+
+# =========================================================================================
+# The DS=1 shareability rule
+# =========================================================================================
+
+
+def leaf_shareability(desc_sh: int | None, *, ds: bool, walk_sh: int) -> int:
+    """SH[1:0] that applies to a block or page descriptor.
+
+    With DS=1 (FEAT_LPA2) descriptor bits[9:8] hold OA[51:50] and the shareability is the
+    walk's: TCR_ELx.SH0/SH1 at stage 1, VTCR_EL2.SH0 at stage 2 (ASL AArch64.S1Walk,
+    AArch64.S2Walk, AArch64.S2ApplyFWBMemAttrs: ``sh = if walkparams.ds == '1' then
+    walkparams.sh else descriptor<9:8>``).
+
+    :param desc_sh: the descriptor's SH[1:0] (None for a DS=1 descriptor, which has none).
+    :param ds: TCR_ELx.DS / VTCR_EL2.DS of the walk.
+    :param walk_sh: TCR_ELx.SHn of the half in use, or VTCR_EL2.SH0.
+    """
+    if ds:
+        return walk_sh
+    if desc_sh is None:
+        raise EncodingError("SH: a DS=0 block or page descriptor needs its SH[1:0] (got none)")
+    return desc_sh
 
 
 # =========================================================================================

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["register", "run", "ACCESSES"]
 
 ACCESSES = ("read", "write", "ifetch", "ttw", "dczva")
-_FWB_BIT = 46  # HCR_EL2.FWB (Arm ARM D24.2.48)
 
 _ACCESS_LABEL = {"read": "unaligned data access", "write": "unaligned data access",
                  "dczva": "DC ZVA"}
@@ -61,10 +60,11 @@ def controls_from_args(args: argparse.Namespace) -> tuple[Controls, bool | None]
     fwb = parse_flag_pair(args.fwb, args.no_fwb, "HCR_EL2.FWB", "fwb")
     hcr = parse_int(args.hcr, "HCR_EL2", bits=64) if args.hcr is not None else None
     sctlr = parse_int(args.sctlr, "SCTLR_EL1", bits=64) if args.sctlr is not None else None
-    if hcr is not None and fwb is not None and bool(hcr >> _FWB_BIT & 1) != fwb:
+    hcr_fwb = Controls.from_registers(hcr).fwb if hcr is not None else None  # arch reads FWB
+    if hcr_fwb is not None and fwb is not None and hcr_fwb != fwb:
         flag = "--fwb" if fwb else "--no-fwb"
         raise ConfigError(
-            f"HCR_EL2.FWB={hcr >> _FWB_BIT & 1}: conflicts with {flag} (HCR_EL2={args.hcr})"
+            f"HCR_EL2.FWB={int(hcr_fwb)}: conflicts with {flag} (HCR_EL2={args.hcr})"
         )
     return Controls.from_registers(hcr, sctlr, fwb=fwb), fwb
 

@@ -1,29 +1,63 @@
-"""``memattr decode mair|s1|s2``: a MAIR byte or register, or a stage-1/stage-2 descriptor."""
+"""``memattr decode WHAT VALUE``: a MAIR byte or register, a stage-1/stage-2 descriptor, or any
+register with a field table (TCR, VTCR, HCR, SCTLR, TTBRn, VTTBR, ESR, HPFAR, CTR, ID registers).
+
+Every bit is shown: fields by name with their raw value in hex, reserved encodings and RES0/RES1
+violations raw; ``--json`` gives each field with its raw hex value.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
 from ._common import attrs_text, emit_json, parse_flag_pair, parse_int
 
+TYPE_CHECKING = False  # importing typing costs ~2 ms of start-up; mypy treats this name as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..arch.descriptor import Granule
-    from ..arch.fields import Layout
+    from ..arch.fields import Field, Layout
     from ..arch.mair import MairAttr
     from ..arch.memtype import MemoryAttributes
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "REGISTERS"]
 
 _GRANULES = "4k, 16k or 64k"
 
+REGISTERS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "tcr": ("TCR_EL1", ("tcr_el1",), "registers", "TCR_EL1"),
+    "vtcr": ("VTCR_EL2", ("vtcr_el2",), "registers", "VTCR_EL2"),
+    "hcr": ("HCR_EL2", ("hcr_el2",), "registers", "HCR_EL2"),
+    "sctlr": ("SCTLR_EL1", ("sctlr_el1",), "registers", "SCTLR_EL1"),
+    "ttbr0": ("TTBR0_EL1", ("ttbr0_el1",), "registers", "TTBRx_EL1"),
+    "ttbr1": ("TTBR1_EL1", ("ttbr1_el1",), "registers", "TTBRx_EL1"),
+    "vttbr": ("VTTBR_EL2", ("vttbr_el2",), "registers", "VTTBR_EL2"),
+    "esr": ("ESR_ELx", ("esr_el1", "esr_el2", "esr_el3"), "esr", "ESR_ELx"),
+    "hpfar": ("HPFAR_EL2", ("hpfar_el2",), "esr", "HPFAR_EL2"),
+    "ctr": ("CTR_EL0", ("ctr_el0",), "sysregs", "CTR_EL0"),
+    "mmfr0": ("ID_AA64MMFR0_EL1", ("id_aa64mmfr0_el1",), "sysregs", "ID_AA64MMFR0_EL1"),
+    "mmfr1": ("ID_AA64MMFR1_EL1", ("id_aa64mmfr1_el1",), "sysregs", "ID_AA64MMFR1_EL1"),
+    "mmfr2": ("ID_AA64MMFR2_EL1", ("id_aa64mmfr2_el1",), "sysregs", "ID_AA64MMFR2_EL1"),
+    "pfr1": ("ID_AA64PFR1_EL1", ("id_aa64pfr1_el1",), "sysregs", "ID_AA64PFR1_EL1"),
+    "isar1": ("ID_AA64ISAR1_EL1", ("id_aa64isar1_el1",), "sysregs", "ID_AA64ISAR1_EL1"),
+}
+"""Registers decoded from their field table: WHAT -> (register name, aliases, arch module, table).
+
+A register with a field table needs one entry here; one with more to say than its fields also
+gets a summary function in :data:`_SUMMARIES`.  (MAIR and the descriptors have commands of
+their own above.)"""
+
+_CANONICAL = {alias: what for what, (_n, aliases, _m, _t) in REGISTERS.items()
+              for alias in (what, *aliases)}
+
 
 def register(subparsers: Any) -> None:
-    """Add ``decode`` and its three targets."""
+    """Add ``decode`` and its targets."""
     p = subparsers.add_parser(
         "decode",
-        help="decode a MAIR attribute/register or a stage-1/stage-2 descriptor",
-        description="Decode a MAIR_ELx attribute byte or register, or a VMSAv8-64 descriptor.",
+        help="decode a MAIR attribute/register, a stage-1/stage-2 descriptor or a register",
+        description="Decode a MAIR_ELx attribute byte or register, a VMSAv8-64 descriptor, or "
+        "a system register with a field table (every bit shown).",
     )
     sub = p.add_subparsers(dest="what", metavar="WHAT", required=True, prog="memattr decode")
 
@@ -34,7 +68,9 @@ def register(subparsers: Any) -> None:
             "Decode a MAIR_ELx attribute byte (ASL94 S1DecodeMemAttrs), or a whole 64-bit "
             "MAIR_ELx when VALUE is above 0xff, is typed with more than two hex digits, or "
             "--register is given: Attr<n> is bits [8n+7:8n].  Reserved bytes are shown as "
-            "reserved, with the rule; the Attr<n> holding Linux's MT_* byte for index n is named."
+            "reserved, with the rule.  When the whole register is the MAIR Linux programs "
+            "(each MT_* index holding the kernel's byte, the others zero), each Attr<n> is "
+            "named after its MT_* index; no names are given to any other MAIR."
         ),
     )
     m.add_argument("value", metavar="VALUE", help="attribute byte or MAIR_ELx value")
@@ -68,6 +104,17 @@ def register(subparsers: Any) -> None:
     s2.add_argument("--no-fwb", action="store_true", help="HCR_EL2.FWB=0 only")
     _walk_args(s2)
 
+    for what, (name, aliases, _mod, _table) in REGISTERS.items():
+        r = sub.add_parser(
+            what, aliases=list(aliases), help=f"{name}, field by field",
+            description=f"Decode {name} field by field (Arm ARM D24.2): each field's raw value "
+            "and meaning; reserved encodings and RES0/RES1 violations shown raw.",
+        )
+        r.add_argument("value", metavar="VALUE", help=f"the 64-bit {name} value")
+        r.add_argument("--nonzero", action="store_true",
+                       help="list only the fields that are not zero (no set bit is hidden)")
+        r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
 
 def _walk_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--granule", default="4k", help=f"translation granule: {_GRANULES} (default 4k)")
@@ -79,25 +126,35 @@ def run(args: argparse.Namespace) -> int:
     """Decode what was asked for."""
     if args.what == "mair":
         return _run_mair(args)
-    return _run_desc(args, stage=1 if args.what == "s1" else 2)
+    if args.what in ("s1", "s2"):
+        return _run_desc(args, stage=1 if args.what == "s1" else 2)
+    return _run_register(args)
 
 
 # --- MAIR -------------------------------------------------------------------------------------
 
 
-def _linux_names(index: int, byte: int) -> str | None:
-    """The Linux MT_* name this Attr<index> holds, if it holds Linux's byte for it."""
+def _linux_names(attrs: tuple[MairAttr, ...]) -> list[str | None]:
+    """Linux's MT_* name of each Attr<n> if the whole MAIR is the one Linux programs, else Nones.
+
+    Linux's MAIR_EL1 (asm/memory.h MT_* indexes, sysreg.h MAIR_ATTR_* bytes) holds its bytes at
+    the MT_* indexes and zero elsewhere; MT_NORMAL_TAGGED is 0xff until cpu_enable_mte() makes
+    it 0xf0.  A MAIR that only shares some bytes with it (TF-A's MAIR_EL3, another kernel's)
+    gets no names: a per-version table of Linux MAIRs is future work.
+    """
     from ..arch.mair import LINUX_MAIR_BYTES, LINUX_MT
 
-    for name, idx in LINUX_MT.items():
-        if idx != index:
-            continue
-        ok = {LINUX_MAIR_BYTES[name]}
-        if name == "MT_NORMAL_TAGGED":
-            ok.add(LINUX_MAIR_BYTES["MT_NORMAL"])  # 0xff until MTE is enabled (cpu_enable_mte)
-        if byte in ok:
-            return name
-    return None
+    names: list[str | None] = [None] * len(attrs)
+    for mt, idx in LINUX_MT.items():
+        names[idx] = mt
+    for idx, attr in enumerate(attrs):
+        label = names[idx]
+        ok = {0x00} if label is None else {LINUX_MAIR_BYTES[label]}
+        if label == "MT_NORMAL_TAGGED":
+            ok.add(LINUX_MAIR_BYTES["MT_NORMAL"])
+        if attr.value not in ok:
+            return [None] * len(attrs)
+    return names
 
 
 def _mair_attr_json(attr: MairAttr, index: int | None, linux: str | None) -> dict[str, Any]:
@@ -106,8 +163,8 @@ def _mair_attr_json(attr: MairAttr, index: int | None, linux: str | None) -> dic
         attrs = attr.attrs.to_json()
         if not (attr.attrs.is_device or attr.attrs.is_nc):
             attrs["shareability"] = None  # from the descriptor's SH, not from MAIR
-    return {"index": index, "value": attr.value, "reserved": attr.reserved, "rule": attr.rule,
-            "attrs": attrs, "linux": linux}
+    return {"index": index, "value": attr.value, "raw": f"0x{attr.value:02x}",
+            "reserved": attr.reserved, "rule": attr.rule, "attrs": attrs, "linux": linux}
 
 
 def mair_text(attr: MairAttr) -> str:
@@ -123,6 +180,7 @@ def mair_text(attr: MairAttr) -> str:
 
 def _run_mair(args: argparse.Namespace) -> int:
     from ..arch.mair import decode_attr, decode_register
+    from ..arch.sysregs import MAIR_ATTR
 
     value = parse_int(args.value, "MAIR_ELx", bits=64)
     typed = args.value.strip().lower()
@@ -130,20 +188,22 @@ def _run_mair(args: argparse.Namespace) -> int:
     if value <= 0xFF and not args.register and not wide:
         attr = decode_attr(value)
         if args.json:
-            emit_json({"command": "decode mair", "value": value, "register": False,
-                       "attrs": [_mair_attr_json(attr, None, None)]})
+            emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:02x}",
+                       "register": False, "attrs": [_mair_attr_json(attr, None, None)]})
             return 0
         print(f"MAIR attribute 0x{value:02x}: {mair_text(attr)}"
               + (" (EffectiveShareability)" if attr.attrs and attr.attrs.shareability.value == "OSH"
                  else ""))
         if attr.attrs is not None:
-            print(f"  outer nibble 0b{value >> 4:04b}, inner nibble 0b{value & 0xF:04b} "
+            halves = MAIR_ATTR.decode(value)
+            print(f"  outer nibble 0b{halves['Outer']:04b}, inner nibble 0b{halves['Inner']:04b} "
                   "(ASL94 S1DecodeMemAttrs)")
         return 0
     attrs = decode_register(value, name="MAIR_ELx")
-    linux = [_linux_names(n, a.value) for n, a in enumerate(attrs)]
+    linux = _linux_names(attrs)
     if args.json:
-        emit_json({"command": "decode mair", "value": value, "register": True,
+        emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:016x}",
+                   "register": True, "linux": any(linux),
                    "attrs": [_mair_attr_json(a, n, linux[n]) for n, a in enumerate(attrs)]})
         return 0
     texts = [mair_text(a) for a in attrs]
@@ -166,9 +226,14 @@ def _granule_level(args: argparse.Namespace) -> tuple[Granule, int]:
     return granule, level
 
 
-def _field_rows(layout: Layout | None, raw: int) -> list[tuple[str, str, str]]:
-    if layout is None:
-        return [("Type", "[1:0]", f"0b{raw & 3:02b}"), ("ignored", "[63:2]", f"0x{raw & ~3:x}")]
+def _field_rows(layout: Layout | None, raw: int, stage: int, granule: Granule
+                ) -> list[tuple[str, str, str]]:
+    if layout is None:  # invalid or reserved: only the Type bits every descriptor has mean anything
+        from ..arch.descriptor import DescType, descriptor_layout
+
+        t = descriptor_layout(stage, DescType.TABLE, granule, 1).field("Type")
+        return [("Type", t.bits, f"0b{(raw & t.inplace_mask) >> t.lsb:0{t.width}b}"),
+                ("ignored", f"[63:{t.msb + 1}]", f"0x{raw & ~t.inplace_mask:x}")]
     return layout.describe(raw)
 
 
@@ -201,7 +266,7 @@ def _run_desc(args: argparse.Namespace, stage: int) -> int:
     cls = S1Descriptor if stage == 1 else S2Descriptor
     desc = cls.decode(raw, granule, level)
     layout = desc.layout
-    rows = _field_rows(layout, raw)
+    rows = _field_rows(layout, raw, stage, granule)
     problems = layout.check(raw) if layout is not None else []
     head = (f"S{stage} descriptor 0x{raw:016x} at level {level}, {granule.value} granule: "
             f"{desc.type.value}" + (f" ({layout.name})" if layout is not None else ""))
@@ -247,10 +312,11 @@ def _s1_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
     """The memory type MAIR_ELx.Attr<AttrIndx> gives a stage-1 block or page."""
     from ..arch.mair import decode as mair_decode
     from ..arch.memtype import Shareability
+    from ..arch.sysregs import MAIR_ELx
 
     mair = args.mair_value
     idx = desc.attr_index
-    byte = (mair >> (8 * idx)) & 0xFF
+    byte = MAIR_ELx.get(mair, f"Attr{idx}")
     sh_raw = desc.sh
     field = f"MAIR_ELx.Attr{idx}"
     # A reserved byte is an error here: the descriptor needs a defined type (ReservedError).
@@ -307,3 +373,178 @@ def _s2_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
     result.update({"memattr": memattr, "sh": desc.sh, "meaning": meanings,
                    "s2ap": desc.s2ap, "xn": desc.xn, "fnxs": desc.fnxs})
     return lines
+
+
+# --- registers with a field table ---------------------------------------------------------
+
+_RESERVED_KINDS = ("RES0", "RES1", "IGNORED")
+
+
+def _title(args: argparse.Namespace, what: str) -> str:
+    """The register name to print: the alias typed if it names an EL (esr_el2), else the table's."""
+    name = REGISTERS[what][0]
+    return args.what.upper() if args.what != what and args.what.startswith(name[:3].lower()) \
+        else name
+
+
+def _meaning(f: Field, x: int) -> str:
+    """What a field value means beyond its raw hex: an enum name, an address, a violation."""
+    kind = f.kind.value
+    if kind == "flag":
+        return f.doc if x else ""
+    if kind in ("field", "software", "IGNORED"):
+        return ""
+    if kind in ("RES0", "RES1"):
+        return f.render(x).partition(" ")[2].strip("()")  # '' unless violated
+    return f.render(x)
+
+
+def _rows(layout: Layout, value: int) -> list[dict[str, Any]]:
+    """Every row of ``layout`` for ``value``: name, bits, kind, raw hex and meaning."""
+    rows = []
+    for f in layout.fields:
+        x = (value & f.inplace_mask) >> f.lsb
+        rows.append({"name": f.name, "bits": f.bits, "kind": f.kind.value,
+                     "raw": f"0x{x:x}", "value": _meaning(f, x)})
+    return rows
+
+
+def _print_rows(rows: list[dict[str, Any]], indent: str = "  ", nonzero: bool = False) -> None:
+    """The rows holding information: named fields, and reserved ones only when violated.
+
+    :param nonzero: leave out the fields whose raw value is 0 (a violated RES1 row stays).
+    """
+    shown = [r for r in rows if (r["kind"] not in _RESERVED_KINDS or r["value"])
+             and not (nonzero and r["raw"] == "0x0" and r["kind"] not in _RESERVED_KINDS)]
+    wn = max((len(r["name"]) for r in shown), default=0)
+    wb = max((len(r["bits"]) for r in shown), default=0)
+    wr = max((len(r["raw"]) for r in shown), default=0)
+    for r in shown:
+        print(f"{indent}{r['name']:<{wn}}  {r['bits']:<{wb}}  {r['raw']:<{wr}}  {r['value']}"
+              .rstrip())
+
+
+def _run_register(args: argparse.Namespace) -> int:
+    import importlib
+
+    what = _CANONICAL[args.what]
+    _name, _aliases, module, table = REGISTERS[what]
+    title = _title(args, what)
+    value = parse_int(args.value, title, bits=64)
+    layout: Layout = getattr(importlib.import_module(f"memattr.arch.{module}"), table)
+    rows = _rows(layout, value)
+    doc: dict[str, Any] = {"command": f"decode {what}", "register": title,
+                           "value": f"0x{value:016x}", "fields": rows,
+                           "problems": [p.replace(layout.name, title, 1)
+                                        for p in layout.check(value)]}
+    summary = _SUMMARIES.get(what, lambda _v, _d: [])(value, doc)
+    doc["summary"] = summary
+    if args.json:
+        emit_json(doc)
+        return 0
+    print(f"{title} = 0x{value:016x}")
+    _print_rows(rows, nonzero=args.nonzero)
+    for sub in doc.get("iss", []):
+        if sub["name"] == "ISS" or sub["raw"] != "0x0":
+            print(f"{sub['name']} ({sub['layout']}, {sub['title']}):")
+            _print_rows(sub["fields"], "    ", nonzero=args.nonzero)
+    for p in doc["problems"]:
+        print(f"  problem: {p}")
+    for line in summary:
+        print(line)
+    return 0
+
+
+def _esr_summary(value: int, doc: dict[str, Any]) -> list[str]:
+    """ESR: the exception class, the ISS (and ISS2) of that class field by field, the syndrome."""
+    from ..arch.esr import EC_MEANING, LAYOUTS, decode_esr, decode_fsc
+
+    s = decode_esr(value)
+    for row in doc["fields"]:
+        if row["name"] == "EC":
+            row["value"] = f"{s.ec_name}: {s.ec_meaning}"
+    doc["ec"] = {"raw": f"0x{s.ec:02x}", "name": s.ec_name if s.ec in {e.value for e in EC_MEANING}
+                 else None, "meaning": s.ec_meaning}
+    subs = []
+    for part, lname, raw in (("ISS", s.iss_layout, s.iss), ("ISS2", s.iss2_layout, s.iss2)):
+        if lname is None:
+            continue
+        lay = LAYOUTS[lname]
+        rows = _rows(lay, raw)
+        for row in rows:
+            if row["name"] in ("DFSC", "IFSC") and row["kind"] == "field":
+                row["value"] = str(decode_fsc(int(row["raw"], 16)))
+        subs.append({"name": part, "layout": lname, "title": lay.doc, "raw": f"0x{raw:x}",
+                     "fields": rows})
+    doc["iss"] = subs
+    doc["fsc"] = None if s.fsc is None else {"code": f"0x{s.fsc.code:02x}",
+                                             "kind": s.fsc.kind.value, "level": s.fsc.level}
+    return ["syndrome:"] + [f"  {line}" for line in s.lines]
+
+
+def _hpfar_summary(value: int, doc: dict[str, Any]) -> list[str]:
+    from ..arch.esr import hpfar_ipa
+
+    ipa = hpfar_ipa(value)
+    doc["ipa_page"] = f"0x{ipa:x}"
+    return [f"faulting IPA page: 0x{ipa:x} (FIPA << 12; the offset in the page is FAR[11:0])"]
+
+
+def _walk_problem(doc: dict[str, Any], exc: Exception) -> list[str]:
+    """A value the walk decoder rejects: one more problem (unless check() said it already)."""
+    if str(exc) not in doc["problems"]:
+        doc["problems"].append(str(exc))
+    return []
+
+
+def _tcr_summary(value: int, doc: dict[str, Any]) -> list[str]:
+    from ..arch.registers import decode_tcr_el1
+    from ..errors import MemattrError
+
+    try:
+        tcr = decode_tcr_el1(value)
+    except MemattrError as exc:
+        return _walk_problem(doc, exc)
+    out = []
+    for n, half in ((0, tcr.t0), (1, tcr.t1)):
+        if half.epd:
+            out.append(f"TTBR{n}_EL1: walks disabled (EPD{n}=1)")
+        else:
+            assert half.granule is not None
+            out.append(f"TTBR{n}_EL1: {half.granule.value} granule, {half.ia_bits}-bit VA, start "
+                       f"level {half.start_level}" + (", DS=1" if half.ds else ""))
+    out.append(f"IPS: {tcr.ips_bits}-bit intermediate physical addresses")
+    doc["walk"] = out
+    return out
+
+
+def _vtcr_summary(value: int, doc: dict[str, Any]) -> list[str]:
+    from ..arch.registers import decode_vtcr_el2
+    from ..errors import MemattrError
+
+    try:
+        v = decode_vtcr_el2(value)
+    except MemattrError as exc:
+        return _walk_problem(doc, exc)
+    out = [f"stage 2: {v.tg0.value} granule, {v.ia_bits}-bit IPA, start level {v.start_level} "
+           f"({v.concatenated} concatenated table{'s' if v.concatenated > 1 else ''}), PS "
+           f"{v.pa_bits} bits (effective {v.effective_pa_bits}), {v.vmid_bits}-bit VMID"
+           + (", DS=1" if v.ds else "")]
+    doc["walk"] = out
+    return out
+
+
+def _ttb_summary(value: int, doc: dict[str, Any]) -> list[str]:
+    from ..arch.registers import ttb_base_address
+
+    b48, b52 = ttb_base_address(value), ttb_base_address(value, pa_bits=52)
+    doc["table_base"] = f"0x{b48:x}"
+    doc["table_base_52bit_oa"] = f"0x{b52:x}"
+    return [f"table base: 0x{b48:x} (0x{b52:x} if the OA is 52 bits: BADDR[5:2] hold "
+            "address[51:48])"]
+
+
+_SUMMARIES: dict[str, Any] = {
+    "esr": _esr_summary, "hpfar": _hpfar_summary, "tcr": _tcr_summary, "vtcr": _vtcr_summary,
+    "ttbr0": _ttb_summary, "ttbr1": _ttb_summary, "vttbr": _ttb_summary,
+}

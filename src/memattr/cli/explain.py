@@ -1,4 +1,8 @@
-"""``memattr explain``: the story behind an abort syndrome a KVM host logged."""
+"""``memattr explain``: the story behind an abort syndrome a KVM host logged.
+
+Every exception class is named and its ISS decoded (:func:`memattr.arch.esr.decode_esr`); the
+memory-type story is told for Data and Instruction Aborts.
+"""
 
 from __future__ import annotations
 
@@ -38,10 +42,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         s = story.syndrome
         emit_json({
-            "esr": esr, "ec": s.ec, "il": s.il,
+            "esr": esr, "esr_hex": f"0x{esr:x}", "ec": s.ec, "ec_name": s.ec_name,
+            "ec_meaning": s.ec_meaning, "il": s.il,
             "fsc": None if s.fsc is None else {"code": s.fsc.code, "kind": s.fsc.kind.value,
                                                "level": s.fsc.level},
-            "isv": s.isv, "wnr": s.wnr, "s1ptw": s.s1ptw, "ipa": story.ipa,
+            "isv": s.isv, "wnr": s.wnr, "s1ptw": s.s1ptw,
+            "iss": {"layout": s.iss_layout,
+                    "fields": [{"name": n, "raw": f"0x{x:x}"} for n, x in s.iss_fields]},
+            "iss2": {"layout": s.iss2_layout,
+                     "fields": [{"name": n, "raw": f"0x{x:x}"} for n, x in s.iss2_fields]},
+            "ipa": story.ipa,
             "explanation": list(story.lines),
         })
         return 0

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 
 from .._value import dataclass
-from ..arch.combine import Controls
-from ..arch.esr import EC, FaultKind, Syndrome, decode_esr
-from ..arch.properties import alignment_outcome
+from ..arch.esr import EC, FaultKind, Syndrome, decode_esr, hpfar_ipa
 from ..errors import ParseError
 
 __all__ = ["Story", "parse_report", "explain", "ipa_from_hpfar"]
@@ -39,12 +37,15 @@ def parse_report(text: str) -> int:
 
 
 def ipa_from_hpfar(hpfar: int, far: int) -> int:
-    """The faulting IPA: HPFAR_EL2.FIPA (bits [43:4], IPA[51:12]) with FAR_EL2's page offset."""
-    return (((hpfar >> 4) & ((1 << 40) - 1)) << 12) | (far & 0xFFF)
+    """The faulting IPA: HPFAR_EL2.FIPA (IPA[51:12]) with FAR_EL2's page offset (arch.esr)."""
+    return hpfar_ipa(hpfar, far)
 
 
 def _alignment_story(wnr: bool) -> list[str]:
     """Why an alignment fault reaches EL2, and which kernels fix it (arch.md 7, linux.md 2.1)."""
+    from ..arch.combine import Controls  # only this story needs the combining rules
+    from ..arch.properties import alignment_outcome
+
     access = "write" if wnr else "read"
     old = alignment_outcome(0x44, 0b001, controls=Controls(fwb=True), aligned=False)
     new = alignment_outcome(0x44, 0b101, controls=Controls(fwb=True), aligned=False)

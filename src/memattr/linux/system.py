@@ -15,6 +15,8 @@ from typing import Any
 from ..arch.combine import Access, Resolution, resolve
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import AlignmentOutcome, TypeProperties, alignment_outcome, type_properties
+from ..arch.regdefs import VTCR_EL2_SH0_ISH
+from ..arch.registers import leaf_shareability
 from ..arch.s2memattr import describe as describe_s2
 from ..errors import ConfigError
 from ..platform.bus import ErrorOutcome
@@ -223,7 +225,9 @@ class Evaluation:
 
 def _resolve(guest: GuestStage1, leaf: Stage2Leaf, host: HostFeatures, access: GuestAccess,
              cd: bool) -> tuple[Resolution, AlignmentOutcome | None]:
-    sh2 = leaf.sh if not host.lpa2 else 0b11  # with LPA2, VTCR_EL2.SH0 = Inner Shareable
+    # KVM programs VTCR_EL2.SH0 Inner Shareable (asm/kvm_arm.h VTCR_EL2_COMMON_BITS); with LPA2
+    # (DS=1) that, not the descriptor, gives stage 2's shareability.
+    sh2 = leaf_shareability(leaf.sh, ds=host.lpa2, walk_sh=VTCR_EL2_SH0_ISH)
     ctl = guest.controls(fwb=host.fwb, cd=cd)
     res = resolve(guest.attr, leaf.memattr, sh1=guest.sh, sh2=sh2, controls=ctl,
                   access=access.access, features=host.arch_features)

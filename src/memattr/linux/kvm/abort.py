@@ -96,11 +96,8 @@ class GuestAccess:
         if self.is_exec:
             return encode_abort_esr(fsc=fsc, instruction=True)
         isv = self.isv and self.size in _SAS
-        esr = encode_abort_esr(fsc=fsc, wnr=self.is_write, s1ptw=self.s1ptw, isv=isv,
-                               sas=_SAS.get(self.size, 0), sf=self.size == 8)
-        if self.cm:
-            esr |= 1 << 8  # ISS.CM
-        return esr
+        return encode_abort_esr(fsc=fsc, wnr=self.is_write, s1ptw=self.s1ptw, isv=isv,
+                                sas=_SAS.get(self.size, 0), sf=self.size == 8, cm=self.cm)
 
     def __str__(self) -> str:
         return f"{self.size}-byte {self.access.value} ({self.instr.value})"
