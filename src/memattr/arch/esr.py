@@ -184,14 +184,18 @@ def encode_abort_esr(
     sse: bool = False,
     ar: bool = False,
     il: bool = True,
+    cm: bool = False,
 ) -> int:
-    """Build the ESR_ELx value of a Data or Instruction Abort (ISS fields as in decode_esr)."""
+    """Build the ESR_ELx value of a Data or Instruction Abort (ISS fields as in decode_esr).
+
+    :param cm: Data Abort from a cache maintenance or address translation (AT) instruction.
+    """
     if instruction:
         ec = EC.IABT_LOW if lower_el else EC.IABT_CUR
         iss = (fsc & 0x3F) | (int(s1ptw) << 7)
     else:
         ec = EC.DABT_LOW if lower_el else EC.DABT_CUR
-        iss = (fsc & 0x3F) | (int(wnr) << 6) | (int(s1ptw) << 7)
+        iss = (fsc & 0x3F) | (int(wnr) << 6) | (int(s1ptw) << 7) | (int(cm) << 8)
         if isv:
             iss |= (1 << 24) | ((sas & 3) << 22) | (int(sse) << 21) | ((srt & 0x1F) << 16)
             iss |= (int(sf) << 15) | (int(ar) << 14)
