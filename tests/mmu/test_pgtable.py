@@ -225,7 +225,7 @@ def test_constructors_from_registers() -> None:
     assert pt.vttbr == pt.root and pt.geom.concat == 2
     pt2 = PageTable.stage2(mem, vtcr=vtcr, vttbr=(4 << 48) | 0x9000_0000)
     assert pt2.root == 0x9000_0000 and pt2.vmid == 4 and pt2.vttbr == (4 << 48) | 0x9000_0000
-    tcr = Stage1Regime.simple(G16, 47, 40).tcr
+    tcr = Stage1Regime.simple(G16, 47, 40, mair=0xFF).tcr
     s1 = PageTable.stage1(mem, tcr=tcr, ttbr=(7 << 48) | 0xA000_0000)
     assert s1.asid == 7 and s1.geom.granule is G16 and s1.geom.start_level == 1
     s1b = PageTable.stage1(mem, tcr=tcr, ttbr1=True)
