@@ -1,4 +1,5 @@
-"""``memattr decode mair|s1|s2``: a MAIR byte or register, or a stage-1/stage-2 descriptor."""
+"""``memattr decode mair|s1|s2|par``: a MAIR byte or register, a stage-1/stage-2 descriptor, or
+PAR_EL1."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ def register(subparsers: Any) -> None:
     s2.add_argument("--no-fwb", action="store_true", help="HCR_EL2.FWB=0 only")
     _walk_args(s2)
 
+    _register_par(sub)
+
 
 def _walk_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--granule", default="4k", help=f"translation granule: {_GRANULES} (default 4k)")
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     """Decode what was asked for."""
     if args.what == "mair":
         return _run_mair(args)
+    if args.what == "par":
+        return _run_par(args)
     return _run_desc(args, stage=1 if args.what == "s1" else 2)
 
 
@@ -307,3 +312,40 @@ def _s2_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
     result.update({"memattr": memattr, "sh": desc.sh, "meaning": meanings,
                    "s2ap": desc.s2ap, "xn": desc.xn, "fnxs": desc.fnxs})
     return lines
+
+
+# --- PAR_EL1 ----------------------------------------------------------------------------------
+
+
+def _register_par(sub: Any) -> None:
+    p = sub.add_parser(
+        "par",
+        help="PAR_EL1 as an AT instruction writes it (F=0: PA, ATTR, SH, NS; F=1: FST, PTW, S)",
+        description=(
+            "Decode a 64-bit PAR_EL1 with its field table (the F=0 or the F=1 layout, ASL "
+            "AArch64.EncodePAR): the output address, ATTR in MAIR_ELx format (ASL "
+            "EncodePARAttrs), SH and NS; or the fault status, PTW and stage."
+        ),
+    )
+    p.add_argument("value", metavar="VALUE", help="the PAR_EL1 value")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+def _run_par(args: argparse.Namespace) -> int:
+    from ..arch.par import decode_par
+
+    value = parse_int(args.value, "PAR_EL1", bits=64)
+    par = decode_par(value)
+    rows = par.rows()
+    if args.json:
+        emit_json({"command": "decode par", "value": value, "f": par.f, "pa": par.pa,
+                   "attr": par.attr, "sh": par.sh, "ns": par.ns,
+                   "fst": par.fst.code if par.fst is not None else None, "ptw": par.ptw,
+                   "stage": par.stage, "summary": par.summary, "problems": list(par.problems),
+                   "fields": [{"name": n, "bits": b, "value": v} for n, b, v in rows]})
+        return 0
+    print(f"PAR_EL1 = 0x{value:016x}: {par.summary}")
+    _print_fields(rows)
+    for problem in par.problems:
+        print(f"  problem: {problem}")
+    return 0

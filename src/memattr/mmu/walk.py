@@ -103,6 +103,7 @@ __all__ = [
     "S2Out",
     "S2Cache",
     "walk",
+    "walk_at",
     "walk_stage2",
     "s1_perms",
     "s2_perms",
@@ -703,10 +704,10 @@ class _Walk:
     """The state of one translation."""
 
     __slots__ = ("mem", "frames", "regime", "plan", "access", "cache", "steps", "updates",
-                 "at", "from_el2", "hw_update", "notes", "memo")
+                 "at", "s1_only", "hw_update", "notes", "memo")
 
     def __init__(self, mem: DescReader, regime: Regime, access: Access,
-                 cache: S2Cache | None, *, at: bool = False, from_el2: bool = False,
+                 cache: S2Cache | None, *, at: bool = False, s1_only: bool = False,
                  hw_update: bool = True) -> None:
         self.mem = mem
         self.frames = mem.frames if type(mem) is PhysMem else None
@@ -717,7 +718,7 @@ class _Walk:
         self.steps: list[tuple[Any, ...]] = []
         self.updates: list[DescUpdate] = []
         self.at = at
-        self.from_el2 = from_el2
+        self.s1_only = s1_only
         self.hw_update = hw_update
         self.notes: list[str] = []
         # Stage-2 walks already done on this memory, while it is unchanged: the same reads give
@@ -1124,6 +1125,14 @@ class _Walk:
         if s1_raw is not None:
             s1_raw = self.s1_update(half, s1_level, s1_raw, desc_ipa,  # type: ignore[arg-type]
                                     write)
+        if self.s1_only:
+            # AT S1E*: the output of stage 1 and its attributes (ASL AArch64.S1Translate).
+            res1 = plan.resolve(byte, 0xF, sh1, 0b11, False, acc.kind.combine_access)
+            s1set = res1.s1
+            notes1 = ((res1.reserved,) if res1.reserved else ()) + tuple(res1.faults)
+            return (acc.va, ipa, ipa, acc, s1set[0] if s1set else None, res1, _PERMS[p1],
+                    _PERMS[p1], ALL_PERMS, s1_size, s1_level, s1_raw, None, None, s1_attr, None,
+                    notes1)
         s2 = plan.s2
         s2_raw = None
         s2_level = None
@@ -1179,6 +1188,22 @@ def walk(mem: DescReader, regime: Regime, access: Access, *,
         TCR_EL1.HA/HD, VTCR_EL2.HA/HD) in ``mem``; they are listed in ``updates`` either way.
     """
     w = _Walk(mem, regime, access, cache, hw_update=hw_update)
+    try:
+        targs = w.run()
+    except _Abort as abort:
+        return WalkResult(access, w.steps, None, abort.fault, tuple(w.updates))
+    return WalkResult(access, w.steps, None, None, tuple(w.updates), targs=targs)
+
+
+def walk_at(mem: DescReader, regime: Regime, access: Access, *, stage12: bool,
+            hw_update: bool = True) -> WalkResult:
+    """The translation an AT instruction makes (ASL AArch64.AT): no alignment fault; stage 1
+    alone for AT S1E* (the translation's ``pa`` is then the IPA and its attributes stage 1's),
+    both stages for AT S12E*.  ``access`` gives the permission checked (EL0 or EL1, read or
+    write).  Faults carry CM=1 and WnR=1 (as ESR_ELx reports a fault on AT)."""
+    if access.kind is AccessKind.EXEC:
+        raise EncodingError("AT: translates for a read or a write, not an instruction fetch")
+    w = _Walk(mem, regime, access, None, at=True, s1_only=not stage12, hw_update=hw_update)
     try:
         targs = w.run()
     except _Abort as abort:
