@@ -44,6 +44,7 @@ class Setup:
         s2_start: int | None = None,
         ram_leaf: int | None = None,
         cpu: Cpu = ALL,
+        bulk_min: int = 32,
     ) -> None:
         self.cpu = cpu
         self.mem = PhysMem(cpu=cpu, alloc_base=0x8000_0000)
@@ -54,7 +55,7 @@ class Setup:
         if s2 is not None:
             g2 = Geometry.for_stage2(s2[0], s2[1], min(ps, cpu.pa_max), s2_start, ds2, cpu=cpu)
             self.vtcr = vtcr_value(g2, ps)
-            self.s2 = PageTable(self.mem, g2, vmid=7)
+            self.s2 = PageTable(self.mem, g2, vmid=7, bulk_min=bulk_min)
             self.s2.map(RAM_IPA, RAM_SIZE, RAM_PA, NORMAL_S2, max_leaf=ram_leaf)
             tables = IpaSpace(self.s2, RAM_IPA, 1 << 20)
         self.tables = tables
@@ -65,12 +66,13 @@ class Setup:
             self.tcr = reg.tcr
             geom = reg.halves[0].geometry
             assert geom is not None
-            self.s1 = PageTable(tables, geom, asid=3)  # type: ignore[arg-type]
+            self.s1 = PageTable(tables, geom, asid=3,  # type: ignore[arg-type]
+                                bulk_min=bulk_min)
 
     def regime(self, *, hcr: int | None = None, sctlr: int = SCTLR_DEFAULT,
                mair: int = LINUX_MAIR, xnx: bool | None = None, tcr: int | None = None,
                ttbr0: int | None = None, vttbr: int | None = None,
-               cpu: Cpu | None = None) -> Regime:
+               cpu: Cpu | None = None, vtcr: int | None = None) -> Regime:
         """The registers describing the tables (HCR_EL2 VM|RW by default when stage 2 exists).
 
         :param xnx: FEAT_XNX (default: the setup's CPU without it, as before FEAT_XNX mattered).
@@ -85,7 +87,8 @@ class Setup:
                           mair=mair, sctlr=sctlr, cpu=cpu)
         s2 = None
         if self.s2 is not None:
-            s2 = Stage2Regime(self.vtcr, vttbr if vttbr is not None else self.s2.vttbr, cpu=cpu)
+            s2 = Stage2Regime(vtcr if vtcr is not None else self.vtcr,
+                              vttbr if vttbr is not None else self.s2.vttbr, cpu=cpu)
         h = hcr if hcr is not None else (HCR_DEFAULT if s2 is not None else 0)
         return Regime(s1, s2, h)
 

@@ -1024,17 +1024,18 @@ class _VisitState:
         self.bulk_min = bulk_min
         self.limit = limit
         self.count = 0
-        self.seen: dict[int, int] = {}
+        self.seen: dict[int, tuple[int, int]] = {}
 
 
 def _visit(mem: TableMemory, geom: Geometry, codec: Codec, table: int, level: int, base: int,
            lo: int, hi: int, state: _VisitState) -> Iterator[Visit]:
-    first = state.seen.setdefault(table, base)
-    if first != base:
+    first = state.seen.get(table)
+    if first is not None:
         raise ConfigError(
-            f"table 0x{table:x} is reached twice (for IA 0x{first:x} and 0x{base:x}): the "
-            "tables loop back or share a table; stopped"
+            f"table 0x{table:x} is reached twice (for IA 0x{first[0]:x} at level {first[1]} and "
+            f"0x{base:x} at level {level}): the tables loop back or share a table; stopped"
         )
+    state.seen[table] = (base, level)
     shift = geom.shift(level)
     i0 = (lo - base) >> shift
     i1 = ((hi - 1 - base) >> shift) + 1
