@@ -49,6 +49,9 @@ __all__ = [
     "s1_walk_params",
     "s2_walk_params",
     "effective_hcr",
+    "VA_RANGE_BIT",
+    "va_range",
+    "addr_top",
 ]
 
 _GRANULE_KIB = {Granule.K4: 4, Granule.K16: 16, Granule.K64: 64}
@@ -61,6 +64,21 @@ _HCR = R.HCR_EL2
 _HCR_PTW = _HCR.field_mask("PTW")
 _HCR_TGE = _HCR.field_mask("TGE")
 _HCR_FWB = _HCR.field_mask("FWB")
+
+
+VA_RANGE_BIT = 55
+"""ASL AArch64.GetVARange: VA[55] selects the TTBR1_EL1 range (1) or TTBR0_EL1 (0)."""
+
+
+def va_range(va: int) -> int:
+    """0 for the TTBR0_EL1 range, 1 for TTBR1_EL1 (ASL AArch64.GetVARange)."""
+    return (va >> VA_RANGE_BIT) & 1
+
+
+def addr_top(tbi: bool, tbid: bool, ifetch: bool) -> int:
+    """ASL AArch64.AddrTop: the top address bit that translation uses -- 55 with TBI (not for
+    an instruction fetch with TBID), else 63."""
+    return VA_RANGE_BIT if (tbi and not (tbid and ifetch)) else 63
 
 
 def lpa_64k(cpu: Cpu) -> bool:

@@ -367,6 +367,7 @@ def _build_raw(rd: _Reader, data: dict[str, Any], cpu: Cpu, path: str) -> Built:
     import os
     import stat
 
+    from ..arch import registers as R
     from ..errors import MemattrError
     from ..mmu.pgtable import IpaSpace, PageTable
     from ..mmu.physmem import FRAME_SIZE, PhysMem
@@ -389,7 +390,7 @@ def _build_raw(rd: _Reader, data: dict[str, Any], cpu: Cpu, path: str) -> Built:
     hcr = given.get("HCR_EL2", HCR_DEFAULT if vtcr is not None else 0)
     mair = given.get("MAIR_EL1")
     if mair is None:
-        if sctlr & 1:
+        if R.SCTLR_EL1.get(sctlr, "M"):
             raise rd.fail(("registers",), "MAIR_EL1 is required when SCTLR_EL1.M=1 (stage 1 "
                                           "on): memattr assumes no operating system's layout")
         mair = 0

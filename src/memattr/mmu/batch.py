@@ -58,6 +58,7 @@ from ..arch.descriptor import (
 from ..arch.esr import FaultKind
 from ..arch.mair import Features
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
+from ..arch.walkparams import VA_RANGE_BIT, addr_top
 from ..errors import EncodingError
 from .pgtable import Codec
 from .physmem import FRAME_SHIFT, FRAME_SIZE, PhysMem
@@ -553,7 +554,7 @@ def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,
     upd_ipa = np.zeros(n, dtype=np.uint64)
     if regime.s1_enabled:
         for half in regime.s1.halves:
-            sel = st.alive & (((va >> u(55)) & u(1)) == u(half.n))
+            sel = st.alive & (((va >> u(VA_RANGE_BIT)) & u(1)) == u(half.n))
             if sel.any():
                 _stage1(snap, regime, half, va, sel, st, k, el, s1_desc, s1_level, ipa, p1,
                         p1lut, p2lut, upd_deny, upd_level, upd_ipa)
@@ -564,9 +565,9 @@ def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,
         byte = np.where(ok, s1_attr, 0).astype(np.int64)
     else:
         # ASL AArch64.S1DisabledOutput: VA[top:PAMax] must be zero (top 55 with TBI).
-        top = np.where(((va >> u(55)) & u(1)) == u(1), _top(regime.s1.halves[1], is_exec),
-                       _top(regime.s1.halves[0], is_exec))
-        keep = np.where(top == 55, u((1 << 56) - 1), u((1 << 64) - 1))
+        top = np.where(((va >> u(VA_RANGE_BIT)) & u(1)) == u(1),
+                       _top(regime.s1.halves[1], is_exec), _top(regime.s1.halves[0], is_exec))
+        keep = np.where(top == VA_RANGE_BIT, u((1 << (VA_RANGE_BIT + 1)) - 1), u((1 << 64) - 1))
         ipa = va & keep
         over = st.alive & ((ipa >> u(regime.pa_max)) != 0)
         st.set(over, _ASZ, 1, 0)
@@ -619,7 +620,7 @@ def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,
 def _top(half: Stage1Half, is_exec: bool) -> int:
     """ASL AArch64.AddrTop for one VA range."""
     p = half.params
-    return 55 if (p.tbi and not (p.tbid and is_exec)) else 63
+    return addr_top(p.tbi, p.tbid, is_exec)
 
 
 def _s1_updates(regime: Regime, va: Arr, s1_desc: Arr, ok: Arr, write: bool) -> None:
@@ -632,7 +633,7 @@ def _s1_updates(regime: Regime, va: Arr, s1_desc: Arr, ok: Arr, write: bool) -> 
         p = half.params
         if not p.ha:
             continue
-        sel = ok & (((va >> u(55)) & u(1)) == u(half.n))
+        sel = ok & (((va >> u(VA_RANGE_BIT)) & u(1)) == u(half.n))
         new = s1_desc | u(DESC_AF)
         if p.hd and write:
             new = np.where((s1_desc & u(DESC_DBM)) != 0, new & ~u(S1_AP2), new)

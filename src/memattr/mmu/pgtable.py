@@ -539,10 +539,10 @@ class PageTable:
         if not isinstance(ents, list):
             import numpy as np
 
-            idx = np.nonzero(ents & np.uint64(1))[0]
+            idx = np.nonzero(ents & np.uint64(_VALID))[0]
             pairs = [(int(i) + i0, int(ents[i])) for i in idx]
         else:
-            pairs = [(i0 + j, e) for j, e in enumerate(ents) if e & 1]
+            pairs = [(i0 + j, e) for j, e in enumerate(ents) if e & _VALID]
         for i, raw in pairs:
             k = c.kind(level, raw)
             ebase = base + (i << shift)
@@ -655,7 +655,7 @@ class PageTable:
         ents = self._entries(table, first, last)
         want = np.zeros(last - first, dtype=bool)
         want[np.asarray(sub) - first] = True
-        empty = want & ((ents & np.uint64(1)) == 0)
+        empty = want & ((ents & np.uint64(_VALID)) == 0)
         n_new = int(empty.sum())
         children: dict[int, int] = {}
         if n_new:
@@ -897,11 +897,11 @@ class PageTable:
         if items is None:
             import numpy as np
 
-            valid = np.nonzero(ents & np.uint64(1))[0]
+            valid = np.nonzero(ents & np.uint64(_VALID))[0]
             leafy = [int(j) for j in valid if c.kind(level, int(ents[j])).is_leaf]
             if len(leafy) >= self.bulk_min:
                 self._bulk_clear(table, level, base, i0, ents, leafy)
-                valid = np.nonzero(self._entries(table, i0, i1) & np.uint64(1))[0]
+                valid = np.nonzero(self._entries(table, i0, i1) & np.uint64(_VALID))[0]
             pairs = [(i0 + int(j), int(self.mem.read64(table + 8 * (i0 + int(j)))))
                      for j in valid]
         else:
@@ -923,7 +923,7 @@ class PageTable:
         if table == self.root:
             return False
         rest = self.mem.read_u64s(table, g.entries(level))
-        return not bool((rest & 1).any())
+        return not bool((rest & _VALID).any())
 
     def _bulk_clear(self, table: int, level: int, base: int, i0: int, ents: Any,
                     leafy: list[int]) -> None:

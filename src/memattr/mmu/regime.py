@@ -342,7 +342,7 @@ class Stage1Regime:
 
     def half_of(self, va: int) -> Stage1Half:
         """The half that translates ``va``: TTBR1 when VA[55] is 1 (ASL AArch64.GetVARange)."""
-        return self.halves[(va >> 55) & 1]
+        return self.halves[W.va_range(va)]
 
     @property
     def asid(self) -> int:
@@ -361,7 +361,7 @@ class Stage1Regime:
         with TBI<n> (63 for an instruction fetch with TBID<n>), else 63."""
         half = self.half_of(va)
         p = half.params
-        top = 55 if (p.tbi and not (p.tbid and ifetch)) else 63
+        top = W.addr_top(p.tbi, p.tbid, ifetch)
         width = p.ia_bits
         if width > top:
             return True

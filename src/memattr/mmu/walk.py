@@ -49,6 +49,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from ..arch import walkparams as W
 from ..arch.combine import Access as CombineAccess
 from ..arch.combine import Resolution, resolve
 from ..arch.descriptor import (
@@ -947,13 +948,13 @@ class _Walk:
         plan = self.plan
         acc = self.access
         va = acc.va
-        half = plan.halves[(va >> 55) & 1]
+        half = plan.halves[W.va_range(va)]
         n = half.n
         if half.fault is not None or half.geo is None:
             raise self.fault(FaultKind.TRANSLATION, 1, 0, half.fault or "stage 1 not walkable",
                              rule=half.rule)
         # AArch64.VAIsOutOfRange (TBI; TBID for instruction fetches).
-        top = 55 if (half.tbi and not (half.tbid and acc.is_exec)) else 63
+        top = W.addr_top(half.tbi, half.tbid, acc.is_exec)
         width = half.ia_bits
         if width <= top:
             hi = (va >> width) & genmask(top - width, 0)
@@ -1091,8 +1092,8 @@ class _Walk:
             sh1 = half.sh if half.ds else (s1_raw >> DESC_SH_SHIFT) & DESC_SH_MASK
         else:
             # ASL AArch64.S1DisabledOutput: VA bits [top:PAMax] must be zero.
-            half = plan.halves[(acc.va >> 55) & 1]
-            top = 55 if (half.tbi and not (half.tbid and acc.is_exec)) else 63
+            half = plan.halves[W.va_range(acc.va)]
+            top = W.addr_top(half.tbi, half.tbid, acc.is_exec)
             va = acc.va & genmask(top, 0)
             if va >> plan.pa_max:
                 raise self.fault(FaultKind.ADDRESS_SIZE, 1, 0,
