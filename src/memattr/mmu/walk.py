@@ -424,11 +424,11 @@ class WalkResult:
 
 def _expand(records: Any, ia: int | None, out: list[WalkStep]) -> None:
     """Raw step records -> WalkSteps.  A record is a WalkStep's fields, or (None, records, ia):
-    a run of table reads remembered from an earlier walk of the same memory, whose records
-    with ia None take ``ia`` (the address now being translated)."""
+    a run of reads remembered from an earlier walk of the same memory, whose records with ia
+    None take ``ia`` (the address now being translated; a None there: the enclosing one)."""
     for r in records:
         if r[0] is None:
-            _expand(r[1], r[2], out)
+            _expand(r[1], ia if r[2] is None else r[2], out)
         elif r[2] is None:
             out.append(WalkStep(r[0], r[1], ia, *r[3:]))  # type: ignore[arg-type]
         else:
@@ -551,6 +551,7 @@ def hpfar_value(ipa: int) -> int:
 # --- compiled per geometry and per regime ----------------------------------------------------
 
 _U64 = struct.Struct("<Q").unpack_from
+_VA_RANGE_BIT = W.VA_RANGE_BIT  # ASL AArch64.GetVARange: VA bit 55 picks TTBR0/TTBR1
 _FRAME_MASK = (1 << FRAME_SHIFT) - 1
 _TTW = CombineAccess.TTW
 # TCR_ELx.IRGN/ORGN -> MAIR-style nibble for the attributes of table walks (ASL WalkMemAttrs).
@@ -562,8 +563,8 @@ class _Geo:
     block allowed, leaf address mask, leaf extra fields), and the table address decode."""
 
 
-    __slots__ = ("levels", "last", "prefix_shift", "table_and", "table_extra", "oa_bits",
-                 "start", "ia_bits")
+    __slots__ = ("levels", "last", "prefix_shift", "page_shift", "table_and", "table_extra",
+                 "oa_bits", "start", "ia_bits")
 
     def __init__(self, g: Geometry) -> None:
         c = Codec(g)
@@ -577,6 +578,9 @@ class _Geo:
         # Every input address with the same bits above this shift reads the same table
         # descriptors down to the final level (0: a one-level walk has no such prefix).
         self.prefix_shift = g.shift(FINAL_LEVEL - 1) if len(self.levels) > 1 else 0
+        # Every input address in one page reads the same descriptors (the indexes at every level
+        # come from bits at or above it).
+        self.page_shift = g.shift(FINAL_LEVEL)
         self.table_and = c.table_and
         self.table_extra = c.table_extra
         self.oa_bits = g.oa_bits
@@ -659,7 +663,7 @@ class _Half:
 
     __slots__ = ("n", "fault", "rule", "geo", "root", "epd", "tbi", "tbid", "hpd", "ha", "hd",
                  "ds",
-                 "sh", "ia_bits", "walk_attr", "walk_sh", "width_mask", "notes")
+                 "sh", "ia_bits", "walk_attr", "walk_sh", "width_mask", "notes", "va_hi")
 
     def __init__(self, h: Stage1Half, reg: Regime) -> None:
         p = h.params
@@ -675,6 +679,14 @@ class _Half:
         self.walk_sh = p.sh if p.sh != 1 else 0b11
         self.width_mask = (1 << p.ia_bits) - 1
         self.notes = p.notes
+        # (mask, value) VA bits [AddrTop:width] must have, for a data access and an instruction
+        # fetch (ASL AArch64.VAIsOutOfRange with AArch64.AddrTop).
+        hi = []
+        for ifetch in (False, True):
+            top = W.addr_top(p.tbi, p.tbid, ifetch)
+            mask = genmask(top - p.ia_bits, 0) if p.ia_bits <= top else 0
+            hi.append((mask, mask if h.n else 0))
+        self.va_hi = tuple(hi)
 
 
 def _plan(reg: Regime) -> _Plan:
@@ -782,9 +794,9 @@ class _Walk:
                              rule="AArch64.IPAIsOutOfRange")
         memo = self.memo
         if memo is not None:
-            got = memo.get((ipa, s1ptw))
+            got = memo.get((3, ipa >> geo.page_shift, s1ptw))
             if got is not None:
-                self.steps.extend(got[0])
+                self.steps.append((None, got[0], ipa))
                 return got[1]  # type: ignore[no-any-return]
         cache = self.cache
         mark = len(self.steps)
@@ -867,7 +879,8 @@ class _Walk:
             if memo is not None and not self.updates:
                 if len(memo) > _MEMO_LIMIT:
                     memo.clear()
-                memo[(ipa, s1ptw)] = (tuple(steps[mark:]), leaf)
+                memo[(3, ipa >> geo.page_shift, s1ptw)] = (
+                    tuple((r[0], r[1], None) + r[3:] for r in steps[mark:]), leaf)
             elif cache is not None and raw & DESC_AF:
                 cache.s2_fill(s2.vmid, S2Out(leaf[5], oa, size, level, raw,
                                              tuple(WalkStep(*r) for r in steps[mark:])))
@@ -948,20 +961,19 @@ class _Walk:
         plan = self.plan
         acc = self.access
         va = acc.va
-        half = plan.halves[W.va_range(va)]
+        half = plan.halves[(va >> _VA_RANGE_BIT) & 1]
         n = half.n
         if half.fault is not None or half.geo is None:
             raise self.fault(FaultKind.TRANSLATION, 1, 0, half.fault or "stage 1 not walkable",
                              rule=half.rule)
-        # AArch64.VAIsOutOfRange (TBI; TBID for instruction fetches).
-        top = W.addr_top(half.tbi, half.tbid, acc.is_exec)
+        # AArch64.VAIsOutOfRange: bits [AddrTop:width] all equal to the range's (TBI; TBID for
+        # instruction fetches).
         width = half.ia_bits
-        if width <= top:
-            hi = (va >> width) & genmask(top - width, 0)
-            if hi != (0 if n == 0 else genmask(top - width, 0)):
-                raise self.fault(FaultKind.TRANSLATION, 1, 0,
-                                 f"VA 0x{va:x} is outside the {width}-bit TTBR{n} range "
-                                 f"(TCR_EL1.T{n}SZ)", rule="AArch64.VAIsOutOfRange")
+        hi_mask, hi_want = half.va_hi[acc.kind is AccessKind.EXEC]
+        if (va >> width) & hi_mask != hi_want:
+            raise self.fault(FaultKind.TRANSLATION, 1, 0,
+                             f"VA 0x{va:x} is outside the {width}-bit TTBR{n} range "
+                             f"(TCR_EL1.T{n}SZ)", rule="AArch64.VAIsOutOfRange")
         if half.epd:
             raise self.fault(FaultKind.TRANSLATION, 1, 0,
                              f"TCR_EL1.EPD{n}=1: walks of the TTBR{n} range are disabled",
@@ -1080,7 +1092,7 @@ class _Walk:
         acc = self.access
         ctl = plan.ctl
         at = self.at
-        aligned = True if at else acc.aligned
+        aligned = at or acc.va & (acc.size - 1) == 0
         if ctl.a and not aligned and not acc.is_exec:
             raise self.fault(FaultKind.ALIGNMENT, 1, None,
                              f"unaligned {acc.size}-byte access with SCTLR_EL1.A=1",
