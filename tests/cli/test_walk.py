@@ -93,6 +93,15 @@ def test_missing_file_and_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 2 and "--va" in err
 
 
+def test_help_documents_the_raw_form(capsys: pytest.CaptureFixture[str]) -> None:
+    """``memattr walk --help`` shows the raw form's tables and registers (issue 7 item 6)."""
+    status, out, _ = run(capsys, "walk", "--help")
+    assert status == 0
+    for word in ("[registers]", "TCR_EL1 = 0x", "VTTBR_EL2", "[[memory]]", "values = [",
+                 "[[image]]", "base = 0x"):
+        assert word in out, word
+
+
 def test_load_builds_what_the_file_says() -> None:
     """load(): stage-2 table at VMID 1, guest stage-1 table inside guest RAM."""
     b = load(example_path())

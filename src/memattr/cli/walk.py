@@ -136,6 +136,8 @@ def register(subparsers: Any) -> None:
             "binary dump saved from a debugger or /proc/kcore).  Full schema: pydoc "
             "memattr.cli.walk."
         ),
+        epilog=_raw_epilog(),
+        formatter_class=_EpilogFormatter,
     )
     p.add_argument("file", metavar="FILE.toml", nargs="?", help="the walk file")
     p.add_argument("--example", action="store_true",
@@ -150,6 +152,27 @@ def register(subparsers: Any) -> None:
                    help="also print a table: s1 (Linux kernel_page_tables format), s2/kvm (KVM "
                         "stage2_page_tables format), memattr (both, with memory types)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+class _EpilogFormatter(argparse.HelpFormatter):
+    """Wraps the description as usual, prints the epilog (a TOML example) as written."""
+
+    def add_text(self, text: str | None) -> None:
+        if text is not None and text.startswith("raw form"):
+            self._add_item(lambda t: t + "\n", [text])
+        else:
+            super().add_text(text)
+
+
+def _raw_epilog() -> str:
+    """The raw form's schema, from this module's docstring."""
+    doc = __doc__ or ""
+    start = doc.find("    [registers]")
+    end = doc.find("\nBoth forms take accesses")
+    if start < 0 or end < 0:  # pragma: no cover - the docstring is part of this file
+        return ""
+    body = doc[start:end].rstrip()
+    return "raw form (what a machine holds; accesses as in the other form):\n\n" + body
 
 
 def example_path() -> str:
