@@ -132,6 +132,11 @@ def test_at_agrees_with_the_walker(sc: Scenario) -> None:
             w = walk(sc.setup.mem, sc.regime, Access(va, kind, op.el, 1), hw_update=False)
             r = at(sc.setup.mem, sc.regime, op, va, hw_update=False)
             f = w.fault
+            if f is not None:  # the decision record says what the fault says
+                d = f.decision
+                assert d is not None and d.result is f.kind and d.rule.value == f.rule
+                assert (d.input("stage"), d.input("level"), d.input("s1ptw")) == (
+                    f.stage, f.level, f.s1ptw)
             s1_done = f is None or (f.stage == 2 and not f.s1ptw)
             if not op.stage12 and s1_done and sc.regime.s1_enabled:
                 p = r.decoded

@@ -18,6 +18,7 @@ from memattr.arch.descriptor import (
 )
 from memattr.arch.esr import FaultKind, decode_esr
 from memattr.arch.impdef import ImpDef
+from memattr.arch.walkparams import WalkRule
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import Regime, Stage2Regime
 from memattr.mmu.walk import Access, AccessKind, WalkResult, walk
@@ -155,6 +156,8 @@ def test_s1walk_base_address_size_fault_is_level_0(granule: Granule, va_bits: in
     f = go(mem, reg, 0x1000).fault
     assert f is not None and (f.kind, f.stage, f.level) == (FaultKind.ADDRESS_SIZE, 1, 0)
     assert f.esr == s1_esr(0) and f.rule == "AArch64.S1Walk" and f.s1ptw is False
+    assert f.decision is not None and (f.decision.rule, f.decision.branch, f.decision.result) \
+        == (WalkRule.S1Walk, "base_address_size", FaultKind.ADDRESS_SIZE)
 
 
 @pytest.mark.parametrize(("granule", "ipa_bits", "sl0", "start"),
@@ -219,11 +222,14 @@ def test_s2_inconsistent_sl_is_a_level_0_translation_fault(granule: Granule, ipa
     size is a stage-2 Translation fault at level 0 returned as a value (no exception)."""
     bits = ipa_bits + 1 if granule is G64 else ipa_bits
     s2 = Stage2Regime(vtcr(granule, bits, sl0))
-    assert s2.geometry is None and s2.params.rule == "AArch64.S2InconsistentSL"
+    assert s2.geometry is None and s2.params.rule is WalkRule.S2InconsistentSL
     reg = Regime(Regime.from_registers(tcr=0, mair=0, sctlr=0, hcr=0).s1, s2, HCR_VM)
     f = go(PhysMem(), reg, 0x2000).fault
     assert f is not None and (f.kind, f.stage, f.level) == (FaultKind.TRANSLATION, 2, 0)
     assert f.rule == "AArch64.S2InconsistentSL" and "SL0" in f.reason
+    assert f.decision is not None and f.decision.rule is WalkRule.S2InconsistentSL
+    assert (f.decision.branch, f.decision.result) == ("registers", FaultKind.TRANSLATION)
+    assert f.decision.input("stage") == 2 and f.decision.input("address") == 0x2000
 
 
 @pytest.mark.parametrize(("granule", "ipa_bits", "sl0", "cpu", "why"), [
@@ -235,7 +241,7 @@ def test_s2_invalid_sl(granule: Granule, ipa_bits: int, sl0: int, cpu: Cpu, why:
     """AArch64.S2InvalidSL: SL0 reserved for the granule, level 0 needing PAMax >= 44 (4KB),
     16KB SL0=0b11 needing DS=1."""
     s2 = Stage2Regime(vtcr(granule, ipa_bits, sl0, 40), cpu=cpu)
-    assert s2.params.rule == "AArch64.S2InvalidSL" and why in (s2.fault or "")
+    assert s2.params.rule is WalkRule.S2InvalidSL and why in (s2.fault or "")
     reg = Regime.from_registers(tcr=0, mair=0, sctlr=0, vtcr=s2.vtcr, cpu=cpu)
     f = go(PhysMem(cpu=cpu), reg, 0).fault
     assert f is not None and (f.kind, f.level) == (FaultKind.TRANSLATION, 0)
@@ -255,8 +261,8 @@ def test_s2_min_txsz_follows_pamax() -> None:
     assert s2.params.txsz == 24 and s2.params.notes  # clamped: a 40-bit IPA from level 1
     assert s2.geometry is not None and (s2.geometry.ia_bits, s2.geometry.concat) == (40, 2)
     # Level 0 (SL0=0b10) needs PAMax >= 44 (AArch64.S2InvalidSL): not with this PE.
-    assert Stage2Regime(vtcr(G4, 48, 0b10, 40), cpu=cpu, imp=clamp).params.rule == \
-        "AArch64.S2InvalidSL"
+    assert Stage2Regime(vtcr(G4, 48, 0b10, 40), cpu=cpu, imp=clamp).params.rule is \
+        WalkRule.S2InvalidSL
 
 
 def test_s1_txsz_faults_and_lva() -> None:

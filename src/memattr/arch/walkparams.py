@@ -23,6 +23,8 @@ FEAT_THE, FEAT_MEC, FEAT_HAFT, Secure and Realm regimes.
 
 from __future__ import annotations
 
+import enum
+
 from .._value import dataclass  # dataclasses, cheaper to import
 from . import registers as R
 from .cpu import ALL, Cpu
@@ -32,6 +34,7 @@ from .impdef import DEFAULT as IMPDEF_DEFAULT
 from .impdef import ImpDef
 
 __all__ = [
+    "WalkRule",
     "S1Params",
     "S2Params",
     "lpa_64k",
@@ -53,6 +56,27 @@ __all__ = [
     "va_range",
     "addr_top",
 ]
+
+
+class WalkRule(enum.Enum):
+    """Arm pseudocode functions (ASL, v9.4 names) that decide a walk's faults: the ``rule`` of
+    the :class:`~memattr.arch.decision.Decision` a walk fault carries."""
+
+    S1TxSZFaults = "AArch64.S1TxSZFaults"
+    S2TxSZFaults = "AArch64.S2TxSZFaults"
+    S2InvalidSL = "AArch64.S2InvalidSL"
+    S2InconsistentSL = "AArch64.S2InconsistentSL"
+    VAIsOutOfRange = "AArch64.VAIsOutOfRange"
+    IPAIsOutOfRange = "AArch64.IPAIsOutOfRange"
+    S1Walk = "AArch64.S1Walk"
+    S2Walk = "AArch64.S2Walk"
+    DecodeDescriptorType = "AArch64.DecodeDescriptorType"
+    S1CheckPermissions = "AArch64.S1CheckPermissions"
+    S2CheckPermissions = "AArch64.S2CheckPermissions"
+    CheckAlignment = "AArch64.CheckAlignment"
+    S1HasAlignmentFault = "AArch64.S1HasAlignmentFault"
+    S2HasAlignmentFault = "AArch64.S2HasAlignmentFault"
+    S1DisabledOutput = "AArch64.S1DisabledOutput"
 
 _GRANULE_KIB = {Granule.K4: 4, Granule.K16: 16, Granule.K64: 64}
 _KIB_GRANULE = {kib: g for g, kib in _GRANULE_KIB.items()}
@@ -141,19 +165,20 @@ def s2_min_txsz(granule: Granule, ds: bool, cpu: Cpu = ALL) -> int:
 
 
 def _txsz_fault(txsz: int, lo: int, hi: int, must_below: bool, imp: ImpDef, field: str,
-                rule: str, feature: str) -> tuple[int, str | None, str | None]:
+                rule: WalkRule, feature: str) -> tuple[int, str | None, str | None]:
     """(TxSZ to use, fault reason or None, note or None) for a TxSZ outside [lo, hi]."""
+    name = rule.value
     if txsz < lo:
         if must_below or imp.fault_on_txsz_below_minimum:
             why = "required with " + feature if must_below else "IMPLEMENTATION DEFINED"
             return txsz, (f"{field}=0x{txsz:x} is below the minimum {lo} ({64 - lo}-bit input; "
-                          f"{rule}: a fault, {why})"), None
-        return lo, None, f"{field}=0x{txsz:x} below the minimum: used as {lo} ({rule})"
+                          f"{name}: a fault, {why})"), None
+        return lo, None, f"{field}=0x{txsz:x} below the minimum: used as {lo} ({name})"
     if txsz > hi:
         if imp.fault_on_txsz_above_maximum:
             return txsz, (f"{field}=0x{txsz:x} is above the maximum {hi} ({64 - hi}-bit input; "
-                          f"{rule}: a fault, IMPLEMENTATION DEFINED)"), None
-        return hi, None, f"{field}=0x{txsz:x} above the maximum: used as {hi} ({rule})"
+                          f"{name}: a fault, IMPLEMENTATION DEFINED)"), None
+        return hi, None, f"{field}=0x{txsz:x} above the maximum: used as {hi} ({name})"
     return txsz, None, None
 
 
@@ -289,7 +314,7 @@ class S1Params:
     irgn: int
     orgn: int
     fault: str | None = None
-    rule: str | None = None
+    rule: WalkRule | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -307,7 +332,7 @@ def s1_walk_params(tcr: int, ttbr: int, n: int, cpu: Cpu = ALL,
     oa_bits = physical_address_size(ps, granule, ds, cpu)
     lo, hi = s1_min_txsz(granule, ds, cpu), max_txsz(granule, cpu)
     txsz, fault, note = _txsz_fault(get(tcr, f"T{n}SZ"), lo, hi, cpu.lva, imp,
-                                    f"TCR_EL1.T{n}SZ", "AArch64.S1TxSZFaults", "FEAT_LVA")
+                                    f"TCR_EL1.T{n}SZ", WalkRule.S1TxSZFaults, "FEAT_LVA")
     if note:
         notes.append(note)
     ia_bits = 64 - txsz
@@ -322,7 +347,7 @@ def s1_walk_params(tcr: int, ttbr: int, n: int, cpu: Cpu = ALL,
         tbid=bool(get(tcr, f"TBID{n}")), hpd=bool(get(tcr, f"HPD{n}")), ha=ha,
         hd=ha and cpu.hd and bool(get(tcr, "HD")), sh=get(tcr, f"SH{n}"),
         irgn=get(tcr, f"IRGN{n}"), orgn=get(tcr, f"ORGN{n}"), fault=fault,
-        rule="AArch64.S1TxSZFaults" if fault else None, notes=tuple(notes),
+        rule=WalkRule.S1TxSZFaults if fault else None, notes=tuple(notes),
     )
 
 
@@ -370,7 +395,7 @@ class S2Params:
     hd: bool
     vmid: int
     fault: str | None = None
-    rule: str | None = None
+    rule: WalkRule | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -390,8 +415,8 @@ def s2_walk_params(vtcr: int, vttbr: int, cpu: Cpu = ALL,
     oa_bits = physical_address_size(ps, granule, ds, cpu)
     lo, hi = s2_min_txsz(granule, ds, cpu), max_txsz(granule, cpu)
     txsz, fault, note = _txsz_fault(get(vtcr, "T0SZ"), lo, hi, lpa_64k(cpu), imp,
-                                    "VTCR_EL2.T0SZ", "AArch64.S2TxSZFaults", "FEAT_LPA")
-    rule = "AArch64.S2TxSZFaults" if fault else None
+                                    "VTCR_EL2.T0SZ", WalkRule.S2TxSZFaults, "FEAT_LPA")
+    rule = WalkRule.S2TxSZFaults if fault else None
     if note:
         notes.append(note)
     ia_bits = 64 - txsz
@@ -400,7 +425,7 @@ def s2_walk_params(vtcr: int, vttbr: int, cpu: Cpu = ALL,
     if fault is None:
         fault = s2_invalid_sl(granule, sl0, sl2, ds, cpu)
         if fault is not None:
-            rule = "AArch64.S2InvalidSL"
+            rule = WalkRule.S2InvalidSL
         else:
             start = R.s2_start_level(granule, sl0, sl2, ds, ttst=True)
             if R.s2_inconsistent_sl(granule, txsz, start):
@@ -410,7 +435,7 @@ def s2_walk_params(vtcr: int, vttbr: int, cpu: Cpu = ALL,
                 fault = (f"VTCR_EL2.SL0=0x{sl0:x} starts at level {start}, which resolves a "
                          f"{lo_ia}..{hi_ia}-bit IPA, but VTCR_EL2.T0SZ=0x{txsz:x} gives "
                          f"{ia_bits} bits")
-                rule = "AArch64.S2InconsistentSL"
+                rule = WalkRule.S2InconsistentSL
                 start = None
             else:
                 concat = 1 << max(0, ia_bits - level_shift(granule, start)

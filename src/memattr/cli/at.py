@@ -100,5 +100,6 @@ def _json(r: ATResult) -> dict[str, Any]:
         f = r.abort
         d["abort"] = {"kind": f.kind.value, "stage": f.stage, "level": f.level,
                       "s1ptw": f.s1ptw, "esr": f.esr, "far": f.far, "hpfar": f.hpfar,
-                      "reason": f.reason, "rule": f.rule}
+                      "reason": f.reason, "rule": f.rule,
+                      "branch": f.decision.branch if f.decision else None}
     return d

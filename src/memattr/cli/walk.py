@@ -523,8 +523,9 @@ def _build(rd: _Reader, data: dict[str, Any], cpu: Cpu) -> Built:
         vmid = rd.num(st2, "vmid", w, 1, bits=16)
         s2reg = Stage2Regime(vtcr, R.VTTBR_EL2.set(0, "VMID", vmid), cpu=cpu)
         if s2reg.geometry is None:
+            rule = s2reg.params.rule.value if s2reg.params.rule else ""
             raise rd.fail(w + (("vtcr",) if "vtcr" in st2 else ()),
-                          f"VTCR_EL2=0x{vtcr:x}: {s2reg.fault} ({s2reg.params.rule})")
+                          f"VTCR_EL2=0x{vtcr:x}: {s2reg.fault} ({rule})")
         geom2 = s2reg.geometry
         limit = 1 << geom2.oa_bits
         top = 0x8000_0000
@@ -804,6 +805,7 @@ def _json(r: WalkResult) -> dict[str, Any]:
         assert f is not None
         d["fault"] = {"kind": f.kind.value, "stage": f.stage, "level": f.level,
                       "s1ptw": f.s1ptw, "ipa": f.ipa, "reason": f.reason, "rule": f.rule,
+                      "branch": f.decision.branch if f.decision else None,
                       "esr": f.esr, "target_el": f.target_el, "far": f.far, "hpfar": f.hpfar}
     return d
 

@@ -359,7 +359,8 @@ class PageTable:
         ConfigError when the PE cannot walk with ``vtcr`` (the reason a walk would fault)."""
         reg = Stage2Regime(vtcr, vttbr or 0, cpu=cpu)
         if reg.geometry is None:
-            raise ConfigError(f"VTCR_EL2=0x{vtcr:x}: {reg.fault} ({reg.params.rule})")
+            rule = reg.params.rule.value if reg.params.rule else ""
+            raise ConfigError(f"VTCR_EL2=0x{vtcr:x}: {reg.fault} ({rule})")
         root = reg.root if vttbr and reg.root else None
         return cls(mem, reg.geometry, root=root, vmid=reg.vmid, bulk_min=bulk_min)
 
@@ -373,8 +374,9 @@ class PageTable:
                            ttbr1=(ttbr or 0) if ttbr1 else 0, mair=0, cpu=cpu)
         half = reg.halves[1 if ttbr1 else 0]
         if half.geometry is None:
+            rule = half.params.rule.value if half.params.rule else ""
             raise ConfigError(f"TCR_EL1=0x{tcr:x}: the TTBR{int(ttbr1)} range cannot be walked: "
-                              f"{half.fault} ({half.params.rule})")
+                              f"{half.fault} ({rule})")
         asid = R.TTBRx_EL1.get(ttbr or 0, "ASID")
         root = half.root if ttbr and half.root else None
         return cls(mem, half.geometry, root=root, asid=asid, bulk_min=bulk_min)

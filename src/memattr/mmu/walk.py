@@ -52,6 +52,7 @@ from typing import Any
 from ..arch import walkparams as W
 from ..arch.combine import Access as CombineAccess
 from ..arch.combine import Resolution, resolve
+from ..arch.decision import Decision
 from ..arch.descriptor import (
     DESC_AF,
     DESC_DBM,
@@ -87,6 +88,7 @@ from ..arch.fields import genmask
 from ..arch.mair import Features
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
+from ..arch.walkparams import WalkRule
 from ..errors import EncodingError
 from .pgtable import Codec
 from .physmem import FRAME_SHIFT, DescReader, PhysMem
@@ -259,7 +261,9 @@ class Fault:
     :param esr: the ESR_ELx value; ``target_el`` says which (1 or 2).
     :param far: FAR_ELx (the VA).  :param hpfar: HPFAR_EL2 (FIPA = IPA[51:12] in [43:4]) where
         ASL IPAValid holds, else None.
-    :param rule: the ASL function that decided (e.g. ``AArch64.S2InconsistentSL``).
+    :param decision: what decided it: the ASL function (:class:`~memattr.arch.walkparams.
+        WalkRule`), a branch id (``"base_address_size"``, ``"invalid_descriptor"`` ...), the
+        inputs (stage, level, address, s1ptw) and the result (the fault kind).
     """
 
     kind: FaultKind
@@ -274,7 +278,12 @@ class Fault:
     target_el: int
     far: int
     hpfar: int | None
-    rule: str | None = None
+    decision: Decision | None = None
+
+    @property
+    def rule(self) -> str | None:
+        """The name of the ASL function that decided (e.g. ``AArch64.S2InconsistentSL``)."""
+        return self.decision.rule.value if self.decision is not None else None
 
     @property
     def fsc(self) -> int:
@@ -767,15 +776,19 @@ class _Walk:
 
     # --- faults -------------------------------------------------------------------------
     def fault(self, kind: FaultKind, stage: int, level: int | None, why: str, *,
-              s1ptw: bool = False, ipa: int | None = None, rule: str | None = None,
+              rule: WalkRule | None, branch: str, s1ptw: bool = False, ipa: int | None = None,
               wnr: bool | None = None) -> _Abort:
-        """A fault of this access, with the syndrome the exception would carry."""
+        """A fault of this access, with the syndrome the exception would carry and the decision
+        (``rule``, ``branch``) that took it."""
         acc = self.access
         esr = fault_esr(kind, stage, level, acc, s1ptw=s1ptw, wnr=wnr, at=self.at)
         hpfar = hpfar_value(ipa) if (stage == 2 and ipa is not None and ipa_valid(kind, s1ptw)) \
             else None
+        decision = None if rule is None else Decision(
+            rule, branch, (("stage", stage), ("level", level),
+                           ("address", ipa if stage == 2 else acc.va), ("s1ptw", s1ptw)), kind)
         return _Abort(Fault(kind, stage, level, s1ptw, acc.va, ipa, acc, why, esr, stage,
-                            acc.va, hpfar, rule))
+                            acc.va, hpfar, decision))
 
     # --- stage 2 ------------------------------------------------------------------------
     def s2_walk(self, ipa: int, s1ptw: bool) -> _S2Leaf:
@@ -786,12 +799,12 @@ class _Walk:
         geo = plan.s2_geo
         if geo is None:
             raise self.fault(FaultKind.TRANSLATION, 2, 0, s2.fault or "stage 2 not walkable",
-                             s1ptw=s1ptw, ipa=ipa, rule=s2.params.rule)
+                             s1ptw=s1ptw, ipa=ipa, rule=s2.params.rule, branch="registers")
         if ipa >> geo.ia_bits:
             raise self.fault(FaultKind.TRANSLATION, 2, 0,
                              f"IPA 0x{ipa:x} is beyond the {geo.ia_bits}-bit IPA space "
                              "(VTCR_EL2.T0SZ)", s1ptw=s1ptw, ipa=ipa,
-                             rule="AArch64.IPAIsOutOfRange")
+                             rule=WalkRule.IPAIsOutOfRange, branch="ipa_out_of_range")
         memo = self.memo
         if memo is not None:
             got = memo.get((3, ipa >> geo.page_shift, s1ptw))
@@ -813,7 +826,7 @@ class _Walk:
             raise self.fault(FaultKind.ADDRESS_SIZE, 2, 0,
                              f"VTTBR_EL2 base 0x{table:x} is beyond the {oa_bits}-bit output "
                              "address size (VTCR_EL2.PS, PAMax)", s1ptw=s1ptw, ipa=ipa,
-                             rule="AArch64.S2Walk")
+                             rule=WalkRule.S2Walk, branch="base_address_size")
         steps = self.steps
         frames = self.frames
         levels = geo.levels
@@ -838,11 +851,13 @@ class _Walk:
                 steps.append((2, level, ipa, table, index, addr, 0, DescType.INVALID, s1ptw))
                 raise self.fault(FaultKind.SYNC_EXTERNAL_ON_WALK, 2, level,
                                  f"no memory at PA 0x{addr:x} (beyond the simulated memory)",
-                                 s1ptw=s1ptw, ipa=ipa, rule="AArch64.S2Walk")
+                                 s1ptw=s1ptw, ipa=ipa,
+                                 rule=WalkRule.S2Walk, branch="external_abort")
             if not raw & DESC_VALID:
                 steps.append((2, level, ipa, table, index, addr, raw, DescType.INVALID, s1ptw))
                 raise self.fault(FaultKind.TRANSLATION, 2, level, "invalid descriptor",
-                                 s1ptw=s1ptw, ipa=ipa, rule="AArch64.S2Walk")
+                                 s1ptw=s1ptw, ipa=ipa,
+                rule=WalkRule.S2Walk, branch="invalid_descriptor")
             if raw & DESC_TABLE:
                 if level != FINAL_LEVEL:
                     steps.append((2, level, ipa, table, index, addr, raw, DescType.TABLE, s1ptw))
@@ -853,7 +868,7 @@ class _Walk:
                         raise self.fault(FaultKind.ADDRESS_SIZE, 2, level,
                                          f"next-level table 0x{table:x} beyond the {oa_bits}-bit "
                                          "output address size", s1ptw=s1ptw, ipa=ipa,
-                                         rule="AArch64.S2Walk")
+                                         rule=WalkRule.S2Walk, branch="table_address_size")
                     continue
                 steps.append((2, level, ipa, table, index, addr, raw, DescType.PAGE, s1ptw))
             elif leaf_ok:
@@ -863,7 +878,7 @@ class _Walk:
                 raise self.fault(FaultKind.TRANSLATION, 2, level,
                                  f"block descriptor not allowed at level {level} "
                                  "(AArch64.BlockDescSupported)", s1ptw=s1ptw, ipa=ipa,
-                                 rule="AArch64.DecodeDescriptorType")
+                                 rule=WalkRule.DecodeDescriptorType, branch="block_not_supported")
             oa = raw & leaf_and
             for lsb, mask, ashift in leaf_extra:
                 oa |= ((raw >> lsb) & mask) << ashift
@@ -871,10 +886,10 @@ class _Walk:
                 raise self.fault(FaultKind.ADDRESS_SIZE, 2, level,
                                  f"output address 0x{oa:x} beyond the {oa_bits}-bit output "
                                  "address size (VTCR_EL2.PS, PAMax)", s1ptw=s1ptw, ipa=ipa,
-                                 rule="AArch64.S2Walk")
+                                 rule=WalkRule.S2Walk, branch="output_address_size")
             if not raw & DESC_AF and not s2.params.ha:
                 raise self.fault(FaultKind.ACCESS_FLAG, 2, level, "AF=0 in the stage-2 leaf",
-                                 s1ptw=s1ptw, ipa=ipa, rule="AArch64.S2Walk")
+                                 s1ptw=s1ptw, ipa=ipa, rule=WalkRule.S2Walk, branch="access_flag")
             leaf = (oa, size, level, raw, addr, ipa & ~(size - 1))
             if memo is not None and not self.updates:
                 if len(memo) > _MEMO_LIMIT:
@@ -939,17 +954,19 @@ class _Walk:
             if any(a.is_device for a in res.s2):
                 raise self.fault(FaultKind.PERMISSION, 2, leaf[2],
                                  "stage-1 table in stage-2 Device memory with HCR_EL2.PTW=1",
-                                 s1ptw=True, ipa=ipa, rule="AArch64.S2CheckPermissions",
+                                 s1ptw=True, ipa=ipa,
+                                 rule=WalkRule.S2CheckPermissions, branch="ttw_device",
                                  wnr=write)
         if not perm & 1:
             raise self.fault(FaultKind.PERMISSION, 2, leaf[2],
                              "stage 2 does not allow reads of the stage-1 table (S2AP[0]=0)",
-                             s1ptw=True, ipa=ipa, rule="AArch64.S2CheckPermissions", wnr=write)
+                             s1ptw=True, ipa=ipa,
+                             rule=WalkRule.S2CheckPermissions, branch="ttw_no_read", wnr=write)
         if write and not perm & 2:
             raise self.fault(FaultKind.PERMISSION, 2, leaf[2],
                              "stage 2 does not allow the hardware update of the stage-1 "
                              "descriptor (S2AP[1]=0)", s1ptw=True, ipa=ipa,
-                             rule="AArch64.S2CheckPermissions", wnr=True)
+                             rule=WalkRule.S2CheckPermissions, branch="ttw_no_write", wnr=True)
         if plan.s2_ha:
             self.s2_update(leaf, write, False)
         return leaf[0] | (ipa & (leaf[1] - 1))
@@ -965,7 +982,7 @@ class _Walk:
         n = half.n
         if half.fault is not None or half.geo is None:
             raise self.fault(FaultKind.TRANSLATION, 1, 0, half.fault or "stage 1 not walkable",
-                             rule=half.rule)
+                             rule=half.rule, branch="registers")
         # AArch64.VAIsOutOfRange: bits [AddrTop:width] all equal to the range's (TBI; TBID for
         # instruction fetches).
         width = half.ia_bits
@@ -973,18 +990,20 @@ class _Walk:
         if (va >> width) & hi_mask != hi_want:
             raise self.fault(FaultKind.TRANSLATION, 1, 0,
                              f"VA 0x{va:x} is outside the {width}-bit TTBR{n} range "
-                             f"(TCR_EL1.T{n}SZ)", rule="AArch64.VAIsOutOfRange")
+                             f"(TCR_EL1.T{n}SZ)",
+                             rule=WalkRule.VAIsOutOfRange, branch="va_out_of_range")
         if half.epd:
             raise self.fault(FaultKind.TRANSLATION, 1, 0,
                              f"TCR_EL1.EPD{n}=1: walks of the TTBR{n} range are disabled",
-                             rule="AArch64.S1Walk")
+                             rule=WalkRule.S1Walk, branch="epd")
         geo = half.geo
         table = half.root
         oa_bits = geo.oa_bits
         if table >> oa_bits:
             raise self.fault(FaultKind.ADDRESS_SIZE, 1, 0,
                              f"TTBR{n}_EL1 base 0x{table:x} is beyond the {oa_bits}-bit output "
-                             "address size (TCR_EL1.IPS, PAMax)", rule="AArch64.S1Walk")
+                             "address size (TCR_EL1.IPS, PAMax)",
+                             rule=WalkRule.S1Walk, branch="base_address_size")
         tperm = 0  # APTable | UXNTable | PXNTable, accumulated (ASL AArch64.S1ApplyTablePerms)
         hpd = half.hpd
         ia = va & half.width_mask
@@ -1017,11 +1036,11 @@ class _Walk:
                 steps.append((1, level, va, table, index, desc_pa, 0, DescType.INVALID, False))
                 raise self.fault(FaultKind.SYNC_EXTERNAL_ON_WALK, 1, level,
                                  f"no memory at PA 0x{desc_pa:x} (beyond the simulated memory)",
-                                 rule="AArch64.S1Walk")
+                                 rule=WalkRule.S1Walk, branch="external_abort")
             if not raw & DESC_VALID:
                 steps.append((1, level, va, table, index, desc_pa, raw, DescType.INVALID, False))
                 raise self.fault(FaultKind.TRANSLATION, 1, level, "invalid descriptor",
-                                 rule="AArch64.S1Walk")
+                                 rule=WalkRule.S1Walk, branch="invalid_descriptor")
             if raw & DESC_TABLE:
                 if level != FINAL_LEVEL:
                     steps.append((1, level, va, table, index, desc_pa, raw, DescType.TABLE,
@@ -1033,7 +1052,7 @@ class _Walk:
                         raise self.fault(FaultKind.ADDRESS_SIZE, 1, level,
                                          f"next-level table 0x{table:x} beyond the {oa_bits}-bit "
                                          "output address size (TCR_EL1.IPS)",
-                                         rule="AArch64.S1Walk")
+                                         rule=WalkRule.S1Walk, branch="table_address_size")
                     if not hpd:
                         tperm |= ((raw >> S1_APTABLE_SHIFT) & S1_APTABLE_MASK) \
                             | (0b0100 if raw & S1_UXNTABLE else 0) \
@@ -1047,17 +1066,18 @@ class _Walk:
                 raise self.fault(FaultKind.TRANSLATION, 1, level,
                                  f"block descriptor not allowed at level {level} "
                                  "(AArch64.BlockDescSupported)",
-                                 rule="AArch64.DecodeDescriptorType")
+                                 rule=WalkRule.DecodeDescriptorType, branch="block_not_supported")
             oa = raw & leaf_and
             for lsb, mask, ashift in leaf_extra:
                 oa |= ((raw >> lsb) & mask) << ashift
             if oa >> oa_bits:
                 raise self.fault(FaultKind.ADDRESS_SIZE, 1, level,
                                  f"output address 0x{oa:x} beyond the {oa_bits}-bit output "
-                                 "address size (TCR_EL1.IPS, PAMax)", rule="AArch64.S1Walk")
+                                 "address size (TCR_EL1.IPS, PAMax)",
+                                 rule=WalkRule.S1Walk, branch="output_address_size")
             if not raw & DESC_AF and not half.ha:
                 raise self.fault(FaultKind.ACCESS_FLAG, 1, level, "AF=0 in the stage-1 leaf",
-                                 rule="AArch64.S1Walk")
+                                 rule=WalkRule.S1Walk, branch="access_flag")
             ap = (raw >> S1_AP_SHIFT) & S1_AP_MASK
             if half.hd and raw & DESC_DBM:
                 ap &= ~(S1_AP2 >> S1_AP_SHIFT)  # ASL AArch64.S1ApplyOutputPerms: DBM -> AP[2]=0
@@ -1096,7 +1116,7 @@ class _Walk:
         if ctl.a and not aligned and not acc.is_exec:
             raise self.fault(FaultKind.ALIGNMENT, 1, None,
                              f"unaligned {acc.size}-byte access with SCTLR_EL1.A=1",
-                             rule="AArch64.CheckAlignment")
+                             rule=WalkRule.CheckAlignment, branch="sctlr_a")
         write = acc.kind is AccessKind.WRITE
         if plan.s1_enabled:
             ipa, s1_level, s1_size, s1_raw, p1, desc_ipa, desc_pa, half = self.s1_walk()
@@ -1111,7 +1131,7 @@ class _Walk:
                 raise self.fault(FaultKind.ADDRESS_SIZE, 1, 0,
                                  f"stage 1 off and VA 0x{acc.va:x} beyond the {plan.pa_max}-bit "
                                  "physical address size (PAMax)",
-                                 rule="AArch64.S1DisabledOutput")
+                                 rule=WalkRule.S1DisabledOutput, branch="va_beyond_pamax")
             ipa, s1_level, s1_size, s1_raw, p1 = va, None, 1 << plan.pa_max, None, 7
             s1_attr, sh1 = None, 0b11
         byte = s1_attr if s1_attr is not None else 0xFF
@@ -1130,11 +1150,13 @@ class _Walk:
             if bad:
                 raise self.fault(FaultKind.ALIGNMENT, 1, None,
                                  f"unaligned {acc.size}-byte {acc.kind.value} to stage-1 Device "
-                                 "memory", rule="AArch64.S1HasAlignmentFault")
+                                 "memory",
+                                 rule=WalkRule.S1HasAlignmentFault, branch="device_unaligned")
         if not p1 & _KIND_BIT[acc.kind]:
             raise self.fault(FaultKind.PERMISSION, 1, s1_level,
                              f"stage 1 gives {_PERMS[p1]} at EL{acc.el}, the access is a "
-                             f"{acc.kind.value}", rule="AArch64.S1CheckPermissions")
+                             f"{acc.kind.value}",
+                             rule=WalkRule.S1CheckPermissions, branch="access_not_permitted")
         if s1_raw is not None:
             s1_raw = self.s1_update(half, s1_level, s1_raw, desc_ipa,  # type: ignore[arg-type]
                                     write)
@@ -1172,11 +1194,13 @@ class _Walk:
                     which = "the FWB-combined" if ctl.fwb else "the stage-2"
                     raise self.fault(FaultKind.ALIGNMENT, 2, None,
                                      f"unaligned {acc.size}-byte {acc.kind.value}: {which} type "
-                                     "is Device", ipa=ipa, rule="AArch64.S2HasAlignmentFault")
+                                     "is Device", ipa=ipa,
+                                     rule=WalkRule.S2HasAlignmentFault, branch="device_unaligned")
             if not p2 & _KIND_BIT[acc.kind]:
                 raise self.fault(FaultKind.PERMISSION, 2, s2_level,
                                  f"stage 2 gives {_PERMS[p2]} at EL{acc.el}, the access is a "
-                                 f"{acc.kind.value}", ipa=ipa, rule="AArch64.S2CheckPermissions")
+                                 f"{acc.kind.value}", ipa=ipa,
+                                 rule=WalkRule.S2CheckPermissions, branch="access_not_permitted")
             if plan.s2_ha:
                 s2_raw = self.s2_update(leaf, write, at)
         if self.notes:
@@ -1240,7 +1264,8 @@ def walk_stage2(mem: DescReader, s2: Stage2Regime, ipa: int, access: Access | No
         if not p2 & _KIND_BIT[acc.kind]:
             raise w.fault(FaultKind.PERMISSION, 2, leaf[2],
                           f"stage 2 gives {_PERMS[p2]} at EL{acc.el}, the access is a "
-                          f"{acc.kind.value}", ipa=ipa, rule="AArch64.S2CheckPermissions")
+                          f"{acc.kind.value}", ipa=ipa,
+                          rule=WalkRule.S2CheckPermissions, branch="access_not_permitted")
         raw = w.s2_update(leaf, acc.is_write, False)
     except _Abort as abort:
         return WalkResult(acc, w.steps, None, abort.fault, tuple(w.updates))
