@@ -4,7 +4,10 @@ Goals (issue 3):
 
 - build a stage-2 map of 1 TiB at 1 GiB blocks plus 64 GiB at 4 KiB pages (16.8 M leaves) in
   <= 10 s and <= 1 GiB extra RSS;
-- walk_batch: >= 2 M two-stage translations per second on one core.
+- walk_batch: >= 2 M two-stage translations per second on one core;
+- scalar ``walk``: >= 50,000 two-stage translations per second (issue 8 item 8), each on a VA
+  not walked before in that run (the walker's prefix memo helps as a hardware walk cache would;
+  the leaf levels and the stage-2 walks of new tables are walked every time).
 
 The batch figure uses the worst case for a walker: 4 KiB pages at both stages (a guest's 1 GiB
 mapped page by page, over guest RAM mapped page by page), random VAs, 4 + 3 levels and the
@@ -24,6 +27,8 @@ GIB = 1 << 30
 BUILD_SECONDS = 10.0
 BUILD_RSS = 1 << 30
 BATCH_RATE = 2_000_000
+SCALAR_RATE = 50_000
+MAIR = 0xFF  # MAIR_EL1: Attr0 Normal Write-Back (the only index these tables use)
 
 
 def _rss() -> int:
@@ -71,10 +76,10 @@ def bench_walks(n: int = 2_000_000, repeat: int = 5) -> dict[str, float]:
     s2 = PageTable.stage2(mem, vtcr=s2reg.vtcr)
     s2.map(0x4000_0000, 4 * GIB, 0x1_0000_0000, s2_attrs(memattr=0xF), max_leaf=4096)
     guest = IpaSpace(s2, 0x4000_0000, 64 << 20)
-    s1reg = Stage1Regime.simple(Granule.K4, 48, 40)
+    s1reg = Stage1Regime.simple(Granule.K4, 48, 40, mair=MAIR)
     s1 = PageTable.stage1(guest, tcr=s1reg.tcr)
     s1.map(0x10_0000_0000, GIB, 0x8000_0000, s1_attrs(attr_index=0), max_leaf=4096)
-    reg = Regime.from_registers(tcr=s1reg.tcr, ttbr0=s1.ttbr, vtcr=s2reg.vtcr,
+    reg = Regime.from_registers(tcr=s1reg.tcr, mair=MAIR, ttbr0=s1.ttbr, vtcr=s2reg.vtcr,
                                 vttbr=s2.vttbr)
     rng = np.random.default_rng(0)
     vas = (np.uint64(0x10_0000_0000) + rng.integers(0, GIB, n).astype(np.uint64)) \
@@ -87,14 +92,20 @@ def bench_walks(n: int = 2_000_000, repeat: int = 5) -> dict[str, float]:
         rates.append(n / (time.perf_counter() - t0))
     assert int((res.fault != 0).sum()) == 0
     m = 20_000
-    t0 = time.perf_counter()
-    for va in vas[:m].tolist():
-        walk(mem, reg, Access(va))
-    scalar = m / (time.perf_counter() - t0)
+    scalars, scalars_cpu = [], []
+    for k in range(repeat):
+        chunk = vas[k * m:(k + 1) * m].tolist()  # fresh VAs each round
+        t0, c0 = time.perf_counter(), time.process_time()
+        for va in chunk:
+            walk(mem, reg, Access(va))
+        scalars.append(m / (time.perf_counter() - t0))
+        scalars_cpu.append(m / (time.process_time() - c0))
     # Equality spot check on the first accesses.
     for i, va in enumerate(vas[:200].tolist()):
         assert walk(mem, reg, Access(va)).pa == int(res.pa[i])
-    return {"batch": statistics.median(rates), "batch_best": max(rates), "scalar": scalar}
+    return {"batch": statistics.median(rates), "batch_best": max(rates),
+            "scalar": statistics.median(scalars), "scalar_best": max(scalars),
+            "scalar_cpu": statistics.median(scalars_cpu)}
 
 
 def bench_s2_big(table: object, n: int = 2_000_000) -> float:
@@ -106,7 +117,7 @@ def bench_s2_big(table: object, n: int = 2_000_000) -> float:
 
     mem, pt = table  # type: ignore[misc]
     s2 = Stage2Regime(vtcr_value(pt.geom, 48), pt.vttbr)
-    reg = Regime(Stage1Regime(Stage1Regime.simple().tcr, sctlr=0), s2, pa_max=48)
+    reg = Regime(Stage1Regime.off(), s2)
     rng = np.random.default_rng(1)
     ipas = (np.uint64(1 << 40) + rng.integers(0, 64 * GIB, n).astype(np.uint64)) \
         & ~np.uint64(7)
@@ -134,8 +145,13 @@ def main() -> int:
     print(f"mmu batch two-stage 4K/4K: {r['batch'] / 1e6:.2f} M translations/s median "
           f"(best {r['batch_best'] / 1e6:.2f}; goal >= {BATCH_RATE / 1e6:.0f} M) "
           f"{'ok' if ok_batch else 'MISSED'}")
-    print(f"mmu scalar two-stage 4K/4K: {r['scalar']:,.0f} translations/s")
-    return 0 if ok and ok_batch else 1
+    # One core's rate: the CPU time of this process decides (on a loaded machine the wall
+    # clock also counts the time other processes had the core).
+    ok_scalar = r["scalar_cpu"] >= SCALAR_RATE
+    print(f"mmu scalar two-stage 4K/4K: {r['scalar_cpu']:,.0f} translations per CPU second "
+          f"median, {r['scalar']:,.0f}/s wall clock (best {r['scalar_best']:,.0f}; goal >= "
+          f"{SCALAR_RATE:,}) {'ok' if ok_scalar else 'MISSED'}")
+    return 0 if ok and ok_batch and ok_scalar else 1
 
 
 if __name__ == "__main__":

@@ -93,6 +93,15 @@ def test_missing_file_and_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 2 and "--va" in err
 
 
+def test_help_documents_the_raw_form(capsys: pytest.CaptureFixture[str]) -> None:
+    """``memattr walk --help`` shows the raw form's tables and registers (issue 7 item 6)."""
+    status, out, _ = run(capsys, "walk", "--help")
+    assert status == 0
+    for word in ("[registers]", "TCR_EL1 = 0x", "VTTBR_EL2", "[[memory]]", "values = [",
+                 "[[image]]", "base = 0x"):
+        assert word in out, word
+
+
 def test_load_builds_what_the_file_says() -> None:
     """load(): stage-2 table at VMID 1, guest stage-1 table inside guest RAM."""
     b = load(example_path())
@@ -109,3 +118,231 @@ def test_walk_does_not_import_numpy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+# --- the raw form: registers and memory as a machine holds them ------------------------------
+
+RAW = """
+[registers]
+TCR_EL1 = 0x{tcr:x}
+TTBR0_EL1 = 0x100000
+MAIR_EL1 = 0xff
+HCR_EL2 = 0
+
+[[memory]]
+pa = 0x100000
+values = [0x101003]
+
+[[memory]]
+pa = 0x101000
+value = 0x102003
+
+[[memory]]
+pa = 0x102000
+value = 0x103003
+
+[[memory]]
+pa = 0x103000
+values = [0x90000703, 0x90001703]
+
+[[access]]
+va = 0x1008
+"""
+
+
+def _tcr48() -> int:
+    from memattr.arch import registers as R
+    from memattr.arch.descriptor import Granule
+
+    return R.TCR_EL1.encode(T0SZ=16, T1SZ=16, TG0=R.tg0_encoding(Granule.K4),
+                            TG1=R.tg1_encoding(Granule.K4), EPD1=1, IPS=R.ps_encoding(48),
+                            SH0=3, IRGN0=1, ORGN0=1)
+
+
+def test_raw_registers_and_descriptors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """[registers] and [[memory]]: nothing laid out by memattr; the walk reads the given
+    descriptors (VA 0x1008 is L3 index 1 -> PA 0x90001008)."""
+    f = tmp_path / "raw.toml"
+    f.write_text(RAW.format(tcr=_tcr48()))
+    status, out, err = run(capsys, "walk", str(f))
+    assert status == 0 and err == ""
+    assert "=> IPA 0x90001008 -> PA 0x90001008" in out and "stage 2: off" in out
+    assert out.count(" table  [VA") == 3 and "@PA 0x103008 = 0x0000000090001703 page" in out
+    assert "attributes: Normal-WB" in out and "S1 attr 0xff" in out
+
+
+def test_raw_image_walks_as_the_built_tables(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    """The example's memory saved as binary images with its register values, walked as
+    [[image]] + [registers], gives the same walks as the example."""
+    b = load(example_path())
+    lines = ["[registers]"]
+    reg = b.regime
+    for name, v in (("TCR_EL1", reg.s1.tcr), ("TTBR0_EL1", reg.s1.ttbr0),
+                    ("MAIR_EL1", reg.s1.mair), ("SCTLR_EL1", reg.s1.sctlr),
+                    ("HCR_EL2", reg.hcr), ("VTCR_EL2", reg.s2.vtcr),  # type: ignore[union-attr]
+                    ("VTTBR_EL2", reg.s2.vttbr)):  # type: ignore[union-attr]
+        lines.append(f"{name} = 0x{v:x}")
+    for pfn, frame in b.mem.iter_frames():
+        (tmp_path / f"f{pfn:x}.bin").write_bytes(bytes(frame))
+        lines += ["[[image]]", f'file = "f{pfn:x}.bin"', f"base = 0x{pfn << 12:x}"]
+    raw = tmp_path / "dump.toml"
+    raw.write_text("\n".join(lines) + "\n")
+    for va in ("0x401234", "0x800004", "0x800008", "0x900000"):
+        want = run(capsys, "walk", "--example", "--va", va, "--access", "write", "--json")
+        got = run(capsys, "walk", str(raw), "--va", va, "--access", "write", "--json")
+        assert want[0] == got[0] == 0
+        assert json.loads(want[1])["walks"] == json.loads(got[1])["walks"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("[registers]\nTCR_EL2 = 1\n", "raw.toml:2: registers.TCR_EL2: unknown register"),
+        ("[registers]\nTCR_EL1 = 0\n", "registers: MAIR_EL1 is required when SCTLR_EL1.M=1"),
+        ("[registers]\nMAIR_EL1 = 0\n[stage1]\n", "stage1: mappings laid out by memattr"),
+        ("[[memory]]\npa = 0x1004\nvalue = 1\n", "memory[0].pa: 0x1004: not 8-byte aligned"),
+        ("[[memory]]\npa = 0\nvalue = 1\nvalues = [1]\n", "give value or values, not both"),
+        ("[[memory]]\npa = 0\nvalues = []\n", "expected a non-empty array"),
+        ("[[memory]]\npa = 0xfffffffffffff8\nvalue = 1\n", "beyond the 52-bit physical"),
+        ("[[image]]\nfile = \"nope.bin\"\nbase = 0\n", "image[0].file: 'nope.bin': cannot read"),
+        ("[[image]]\nfile = \"sub\"\nbase = 0\n", "image[0].file: 'sub': not a regular file"),
+        ("[[image]]\nfile = \"empty.bin\"\nbase = 0\n", "empty file"),
+        ("[[image]]\nfile = \"one.bin\"\nbase = 0x10000000000000\n", "beyond the 52-bit"),
+        ("cpu = \"no-such-cpu\"\n[registers]\nMAIR_EL1 = 0\n", "cpu: cpu='no-such-cpu'"),
+    ],
+)
+def test_raw_form_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
+                         expect: str) -> None:
+    """Malformed raw input is one line naming file:line: key, exit 2."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "empty.bin").write_bytes(b"")
+    (tmp_path / "one.bin").write_bytes(b"\x01" * 16)
+    bad = tmp_path / "raw.toml"
+    if "[registers]" not in text:
+        text = "[registers]\nMAIR_EL1 = 0\n" + text
+    bad.write_text(text)
+    status, out, err = run(capsys, "walk", str(bad), "--va", "0")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert expect in err, err
+
+
+def test_image_fifo_is_refused_without_blocking(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path) -> None:
+    """A FIFO given as an image is not a regular file: refused before any read (no hang)."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    bad = tmp_path / "raw.toml"
+    bad.write_text("[registers]\nMAIR_EL1 = 0\n[[image]]\nfile = \"pipe\"\nbase = 0\n")
+    status, _, err = run(capsys, "walk", str(bad), "--va", "0")
+    assert status == 2 and "not a regular file" in err
+
+
+def test_register_faults_are_walk_results(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    """A VTCR_EL2 the PE cannot walk with is a level-0 Translation fault naming the ASL rule;
+    with HCR_EL2.VM=0 it is not read at all."""
+    f = tmp_path / "raw.toml"
+    f.write_text("[registers]\nSCTLR_EL1 = 0\nHCR_EL2 = 0x80000001\nVTCR_EL2 = 0x80000000\n")
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x1000")
+    assert status == 0
+    assert "stage 2 translation fault level 0" in out and "AArch64.S2TxSZFaults" in out
+    f.write_text("[registers]\nSCTLR_EL1 = 0\nHCR_EL2 = 0\nVTCR_EL2 = 0x80000000\n")
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x1000")
+    assert status == 0 and "=> IPA 0x1000 -> PA 0x1000" in out
+
+
+def test_dump_of_looping_tables_is_one_line(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    """A table that points back to itself: the walk ends, a dump stops with one line."""
+    f = tmp_path / "loop.toml"
+    f.write_text(f"[registers]\nTCR_EL1 = 0x{_tcr48():x}\nTTBR0_EL1 = 0x100000\nMAIR_EL1 = 0xff\n"
+                 "HCR_EL2 = 0\n[[memory]]\npa = 0x100000\nvalue = 0x100003\n")
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x8")
+    assert status == 0 and "access flag fault level 3" in out
+    status, out, err = run(capsys, "walk", str(f), "--va", "0x8", "--dump", "s1")
+    assert status == 2 and "reached twice" in err and err.count("\n") == 1
+
+
+# --- issue 9 regressions --------------------------------------------------------------------
+
+
+def test_big_map_with_pa_below_ipa(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Stage 2: 32 GiB at IPA 0x10_0000_0000 to PA 0 (the bulk path used to raise
+    OverflowError on the negative delta)."""
+    f = tmp_path / "big.toml"
+    f.write_text("[stage2]\nipa_bits = 44\n[[s2]]\nipa = 0x10_0000_0000\nsize = \"32G\"\npa = 0\n"
+                 "memattr = 0xf\n")
+    status, out, err = run(capsys, "walk", str(f), "--va", "0x17_ffff_f008")
+    assert status == 0 and err == ""
+    assert "=> IPA 0x17fffff008 -> PA 0x7fffff008" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("[[access]]\nva = 0\naccess = true\n", "access[0].access: True: expected one of read"),
+        ("[stage2]\nipa_bits = 40\nstart_level = 3\n",
+         "stage2.start_level: 3: a 40-bit IPA cannot start at level 3"),
+        ("[stage2]\nps_bits = 40\n[[s2]]\nipa = 0\nsize = \"4k\"\npa = 0x100_0000_0000\n"
+         "memattr = 0xf\n", "s2[0].pa: 0x10000000000 + size: the mapping ends at"),
+        ("[stage2]\nps_bits = 40\ntable_base = 0x100_0000_0000\n",
+         "stage2.table_base: stage-2 tables would start at 0x10000000000"),
+    ],
+)
+def test_messages_name_the_right_key(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                     text: str, expect: str) -> None:
+    """Bad input names the key that is wrong, in user terms (issue 9)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    status, out, err = run(capsys, "walk", str(bad), "--va", "0")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert expect in err, err
+
+
+def test_s1_without_ap_is_read_write(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An [[s1]] without ap is "rw" (EL1 read/write), as documented (it raised KeyError)."""
+    f = tmp_path / "s1.toml"
+    f.write_text("[stage1]\n[[s1]]\nva = 0x1000\nsize = \"4k\"\noa = 0x9000_0000\n"
+                 "mt = \"MT_NORMAL\"\n")
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x1000", "--access", "write")
+    assert status == 0 and "permissions at EL1: RWX" in out
+
+
+# --- memattr at and decode par --------------------------------------------------------------
+
+
+def test_at_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """memattr at: PAR_EL1 of AT S12E1R (the PA) and AT S1E1R (the IPA); a fault gives F=1."""
+    status, out, err = run(capsys, "at", "--example", "--va", "0x401234", "--op", "S12E1R",
+                           "--op", "S1E1R")
+    assert status == 0 and err == ""
+    assert "PAR_EL1=0xff00000101001b80: PA 0x101001000, Normal-WB, ISH" in out
+    assert "PAR_EL1=0xff00000041001b80: PA 0x41001000" in out
+    status, out, _ = run(capsys, "at", "--example", "--va", "0x900000", "--json")
+    doc = json.loads(out)
+    res = doc["results"][0]
+    assert res["par"] == 0x80F and res["decoded"]["f"] is True and res["decoded"]["fst"] == 7
+    status, _, err = run(capsys, "at", "--example", "--va", "0", "--op", "S12E1R",
+                         "--from-el", "1")
+    assert status == 2 and "UNDEFINED at EL1" in err
+
+
+def test_decode_par(capsys: pytest.CaptureFixture[str]) -> None:
+    """memattr decode par: both layouts, every field, RES1 violations shown."""
+    status, out, _ = run(capsys, "decode", "par", "0x0400008000000b00")
+    assert status == 0 and "PA 0x8000000000, Device-nGnRE, OSH" in out and "NS " in out
+    status, out, _ = run(capsys, "decode", "par", "0xb0f", "--json")
+    doc = json.loads(out)
+    assert doc["f"] and doc["ptw"] and doc["stage"] == 2 and doc["fst"] == 7
+    status, out, _ = run(capsys, "decode", "par", "1")
+    assert "RES1 violated" in out and "problem:" in out
+
+
+def test_walk_cpu_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """--cpu picks the PE; an unknown name is one line."""
+    status, out, _ = run(capsys, "walk", "--example", "--cpu", "all", "--va", "0x401234")
+    assert status == 0 and "=> IPA 0x41001234" in out
+    status, _, err = run(capsys, "walk", "--example", "--cpu", "nope", "--va", "0")
+    assert status == 2 and "cpu='nope'" in err

@@ -187,7 +187,8 @@ def test_roundtrip_kvm(spec: TableSpec) -> None:
 def test_roundtrip_memattr(spec: TableSpec) -> None:
     """memattr_dump's lines parse back to OA, level and the stated attribute bits."""
     mem, pt = _build(spec)
-    text = memattr_dump(mem, pt.geom, pt.root)
+    # Linux's MAIR_EL1 layout (MT_NORMAL 0xff, MT_NORMAL_TAGGED 0xf0, NC 0x44, nGnRnE, nGnRE).
+    text = memattr_dump(mem, pt.geom, pt.root, mair=0x04_00_44_F0_FF if spec.stage == 1 else None)
     d = parse_ptdump(text)
     assert d.format is DumpFormat.MEMATTR and d.stage == spec.stage and d.granule == spec.granule_kib * KIB
     codec = Codec(pt.geom)

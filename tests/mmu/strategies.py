@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 from tests.mmu.helpers import RAM_IPA, RAM_SIZE, Setup
 
+from memattr.arch import registers as R
 from memattr.arch.descriptor import Granule
 from memattr.arch.mair import LINUX_MAIR
 from memattr.mmu.pgtable import s1_attrs, s2_attrs
@@ -43,7 +44,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     g2 = s2_shape[0] if s2_shape else Granule.K4
     ram_leaf = draw(st.sampled_from([None, g2.size]))
     ps = draw(st.sampled_from([40, 48]))
-    s = Setup(s1=s1_shape if s1_on else None, s2=s2_shape, ram_leaf=ram_leaf, ips=48, ps=ps)
+    # The builder's bulk threshold at both extremes (and the default): the tables must not
+    # depend on which path wrote them.
+    bulk_min = draw(st.sampled_from([1, 32, 1 << 30]))
+    s = Setup(s1=s1_shape if s1_on else None, s2=s2_shape, ram_leaf=ram_leaf, ips=48, ps=ps,
+              bulk_min=bulk_min)
     gran1 = s1_shape[0].size if s1_shape else 4096
     # Extra stage-2 mappings with random attributes.
     extras: list[tuple[int, int]] = []
@@ -56,7 +61,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             size = pages * max(g2.size, gran1)
             attrs = s2_attrs(memattr=draw(st.integers(0, 15)), s2ap=draw(st.integers(0, 3)),
                              xn=draw(st.integers(0, 3)), af=draw(st.integers(0, 6)) > 0,
-                             sh=draw(st.sampled_from([0b00, 0b10, 0b11])))
+                             sh=draw(st.sampled_from([0b00, 0b10, 0b11])),
+                             dbm=draw(st.booleans()))
             s.s2.map(ipa, size, 0x2_0000_0000 + k * _SLOT, attrs)
             extras.append((ipa, size))
     # Stage-1 mappings to RAM, to the extras, or to unmapped IPAs.
@@ -81,7 +87,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                              ap=draw(st.integers(0, 3)),
                              pxn=draw(st.booleans()), uxn=draw(st.booleans()),
                              af=draw(st.integers(0, 6)) > 0, ng=draw(st.booleans()),
-                             sh=draw(st.sampled_from([0b00, 0b10, 0b11])))
+                             sh=draw(st.sampled_from([0b00, 0b10, 0b11])),
+                             dbm=draw(st.booleans()))
             s.s1.map(va, size, ipa, attrs, contiguous=draw(st.booleans()))
             for off in draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=4)):
                 vas.append(va + off)
@@ -119,7 +126,18 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     if draw(st.integers(0, 3)) == 0:
         sctlr |= 1 << 19  # WXN
     mair = LINUX_MAIR if draw(st.booleans()) else draw(st.integers(0, (1 << 64) - 1))
-    reg = s.regime(hcr=hcr, sctlr=sctlr, mair=mair, xnx=draw(st.booleans()))
+    # FEAT_HAFDBS: hardware Access flag / dirty state at either stage, or not implemented.
+    cpu = s.cpu.with_(xnx=draw(st.booleans()), xs=draw(st.booleans()))
+    if draw(st.integers(0, 3)) == 0:
+        cpu = cpu.with_(ha=False, hd=False)
+    tcr = s.tcr
+    if tcr and draw(st.integers(0, 2)) == 0:
+        tcr = R.TCR_EL1.set(R.TCR_EL1.set(tcr, "HA", 1), "HD", int(draw(st.booleans())))
+    vtcr = s.vtcr
+    if vtcr and draw(st.integers(0, 2)) == 0:
+        vtcr = R.VTCR_EL2.set(R.VTCR_EL2.set(vtcr, "HA", 1), "HD", int(draw(st.booleans())))
+    reg = s.regime(hcr=hcr, sctlr=sctlr, mair=mair, cpu=cpu, tcr=tcr or None,
+                   vtcr=vtcr or None)
     kind = draw(st.sampled_from(list(AccessKind)))
     return Scenario(s, reg, kind, draw(st.integers(0, 1)), draw(st.sampled_from([1, 4, 8, 16])),
                     vas)

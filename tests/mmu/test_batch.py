@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
-from tests.mmu.helpers import RAM_IPA, RAM_PA, Setup
+from tests.mmu.helpers import RAM_IPA, RAM_PA, Setup, compare
 from tests.mmu.strategies import Scenario, scenarios
 
-from memattr.mmu.batch import FAULT_CODES, compare, walk_batch
+from memattr.mmu.batch import FAULT_CODES, walk_batch
 from memattr.mmu.pgtable import s1_attrs, s2_attrs
 from memattr.mmu.walk import Access, AccessKind, walk
 

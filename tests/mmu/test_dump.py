@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memattr.arch.descriptor import Granule, s1_table
-from memattr.arch.mair import LINUX_MT
+from memattr.arch.mair import LINUX_MAIR, LINUX_MT
 from memattr.errors import ConfigError
 from memattr.mmu.dump import format_size, kvm_ptdump, linux_level_names, linux_ptdump, memattr_dump
 from memattr.mmu.pgtable import PageTable, s1_attrs, s2_attrs
@@ -151,5 +151,5 @@ def test_memattr_dump_adds_types() -> None:
     assert "S1's attributes when S1 is Device" in fwb[3]
     s1 = PageTable(mem, Geometry.for_stage1(Granule.K4, 48))
     s1.map(0x1000, 4 * KIB, 0x9000_0000, s1_attrs(attr_index=4, pxn=True, uxn=True))
-    line = memattr_dump(mem, s1.geom, s1.root).splitlines()[1]
+    line = memattr_dump(mem, s1.geom, s1.root, mair=LINUX_MAIR).splitlines()[1]
     assert "AttrIndx=4 MAIR=0x04 Device-nGnRE" in line and "PXN UXN" in line

@@ -25,9 +25,15 @@ NORMAL = s2_attrs(memattr=0xF)
 GIB, MIB, KIB = 1 << 30, 1 << 20, 1 << 10
 
 
-def s2_table(granule: Granule = G4, ia_bits: int = 40, oa_bits: int = 48) -> PageTable:
+BULK_EXTREMES = [1, 1 << 30]
+"""PageTable.bulk_min values the properties run with: every span bulk, and never."""
+
+
+def s2_table(granule: Granule = G4, ia_bits: int = 40, oa_bits: int = 48, *,
+             bulk_min: int = 32) -> PageTable:
     mem = PhysMem(52)
-    return PageTable(mem, Geometry.for_stage2(granule, ia_bits, oa_bits), vmid=2)
+    return PageTable(mem, Geometry.for_stage2(granule, ia_bits, oa_bits), vmid=2,
+                     bulk_min=bulk_min)
 
 
 def kinds(events: list) -> list[str]:  # type: ignore[type-arg]
@@ -217,6 +223,22 @@ def test_bulk_maps_are_summarised() -> None:
     assert len(ev) < 80
 
 
+@pytest.mark.parametrize("bulk_min", BULK_EXTREMES + [32])
+def test_bulk_map_with_output_below_input(bulk_min: int) -> None:
+    """Issue 9: 32 or more leaves at once with the PA well below the IPA -- stage 2, 32 GiB
+    at IPA 0x10_0000_0000 to PA 0 -- maps (the bulk path raised OverflowError on the negative
+    IA -> OA delta)."""
+    pt = s2_table(ia_bits=44, bulk_min=bulk_min)
+    pt.map(0x10_0000_0000, 32 * GIB, 0, NORMAL)
+    leaves = list(pt.leaves())
+    assert len(leaves) == 32 and all(lf.size == GIB for lf in leaves)
+    assert [lf.oa for lf in leaves] == [k * GIB for k in range(32)]
+    assert pt.translate(0x10_0000_0000 + 31 * GIB + 0x1234) == 31 * GIB + 0x1234
+    pages = s2_table(ia_bits=44, bulk_min=bulk_min)
+    pages.map(0x10_0000_0000 + 0x7000, 64 * _PAGE, 0x3000, NORMAL, max_leaf=4096)
+    assert pages.translate(0x10_0000_0000 + 0x7000 + 63 * _PAGE) == 0x3000 + 63 * _PAGE
+
+
 def test_constructors_from_registers() -> None:
     """stage2() uses VTTBR_EL2.BADDR when given and reports VMID; stage1() the TTBR's ASID."""
     mem = PhysMem(48)
@@ -225,7 +247,7 @@ def test_constructors_from_registers() -> None:
     assert pt.vttbr == pt.root and pt.geom.concat == 2
     pt2 = PageTable.stage2(mem, vtcr=vtcr, vttbr=(4 << 48) | 0x9000_0000)
     assert pt2.root == 0x9000_0000 and pt2.vmid == 4 and pt2.vttbr == (4 << 48) | 0x9000_0000
-    tcr = Stage1Regime.simple(G16, 47, 40).tcr
+    tcr = Stage1Regime.simple(G16, 47, 40, mair=0xFF).tcr
     s1 = PageTable.stage1(mem, tcr=tcr, ttbr=(7 << 48) | 0xA000_0000)
     assert s1.asid == 7 and s1.geom.granule is G16 and s1.geom.start_level == 1
     s1b = PageTable.stage1(mem, tcr=tcr, ttbr1=True)
@@ -282,35 +304,42 @@ def _disjoint(spec: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+@pytest.mark.parametrize("bulk_min", BULK_EXTREMES)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=ranges, memattr=st.sampled_from([0x1, 0x5, 0xF]), s2ap=st.integers(0, 3),
-       shift=st.sampled_from([0, 4 * KIB, 2 * MIB]), probe=st.integers(0, 1023))
-def test_map_then_lookup_and_unmap(spec: list[tuple[int, int]], memattr: int, s2ap: int,
-                                   shift: int, probe: int) -> None:
-    """Every mapped address translates to its OA with the given attributes; unmapped, none."""
-    pt = s2_table()
+       shift=st.sampled_from([0, 4 * KIB, 2 * MIB]), probe=st.integers(0, 1023),
+       below=st.booleans())
+def test_map_then_lookup_and_unmap(bulk_min: int, spec: list[tuple[int, int]], memattr: int,
+                                   s2ap: int, shift: int, probe: int, below: bool) -> None:
+    """Every mapped address translates to its OA with the given attributes; unmapped, none.
+    With ``below`` the output lies below the input (a negative IA -> OA delta)."""
+    pt = s2_table(ia_bits=44, bulk_min=bulk_min)
     attrs = s2_attrs(memattr=memattr, s2ap=s2ap)
     maps = _disjoint(spec)
+    in_base = 0x10_0000_0000 if below else 0
+    out_base = 0 if below else 0x40_0000_0000
     for ia, size in maps:
-        pt.map(ia, size, 0x40_0000_0000 + ia + shift, attrs)
+        pt.map(in_base + ia, size, out_base + ia + shift, attrs)
     for ia, size in maps:
         for off in (0, size - 1, (probe * 997) % size):
-            lf = pt.lookup(ia + off)
-            assert lf is not None and lf.oa + (ia + off - lf.ia) == 0x40_0000_0000 + ia + off \
-                + shift
+            lf = pt.lookup(in_base + ia + off)
+            assert lf is not None
+            assert lf.oa + (in_base + ia + off - lf.ia) == out_base + ia + off + shift
             assert (lf.raw >> 2) & 0xF == memattr and (lf.raw >> 6) & 3 == s2ap
     for ia, size in maps:
-        pt.unmap(ia, size)
-        assert pt.lookup(ia) is None and pt.lookup(ia + size - 1) is None
+        pt.unmap(in_base + ia, size)
+        assert pt.lookup(in_base + ia) is None and pt.lookup(in_base + ia + size - 1) is None
     assert list(pt.leaves()) == [] and set(pt.tables()) == {pt.root}
 
 
+@pytest.mark.parametrize("bulk_min", BULK_EXTREMES)
 @settings(max_examples=30, deadline=None)
 @given(block=st.integers(0, 15), at=st.integers(0, (2 * MIB // _PAGE) - 1),
        level1=st.booleans())
-def test_split_and_collapse_preserve_translations(block: int, at: int, level1: bool) -> None:
+def test_split_and_collapse_preserve_translations(bulk_min: int, block: int, at: int,
+                                                  level1: bool) -> None:
     """Splitting a block (twice) and collapsing back never changes a translation."""
-    pt = s2_table()
+    pt = s2_table(bulk_min=bulk_min)
     base = GIB if level1 else block * 2 * MIB
     size = GIB if level1 else 2 * MIB
     pt.map(base, size, 0x80_0000_0000 + base, NORMAL)

@@ -73,7 +73,7 @@ def test_stage2_start_levels_and_concatenation(granule: Granule, bits: int, star
     assert g.root_bytes == max(concat * granule.size, g.table_bytes(start))
     reg = Stage2Regime(vtcr_value(g, oa))
     assert reg.geometry == g
-    assert reg.decoded.concatenated == concat
+    assert reg.params.concat == concat
 
 
 def test_index_arithmetic() -> None:
@@ -110,7 +110,7 @@ def test_geometry_errors() -> None:
 
 def test_stage1_regime_halves_and_asid() -> None:
     """TTBR0/TTBR1 selection by VA[55], range checks, ASID from TTBR0 (A1 = 0)."""
-    reg = Stage1Regime.simple(G4, 48, 40, ttbr0=(5 << 48) | 0x4000_0000,
+    reg = Stage1Regime.simple(G4, 48, 40, mair=0, ttbr0=(5 << 48) | 0x4000_0000,
                               ttbr1=0x5000_0000)
     assert reg.half_of(0x1234).n == 0
     assert reg.half_of(0xFFFF_8000_0000_0000).n == 1
@@ -135,8 +135,8 @@ def test_stage2_regime_vmid_and_root() -> None:
 
 def test_regime_requires_stage2_registers() -> None:
     """HCR_EL2.VM without VTCR_EL2 is a ConfigError; VM=0 needs none."""
-    tcr = Stage1Regime.simple().tcr
+    tcr = Stage1Regime.simple(mair=0).tcr
     with pytest.raises(ConfigError, match="VM or DC"):
-        Regime.from_registers(tcr=tcr, hcr=1)
-    reg = Regime.from_registers(tcr=tcr, hcr=0)
+        Regime.from_registers(tcr=tcr, mair=0, hcr=1)
+    reg = Regime.from_registers(tcr=tcr, mair=0, hcr=0)
     assert not reg.s2_enabled and reg.s1_enabled and reg.vmid == 0

@@ -8,6 +8,7 @@ from tests.mmu.helpers import RAM_IPA, RAM_PA, Setup
 
 from memattr.arch.descriptor import DescType, Granule, s1_table
 from memattr.arch.esr import FaultKind, decode_esr
+from memattr.arch.mair import LINUX_MAIR
 from memattr.arch.memtype import DeviceType
 from memattr.errors import EncodingError
 from memattr.mmu.pgtable import PageTable, s1_attrs, s2_attrs
@@ -255,7 +256,7 @@ def test_ttbr1_half() -> None:
     assert s.s1 is not None
     s.s1.map(0x1000, 4 * KIB, 0x9000_0000, NORMAL1)
     reg = s.regime(ttbr0=0)
-    reg = Regime(Stage1Regime(reg.s1.tcr, ttbr0=0, ttbr1=s.s1.root), None, 0)
+    reg = Regime(Stage1Regime(reg.s1.tcr, ttbr0=0, ttbr1=s.s1.root, mair=LINUX_MAIR), None, 0)
     r = walk(s.mem, reg, Access(0xFFFF_0000_0000_1008))
     assert r.ok and r.pa == 0x9000_0008
 
@@ -539,7 +540,8 @@ def test_regime_built_from_vtcr_registers() -> None:
     s = Setup()
     assert s.s1 is not None and s.s2 is not None
     s.s1.map(0x1000, 4 * KIB, RAM_IPA + 0x3000, NORMAL1)
-    reg = Regime.from_registers(tcr=s.tcr, ttbr0=s.s1.ttbr, vtcr=s.vtcr, vttbr=s.s2.vttbr)
+    reg = Regime.from_registers(tcr=s.tcr, mair=LINUX_MAIR, ttbr0=s.s1.ttbr, vtcr=s.vtcr,
+                                vttbr=s.s2.vttbr)
     r = walk(s.mem, reg, Access(0x1008))
     assert r.ok and r.pa == RAM_PA + 0x3008
     assert vtcr_value(s.s2.geom, 48) == s.vtcr

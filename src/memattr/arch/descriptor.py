@@ -51,6 +51,35 @@ __all__ = [
     "s2_exec",
     "XN_NAMES",
     "FINAL_LEVEL",
+    "DESC_VALID",
+    "DESC_TABLE",
+    "DESC_TYPE_MASK",
+    "DESC_AF",
+    "DESC_CONT",
+    "DESC_DBM",
+    "DESC_SH_SHIFT",
+    "DESC_SH_MASK",
+    "S1_ATTRINDX_SHIFT",
+    "S1_ATTRINDX_MASK",
+    "S1_AP_SHIFT",
+    "S1_AP_MASK",
+    "S1_AP2",
+    "S1_NG",
+    "S1_GP",
+    "S1_PXN",
+    "S1_UXN",
+    "S1_APTABLE_SHIFT",
+    "S1_APTABLE_MASK",
+    "S1_UXNTABLE",
+    "S1_PXNTABLE",
+    "S2_MEMATTR_SHIFT",
+    "S2_MEMATTR_MASK",
+    "S2_S2AP_SHIFT",
+    "S2_S2AP_MASK",
+    "S2_S2AP_W",
+    "S2_FNXS",
+    "S2_XN_SHIFT",
+    "S2_XN_MASK",
     "KVM_PTE_VALID",
     "KVM_PTE_TYPE",
     "KVM_PTE_LEAF_ATTR_LO",
@@ -1012,11 +1041,43 @@ def s2_table(
 
 
 # =========================================================================================
-# Linux constants (arch/arm64/include/asm/kvm_pgtable.h), derived from the tables above
+# Named bit positions, derived from the tables above (as Linux generates them from sysreg)
 # =========================================================================================
 
 _S1_REF = _FORMATS[(1, DescType.PAGE, Granule.K4, 3, OAForm.OA48)]
 _S2_REF = _FORMATS[(2, DescType.PAGE, Granule.K4, 3, OAForm.OA48)]
+_S1_TABLE_REF = _FORMATS[(1, DescType.TABLE, Granule.K4, 0, OAForm.OA48)]
+
+# The attribute fields sit at the same place in every block and page descriptor of a stage, at
+# every level and granule (only the OA slice moves; with DS=1 bits[9:8] hold OA[51:50]), so the
+# 4KB page layouts name them for all.  *_SHIFT / *_MASK are the lsb and the unshifted mask
+# (Linux's FIELD_GET form); single bits are in-place masks.
+DESC_VALID = 1 << _S1_REF.field("Type").lsb  # bit[0]
+DESC_TABLE = 1 << _S1_REF.field("Type").msb  # bit[1]: Table above level 3, Page at level 3
+DESC_TYPE_MASK = _S1_REF.field_mask("Type")
+DESC_AF = _S1_REF.field_mask("AF")
+DESC_CONT = _S1_REF.field_mask("Contiguous")
+DESC_DBM = _S1_REF.field_mask("DBM")
+DESC_SH_SHIFT, DESC_SH_MASK = _S1_REF.shift_mask("SH")
+S1_ATTRINDX_SHIFT, S1_ATTRINDX_MASK = _S1_REF.shift_mask("AttrIndx")
+S1_AP_SHIFT, S1_AP_MASK = _S1_REF.shift_mask("AP")
+S1_AP2 = 1 << _S1_REF.field("AP").msb  # AP[2]: read-only (the dirty state with FEAT_HAFDBS)
+S1_NG = _S1_REF.field_mask("nG")
+S1_GP = _S1_REF.field_mask("GP")
+S1_PXN = _S1_REF.field_mask("PXN")
+S1_UXN = _S1_REF.field_mask("UXN")
+S1_APTABLE_SHIFT, S1_APTABLE_MASK = _S1_TABLE_REF.shift_mask("APTable")
+S1_UXNTABLE = _S1_TABLE_REF.field_mask("UXNTable")
+S1_PXNTABLE = _S1_TABLE_REF.field_mask("PXNTable")
+S2_MEMATTR_SHIFT, S2_MEMATTR_MASK = _S2_REF.shift_mask("MemAttr")
+S2_S2AP_SHIFT, S2_S2AP_MASK = _S2_REF.shift_mask("S2AP")
+S2_S2AP_W = 1 << _S2_REF.field("S2AP").msb  # S2AP[1]: writable (the dirty state)
+S2_FNXS = _S2_REF.field_mask("FnXS")
+S2_XN_SHIFT, S2_XN_MASK = _S2_REF.shift_mask("XN")
+
+# =========================================================================================
+# Linux constants (arch/arm64/include/asm/kvm_pgtable.h), derived from the tables above
+# =========================================================================================
 
 KVM_PTE_VALID = 1 << _S1_REF.field("Type").lsb  # BIT(0)
 KVM_PTE_TYPE = 1 << _S1_REF.field("Type").msb  # BIT(1)

@@ -816,6 +816,7 @@ def encode_abort_esr(
     :param lower_el: EC IABT_LOW/DABT_LOW (taken from a lower EL) rather than *_CUR.
     :param isv: a Data Abort with a valid instruction syndrome (``sas``, ``sse``, ``srt``,
         ``sf``, ``ar``); otherwise those are not encoded.
+    :param cm: Data Abort from a cache maintenance or address translation (AT) instruction.
     """
     if instruction:
         ec = EC.IABT_LOW if lower_el else EC.IABT_CUR

@@ -10,8 +10,11 @@ follow ASL ``AArch64.S1StartLevel``, ``AArch64.S2StartLevel``, ``AArch64.S2Inval
 Also :func:`leaf_shareability`, the DS=1 shareability rule.  MAIR_ELx, CTR_EL0 and the ID
 registers are in :mod:`memattr.arch.sysregs`.
 
-Not modelled: PAR_EL1, the VMSAv9-128 (FEAT_D128) register forms, and the PAMax-dependent
-SL0 restrictions of ``AArch64.S2InvalidSL`` (e.g. 4KB SL0=0b10 needing PAMax >= 44).
+PAR_EL1 (the result of an AT instruction, ASL ``AArch64.EncodePAR``) has two tables, selected by
+PAR_EL1.F: :data:`PAR_EL1` for a translation, :data:`PAR_EL1_FAULT` for a fault.
+
+Not modelled: the VMSAv9-128 (FEAT_D128) register forms, and the PAMax-dependent SL0
+restrictions of ``AArch64.S2InvalidSL`` here (:mod:`memattr.arch.walkparams` applies them).
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ __all__ = [
     "VTCR",
     "decode_vtcr_el2",
     "ttb_base_address",
+    "PAR_EL1",
+    "PAR_EL1_FAULT",
+    "PAR_F",
+    "par_layout",
 ]
 
 F = FieldKind
@@ -760,3 +767,45 @@ def decode_vtcr_el2(value: int, *, ttst: bool = False) -> VTCR:
         start_level=start,
         concatenated=s2_concatenated_tables(granule, t0sz, start),
     )
+
+
+# =========================================================================================
+# PAR_EL1, 64-bit format (PAR_EL1.D128 = 0): written by AT (ASL AArch64.EncodePAR)
+# =========================================================================================
+
+PAR_EL1 = register(Layout("PAR_EL1", 64, (
+    _fld("ATTR", 63, 56, "Memory attributes, MAIR_ELx format (ASL EncodePARAttrs)"),
+    _res0(55, 52),
+    Field("PA", 51, 12, F.ADDRESS, addr_shift=12,
+          doc="Output address[51:12] (an IPA for AT S1E*, a PA for AT S12E*)"),
+    _res1(11),
+    _flag("NOS", 10, "Not Outer Shareable: IMPLEMENTATION DEFINED ('Non-Faulting PAR')"),
+    _flag("NS", 9, "Non-secure output address space; UNKNOWN for a Non-secure translation"),
+    _enum("SH", 8, 7, SH_NAMES, "Shareability (ASL PAREncodeShareability)"),
+    _res0(6, 1),
+    _flag("F", 0, "0: the translation succeeded"),
+), doc="Physical Address Register after a successful AT, Arm ARM D24.2 (PAR_EL1, F=0)"))
+
+PAR_EL1_FAULT = register(Layout("PAR_EL1_FAULT", 64, (
+    _fld("IMPDEF_63_48", 63, 48, "IMPLEMENTATION DEFINED ('Faulting PAR')"),
+    _res0(47, 16),
+    _flag("DirtyBit", 15, "Permission fault due to dirty state (FEAT_S1PIE/S2PIE)"),
+    _flag("Overlay", 14, "Permission fault due to an overlay (FEAT_S1POE/S2POE)"),
+    _flag("TopLevel", 13, "Permission fault due to TopLevel (FEAT_THE)"),
+    _flag("AssuredOnly", 12, "Permission fault due to AssuredOnly (FEAT_THE)"),
+    _res1(11),
+    _res0(10),
+    _flag("S", 9, "Stage of the fault: 0 stage 1, 1 stage 2"),
+    _flag("PTW", 8, "Stage-2 fault on a stage-1 translation table walk (S1PTW)"),
+    _res0(7),
+    _fld("FST", 6, 1, "Fault status code, as ESR_ELx.DFSC (ASL AArch64.PARFaultStatus)"),
+    _flag("F", 0, "1: the translation faulted"),
+), doc="Physical Address Register after a faulting AT, Arm ARM D24.2 (PAR_EL1, F=1)"))
+
+PAR_F = PAR_EL1.field_mask("F")
+"""PAR_EL1.F, the bit that selects between :data:`PAR_EL1` and :data:`PAR_EL1_FAULT`."""
+
+
+def par_layout(value: int) -> Layout:
+    """The PAR_EL1 table that describes ``value``: by PAR_EL1.F."""
+    return PAR_EL1_FAULT if value & PAR_F else PAR_EL1

@@ -37,6 +37,7 @@ COMMANDS = [
     "run",
     "demo",
     "walk",
+    "at",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
 

@@ -1,5 +1,5 @@
 """``memattr decode WHAT VALUE``: a MAIR byte or register, a stage-1/stage-2 descriptor, or any
-register with a field table (TCR, VTCR, HCR, SCTLR, TTBRn, VTTBR, ESR, HPFAR, CTR, ID registers).
+register with a field table (TCR, VTCR, HCR, SCTLR, TTBRn, VTTBR, ESR, HPFAR, CTR, ID registers), or PAR_EL1.
 
 Every bit is shown: fields by name with their raw value in hex, reserved encodings and RES0/RES1
 violations raw; ``--json`` gives each field with its raw hex value.
@@ -114,6 +114,7 @@ def register(subparsers: Any) -> None:
         r.add_argument("--nonzero", action="store_true",
                        help="list only the fields that are not zero (no set bit is hidden)")
         r.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _register_par(sub)
 
 
 def _walk_args(p: argparse.ArgumentParser) -> None:
@@ -126,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     """Decode what was asked for."""
     if args.what == "mair":
         return _run_mair(args)
+    if args.what == "par":
+        return _run_par(args)
     if args.what in ("s1", "s2"):
         return _run_desc(args, stage=1 if args.what == "s1" else 2)
     return _run_register(args)
@@ -548,3 +551,40 @@ _SUMMARIES: dict[str, Any] = {
     "esr": _esr_summary, "hpfar": _hpfar_summary, "tcr": _tcr_summary, "vtcr": _vtcr_summary,
     "ttbr0": _ttb_summary, "ttbr1": _ttb_summary, "vttbr": _ttb_summary,
 }
+
+
+# --- PAR_EL1 ----------------------------------------------------------------------------------
+
+
+def _register_par(sub: Any) -> None:
+    p = sub.add_parser(
+        "par",
+        help="PAR_EL1 as an AT instruction writes it (F=0: PA, ATTR, SH, NS; F=1: FST, PTW, S)",
+        description=(
+            "Decode a 64-bit PAR_EL1 with its field table (the F=0 or the F=1 layout, ASL "
+            "AArch64.EncodePAR): the output address, ATTR in MAIR_ELx format (ASL "
+            "EncodePARAttrs), SH and NS; or the fault status, PTW and stage."
+        ),
+    )
+    p.add_argument("value", metavar="VALUE", help="the PAR_EL1 value")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+def _run_par(args: argparse.Namespace) -> int:
+    from ..arch.par import decode_par
+
+    value = parse_int(args.value, "PAR_EL1", bits=64)
+    par = decode_par(value)
+    rows = par.rows()
+    if args.json:
+        emit_json({"command": "decode par", "value": value, "f": par.f, "pa": par.pa,
+                   "attr": par.attr, "sh": par.sh, "ns": par.ns,
+                   "fst": par.fst.code if par.fst is not None else None, "ptw": par.ptw,
+                   "stage": par.stage, "summary": par.summary, "problems": list(par.problems),
+                   "fields": [{"name": n, "bits": b, "value": v} for n, b, v in rows]})
+        return 0
+    print(f"PAR_EL1 = 0x{value:016x}: {par.summary}")
+    _print_fields(rows)
+    for problem in par.problems:
+        print(f"  problem: {problem}")
+    return 0

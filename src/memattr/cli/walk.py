@@ -1,15 +1,19 @@
-"""``memattr walk FILE.toml``: build the tables a TOML file describes and walk accesses through
-them, step by step (every descriptor read, the S1PTW translations, the result or the fault
-with its ESR/FAR/HPFAR).
+"""``memattr walk FILE.toml``: walk accesses through stage-1/stage-2 tables, step by step (every
+descriptor read, the S1PTW translations, the result or the fault with its ESR/FAR/HPFAR).
 
-The file (all numbers may be written 0x..., sizes also as "4k", "2M", "1G")::
+A walk file takes one of two forms.
+
+**Tables memattr lays out** from mappings (all numbers may be written 0x..., sizes also as
+"4k", "2M", "1G")::
+
+    cpu = "all"               # optional: the PE (a preset name; default every feature, PAMax 52)
 
     [stage1]                  # omit, or enabled = false, for SCTLR_EL1.M = 0
     granule = "4k"            # TG0/TG1: 4k, 16k or 64k
     va_bits = 48              # T0SZ = T1SZ = 64 - va_bits
     ips_bits = 40             # TCR_EL1.IPS
     tcr = 0x...               # or the raw TCR_EL1 instead of the three keys above
-    mair = 0x...              # MAIR_EL1 (default: Linux's MT_* layout)
+    mair = 0x...              # MAIR_EL1 (default: Linux's MT_* layout, so that mt = ... works)
     sctlr = 0x...             # SCTLR_EL1 (default M, C, I)
     asid = 1
     table_pool = 0x4000_0000  # where the guest's stage-1 tables go: an IPA mapped by [[s2]]
@@ -25,7 +29,7 @@ The file (all numbers may be written 0x..., sizes also as "4k", "2M", "1G")::
     hcr = 0x80000001          # HCR_EL2 (default VM | RW)
     fwb = false               # sets/clears HCR_EL2.FWB
     ptw = false               # sets/clears HCR_EL2.PTW
-    xnx = false               # FEAT_XNX: descriptor bits[54:53] are XN[1:0]
+    xnx = true                # FEAT_XNX (default: the CPU's): descriptor bits[54:53] are XN[1:0]
     table_base = 0x...        # where stage-2 tables go in PA (default above every [[s2]] PA)
 
     [[s2]]                    # one stage-2 mapping: IPA -> PA
@@ -46,7 +50,7 @@ The file (all numbers may be written 0x..., sizes also as "4k", "2M", "1G")::
     size = "2M"
     ipa = 0x4100_0000
     attr_index = 0            # or mt = "MT_NORMAL" | "MT_NORMAL_NC" | "MT_DEVICE_nGnRE" ...
-    ap = "rw"                 # "rw" (EL1), "rw-el0", "ro", "ro-el0", or AP[2:1] as 0..3
+    ap = "rw"                 # "rw" (EL1, the default), "rw-el0", "ro", "ro-el0", or 0..3
     pxn = false
     uxn = false
     ng = false
@@ -54,6 +58,32 @@ The file (all numbers may be written 0x..., sizes also as "4k", "2M", "1G")::
     af = true
     contiguous = false
     max_leaf = "4k"
+
+**What a machine holds**: raw register values and raw memory, nothing laid out by memattr::
+
+    [registers]               # any of these; register names as Arm spells them
+    TCR_EL1 = 0x...
+    TTBR0_EL1 = 0x...
+    TTBR1_EL1 = 0x...
+    MAIR_EL1 = 0x...          # required when stage 1 is on
+    SCTLR_EL1 = 0x...         # default M, C, I (stage 1 on)
+    HCR_EL2 = 0x...           # default VM | RW when VTCR_EL2 is given, else 0
+    VTCR_EL2 = 0x...          # read only when HCR_EL2.VM or DC is set
+    VTTBR_EL2 = 0x...
+
+    [[memory]]                # 64-bit little-endian values at a physical address
+    pa = 0x8000_0000
+    values = [0x8000_1003, 0x0]     # consecutive descriptors (or value = 0x...)
+
+    [[image]]                 # a binary memory image: a debugger dump, a /proc/kcore extract
+    file = "ram.bin"          # a regular file; relative to this walk file
+    base = 0x4000_0000        # the PA of its first byte
+
+Register values the PE cannot walk with give level-0 Translation faults (with the ASL rule),
+not errors; tables that loop back give at most one walk per level, and a dump of them stops
+with a one-line error.
+
+Both forms take accesses::
 
     [[access]]                # walked when --va is not given
     va = 0x40_1234
@@ -74,39 +104,75 @@ from typing import TYPE_CHECKING, Any
 from ._common import emit_json, parse_int
 
 if TYPE_CHECKING:
+    from ..arch.cpu import Cpu
     from ..mmu.physmem import PhysMem
     from ..mmu.regime import Regime
     from ..mmu.walk import WalkResult
 
-__all__ = ["register", "run", "load", "Built", "example_path"]
+__all__ = ["register", "run", "load", "Built", "example_path", "RAW_REGISTERS"]
 
 _ACCESSES = ("read", "write", "exec")
+
+RAW_REGISTERS = ("TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "SCTLR_EL1", "HCR_EL2",
+                 "VTCR_EL2", "VTTBR_EL2")
+"""The registers a ``[registers]`` table may give."""
 
 
 def register(subparsers: Any) -> None:
     """Add ``walk`` and its options."""
     p = subparsers.add_parser(
         "walk",
-        help="walk accesses through stage-1/stage-2 tables described in a TOML file",
+        help="walk accesses through stage-1/stage-2 tables: laid out from a TOML file, or raw "
+             "registers and memory",
         description=(
-            "Build real stage-1 and stage-2 translation tables from a TOML description "
-            "(registers and mappings) in a simulated physical memory, then translate each "
-            "access as the hardware does: every descriptor read (stage-1 table reads "
+            "Translate accesses as the hardware does, through real stage-1 and stage-2 tables "
+            "in a simulated physical memory: every descriptor read (stage-1 table reads "
             "translated through stage 2), the physical address, the combined memory attributes "
-            "and permissions, or the fault with the ESR/FAR/HPFAR the exception reports."
+            "and permissions, or the fault with the ESR/FAR/HPFAR the exception reports.  The "
+            "tables are either laid out by memattr from mappings ([stage1], [stage2], [[s1]], "
+            "[[s2]]), or what a machine holds: raw register values ([registers]: TCR_EL1, "
+            "TTBR0_EL1, TTBR1_EL1, MAIR_EL1, SCTLR_EL1, HCR_EL2, VTCR_EL2, VTTBR_EL2) and raw "
+            "memory ([[memory]] pa = ..., values = [...]; [[image]] file = ..., base = ...: a "
+            "binary dump saved from a debugger or /proc/kcore).  Full schema: pydoc "
+            "memattr.cli.walk."
         ),
+        epilog=_raw_epilog(),
+        formatter_class=_EpilogFormatter,
     )
-    p.add_argument("file", metavar="FILE.toml", nargs="?", help="the table description")
+    p.add_argument("file", metavar="FILE.toml", nargs="?", help="the walk file")
     p.add_argument("--example", action="store_true",
                    help="use (and name) the example file shipped with memattr")
     p.add_argument("--va", metavar="VA", help="walk this VA (default: the file's [[access]])")
     p.add_argument("--access", choices=_ACCESSES, help="access kind for --va (default read)")
     p.add_argument("--size", metavar="N", help="access size in bytes for --va (default 8)")
     p.add_argument("--el", choices=("0", "1"), help="Exception level for --va (default 1)")
+    p.add_argument("--cpu", metavar="NAME",
+                   help="the PE (a preset name; overrides the file's cpu = ...)")
     p.add_argument("--dump", choices=("s1", "s2", "kvm", "memattr"), action="append",
                    help="also print a table: s1 (Linux kernel_page_tables format), s2/kvm (KVM "
                         "stage2_page_tables format), memattr (both, with memory types)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+class _EpilogFormatter(argparse.HelpFormatter):
+    """Wraps the description as usual, prints the epilog (a TOML example) as written."""
+
+    def add_text(self, text: str | None) -> None:
+        if text is not None and text.startswith("raw form"):
+            self._add_item(lambda t: t + "\n", [text])
+        else:
+            super().add_text(text)
+
+
+def _raw_epilog() -> str:
+    """The raw form's schema, from this module's docstring."""
+    doc = __doc__ or ""
+    start = doc.find("    [registers]")
+    end = doc.find("\nBoth forms take accesses")
+    if start < 0 or end < 0:  # pragma: no cover - the docstring is part of this file
+        return ""
+    body = doc[start:end].rstrip()
+    return "raw form (what a machine holds; accesses as in the other form):\n\n" + body
 
 
 def example_path() -> str:
@@ -116,7 +182,7 @@ def example_path() -> str:
     return str(files("memattr") / "data" / "walk_example.toml")
 
 
-# --- loading --------------------------------------------------------------------------------
+# --- reading --------------------------------------------------------------------------------
 
 
 class _Reader:
@@ -134,13 +200,31 @@ class _Reader:
 
         line = line_of(self.lines, where)
         loc = f"{self.path}:{line}" if line is not None else self.path
-        return ParseError(f"{loc}: {format_path(where)}: {message}")
+        return ParseError(f"{loc}: {format_path(where)}: {message}" if where else
+                          f"{loc}: {message}")
 
     def check_keys(self, table: dict[str, Any], where: tuple[str | int, ...],
                    allowed: tuple[str, ...]) -> None:
         for key in table:
             if key not in allowed:
                 raise self.fail(where + (key,), f"unknown key (allowed: {', '.join(allowed)})")
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any] | None:
+        """``data[key]`` when it is a table (None when absent)."""
+        v = data.get(key)
+        if v is not None and not isinstance(v, dict):
+            raise self.fail((key,), "must be a table ([...])")
+        return v
+
+    def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """``data[key]`` as an array of tables (empty when absent)."""
+        v = data.get(key, [])
+        if not isinstance(v, list):
+            raise self.fail((key,), "must be an array of tables ([[...]])")
+        for i, t in enumerate(v):
+            if not isinstance(t, dict):
+                raise self.fail((key, i), "must be a table")
+        return v
 
     def num(self, table: dict[str, Any], key: str, where: tuple[str | int, ...],
             default: int | None = None, *, bits: int = 64) -> int:
@@ -165,11 +249,17 @@ class _Reader:
         return v
 
     def text(self, table: dict[str, Any], key: str, where: tuple[str | int, ...],
-             choices: dict[str, Any]) -> Any:
+             choices: dict[str, Any], default: Any = None) -> Any:
+        """One of ``choices`` (case-insensitive), or ``default`` when the key is absent."""
+        if key not in table:
+            if default is None:
+                raise self.fail(where + (key,), f"required (one of {', '.join(choices)})")
+            return default
         v = table[key]
-        if isinstance(v, str) and v.strip().lower() in {c.lower() for c in choices}:
+        if isinstance(v, str):
+            want = v.strip().lower()
             for c, out in choices.items():
-                if c.lower() == v.strip().lower():
+                if c.lower() == want:
                     return out
         raise self.fail(where + (key,), f"{v!r}: expected one of {', '.join(choices)}")
 
@@ -199,23 +289,34 @@ def _size(v: object, bits: int = 64) -> int:
 _SH = {"NSH": 0b00, "OSH": 0b10, "ISH": 0b11}
 _S2AP = {"none": 0, "r": 1, "w": 2, "rw": 3}
 _AP = {"rw": 0, "rw-el0": 1, "ro": 2, "ro-el0": 3}
+_TOP_KEYS = ("cpu", "stage1", "stage2", "s1", "s2", "access", "registers", "memory", "image")
 
 
 class Built:
-    """What a walk file builds: memory, regime, page tables and the accesses to walk."""
+    """What a walk file builds: memory, regime, page tables and the accesses to walk.
+
+    :param s1: the stage-1 PageTable memattr laid out (None in the raw form).
+    :param s2: the stage-2 PageTable (in the raw form: one over the memory at VTTBR_EL2).
+    :param s1_mem: where stage-1 tables are read from (guest IPA space through stage 2).
+    :param raw: the file gave raw registers and memory.
+    """
 
     def __init__(self, mem: PhysMem, regime: Regime, s1: Any, s2: Any, s1_mem: Any,
-                 accesses: list[Any]) -> None:
+                 accesses: list[Any], *, raw: bool = False) -> None:
         self.mem = mem
         self.regime = regime
         self.s1 = s1
         self.s2 = s2
         self.s1_mem = s1_mem
         self.accesses = accesses
+        self.raw = raw
 
 
-def load(path: str) -> Built:
-    """Read a walk file and build its tables (errors: file:line: key)."""
+def load(path: str, *, cpu: str | None = None) -> Built:
+    """Read a walk file and build its tables (errors: file:line: key).
+
+    :param cpu: a preset name overriding the file's ``cpu``.
+    """
     import tomllib
 
     from ..errors import ConfigError, MemattrError, ParseError
@@ -231,16 +332,152 @@ def load(path: str) -> Built:
     except tomllib.TOMLDecodeError as exc:
         raise ParseError(f"{path}: {' '.join(str(exc).split())}") from None
     rd = _Reader(path, text)
-    rd.check_keys(data, (), ("stage1", "stage2", "s1", "s2", "access"))
+    rd.check_keys(data, (), _TOP_KEYS)
     try:
-        return _build(rd, data)
+        pe = _cpu(rd, data, cpu)
+        if "registers" in data or "memory" in data or "image" in data:
+            built = _build_raw(rd, data, pe, path)
+        else:
+            built = _build(rd, data, pe)
+        built.accesses = _accesses(rd, data)
+        return built
     except MemattrError as exc:
         if str(exc).startswith(path):
             raise
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def _build(rd: _Reader, data: dict[str, Any]) -> Built:
+def _cpu(rd: _Reader, data: dict[str, Any], override: str | None) -> Cpu:
+    from ..arch.cpu import cpu_names, get_cpu
+    from ..errors import MemattrError
+
+    if override is not None:
+        return get_cpu(override)
+    name = data.get("cpu")
+    if name is None:
+        return get_cpu("all")
+    if not isinstance(name, str):
+        raise rd.fail(("cpu",), f"{name!r}: expected a name ({', '.join(cpu_names())})")
+    try:
+        return get_cpu(name)
+    except MemattrError as exc:
+        raise rd.fail(("cpu",), str(exc)) from None
+
+
+def _accesses(rd: _Reader, data: dict[str, Any]) -> list[Any]:
+    from ..errors import MemattrError
+    from ..mmu.walk import Access, AccessKind
+
+    out = []
+    kinds = {k.value: k for k in AccessKind}
+    for i, a in enumerate(rd.tables(data, "access")):
+        wa = ("access", i)
+        rd.check_keys(a, wa, ("va", "access", "size", "el"))
+        kind = rd.text(a, "access", wa, kinds, AccessKind.READ)
+        try:
+            out.append(Access(rd.num(a, "va", wa), kind, rd.num(a, "el", wa, 1),
+                              rd.num(a, "size", wa, 8)))
+        except MemattrError as exc:
+            raise rd.fail(wa, str(exc)) from None
+    return out
+
+
+# --- the raw form ---------------------------------------------------------------------------
+
+
+def _build_raw(rd: _Reader, data: dict[str, Any], cpu: Cpu, path: str) -> Built:
+    """Registers as given, memory as given: nothing laid out."""
+    import os
+    import stat
+
+    from ..arch import registers as R
+    from ..errors import MemattrError
+    from ..mmu.pgtable import IpaSpace, PageTable
+    from ..mmu.physmem import FRAME_SIZE, PhysMem
+    from ..mmu.regime import HCR_DEFAULT, SCTLR_DEFAULT, Regime
+
+    for key in ("stage1", "stage2", "s1", "s2"):
+        if key in data:
+            raise rd.fail((key,), "mappings laid out by memattr cannot be mixed with the raw "
+                                  "form ([registers], [[memory]], [[image]])")
+    regs = rd.table(data, "registers") or {}
+    given: dict[str, int] = {}
+    for key in regs:
+        name = key.upper()
+        if name not in RAW_REGISTERS:
+            raise rd.fail(("registers", key),
+                          f"unknown register (allowed: {', '.join(RAW_REGISTERS)})")
+        given[name] = rd.num(regs, key, ("registers",))
+    sctlr = given.get("SCTLR_EL1", SCTLR_DEFAULT)
+    vtcr = given.get("VTCR_EL2")
+    hcr = given.get("HCR_EL2", HCR_DEFAULT if vtcr is not None else 0)
+    mair = given.get("MAIR_EL1")
+    if mair is None:
+        if R.SCTLR_EL1.get(sctlr, "M"):
+            raise rd.fail(("registers",), "MAIR_EL1 is required when SCTLR_EL1.M=1 (stage 1 "
+                                          "on): memattr assumes no operating system's layout")
+        mair = 0
+    try:
+        regime = Regime.from_registers(
+            tcr=given.get("TCR_EL1", 0), mair=mair, ttbr0=given.get("TTBR0_EL1", 0),
+            ttbr1=given.get("TTBR1_EL1", 0), sctlr=sctlr, hcr=hcr, vtcr=vtcr,
+            vttbr=given.get("VTTBR_EL2", 0), cpu=cpu)
+    except MemattrError as exc:
+        raise rd.fail(("registers",), str(exc)) from None
+    mem = PhysMem(cpu=cpu)
+    for i, m in enumerate(rd.tables(data, "memory")):
+        w = ("memory", i)
+        rd.check_keys(m, w, ("pa", "value", "values"))
+        pa = rd.num(m, "pa", w)
+        if "value" in m and "values" in m:
+            raise rd.fail(w + ("values",), "give value or values, not both")
+        if "values" in m:
+            vals = m["values"]
+            if not isinstance(vals, list) or not vals:
+                raise rd.fail(w + ("values",), "expected a non-empty array of 64-bit values")
+            words = [rd.num({"v": v}, "v", w + ("values",)) for v in vals]
+        else:
+            words = [rd.num(m, "value", w)]
+        if pa & 7:
+            raise rd.fail(w + ("pa",), f"0x{pa:x}: not 8-byte aligned")
+        if pa + 8 * len(words) > mem.size:
+            raise rd.fail(w + ("pa",), f"0x{pa:x}: beyond the {mem.pa_bits}-bit physical "
+                                       f"address space of {cpu.name} (PAMax)")
+        for j, v in enumerate(words):
+            mem.write64(pa + 8 * j, v)
+    base_dir = os.path.dirname(os.path.abspath(path))
+    for i, im in enumerate(rd.tables(data, "image")):
+        w = ("image", i)
+        rd.check_keys(im, w, ("file", "base"))
+        fname = im.get("file")
+        if not isinstance(fname, str) or not fname:
+            raise rd.fail(w + ("file",), "required: the path of a binary memory image")
+        full = os.path.join(base_dir, fname)
+        try:
+            st = os.stat(full)
+        except OSError as exc:
+            raise rd.fail(w + ("file",), f"{fname!r}: cannot read ({exc.strerror})") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise rd.fail(w + ("file",), f"{fname!r}: not a regular file")
+        try:
+            mem.add_image(rd.num(im, "base", w), full, name=fname)
+        except MemattrError as exc:
+            raise rd.fail(w, str(exc)) from None
+    s2pt = None
+    s1_mem: Any = mem
+    s2 = regime.s2
+    if regime.s2_enabled and s2 is not None and s2.geometry is not None:
+        s2pt = PageTable(mem, s2.geometry, root=s2.root, vmid=s2.vmid)
+        s1_mem = IpaSpace(s2pt, 0, FRAME_SIZE)
+    return Built(mem, regime, None, s2pt, s1_mem, [], raw=True)
+
+
+# --- the laid-out form ----------------------------------------------------------------------
+
+
+def _build(rd: _Reader, data: dict[str, Any], cpu: Cpu) -> Built:
+    from ..arch import registers as R
+    from ..arch import walkparams as W
     from ..arch.descriptor import Granule
     from ..arch.mair import LINUX_MAIR, LINUX_MT
     from ..arch.s2memattr import LINUX_S2
@@ -254,75 +491,74 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
         Regime,
         Stage1Regime,
         Stage2Regime,
-        vtcr_value,
     )
-    from ..mmu.walk import Access, AccessKind
 
     granules = {"4k": Granule.K4, "16k": Granule.K16, "64k": Granule.K64}
-    st2 = data.get("stage2")
-    st1 = data.get("stage1", {})
-    if not isinstance(st1, dict) or (st2 is not None and not isinstance(st2, dict)):
-        raise rd.fail(("stage1" if not isinstance(st1, dict) else "stage2",), "must be a table")
-    s2_maps = data.get("s2", [])
-    s1_maps = data.get("s1", [])
+    st2 = rd.table(data, "stage2")
+    st1 = rd.table(data, "stage1") or {}
+    s2_maps = rd.tables(data, "s2")
+    s1_maps = rd.tables(data, "s1")
+    hcr_fwb = R.HCR_EL2.field_mask("FWB")
+    hcr_ptw = R.HCR_EL2.field_mask("PTW")
     # --- stage 2 ----------------------------------------------------------------------
     hcr = 0
     s2pt = None
     s2reg = None
-    ps_bits = 48
     fwb = False
+    ps_bits = min(48, cpu.pa_max)
     w: tuple[str | int, ...]
     if st2 is not None:
         w = ("stage2",)
         rd.check_keys(st2, w, ("granule", "ipa_bits", "ps_bits", "start_level", "vtcr", "vmid",
                                "hcr", "fwb", "ptw", "xnx", "table_base"))
         hcr = rd.num(st2, "hcr", w, HCR_DEFAULT)
-        for key, bit in (("fwb", 46), ("ptw", 2)):
+        for key, bit in (("fwb", hcr_fwb), ("ptw", hcr_ptw)):
             if key in st2:
-                hcr = (hcr | (1 << bit)) if rd.flag(st2, key, w) else (hcr & ~(1 << bit))
-        fwb = bool(hcr >> 46 & 1)
+                hcr = (hcr | bit) if rd.flag(st2, key, w) else (hcr & ~bit)
+        fwb = bool(W.effective_hcr(hcr, cpu) & hcr_fwb)
         if "vtcr" in st2:
             vtcr = rd.num(st2, "vtcr", w)
         else:
-            g = rd.text(st2, "granule", w, granules) if "granule" in st2 else Granule.K4
-            ipa_bits = rd.num(st2, "ipa_bits", w, 40)
-            ps_bits = rd.num(st2, "ps_bits", w, 48)
-            start = st2.get("start_level")
-            if start is not None and (isinstance(start, bool) or not isinstance(start, int)):
-                raise rd.fail(w + ("start_level",), f"{start!r}: expected a level -1..3")
-            try:
-                geom = Geometry.for_stage2(g, ipa_bits, min(ps_bits, 52), start)
-                vtcr = vtcr_value(geom, ps_bits)
-            except MemattrError as exc:
-                key = "ipa_bits" if "ipa_bits" in str(exc) else \
-                    "start_level" if "start_level" in str(exc) else "ps_bits"
-                raise rd.fail(w + ((key,) if key in st2 else ()), str(exc)) from None
+            vtcr = _vtcr_from_keys(rd, st2, w, granules, cpu)
         vmid = rd.num(st2, "vmid", w, 1, bits=16)
-        try:
-            s2reg = Stage2Regime(vtcr, vmid << 48)
-        except MemattrError as exc:
-            raise rd.fail(w + (("vtcr",) if "vtcr" in st2 else ()), str(exc)) from None
-        ps_bits = s2reg.decoded.pa_bits
+        s2reg = Stage2Regime(vtcr, R.VTTBR_EL2.set(0, "VMID", vmid), cpu=cpu)
+        if s2reg.geometry is None:
+            rule = s2reg.params.rule.value if s2reg.params.rule else ""
+            raise rd.fail(w + (("vtcr",) if "vtcr" in st2 else ()),
+                          f"VTCR_EL2=0x{vtcr:x}: {s2reg.fault} ({rule})")
+        geom2 = s2reg.geometry
+        limit = 1 << geom2.oa_bits
         top = 0x8000_0000
-        for i, m in enumerate(s2_maps if isinstance(s2_maps, list) else []):
-            if isinstance(m, dict) and "pa" in m and "size" in m:
-                top = max(top, rd.num(m, "pa", ("s2", i)) + rd.num(m, "size", ("s2", i)))
+        for i, m in enumerate(s2_maps):
+            if "pa" in m and "size" in m:
+                end = rd.num(m, "pa", ("s2", i)) + rd.num(m, "size", ("s2", i))
+                if end > limit:
+                    raise rd.fail(("s2", i, "pa"),
+                                  f"0x{rd.num(m, 'pa', ('s2', i)):x} + size: the mapping ends at "
+                                  f"0x{end:x}, beyond the {geom2.oa_bits}-bit output address "
+                                  "size (stage2.ps_bits / VTCR_EL2.PS, PAMax)")
+                top = max(top, end)
         base = rd.num(st2, "table_base", w, -(-top // (2 << 20)) * (2 << 20))
-        mem = PhysMem(52, alloc_base=base, alloc_limit=1 << min(s2reg.geometry.oa_bits, 52))
-        s2pt = PageTable(mem, s2reg.geometry, vmid=vmid)
-        xnx = rd.flag(st2, "xnx", w)
+        if base >= limit:
+            where = w + ("table_base",) if "table_base" in st2 else w
+            raise rd.fail(where, f"stage-2 tables would start at 0x{base:x}, beyond the "
+                                 f"{geom2.oa_bits}-bit output address size; give a lower "
+                                 "table_base")
+        try:
+            mem = PhysMem(cpu=cpu, alloc_base=base, alloc_limit=limit)
+        except MemattrError as exc:
+            raise rd.fail(w + (("table_base",) if "table_base" in st2 else ()),
+                          str(exc)) from None
+        s2pt = PageTable(mem, geom2, vmid=vmid)
+        if "xnx" in st2:
+            cpu = cpu.with_(xnx=rd.flag(st2, "xnx", w))
+            s2reg = Stage2Regime(vtcr, s2pt.vttbr, cpu=cpu)
     else:
-        mem = PhysMem(52)
-        xnx = False
+        mem = PhysMem(cpu=cpu)
         if s2_maps:
             raise rd.fail(("s2",), "[[s2]] mappings need a [stage2] table")
-    if not isinstance(s2_maps, list) or not isinstance(s1_maps, list):
-        raise rd.fail(("s2",) if not isinstance(s2_maps, list) else ("s1",),
-                      "must be an array of tables ([[...]])")
     for i, m in enumerate(s2_maps):
         w = ("s2", i)
-        if not isinstance(m, dict):
-            raise rd.fail(w, "must be a table")
         rd.check_keys(m, w, ("ipa", "size", "pa", "memattr", "type", "s2ap", "xn", "sh", "af",
                              "contiguous", "max_leaf", "fnxs"))
         if "memattr" in m:
@@ -332,10 +568,10 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
             memattr = rd.text(m, "type", w, names)
         else:
             raise rd.fail(w + ("memattr",), "required (or type = ...)")
-        s2ap = rd.text(m, "s2ap", w, _S2AP) if "s2ap" in m else 3
+        s2ap = rd.text(m, "s2ap", w, _S2AP, 3)
         xn_v = m.get("xn", False)
         xn = (0b10 if xn_v else 0) if isinstance(xn_v, bool) else rd.num(m, "xn", w, bits=2)
-        sh = rd.text(m, "sh", w, _SH) if "sh" in m else 0b11
+        sh = rd.text(m, "sh", w, _SH, 0b11)
         attrs = s2_attrs(memattr=memattr, s2ap=s2ap, sh=sh, af=rd.flag(m, "af", w, True),
                          xn=xn, fnxs=rd.flag(m, "fnxs", w))
         assert s2pt is not None
@@ -352,29 +588,34 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
     enabled = rd.flag(st1, "enabled", w, True) if "enabled" in st1 else \
         ("stage1" in data or bool(s1_maps))
     mair = rd.num(st1, "mair", w, LINUX_MAIR)
-    sctlr = rd.num(st1, "sctlr", w, SCTLR_DEFAULT if enabled else SCTLR_DEFAULT & ~1)
+    sctlr_m = R.SCTLR_EL1.field_mask("M")
+    sctlr = rd.num(st1, "sctlr", w, SCTLR_DEFAULT if enabled else SCTLR_DEFAULT & ~sctlr_m)
     asid = rd.num(st1, "asid", w, 0, bits=16)
     if "tcr" in st1:
         tcr = rd.num(st1, "tcr", w)
     else:
-        g1 = rd.text(st1, "granule", w, granules) if "granule" in st1 else Granule.K4
+        g1 = rd.text(st1, "granule", w, granules, Granule.K4)
+        va_bits = rd.num(st1, "va_bits", w, 48)
+        ips_bits = rd.num(st1, "ips_bits", w, min(ps_bits if s2reg is None else
+                                                  s2reg.ps_bits, 48))
+        if ips_bits not in R.PA_SIZE_BITS.values():
+            raise rd.fail(w + ("ips_bits",), f"{ips_bits}: not an IPS size "
+                                             f"({', '.join(map(str, R.PA_SIZE_BITS.values()))})")
         try:
-            tcr = Stage1Regime.simple(g1, rd.num(st1, "va_bits", w, 48),
-                                      rd.num(st1, "ips_bits", w, min(ps_bits, 48))).tcr
+            Geometry.for_stage1(g1, va_bits, cpu=cpu)
         except MemattrError as exc:
-            key = "ips_bits" if "PS" in str(exc) else "va_bits"
-            raise rd.fail(w + ((key,) if key in st1 else ()), str(exc)) from None
+            raise rd.fail(w + (("va_bits",) if "va_bits" in st1 else ()), str(exc)) from None
+        tcr = Stage1Regime.simple(g1, va_bits, ips_bits, mair=mair, cpu=cpu).tcr
     s1pt = None
     s1_mem: Any = mem
     ttbr0 = 0
     if enabled:
-        try:
-            reg1 = Stage1Regime(tcr, mair=mair, sctlr=sctlr)
-        except MemattrError as exc:
-            raise rd.fail(w + (("tcr",) if "tcr" in st1 else ()), str(exc)) from None
+        reg1 = Stage1Regime(tcr, mair=mair, sctlr=sctlr, cpu=cpu)
         geom1 = reg1.halves[0].geometry
         if geom1 is None:
-            raise rd.fail(w, "the TTBR0 half has no valid granule/size")
+            raise rd.fail(w + (("tcr",) if "tcr" in st1 else ()),
+                          f"TCR_EL1=0x{tcr:x}: the TTBR0 range cannot be walked: "
+                          f"{reg1.halves[0].fault}")
         if s2pt is not None:
             if "table_pool" not in st1:
                 raise rd.fail(w + ("table_pool",),
@@ -392,8 +633,6 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
         ttbr0 = s1pt.ttbr
         for i, m in enumerate(s1_maps):
             wm = ("s1", i)
-            if not isinstance(m, dict):
-                raise rd.fail(wm, "must be a table")
             rd.check_keys(m, wm, ("va", "size", "ipa", "oa", "attr_index", "mt", "ap", "pxn",
                                   "uxn", "ng", "sh", "af", "contiguous", "max_leaf"))
             if "attr_index" in m:
@@ -403,10 +642,9 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
             else:
                 raise rd.fail(wm + ("attr_index",), "required (or mt = ...)")
             ap_v = m.get("ap", "rw")
-            ap = rd.text(m, "ap", wm, _AP) if isinstance(ap_v, str) else rd.num(m, "ap", wm,
-                                                                               bits=2)
-            attrs = s1_attrs(attr_index=idx, ap=ap,
-                             sh=rd.text(m, "sh", wm, _SH) if "sh" in m else 0b11,
+            ap = rd.text(m, "ap", wm, _AP, 0) if not isinstance(ap_v, int) or \
+                isinstance(ap_v, bool) else rd.num(m, "ap", wm, bits=2)
+            attrs = s1_attrs(attr_index=idx, ap=ap, sh=rd.text(m, "sh", wm, _SH, 0b11),
                              af=rd.flag(m, "af", wm, True), ng=rd.flag(m, "ng", wm),
                              pxn=rd.flag(m, "pxn", wm), uxn=rd.flag(m, "uxn", wm))
             out_key = "ipa" if "ipa" in m else "oa"
@@ -419,26 +657,52 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
     elif s1_maps:
         raise rd.fail(("s1",), "[[s1]] mappings need stage 1 enabled")
     if asid:
-        ttbr0 |= asid << 48
+        ttbr0 = R.TTBRx_EL1.set(ttbr0, "ASID", asid)
     regime = Regime.from_registers(
-        tcr=tcr, ttbr0=ttbr0, mair=mair, sctlr=sctlr, hcr=hcr if s2reg is not None else 0,
+        tcr=tcr, mair=mair, ttbr0=ttbr0, sctlr=sctlr, hcr=hcr if s2reg is not None else 0,
         vtcr=s2reg.vtcr if s2reg is not None else None,
-        vttbr=s2pt.vttbr if s2pt is not None else 0, xnx=xnx, pa_max=min(ps_bits, 52),
+        vttbr=s2pt.vttbr if s2pt is not None else 0, cpu=cpu,
     )
-    accesses = []
-    for i, a in enumerate(data.get("access", [])):
-        wa = ("access", i)
-        if not isinstance(a, dict):
-            raise rd.fail(wa, "must be a table")
-        rd.check_keys(a, wa, ("va", "access", "size", "el"))
-        kind = rd.text(a, "access", wa, {k.value: k for k in AccessKind}) if "access" in a \
-            else AccessKind.READ
-        try:
-            accesses.append(Access(rd.num(a, "va", wa), kind, rd.num(a, "el", wa, 1),
-                                   rd.num(a, "size", wa, 8)))
-        except MemattrError as exc:
-            raise rd.fail(wa, str(exc)) from None
-    return Built(mem, regime, s1pt, s2pt, s1_mem, accesses)
+    return Built(mem, regime, s1pt, s2pt, s1_mem, [])
+
+
+def _vtcr_from_keys(rd: _Reader, st2: dict[str, Any], w: tuple[str | int, ...],
+                    granules: dict[str, Any], cpu: Cpu) -> int:
+    """VTCR_EL2 from granule / ipa_bits / ps_bits / start_level, each checked on its own key."""
+    from ..arch import registers as R
+    from ..arch import walkparams as W
+    from ..arch.descriptor import FINAL_LEVEL, Granule
+    from ..errors import MemattrError
+    from ..mmu.regime import Geometry, vtcr_value
+
+    g = rd.text(st2, "granule", w, granules, Granule.K4)
+    ps_bits = rd.num(st2, "ps_bits", w, 48)
+    if ps_bits not in R.PA_SIZE_BITS.values():
+        raise rd.fail(w + ("ps_bits",), f"{ps_bits}: not a PS size "
+                                        f"({', '.join(map(str, R.PA_SIZE_BITS.values()))})")
+    ipa_bits = rd.num(st2, "ipa_bits", w, 40)
+    start = st2.get("start_level")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int)):
+        raise rd.fail(w + ("start_level",), f"{start!r}: expected a level -1..3")
+    oa = W.physical_address_size(R.ps_encoding(ps_bits), g, False, cpu)
+    try:
+        Geometry.for_stage2(g, ipa_bits, oa, None, cpu=cpu)
+    except MemattrError as exc:
+        raise rd.fail(w + (("ipa_bits",) if "ipa_bits" in st2 else ()), str(exc)) from None
+    if start is not None:
+        lo = g.min_level(False)
+        if not lo <= start <= FINAL_LEVEL:
+            raise rd.fail(w + ("start_level",), f"{start}: no such level for the {g} granule "
+                                                f"(levels {lo}..{FINAL_LEVEL})")
+        if R.s2_inconsistent_sl(g, 64 - ipa_bits, start):
+            raise rd.fail(w + ("start_level",),
+                          f"{start}: a {ipa_bits}-bit IPA cannot start at level {start} with "
+                          f"the {g} granule (at most 16 concatenated root tables; ASL "
+                          "AArch64.S2InconsistentSL)")
+    try:
+        return vtcr_value(Geometry.for_stage2(g, ipa_bits, oa, start, cpu=cpu), ps_bits)
+    except MemattrError as exc:
+        raise rd.fail(w + (("start_level",) if start is not None else ()), str(exc)) from None
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -447,17 +711,24 @@ def _build(rd: _Reader, data: dict[str, Any]) -> Built:
 def _regime_line(b: Built) -> str:
     reg = b.regime
     parts = []
-    if reg.s1_enabled and b.s1 is not None:
-        parts.append(f"stage 1: {b.s1.geom.describe()}; TCR_EL1=0x{reg.s1.tcr:x} "
+    if reg.s1_enabled:
+        g1 = reg.s1.halves[0].geometry
+        shape = g1.describe() if g1 is not None else \
+            f"TTBR0 range not walkable ({reg.s1.halves[0].fault})"
+        parts.append(f"stage 1: {shape}; TCR_EL1=0x{reg.s1.tcr:x} "
                      f"TTBR0_EL1=0x{reg.s1.ttbr0:x} MAIR_EL1=0x{reg.s1.mair:016x}")
     else:
         parts.append("stage 1: off (SCTLR_EL1.M=0)")
     if reg.s2 is not None and reg.s2_enabled:
-        parts.append(f"stage 2: {reg.s2.geometry.describe()}; VTCR_EL2=0x{reg.s2.vtcr:x} "
+        g2 = reg.s2.geometry
+        shape = g2.describe() if g2 is not None else f"not walkable ({reg.s2.fault})"
+        parts.append(f"stage 2: {shape}; VTCR_EL2=0x{reg.s2.vtcr:x} "
                      f"VTTBR_EL2=0x{reg.s2.vttbr:x} HCR_EL2=0x{reg.hcr:x}"
                      f"{' (FWB)' if reg.controls.fwb else ''}")
     else:
         parts.append("stage 2: off")
+    if reg.cpu.name != "all":
+        parts.append(f"cpu: {reg.cpu.name} (PAMax {reg.cpu.pa_max} bits)")
     return "\n".join(parts)
 
 
@@ -470,6 +741,10 @@ def _text(r: WalkResult) -> list[str]:
     for n, st in enumerate(r.steps, 1):
         what = f"IPA 0x{st.ia:x}" if st.stage == 2 else f"VA 0x{st.ia:x}"
         out.append(f"  {n:2d}. {st}  [{what}]")
+    for u in r.updates:
+        done = "" if u.written else " (not written: read-only memory)"
+        out.append(f"      hardware update: S{u.stage} L{u.level} @PA 0x{u.desc_pa:x} "
+                   f"0x{u.old:016x} -> 0x{u.new:016x}: {u.what}{done}")
     if r.translation is not None:
         t = r.translation
         out.append(f"  => IPA 0x{t.ipa:x} -> PA 0x{t.pa:x} ({t.size:#x}-byte translation)")
@@ -509,6 +784,8 @@ def _json(r: WalkResult) -> dict[str, Any]:
         "steps": [{"stage": s.stage, "level": s.level, "s1ptw": s.s1ptw, "input": s.ia,
                    "table": s.table, "index": s.index, "desc_pa": s.desc_pa,
                    "desc": s.raw, "type": s.type.value} for s in r.steps],
+        "updates": [{"stage": u.stage, "level": u.level, "desc_pa": u.desc_pa, "old": u.old,
+                     "new": u.new, "what": u.what, "written": u.written} for u in r.updates],
         "translation": None,
         "fault": None,
     }
@@ -527,8 +804,9 @@ def _json(r: WalkResult) -> dict[str, Any]:
         f = r.fault
         assert f is not None
         d["fault"] = {"kind": f.kind.value, "stage": f.stage, "level": f.level,
-                      "s1ptw": f.s1ptw, "ipa": f.ipa, "reason": f.reason, "esr": f.esr,
-                      "target_el": f.target_el, "far": f.far, "hpfar": f.hpfar}
+                      "s1ptw": f.s1ptw, "ipa": f.ipa, "reason": f.reason, "rule": f.rule,
+                      "branch": f.decision.branch if f.decision else None,
+                      "esr": f.esr, "target_el": f.target_el, "far": f.far, "hpfar": f.hpfar}
     return d
 
 
@@ -540,7 +818,7 @@ def run(args: argparse.Namespace) -> int:
     path = example_path() if args.example else args.file
     if path is None:
         raise ConfigError("walk: give FILE.toml or --example")
-    built = load(path)
+    built = load(path, cpu=args.cpu)
     if args.va is not None:
         accesses = [Access(parse_int(args.va, "--va", bits=64),
                            AccessKind(args.access or "read"),
@@ -572,10 +850,11 @@ def run(args: argparse.Namespace) -> int:
 def _regime_json(b: Built) -> dict[str, Any]:
     reg = b.regime
     return {
-        "tcr": reg.s1.tcr, "ttbr0": reg.s1.ttbr0, "mair": reg.s1.mair, "sctlr": reg.s1.sctlr,
-        "hcr": reg.hcr, "vtcr": reg.s2.vtcr if reg.s2 else None,
+        "tcr": reg.s1.tcr, "ttbr0": reg.s1.ttbr0, "ttbr1": reg.s1.ttbr1, "mair": reg.s1.mair,
+        "sctlr": reg.s1.sctlr, "hcr": reg.hcr, "vtcr": reg.s2.vtcr if reg.s2 else None,
         "vttbr": reg.s2.vttbr if reg.s2 else None, "stage1": reg.s1_enabled,
-        "stage2": reg.s2_enabled,
+        "stage2": reg.s2_enabled, "cpu": reg.cpu.name, "pa_max": reg.cpu.pa_max,
+        "raw": b.raw,
     }
 
 
@@ -583,18 +862,19 @@ def _dumps(b: Built, which: list[str]) -> dict[str, str]:
     from ..mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 
     out: dict[str, str] = {}
+    reg = b.regime
+    g1 = reg.s1.halves[0].geometry if reg.s1_enabled else None
+    root1 = reg.s1.halves[0].root
     for name in which:
-        if name == "s1" and b.s1 is not None:
-            out["stage 1 (Linux kernel_page_tables format)"] = linux_ptdump(
-                b.s1_mem, b.s1.geom, b.s1.root)
+        if name == "s1" and g1 is not None:
+            out["stage 1 (Linux kernel_page_tables format)"] = linux_ptdump(b.s1_mem, g1, root1)
         elif name in ("s2", "kvm") and b.s2 is not None:
             out["stage 2 (KVM stage2_page_tables format)"] = kvm_ptdump(
                 b.mem, b.s2.geom, b.s2.root)
         elif name == "memattr":
-            if b.s1 is not None:
-                out["stage 1 (memattr)"] = memattr_dump(b.s1_mem, b.s1.geom, b.s1.root,
-                                                        mair=b.regime.s1.mair)
+            if g1 is not None:
+                out["stage 1 (memattr)"] = memattr_dump(b.s1_mem, g1, root1, mair=reg.s1.mair)
             if b.s2 is not None:
                 out["stage 2 (memattr)"] = memattr_dump(b.mem, b.s2.geom, b.s2.root,
-                                                        fwb=b.regime.controls.fwb)
+                                                        fwb=reg.controls.fwb)
     return out

@@ -5,35 +5,75 @@ for each: the PA, or the fault (kind, stage, level, S1PTW, ESR, HPFAR), the leaf
 the stage-1 MAIR byte, the stage-2 MemAttr and the effective permissions.  The same checks run
 in the same order (see :mod:`memattr.mmu.walk`); a hypothesis test holds the two equal.
 
+The rules are not re-coded here: the permissions, the fault status codes, the whole ESR and
+whether HPFAR_EL2 is valid are lookup tables generated from the scalar walker's rules
+(:func:`~memattr.mmu.walk.s1_perm_table`, :func:`~memattr.mmu.walk.s2_perm_table`,
+:func:`~memattr.mmu.walk.fault_esr`, :func:`~memattr.mmu.walk.ipa_valid`), and alignment and
+PTW checks on memory types come from tables built with arch.combine.resolve and
+arch.properties.
+
 How it is fast: physical memory is snapshotted once into one ``uint64`` array (cached until
 memory changes) with a dense frame -> row index, so a descriptor read is two gathers.  The
-stage-2 translations of stage-1 table addresses are done once per distinct table page
-(``np.unique``), not once per access.  Alignment and PTW checks on memory types use lookup
-tables built with the scalar rules (arch.combine.resolve), so they cannot drift from them.
+stage-2 translations of stage-1 table addresses are done once per distinct table page, not once
+per access.
 
 Limits: one access kind, EL and size per call; no ISV syndrome (ESR has ISV=0: give ``srt`` to
-the scalar walker for that); no TLB.
+the scalar walker for that); no TLB; hardware Access flag / dirty updates (FEAT_HAFDBS) are not
+written to memory -- the descriptors reported are the ones the scalar walk would leave.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..arch.combine import Access as CombineAccess
 from ..arch.combine import Controls, resolve
-from ..arch.descriptor import FINAL_LEVEL
-from ..arch.esr import FaultKind, encode_fsc
+from ..arch.descriptor import (
+    DESC_AF,
+    DESC_DBM,
+    DESC_TABLE,
+    DESC_VALID,
+    FINAL_LEVEL,
+    S1_AP2,
+    S1_AP_MASK,
+    S1_AP_SHIFT,
+    S1_APTABLE_MASK,
+    S1_APTABLE_SHIFT,
+    S1_ATTRINDX_MASK,
+    S1_ATTRINDX_SHIFT,
+    S1_PXN,
+    S1_PXNTABLE,
+    S1_UXN,
+    S1_UXNTABLE,
+    S2_MEMATTR_MASK,
+    S2_MEMATTR_SHIFT,
+    S2_S2AP_MASK,
+    S2_S2AP_SHIFT,
+    S2_S2AP_W,
+    S2_XN_MASK,
+    S2_XN_SHIFT,
+)
+from ..arch.esr import FaultKind
+from ..arch.mair import Features
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
+from ..arch.walkparams import VA_RANGE_BIT, addr_top
+from ..errors import EncodingError
 from .pgtable import Codec
-from .physmem import FRAME_SHIFT, PhysMem
+from .physmem import FRAME_SHIFT, FRAME_SIZE, PhysMem
 from .regime import Geometry, Regime, Stage1Half
-from .walk import Access, AccessKind
+from .walk import (
+    Access,
+    AccessKind,
+    fault_esr,
+    hpfar_value,
+    ipa_valid,
+    s1_perm_table,
+    s2_perm_table,
+)
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["FAULT_CODES", "BatchResult", "walk_batch", "compare"]
+__all__ = ["FAULT_CODES", "BatchResult", "walk_batch", "esr_table", "CHUNK"]
 
 FAULT_CODES: dict[int, FaultKind | None] = {
     0: None,
@@ -42,11 +82,13 @@ FAULT_CODES: dict[int, FaultKind | None] = {
     3: FaultKind.PERMISSION,
     4: FaultKind.ADDRESS_SIZE,
     5: FaultKind.ALIGNMENT,
+    6: FaultKind.SYNC_EXTERNAL_ON_WALK,
 }
 """The ``fault`` array's codes."""
 
-_CODE = {k: c for c, k in FAULT_CODES.items() if k is not None}
-_TRANS, _AF, _PERM, _ASZ, _ALIGN = 1, 2, 3, 4, 5
+_TRANS, _AF, _PERM, _ASZ, _ALIGN, _EXT = 1, 2, 3, 4, 5, 6
+_WALK_CODES = (_TRANS, _AF, _ASZ, _PERM, _EXT)
+_LEVEL_NONE = -2  # the ``level`` array's value for a fault without a level (alignment)
 
 CHUNK = 1 << 16
 """Accesses walked together: large enough to amortise Python overhead, small enough that the
@@ -62,9 +104,10 @@ class BatchResult:
     ``fault`` holds :data:`FAULT_CODES` (0 = translated).  Where there is no fault: ``pa``,
     ``ipa`` and ``perms`` (bit 0 read, 1 write, 2 exec) are set.  Where there is one: ``stage``,
     ``level`` (-2 for none, i.e. alignment), ``s1ptw``, ``esr`` and ``hpfar`` (with
-    ``hpfar_valid``).  ``s1_desc``/``s2_desc`` are the leaf descriptors reached (0 if none),
-    ``s1_level``/``s2_level`` their levels (-2 if none), ``s1_attr`` the MAIR byte (-1 with
-    stage 1 off or not reached), ``s2_memattr`` MemAttr[3:0] (-1 if none).
+    ``hpfar_valid``).  ``s1_desc``/``s2_desc`` are the leaf descriptors reached (0 if none; with
+    hardware updates in force, as the scalar walk leaves them), ``s1_level``/``s2_level`` their
+    levels (-2 if none), ``s1_attr`` the MAIR byte (-1 with stage 1 off or not reached),
+    ``s2_memattr`` MemAttr[3:0] (-1 if none).
     """
 
     va: Arr
@@ -99,10 +142,11 @@ class _Mem:
 
         pfns = sorted(mem.frames)
         n = len(pfns)
-        blob = b"".join(bytes(mem.frames[p]) for p in pfns) + bytes(4096)
+        blob = b"".join(bytes(mem.frames[p]) for p in pfns) + bytes(FRAME_SIZE)
         self.flat = np.frombuffer(blob, dtype="<u8")
         self.zero_row = n
         self.pfns = np.asarray(pfns, dtype=np.int64)
+        self.pa_bits = mem.pa_bits
         self.dense = None
         if n and pfns[-1] - pfns[0] < self.DENSE_LIMIT:
             self.base = pfns[0]
@@ -126,14 +170,22 @@ class _Mem:
             row = np.where(self.pfns[pos] == pfn, pos, self.zero_row)
         else:
             row = np.full(pa.shape, self.zero_row, dtype=np.int64)
-        off = ((pa >> np.uint64(3)) & np.uint64(511)).astype(np.int64)
-        return self.flat[row * 512 + off]
+        off = ((pa & np.uint64(FRAME_SIZE - 1)) >> np.uint64(3)).astype(np.int64)
+        return self.flat[row * (FRAME_SIZE // 8) + off]
+
+    def beyond(self, pa: Arr) -> Arr:
+        """Where ``pa`` is outside the simulated memory (a read there is an External abort)."""
+        import numpy as np
+
+        return (pa >> np.uint64(self.pa_bits)) != 0
 
 
 def _snapshot(mem: PhysMem) -> _Mem:
     got = mem.derived.get("batch-snapshot")
     if got is not None and got[0] == mem.generation:
         return got[1]  # type: ignore[no-any-return]
+    if mem.images:
+        mem.materialize()
     snap = _Mem(mem)
     mem.derived["batch-snapshot"] = (mem.generation, snap)
     return snap
@@ -146,7 +198,7 @@ _resolve = lru_cache(maxsize=16384)(resolve)
 
 
 @lru_cache(maxsize=64)
-def _luts(controls: Controls, kind: AccessKind) -> tuple[Any, Any]:
+def _luts(controls: Controls, kind: AccessKind, features: Features) -> tuple[Any, Any]:
     """(S1 type faults unaligned accesses [MAIR byte], S2 (or FWB-combined) type faults them
     [MAIR byte, MemAttr]) -- each entry from combine.resolve and arch.properties."""
     import numpy as np
@@ -155,10 +207,11 @@ def _luts(controls: Controls, kind: AccessKind) -> tuple[Any, Any]:
     s1dev = np.zeros(256, dtype=bool)
     s2dev = np.zeros((256, 16), dtype=bool)
     for b in range(256):
-        r = _resolve(b, 0xF, controls=controls, access=acc)
+        r = _resolve(b, 0xF, controls=controls, access=acc, features=features)
         s1dev[b] = any(s1_has_alignment_fault(a, acc, False) for a in r.s1)
         for m in range(16):
-            r2 = _resolve(b, m, controls=controls, access=acc) if controls.fwb or b == 0 else None
+            r2 = (_resolve(b, m, controls=controls, access=acc, features=features)
+                  if controls.fwb or b == 0 else None)
             if r2 is None:  # without FWB the stage-2 type does not depend on stage 1
                 s2dev[b, m] = s2dev[0, m]
             else:
@@ -167,37 +220,65 @@ def _luts(controls: Controls, kind: AccessKind) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=64)
-def _ptw_lut(controls: Controls, walk_attr: int, sh1: int) -> Any:
+def _ptw_lut(controls: Controls, walk_attr: int, sh1: int, features: Features) -> Any:
     """S2 MemAttr -> the stage-1 walk hits stage-2 Device (resolve with AccessType TTW)."""
     import numpy as np
 
-    from ..arch.combine import Access as CAccess
-
     out = np.zeros(16, dtype=bool)
     for m in range(16):
-        r = _resolve(walk_attr, m, sh1=sh1, sh2=0b11, controls=controls, access=CAccess.TTW)
+        r = _resolve(walk_attr, m, sh1=sh1, sh2=0b11, controls=controls,
+                     access=CombineAccess.TTW, features=features)
         out[m] = any(a.is_device for a in r.s2)
     return out
 
 
-@lru_cache(maxsize=16)
-def _fsc_lut() -> Any:
-    """(fault code, level + 1) -> FSC, from arch.esr.encode_fsc."""
+@lru_cache(maxsize=64)
+def esr_table(kind: AccessKind, el: int) -> Any:
+    """ESR_ELx of every fault a batch can report, from the scalar :func:`fault_esr`: indexed
+    [fault code, level + 2 (0: no level), stage - 1, S1PTW, hardware table update (WnR=1)];
+    0 where no such fault exists."""
     import numpy as np
 
-    lut = np.zeros((6, 6), dtype=np.uint64)
-    for code, kind in FAULT_CODES.items():
-        if kind is None:
+    acc = Access(0, kind, el, 1)
+    lut = np.zeros((len(FAULT_CODES), 6, 2, 2, 2), dtype=np.uint64)
+    for code, fk in FAULT_CODES.items():
+        if fk is None:
             continue
-        for lvl in range(-1, 4):
-            try:
-                lut[code, lvl + 1] = encode_fsc(kind, None if kind is FaultKind.ALIGNMENT
-                                                else lvl)
-            except Exception:  # noqa: BLE001 - combinations with no encoding stay 0
-                lut[code, lvl + 1] = 0
-        if kind is FaultKind.ALIGNMENT:
-            lut[code, :] = encode_fsc(kind, None)
+        for li, level in enumerate((None, -1, 0, 1, 2, 3)):
+            if (fk is FaultKind.ALIGNMENT) != (level is None):
+                continue
+            for stage in (1, 2):
+                for ptw in (False, True):
+                    for upd in (False, True):
+                        try:
+                            lut[code, li, stage - 1, int(ptw), int(upd)] = fault_esr(
+                                fk, stage, level, acc, s1ptw=ptw, wnr=True if upd else None)
+                        except EncodingError:  # no FSC for this kind at this level
+                            continue
     return lut
+
+
+@lru_cache(maxsize=1)
+def _hpfar_valid_lut() -> Any:
+    """[fault code, S1PTW] -> HPFAR_EL2 holds the IPA (the scalar :func:`ipa_valid`)."""
+    import numpy as np
+
+    lut = np.zeros((len(FAULT_CODES), 2), dtype=bool)
+    for code, fk in FAULT_CODES.items():
+        if fk is not None:
+            for ptw in (0, 1):
+                lut[code, ptw] = ipa_valid(fk, bool(ptw))
+    return lut
+
+
+@lru_cache(maxsize=16)
+def _perm_luts(el: int, wxn: bool, xnx: bool) -> tuple[Any, Any]:
+    """(stage-1 permission bits by the scalar index, stage-2 by S2AP | XN << 2)."""
+    import numpy as np
+
+    s1 = np.array([p.bits for p in s1_perm_table(el, wxn)], dtype=np.uint8)
+    s2 = np.array([p.bits for p in s2_perm_table(el, xnx)], dtype=np.uint8)
+    return s1, s2
 
 
 # --- the walk ------------------------------------------------------------------------------
@@ -211,14 +292,16 @@ class _State:
 
         self.fault = np.zeros(n, dtype=np.uint8)
         self.stage = np.zeros(n, dtype=np.uint8)
-        self.level = np.full(n, -2, dtype=np.int8)
+        self.level = np.full(n, _LEVEL_NONE, dtype=np.int8)
         self.s1ptw = np.zeros(n, dtype=bool)
+        self.update = np.zeros(n, dtype=bool)
         self.fipa = np.zeros(n, dtype=np.uint64)
         self.fipa_valid = np.zeros(n, dtype=bool)
 
     def set(self, mask: Arr, code: int, stage: int, level: Any, *, s1ptw: Any = False,
-            ipa: Arr | None = None) -> None:
-        """Record a fault where ``mask`` and no earlier fault."""
+            ipa: Arr | None = None, update: bool = False) -> None:
+        """Record a fault where ``mask`` and no earlier fault (``update``: on the hardware update
+        of a stage-1 descriptor, a table write)."""
         import numpy as np
 
         m = mask & (self.fault == 0)
@@ -228,6 +311,7 @@ class _State:
         self.stage[m] = stage
         self.level[m] = level if np.isscalar(level) else level[m]
         self.s1ptw[m] = s1ptw if np.isscalar(s1ptw) else s1ptw[m]
+        self.update[m] = update
         if ipa is not None:
             self.fipa[m] = ipa[m]
             self.fipa_valid[m] = True
@@ -248,18 +332,24 @@ def _dec(plan: tuple[tuple[int, int, int], ...], raw: Arr) -> Arr:
 
 
 class _S2Out:
-    """Stage-2 results of a sub-batch: output address, leaf, level and local faults."""
+    """Results of one tree walk over a sub-batch: output address, leaf, level, local faults;
+    for stage 1 with S1PTW also, per access, the stage-2 write permission and level of the
+    page holding the leaf descriptor, and the leaf descriptor's IPA."""
 
-    __slots__ = ("pa", "raw", "level", "fault", "flevel")
+    __slots__ = ("pa", "raw", "level", "fault", "flevel", "ptw_w", "ptw_level", "desc_ipa")
 
     def __init__(self, pa: Arr, raw: Arr, level: Arr, fault: Arr, flevel: Arr) -> None:
         self.pa, self.raw, self.level, self.fault, self.flevel = pa, raw, level, fault, flevel
+        self.ptw_w: Arr = None
+        self.ptw_level: Arr = None
+        self.desc_ipa: Arr = None
 
 
-def _walk_tree(snap: _Mem, geom: Geometry, root: int, ia: Arr, alive: Arr,
+def _walk_tree(snap: _Mem, geom: Geometry, root: int, ia: Arr, alive: Arr, ha: bool,
                on_table: Any = None, translate_pages: Any = None,
                on_ptw_fault: Any = None) -> _S2Out:
-    """Walk one tree for ``ia`` where ``alive``: leaf raw/level, output address, local faults.
+    """Walk one tree for ``ia`` where ``alive``: leaf raw/level, output address, local faults
+    (ASL AArch64.S1Walk / AArch64.S2Walk; ``ha``: TCR/VTCR.HA, no Access flag fault).
 
     For stage 1, ``translate_pages`` maps distinct descriptor pages (IPAs) to PAs -- the S1PTW
     -- returning (pa, ok, fault, level) per page, and ``on_ptw_fault(mask, fault, level,
@@ -273,35 +363,40 @@ def _walk_tree(snap: _Mem, geom: Geometry, root: int, ia: Arr, alive: Arr,
     n = ia.shape[0]
     c = Codec(geom)
     fault = np.zeros(n, dtype=np.uint8)
-    flevel = np.full(n, -2, dtype=np.int8)
+    flevel = np.full(n, _LEVEL_NONE, dtype=np.int8)
     leaf = np.zeros(n, dtype=np.uint64)
-    lvl = np.full(n, -2, dtype=np.int8)
+    lvl = np.full(n, _LEVEL_NONE, dtype=np.int8)
     out = np.zeros(n, dtype=np.uint64)
     done = ~alive
+    result = _S2Out(out, leaf, lvl, fault, flevel)
     if root >> geom.oa_bits:
         fault[alive] = _ASZ
-        flevel[alive] = geom.start_level
-        return _S2Out(out, leaf, lvl, fault, flevel)
+        flevel[alive] = 0  # the table base: level 0 (ASL AArch64.S1Walk / S2Walk)
+        return result
     table = np.full(n, root, dtype=np.uint64)
     ptw = translate_pages is not None
     if ptw:
         tid = np.zeros(n, dtype=np.int64)
         utab = np.array([root], dtype=np.uint64)
+        result.ptw_w = np.zeros(n, dtype=bool)
+        result.ptw_level = np.zeros(n, dtype=np.int8)
+        result.desc_ipa = np.zeros(n, dtype=np.uint64)
+    u = np.uint64
     for level in geom.levels:
         act = ~done
         if not act.any():
             break
         shift = geom.shift(level)
-        index = (ia >> np.uint64(shift)) & np.uint64(geom.entries(level) - 1)
-        addr = table + (index << np.uint64(3))
+        index = (ia >> u(shift)) & u(geom.entries(level) - 1)
+        addr = table + (index << u(3))
         if ptw:
             ppt = max(1, geom.table_bytes(level) >> FRAME_SHIFT)
-            key = tid * ppt + ((index << np.uint64(3)) >> np.uint64(FRAME_SHIFT)).astype(np.int64)
+            key = tid * ppt + ((index << u(3)) >> u(FRAME_SHIFT)).astype(np.int64)
             big = utab.size * ppt
             np.clip(key, 0, big - 1, out=key)
             ids = np.nonzero(np.bincount(key[act], minlength=big))[0]
-            uipa = utab[ids // ppt] + ((ids % ppt).astype(np.uint64) << np.uint64(FRAME_SHIFT))
-            upa, uok, ufault, uflevel = translate_pages(uipa)
+            uipa = utab[ids // ppt] + ((ids % ppt).astype(np.uint64) << u(FRAME_SHIFT))
+            upa, uok, ufault, uflevel, uw, ulevel = translate_pages(uipa)
             remap = np.zeros(big, dtype=np.int64)
             remap[ids] = np.arange(ids.size, dtype=np.int64)
             pos = remap[key]
@@ -309,19 +404,29 @@ def _walk_tree(snap: _Mem, geom: Geometry, root: int, ia: Arr, alive: Arr,
             bad = act & ~ok
             if bad.any():
                 on_ptw_fault(bad, ufault[pos], uflevel[pos], addr)
-            addr = upa[pos] | (addr & np.uint64((1 << FRAME_SHIFT) - 1))
+            np.copyto(result.ptw_w, uw[pos], where=ok)
+            np.copyto(result.ptw_level, ulevel[pos], where=ok)
+            np.copyto(result.desc_ipa, addr, where=ok)
+            addr = upa[pos] | (addr & u(FRAME_SIZE - 1))
             done |= bad
             act = ok
             if not act.any():
                 break
+        ext = act & snap.beyond(addr)
+        if ext.any():
+            fault[ext] = _EXT
+            flevel[ext] = level
+            done |= ext
+            act &= ~ext
         raw = snap.read(addr)
-        typ = raw & np.uint64(3)
+        valid = (raw & u(DESC_VALID)) != 0
+        bit1 = (raw & u(DESC_TABLE)) != 0
         if level == FINAL_LEVEL:
             is_table = np.zeros(n, dtype=bool)
-            is_leaf = typ == np.uint64(3)
+            is_leaf = valid & bit1
         else:
-            is_table = typ == np.uint64(3)
-            is_leaf = (typ == np.uint64(1)) if c.leaf_ok.get(level) else np.zeros(n, dtype=bool)
+            is_table = valid & bit1
+            is_leaf = (valid & ~bit1) if c.leaf_ok.get(level) else np.zeros(n, dtype=bool)
         bad = act & ~(is_table | is_leaf)
         if bad.any():
             fault[bad] = _TRANS
@@ -329,8 +434,8 @@ def _walk_tree(snap: _Mem, geom: Geometry, root: int, ia: Arr, alive: Arr,
             done |= bad
         tab = act & is_table
         if tab.any():
-            nxt = _dec(c.table_plan, raw) & ~np.uint64(geom.granule.size - 1)
-            asz = tab & ((nxt >> np.uint64(geom.oa_bits)) != 0)
+            nxt = _dec(c.table_plan, raw)
+            asz = tab & ((nxt >> u(geom.oa_bits)) != 0)
             if asz.any():
                 fault[asz] = _ASZ
                 flevel[asz] = level
@@ -363,23 +468,24 @@ def _walk_tree(snap: _Mem, geom: Geometry, root: int, ia: Arr, alive: Arr,
         lf = act & is_leaf
         if lf.any():
             bs = geom.block_size(level)
-            oa = _dec(c.leaf_plan[level], raw) & ~np.uint64(bs - 1)
-            asz = lf & ((oa >> np.uint64(geom.oa_bits)) != 0)
+            oa = _dec(c.leaf_plan[level], raw) & ~u(bs - 1)
+            asz = lf & ((oa >> u(geom.oa_bits)) != 0)
             good = lf
             if asz.any():
                 fault[asz] = _ASZ
                 flevel[asz] = level
                 good = lf & ~asz
-            af = good & ((raw & np.uint64(1 << 10)) == 0)
             np.copyto(leaf, raw, where=good)
             np.copyto(lvl, np.int8(level), where=good)
-            if af.any():
-                fault[af] = _AF
-                flevel[af] = level
-                good = good & ~af
-            np.copyto(out, oa | (ia & np.uint64(bs - 1)), where=good)
+            if not ha:
+                af = good & ((raw & u(DESC_AF)) == 0)
+                if af.any():
+                    fault[af] = _AF
+                    flevel[af] = level
+                    good = good & ~af
+            np.copyto(out, oa | (ia & u(bs - 1)), where=good)
             done |= lf
-    return _S2Out(out, leaf, lvl, fault, flevel)
+    return result
 
 
 def walk_batch(
@@ -413,184 +519,252 @@ def walk_batch(
     return BatchResult(**joined)
 
 
+def _features(regime: Regime) -> Features:
+    cpu = regime.cpu
+    return Features(xs=cpu.xs, mte2=cpu.mte2)
+
+
 def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,
                 size: int) -> BatchResult:
     """One cache-sized slice of a batch."""
     import numpy as np
 
+    u = np.uint64
     n = va.shape[0]
     ctl = regime.controls
+    feats = _features(regime)
     st = _State(n)
-    s1dev, s2dev = _luts(ctl, k)
-    aligned = (va & np.uint64(size - 1)) == 0
+    s1dev, s2dev = _luts(ctl, k, feats)
+    p1lut, p2lut = _perm_luts(el, regime.s1.sctlr_bit("WXN"), regime.xnx)
+    aligned = (va & u(size - 1)) == 0
     is_exec = k is AccessKind.EXEC
+    write = k is AccessKind.WRITE
     if ctl.a and not is_exec:
-        st.set(~aligned, _ALIGN, 1, -2)
+        st.set(~aligned, _ALIGN, 1, _LEVEL_NONE)
 
     s2 = regime.s2 if regime.s2_enabled else None
     s1_desc = np.zeros(n, dtype=np.uint64)
-    s1_level = np.full(n, -2, dtype=np.int8)
+    s1_level = np.full(n, _LEVEL_NONE, dtype=np.int8)
     s1_attr = np.full(n, -1, dtype=np.int16)
     ipa = np.zeros(n, dtype=np.uint64)
     p1 = np.zeros(n, dtype=np.uint8)
 
+    upd_deny = np.zeros(n, dtype=bool)
+    upd_level = np.zeros(n, dtype=np.int8)
+    upd_ipa = np.zeros(n, dtype=np.uint64)
     if regime.s1_enabled:
         for half in regime.s1.halves:
-            sel = st.alive & (((va >> np.uint64(55)) & np.uint64(1)) == np.uint64(half.n))
+            sel = st.alive & (((va >> u(VA_RANGE_BIT)) & u(1)) == u(half.n))
             if sel.any():
-                _stage1(snap, regime, half, va, sel, st, k, el, s1_desc, s1_level, ipa, p1)
+                _stage1(snap, regime, half, va, sel, st, k, el, s1_desc, s1_level, ipa, p1,
+                        p1lut, p2lut, upd_deny, upd_level, upd_ipa)
         ok = s1_level >= 0
-        idx = ((s1_desc >> np.uint64(2)) & np.uint64(7)).astype(np.int64)
+        idx = ((s1_desc >> u(S1_ATTRINDX_SHIFT)) & u(S1_ATTRINDX_MASK)).astype(np.int64)
         mair = np.array([regime.s1.mair_attr(i) for i in range(8)], dtype=np.int16)
         s1_attr = np.where(ok, mair[idx], np.int16(-1)).astype(np.int16)
         byte = np.where(ok, s1_attr, 0).astype(np.int64)
     else:
-        over = st.alive & ((va >> np.uint64(regime.pa_max)) != 0)
+        # ASL AArch64.S1DisabledOutput: VA[top:PAMax] must be zero (top 55 with TBI).
+        top = np.where(((va >> u(VA_RANGE_BIT)) & u(1)) == u(1),
+                       _top(regime.s1.halves[1], is_exec), _top(regime.s1.halves[0], is_exec))
+        keep = np.where(top == VA_RANGE_BIT, u((1 << (VA_RANGE_BIT + 1)) - 1), u((1 << 64) - 1))
+        ipa = va & keep
+        over = st.alive & ((ipa >> u(regime.pa_max)) != 0)
         st.set(over, _ASZ, 1, 0)
-        ipa = va.copy()
         p1[:] = 7
         byte = np.full(n, 0xFF, dtype=np.int64)
 
-    # Stage-1 alignment (memory type), then stage-1 permission (R_XCHFJ).
+    # Stage-1 alignment (memory type), then stage-1 permission.
     if not is_exec:
-        st.set(st.alive & ~aligned & s1dev[byte], _ALIGN, 1, -2)
+        st.set(st.alive & ~aligned & s1dev[byte], _ALIGN, 1, _LEVEL_NONE)
     bit = {AccessKind.READ: 1, AccessKind.WRITE: 2, AccessKind.EXEC: 4}[k]
     st.set(st.alive & ((p1 & bit) == 0), _PERM, 1, s1_level)
+    if regime.s1_enabled:
+        st.set(st.alive & upd_deny, _PERM, 2, upd_level, s1ptw=True, ipa=upd_ipa, update=True)
+        _s1_updates(regime, va, s1_desc, st.alive & (s1_level >= 0), write)
 
     s2_desc = np.zeros(n, dtype=np.uint64)
-    s2_level = np.full(n, -2, dtype=np.int8)
+    s2_level = np.full(n, _LEVEL_NONE, dtype=np.int8)
     s2_memattr = np.full(n, -1, dtype=np.int8)
     pa = ipa.copy()
     p2 = np.full(n, 7, dtype=np.uint8)
     if s2 is not None:
+        live = st.alive
         geom = s2.geometry
-        live = st.alive
-        over = live & ((ipa >> np.uint64(geom.ia_bits)) != 0)
-        st.set(over, _TRANS, 2, 0, ipa=ipa)
-        live = st.alive
-        r = _walk_tree(snap, geom, s2.root, ipa, live)
-        _merge(st, live, r, ipa, s1ptw=False)
-        got = r.level >= 0
-        s2_desc = r.raw
-        s2_level = r.level
-        s2_memattr = np.where(got, ((r.raw >> np.uint64(2)) & np.uint64(15)).astype(np.int8),
-                              np.int8(-1)).astype(np.int8)
-        p2 = _s2_perm_bits(r.raw, el, regime.xnx)
-        ma = np.where(got, s2_memattr, 0).astype(np.int64)
-        if not is_exec:
-            st.set(st.alive & ~aligned & s2dev[byte, ma], _ALIGN, 2, -2, ipa=ipa)
-        st.set(st.alive & ((p2 & bit) == 0), _PERM, 2, s2_level, ipa=ipa)
-        pa = r.pa
+        if geom is None:
+            st.set(live, _TRANS, 2, 0, ipa=ipa)
+        else:
+            over = live & ((ipa >> u(geom.ia_bits)) != 0)
+            st.set(over, _TRANS, 2, 0, ipa=ipa)
+            live = st.alive
+            r = _walk_tree(snap, geom, s2.root, ipa, live, s2.params.ha)
+            _merge(st, live, r, ipa, s1ptw=False)
+            got = r.level >= 0
+            s2_desc = r.raw
+            s2_level = r.level
+            s2_memattr = np.where(got, ((r.raw >> u(S2_MEMATTR_SHIFT))
+                                        & u(S2_MEMATTR_MASK)).astype(np.int8),
+                                  np.int8(-1)).astype(np.int8)
+            p2 = _s2_perm_bits(r.raw, p2lut, s2.params.hd)
+            ma = np.where(got, s2_memattr, 0).astype(np.int64)
+            if not is_exec:
+                st.set(st.alive & ~aligned & s2dev[byte, ma], _ALIGN, 2, _LEVEL_NONE, ipa=ipa)
+            st.set(st.alive & ((p2 & bit) == 0), _PERM, 2, s2_level, ipa=ipa)
+            s2_desc = _s2_updated(s2.params.ha, s2.params.hd, s2_desc, st.alive & got, write)
+            pa = r.pa
     perms = p1 & p2
     return _finish(st, k, el, va, pa, ipa, s1_desc, s2_desc, s1_level, s2_level, s1_attr,
                    s2_memattr, perms)
 
 
+def _top(half: Stage1Half, is_exec: bool) -> int:
+    """ASL AArch64.AddrTop for one VA range."""
+    p = half.params
+    return addr_top(p.tbi, p.tbid, is_exec)
+
+
+def _s1_updates(regime: Regime, va: Arr, s1_desc: Arr, ok: Arr, write: bool) -> None:
+    """The stage-1 leaves as the scalar walk leaves them after hardware updates (AF set with
+    HA; AP[2] cleared for a write with HD and DBM=1), in place where ``ok``."""
+    import numpy as np
+
+    u = np.uint64
+    for half in regime.s1.halves:
+        p = half.params
+        if not p.ha:
+            continue
+        sel = ok & (((va >> u(VA_RANGE_BIT)) & u(1)) == u(half.n))
+        new = s1_desc | u(DESC_AF)
+        if p.hd and write:
+            new = np.where((s1_desc & u(DESC_DBM)) != 0, new & ~u(S1_AP2), new)
+        np.copyto(s1_desc, new, where=sel)
+
+
+def _s2_updated(ha: bool, hd: bool, raw: Arr, ok: Arr, write: bool) -> Arr:
+    """Stage-2 leaves after the hardware updates the scalar walk makes."""
+    import numpy as np
+
+    if not ha:
+        return raw
+    u = np.uint64
+    new = raw | u(DESC_AF)
+    if hd and write:
+        new = np.where((raw & u(DESC_DBM)) != 0, new | u(S2_S2AP_W), new)
+    return np.where(ok, new, raw)
+
+
 def _merge(st: _State, live: Arr, r: _S2Out, ipa: Arr, *, s1ptw: bool) -> None:
     """Copy a sub-walk's local faults into the batch (stage 2)."""
-    for code in (_TRANS, _AF, _ASZ, _PERM):
+    for code in _WALK_CODES:
         m = live & (r.fault == code)
         if m.any():
             st.set(m, code, 2, r.flevel, s1ptw=s1ptw, ipa=ipa)
 
 
-def _s2_perm_bits(raw: Arr, el: int, xnx: bool) -> Arr:
-    """Stage-2 permission bits (1 read, 2 write, 4 exec) of leaf descriptors."""
+def _s2_perm_bits(raw: Arr, lut: Arr, hd: bool) -> Arr:
+    """Stage-2 permission bits (1 read, 2 write, 4 exec) of leaf descriptors, by the scalar
+    table; with HA+HD, DBM=1 makes a leaf writable (ASL AArch64.S2ApplyOutputPerms)."""
     import numpy as np
 
-    rd = ((raw >> np.uint64(6)) & np.uint64(1)).astype(np.uint8)
-    wr = ((raw >> np.uint64(7)) & np.uint64(1)).astype(np.uint8)
-    xn = ((raw >> np.uint64(53)) & np.uint64(3)).astype(np.uint8)
-    if xnx:
-        # XN[1:0]: 0 both, 1 PXN (not EL1), 2 neither, 3 UXN (not EL0).
-        if el == 1:
-            ex = (xn == 0) | (xn == 3)
-        else:
-            ex = (xn == 0) | (xn == 1)
-    else:
-        ex = (xn & 2) == 0
-    return (rd | (wr << 1) | (ex.astype(np.uint8) << 2)).astype(np.uint8)
+    u = np.uint64
+    s2ap = (raw >> u(S2_S2AP_SHIFT)) & u(S2_S2AP_MASK)
+    if hd:
+        s2ap = np.where((raw & u(DESC_DBM)) != 0, s2ap | u(S2_S2AP_W >> S2_S2AP_SHIFT), s2ap)
+    xn = (raw >> u(S2_XN_SHIFT)) & u(S2_XN_MASK)
+    return lut[(s2ap | (xn << u(2))).astype(np.int64)]
 
 
 def _stage1(snap: _Mem, regime: Regime, half: Stage1Half, va: Arr, sel: Arr, st: _State,
             k: AccessKind, el: int, s1_desc: Arr, s1_level: Arr, ipa_out: Arr,
-            p1: Arr) -> None:
-    """Stage 1 for the accesses of one VA range (``sel``), S1PTW included."""
+            p1: Arr, p1lut: Arr, p2lut: Arr, upd_deny: Arr, upd_level: Arr,
+            upd_ipa: Arr) -> None:
+    """Stage 1 for the accesses of one VA range (``sel``), S1PTW included; ``upd_*`` receive
+    where the hardware update of the leaf would fault at stage 2."""
     import numpy as np
 
-    s1 = regime.s1
-    if half.epd or half.geometry is None:
-        st.set(sel, _TRANS, 1, 0)
+    u = np.uint64
+    p = half.params
+    if half.geometry is None:
+        st.set(sel, _TRANS, 1, 0)  # AArch64.S1TxSZFaults
         return
     geom = half.geometry
     width = geom.ia_bits
-    top = 55 if half.tbi else 63
-    hi = (va >> np.uint64(width)) & np.uint64((1 << (top + 1 - width)) - 1)
-    want = 0 if half.n == 0 else (1 << (top + 1 - width)) - 1
-    st.set(sel & (hi != np.uint64(want)), _TRANS, 1, 0)
+    top = _top(half, k is AccessKind.EXEC)
+    if width <= top:
+        hi = (va >> u(width)) & u((1 << (top + 1 - width)) - 1)
+        want = 0 if half.n == 0 else (1 << (top + 1 - width)) - 1
+        st.set(sel & (hi != u(want)), _TRANS, 1, 0)  # AArch64.VAIsOutOfRange
+    if p.epd:
+        st.set(sel, _TRANS, 1, 0)
     live = sel & st.alive
     if not live.any():
         return
-    ia = va & np.uint64((1 << width) - 1)
+    ia = va & u((1 << width) - 1)
     n = va.shape[0]
-    ap_t = np.zeros(n, dtype=np.uint64)
-    uxn_t = np.zeros(n, dtype=bool)
-    pxn_t = np.zeros(n, dtype=bool)
+    tperm = np.zeros(n, dtype=np.uint64)
     s2 = regime.s2 if regime.s2_enabled else None
     ctl = regime.controls
     ptw_lut = None
     if s2 is not None and ctl.ptw:
-        tcr = s1.decoded
-        h = tcr.t1 if half.n else tcr.t0
-        rgn = {0b00: 0x4, 0b01: 0xF, 0b10: 0xA, 0b11: 0xE}
-        ptw_lut = _ptw_lut(ctl, (rgn[h.orgn] << 4) | rgn[h.irgn], h.sh if h.sh != 1 else 0b11)
+        rgn = {0b00: 0x4, 0b01: 0xF, 0b10: 0xA, 0b11: 0xE}  # ASL WalkMemAttrs
+        ptw_lut = _ptw_lut(ctl, (rgn[p.orgn] << 4) | rgn[p.irgn], p.sh if p.sh != 1 else 0b11,
+                           _features(regime))
 
     def on_table(raw: Arr, tab: Arr) -> None:
-        if half.hpd:
+        if p.hpd:
             return
-        hi = np.where(tab, raw >> np.uint64(59), np.uint64(0))
-        if not hi.any():
-            return
-        ap_t[:] |= (hi >> np.uint64(2)) & np.uint64(3)
-        uxn_t[:] |= ((hi >> np.uint64(1)) & np.uint64(1)) != 0
-        pxn_t[:] |= (hi & np.uint64(1)) != 0
+        bits = ((raw >> u(S1_APTABLE_SHIFT)) & u(S1_APTABLE_MASK)) \
+            | np.where((raw & u(S1_UXNTABLE)) != 0, u(0b0100), u(0)) \
+            | np.where((raw & u(S1_PXNTABLE)) != 0, u(0b1000), u(0))
+        tperm[:] |= np.where(tab, bits, u(0))
 
-    def translate_pages(uipa: Arr) -> tuple[Arr, Arr, Arr, Arr]:
+    p2lut_el1 = _perm_luts(1, False, regime.xnx)[1]  # table walks are checked as EL1 reads
+
+    def translate_pages(uipa: Arr) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr]:
         # The stage-2 walk of each distinct stage-1 descriptor page (S1PTW).
         m = uipa.shape[0]
         ufault = np.zeros(m, dtype=np.uint8)
-        uflevel = np.full(m, -2, dtype=np.int8)
+        uflevel = np.full(m, _LEVEL_NONE, dtype=np.int8)
         assert s2 is not None
-        over = (uipa >> np.uint64(s2.geometry.ia_bits)) != 0
+        g2 = s2.geometry
+        if g2 is None:
+            ufault[:] = _TRANS
+            uflevel[:] = 0
+            no = np.zeros(m, dtype=bool)
+            return np.zeros(m, dtype=np.uint64), no, ufault, uflevel, no, uflevel
+        over = (uipa >> u(g2.ia_bits)) != 0
         ufault[over] = _TRANS
         uflevel[over] = 0
-        r = _walk_tree(snap, s2.geometry, s2.root, uipa, ~over)
+        r = _walk_tree(snap, g2, s2.root, uipa, ~over, s2.params.ha)
         take = ~over & (r.fault != 0)
         ufault[take] = r.fault[take]
         uflevel[take] = r.flevel[take]
         ok = ufault == 0
-        noread = ok & (((r.raw >> np.uint64(6)) & np.uint64(1)) == 0)
-        ufault[noread] = _PERM
-        uflevel[noread] = r.level[noread]
-        ok &= ~noread
+        perm = _s2_perm_bits(r.raw, p2lut_el1, s2.params.hd)
         if ptw_lut is not None:
-            dev = ok & ptw_lut[((r.raw >> np.uint64(2)) & np.uint64(15)).astype(np.int64)]
+            dev = ok & ptw_lut[((r.raw >> u(S2_MEMATTR_SHIFT)) & u(S2_MEMATTR_MASK))
+                               .astype(np.int64)]
             ufault[dev] = _PERM
             uflevel[dev] = r.level[dev]
             ok &= ~dev
-        return r.pa, ok, ufault, uflevel
+        noread = ok & ((perm & 1) == 0)
+        ufault[noread] = _PERM
+        uflevel[noread] = r.level[noread]
+        ok &= ~noread
+        return r.pa, ok, ufault, uflevel, (perm & 2) != 0, r.level
 
     def on_ptw_fault(bad: Arr, fcode: Arr, flevel: Arr, addr: Arr) -> None:
-        for code in (_TRANS, _AF, _ASZ, _PERM):
+        for code in _WALK_CODES:
             cm = bad & (fcode == code)
             if cm.any():
                 st.set(cm, code, 2, flevel, s1ptw=True, ipa=addr)
 
     if s2 is None:
-        r = _walk_tree(snap, geom, half.root, ia, live, on_table)
+        r = _walk_tree(snap, geom, half.root, ia, live, p.ha, on_table)
     else:
-        r = _walk_tree(snap, geom, half.root, ia, live, on_table, translate_pages, on_ptw_fault)
-    for code in (_TRANS, _AF, _ASZ):
+        r = _walk_tree(snap, geom, half.root, ia, live, p.ha, on_table, translate_pages,
+                       on_ptw_fault)
+    for code in (_TRANS, _AF, _ASZ, _EXT):
         m = live & (r.fault == code)
         if m.any():
             st.set(m, code, 1, r.flevel)
@@ -600,92 +774,52 @@ def _stage1(snap: _Mem, regime: Regime, half: Stage1Half, va: Arr, sel: Arr, st:
     ok = got & (r.fault == 0)
     ipa_out[ok] = r.pa[ok]
     raw = r.raw
-    ap = (raw >> np.uint64(6)) & np.uint64(3)
-    ap2 = ((ap & np.uint64(2)) != 0) | ((ap_t & np.uint64(2)) != 0)
-    ap1 = ((ap & np.uint64(1)) != 0) & ((ap_t & np.uint64(1)) == 0)
-    el0_w = ap1 & ~ap2
-    uxn = (((raw >> np.uint64(54)) & np.uint64(1)) != 0) | uxn_t
-    pxn = (((raw >> np.uint64(53)) & np.uint64(1)) != 0) | pxn_t
-    if el == 0:
-        rd, wr, ex = ap1, el0_w, ~uxn
-    else:
-        rd, wr, ex = np.ones(n, dtype=bool), ~ap2, ~(pxn | el0_w)
-    if s1.sctlr_bit("WXN"):
-        ex = ex & ~wr
-    bits = rd.astype(np.uint8) | (wr.astype(np.uint8) << 1) | (ex.astype(np.uint8) << 2)
+    ap = (raw >> u(S1_AP_SHIFT)) & u(S1_AP_MASK)
+    if p.hd:
+        ap = np.where((raw & u(DESC_DBM)) != 0, ap & ~u(S1_AP2 >> S1_AP_SHIFT), ap)
+    idx = ap | np.where((raw & u(S1_UXN)) != 0, u(0b0100), u(0)) \
+        | np.where((raw & u(S1_PXN)) != 0, u(0b1000), u(0)) | (tperm << u(4))
+    bits = p1lut[idx.astype(np.int64)]
     p1[got] = bits[got]
+    if p.ha and s2 is not None and r.ptw_w is not None:
+        # The hardware update of the leaf (AF, or AP[2] for a write with HD and DBM=1) is a
+        # stage-2 write of the descriptor: it needs S2AP[1] on the table page (ASL
+        # AArch64.S1Translate; faults with S1PTW=1, WnR=1).  The caller records it after the
+        # stage-1 alignment and permission checks.
+        need = ok & ((raw & u(DESC_AF)) == 0)
+        if p.hd and k is AccessKind.WRITE:
+            need |= ok & ((raw & u(DESC_DBM)) != 0) & ((raw & u(S1_AP2)) != 0)
+        deny = need & ~r.ptw_w
+        if deny.any():
+            upd_deny[:] |= deny
+            np.copyto(upd_level, r.ptw_level, where=deny)
+            np.copyto(upd_ipa, r.desc_ipa, where=deny)
 
 
 def _finish(st: _State, k: AccessKind, el: int, va: Arr, pa: Arr, ipa: Arr, s1_desc: Arr,
             s2_desc: Arr, s1_level: Arr, s2_level: Arr, s1_attr: Arr, s2_memattr: Arr,
             perms: Arr) -> BatchResult:
-    """ESR/HPFAR of the faults, and the result arrays."""
+    """ESR/HPFAR of the faults (from the scalar rules' tables), and the result arrays."""
     import numpy as np
 
+    u = np.uint64
     fault = st.fault
     faulted = fault != 0
-    lvl = np.clip(st.level.astype(np.int64) + 1, 0, 5)
-    fsc = _fsc_lut()[fault.astype(np.int64), lvl]
-    stage2 = st.stage == 2
-    instr = np.full(fault.shape, k is AccessKind.EXEC)
-    lower = stage2 | (el == 0)
-    ec = np.where(instr, np.where(lower, 0x20, 0x21), np.where(lower, 0x24, 0x25))
-    wnr = (k is AccessKind.WRITE) & ~instr & ~st.s1ptw
-    esr = (ec.astype(np.uint64) << np.uint64(26)) | np.uint64(1 << 25) | fsc \
-        | (wnr.astype(np.uint64) << np.uint64(6)) \
-        | ((stage2 & st.s1ptw).astype(np.uint64) << np.uint64(7))
-    esr = np.where(faulted, esr, np.uint64(0))
-    hv = faulted & stage2 & st.fipa_valid & (fault != _ALIGN)
-    hpfar = np.where(hv, ((st.fipa >> np.uint64(12)) & np.uint64((1 << 40) - 1))
-                     << np.uint64(4), np.uint64(0))
+    code = fault.astype(np.int64)
+    lvl = np.clip(st.level.astype(np.int64) + 2, 0, 5)
+    stage_i = np.clip(st.stage.astype(np.int64) - 1, 0, 1)
+    ptw = st.s1ptw.astype(np.int64)
+    upd = st.update.astype(np.int64)
+    esr = np.where(faulted, esr_table(k, el)[code, lvl, stage_i, ptw, upd], u(0))
+    hv = faulted & (st.stage == 2) & st.fipa_valid & _hpfar_valid_lut()[code, ptw]
+    hpfar = np.where(hv, hpfar_value(st.fipa), u(0))  # type: ignore[arg-type]
     ok = ~faulted
     return BatchResult(
-        va=va, pa=np.where(ok, pa, np.uint64(0)), ipa=np.where(ok, ipa, np.uint64(0)),
+        va=va, pa=np.where(ok, pa, u(0)), ipa=np.where(ok, ipa, u(0)),
         fault=fault, stage=np.where(faulted, st.stage, 0).astype(np.uint8),
-        level=np.where(faulted, st.level, -2).astype(np.int8),
+        level=np.where(faulted, st.level, _LEVEL_NONE).astype(np.int8),
         s1ptw=st.s1ptw & faulted, esr=esr, hpfar=hpfar, hpfar_valid=hv,
         s1_desc=s1_desc, s2_desc=s2_desc, s1_level=s1_level, s2_level=s2_level,
         s1_attr=s1_attr, s2_memattr=s2_memattr,
         perms=np.where(ok, perms, 0).astype(np.uint8),
     )
-
-
-def compare(batch: BatchResult, i: int, result: Any) -> list[str]:
-    """Differences between element ``i`` of a batch and a scalar :class:`WalkResult`
-    (empty when they agree); used by the tests and handy when debugging."""
-    diffs: list[str] = []
-    pairs: list[tuple[str, Any, Any]]
-    f = result.fault
-    code = int(batch.fault[i])
-    if f is None:
-        if code:
-            diffs.append(f"batch faults ({FAULT_CODES[code]}) where the scalar walk translates")
-            return diffs
-        t = result.translation
-        pairs = [("pa", int(batch.pa[i]), t.pa), ("ipa", int(batch.ipa[i]), t.ipa),
-                 ("perms", int(batch.perms[i]),
-                  int(t.perms.read) | int(t.perms.write) << 1 | int(t.perms.exec) << 2)]
-    else:
-        if FAULT_CODES.get(code) is not f.kind:
-            diffs.append(f"fault kind {FAULT_CODES.get(code)} != {f.kind}")
-            return diffs
-        lvl = int(batch.level[i])
-        pairs = [("stage", int(batch.stage[i]), f.stage),
-                 ("level", None if lvl == -2 else lvl, f.level),
-                 ("s1ptw", bool(batch.s1ptw[i]), f.s1ptw), ("esr", int(batch.esr[i]), f.esr),
-                 ("hpfar", int(batch.hpfar[i]) if batch.hpfar_valid[i] else None, f.hpfar)]
-    for name, got, want in pairs:
-        if got != want:
-            diffs.append(f"{name}: batch {got!r} != scalar {want!r}")
-    if f is None:
-        t = result.translation
-        extra = [("s1_desc", int(batch.s1_desc[i]), t.s1_desc or 0),
-                 ("s2_desc", int(batch.s2_desc[i]), t.s2_desc or 0),
-                 ("s1_attr", int(batch.s1_attr[i]), -1 if t.s1_attr is None else t.s1_attr),
-                 ("s2_memattr", int(batch.s2_memattr[i]),
-                  -1 if t.s2_memattr is None else t.s2_memattr)]
-        for name, got, want in extra:
-            if got != want:
-                diffs.append(f"{name}: batch {got!r} != scalar {want!r}")
-    return diffs
-

@@ -35,8 +35,33 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..arch.combine import Controls, resolve
-from ..arch.descriptor import FINAL_LEVEL
-from ..arch.mair import LINUX_MAIR, LINUX_MT, decode_attr
+from ..arch.descriptor import (
+    DESC_AF,
+    DESC_CONT,
+    DESC_SH_MASK,
+    DESC_SH_SHIFT,
+    DESC_TABLE,
+    DESC_TYPE_MASK,
+    DESC_VALID,
+    FINAL_LEVEL,
+    S1_AP2,
+    S1_AP_MASK,
+    S1_AP_SHIFT,
+    S1_ATTRINDX_MASK,
+    S1_ATTRINDX_SHIFT,
+    S1_GP,
+    S1_NG,
+    S1_PXN,
+    S1_UXN,
+    S2_MEMATTR_MASK,
+    S2_MEMATTR_SHIFT,
+    S2_S2AP_SHIFT,
+    S2_S2AP_W,
+    S2_XN_MASK,
+    S2_XN_SHIFT,
+    XN_NAMES,
+)
+from ..arch.mair import LINUX_MT, decode_attr
 from ..arch.s2memattr import describe as s2_describe
 from ..errors import ConfigError
 from .pgtable import Codec, visit
@@ -66,22 +91,24 @@ class ProtBit:
     clear: str | None = None
 
 
-_VALID = 1
-_TABLE = 1 << 1
-_USER = 1 << 6  # AP[1]
-_RDONLY = 1 << 7  # AP[2]
-_SHARED = 3 << 8
-_AF = 1 << 10
-_NG = 1 << 11
-_GP = 1 << 50
-_CONT = 1 << 52
-_PXN = 1 << 53
-_UXN = 1 << 54
-_ATTRINDX = 7 << 2
+# Linux's PTE_* names for the stage-1 descriptor bits (arch/arm64/include/asm/pgtable-hwdef.h),
+# from arch.descriptor's tables.
+_VALID = DESC_VALID
+_TABLE = DESC_TABLE
+_USER = 1 << S1_AP_SHIFT  # AP[1]
+_RDONLY = S1_AP2  # AP[2]
+_SHARED = DESC_SH_MASK << DESC_SH_SHIFT
+_AF = DESC_AF
+_NG = S1_NG
+_GP = S1_GP
+_CONT = DESC_CONT
+_PXN = S1_PXN
+_UXN = S1_UXN
+_ATTRINDX = S1_ATTRINDX_MASK << S1_ATTRINDX_SHIFT
 
 
 def _mt(name: str) -> int:
-    return LINUX_MT[name] << 2
+    return LINUX_MT[name] << S1_ATTRINDX_SHIFT
 
 
 LINUX_PTE_BITS: tuple[ProtBit, ...] = (
@@ -104,12 +131,12 @@ LINUX_PTE_BITS: tuple[ProtBit, ...] = (
 )
 """arch/arm64/mm/ptdump.c pte_bits (the PTE_* values are the stage-1 descriptor bits)."""
 
-_S2AP_R = 1 << 6
-_S2AP_W = 1 << 7
-_S2XN1 = 1 << 54  # KVM_PTE_LEAF_ATTR_HI_S2_XN before FEAT_XNX support
-_S2XN = 3 << 53  # KVM_PTE_LEAF_ATTR_HI_S2_XN = GENMASK(54, 53) with FEAT_XNX
-_S2AF = 1 << 10
-_TYPE = 3
+_S2AP_R = 1 << S2_S2AP_SHIFT
+_S2AP_W = S2_S2AP_W
+_S2XN1 = 1 << (S2_XN_SHIFT + 1)  # KVM_PTE_LEAF_ATTR_HI_S2_XN before FEAT_XNX support
+_S2XN = S2_XN_MASK << S2_XN_SHIFT  # KVM_PTE_LEAF_ATTR_HI_S2_XN = GENMASK(54, 53) with FEAT_XNX
+_S2AF = DESC_AF
+_TYPE = DESC_TYPE_MASK
 
 KVM_S2_BITS: dict[str, tuple[ProtBit, ...]] = {
     "v6.11": (
@@ -132,10 +159,10 @@ KVM_S2_BITS: dict[str, tuple[ProtBit, ...]] = {
         ProtBit(_VALID, _VALID, " ", "F"),
         ProtBit(_S2AP_R, _S2AP_R, "R", " "),
         ProtBit(_S2AP_W, _S2AP_W, "W", " "),
-        ProtBit(_S2XN, 0b00 << 53, "px ux "),
-        ProtBit(_S2XN, 0b01 << 53, "PXNux "),
-        ProtBit(_S2XN, 0b10 << 53, "PXNUXN"),
-        ProtBit(_S2XN, 0b11 << 53, "px UXN"),
+        ProtBit(_S2XN, 0b00 << S2_XN_SHIFT, "px ux "),
+        ProtBit(_S2XN, 0b01 << S2_XN_SHIFT, "PXNux "),
+        ProtBit(_S2XN, 0b10 << S2_XN_SHIFT, "PXNUXN"),
+        ProtBit(_S2XN, 0b11 << S2_XN_SHIFT, "px UXN"),
         ProtBit(_S2AF, _S2AF, "AF", "  "),
         ProtBit(_TYPE, 0b01, "BLK", "   "),
     ),
@@ -300,7 +327,7 @@ def memattr_dump(
     *,
     fwb: bool = False,
     s1_attr: int | None = None,
-    mair: int = LINUX_MAIR,
+    mair: int | None = None,
     ttbr1: bool = False,
 ) -> str:
     """memattr's table dump: one line per run of leaves with contiguous output and equal
@@ -308,8 +335,10 @@ def memattr_dump(
 
     Stage 2: ``MemAttr=0xN`` and its meaning (with HCR_EL2.FWB = ``fwb``), and, if ``s1_attr``
     (a MAIR byte) is given, the effective type of a guest mapping of that type.  Stage 1:
-    AttrIndx and MAIR_EL1.Attr<n> (``mair``) decoded.
+    AttrIndx and MAIR_EL1.Attr<n> (``mair``, required for stage 1) decoded.
     """
+    if geom.stage == 1 and mair is None:
+        raise ConfigError("memattr_dump: a stage-1 table needs mair= (MAIR_EL1)")
     c = Codec(geom)
     base = ((1 << 64) - geom.ia_size) if (ttbr1 and geom.stage == 1) else 0
     runs: list[list[int]] = []  # [ia, end, oa, level, attrs, raw]
@@ -336,26 +365,28 @@ def memattr_dump(
         rng = f"0x{base + ia:016x}-0x{base + end:016x} {format_size(end - ia)} L{level} {blk}"
         out = f"-> 0x{oa:x}"
         if stage == 2:
-            memattr = (raw >> 2) & 0xF
+            memattr = (raw >> S2_MEMATTR_SHIFT) & S2_MEMATTR_MASK
             r = "R" if raw & _S2AP_R else "-"
             w = "W" if raw & _S2AP_W else "-"
-            xn = (raw >> 53) & 3
-            x = {0: "X", 1: "PXN", 2: "XN", 3: "UXN"}[xn]
+            xn = (raw >> S2_XN_SHIFT) & S2_XN_MASK
+            x = XN_NAMES[xn]
             af = "AF" if raw & _S2AF else "--"
             text = f"{rng} {out} {r}{w} {x:<3} {af} MemAttr=0x{memattr:x} " \
                    f"{s2_describe(memattr, fwb)}"
             if s1_attr is not None:
-                sh2 = 0b11 if geom.ds else (raw >> 8) & 3  # with DS=1 bits[9:8] are OA
+                # With DS=1 bits[9:8] are OA[51:50]; SH is VTCR_EL2.SH0, not given here: ISH.
+                sh2 = 0b11 if geom.ds else (raw >> DESC_SH_SHIFT) & DESC_SH_MASK
                 res = resolve(s1_attr, memattr, sh1=0b11, sh2=sh2, controls=ctl)
                 eff = ", ".join(o.short + " " + o.shareability.value for o in res.outcomes) \
                     or "UNKNOWN (reserved S1 attribute)"
                 text += f" | with S1 0x{s1_attr:02x}: {eff}"
         else:
-            idx = (raw >> 2) & 7
+            idx = (raw >> S1_ATTRINDX_SHIFT) & S1_ATTRINDX_MASK
+            assert mair is not None
             byte = (mair >> (8 * idx)) & 0xFF
             dec = decode_attr(byte)
             what = dec.attrs.short if dec.attrs is not None else f"reserved ({dec.reserved})"
-            ap = (raw >> 6) & 3
+            ap = (raw >> S1_AP_SHIFT) & S1_AP_MASK
             perm = {0: "EL1 RW", 1: "EL0+EL1 RW", 2: "EL1 RO", 3: "EL0+EL1 RO"}[ap]
             xs = ("PXN " if raw & _PXN else "") + ("UXN" if raw & _UXN else "")
             text = (f"{rng} {out} {perm} {xs.strip() or 'X'} {'nG ' if raw & _NG else ''}"

@@ -44,13 +44,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..arch import registers as R
+from ..arch.cpu import ALL, Cpu
 from ..arch.descriptor import (
+    DESC_CONT,
+    DESC_TABLE,
+    DESC_TYPE_MASK,
+    DESC_VALID,
     FINAL_LEVEL,
     DescType,
     block_allowed,
     descriptor_layout,
 )
-from ..arch.fields import FieldKind, Layout, genmask
+from ..arch.fields import FieldKind, Layout
+from ..arch.walkparams import ttbr_baddr
 from ..errors import ConfigError, EncodingError
 from .events import Event, EventKind
 from .physmem import FRAME_SHIFT, FRAME_SIZE, PhysMem, TableMemory
@@ -69,14 +75,16 @@ __all__ = [
     "visit",
     "Visit",
     "Codec",
+    "VISIT_LIMIT",
 ]
 
 BULK_MIN = 32
 """Consecutive entries of one table from which the numpy bulk path is used."""
 
-_VALID = 1
-_TYPE = 0b11
-_CONT = 1 << 52
+_VALID = DESC_VALID
+_TABLE_BIT = DESC_TABLE
+_TYPE = DESC_TYPE_MASK
+_CONT = DESC_CONT
 
 # The reference page layouts the attribute helpers encode with (4KB, 48-bit OA: attribute bit
 # positions are the same for every granule; with DS=1 SH is replaced by OA[51:50]).
@@ -155,11 +163,17 @@ def _enc_addr(plan: tuple[tuple[int, int, int], ...], addr: Any) -> Any:
     return out
 
 
-def _dec_addr(plan: tuple[tuple[int, int, int], ...], raw: int) -> int:
-    addr = 0
-    for lsb, mask, ashift in plan:
-        addr |= ((raw >> lsb) & mask) << ashift
-    return addr
+def _addr_split(plan: tuple[tuple[int, int, int], ...]
+                ) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+    """(in-place mask of the fields holding their own address bits, the other fields)."""
+    mask = 0
+    extra = []
+    for lsb, width, ashift in plan:
+        if ashift == lsb:
+            mask |= width << lsb
+        else:
+            extra.append((lsb, width, ashift))
+    return mask, tuple(extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,29 +211,40 @@ class Visit:
 
 class Codec:
     """Descriptor arithmetic for one geometry (type, OA and table address fields, attribute
-    mask), derived once from arch.descriptor's layouts so walks need no dataclass per read."""
+    mask), derived once from arch.descriptor's layouts so walks need no dataclass per read.
+
+    The address of a table or leaf descriptor is ``raw & and_mask`` plus, for the 52-bit forms,
+    the ``extra`` fields ((lsb, width mask, address bit) of OA[51:48] in bits[15:12] with
+    FEAT_LPA, or OA[51:50] in bits[9:8] with DS=1).
+    """
 
     def __init__(self, geom: Geometry) -> None:
         g = geom
         self.geom = g
         st = g.stage
+        form = g.form_pa_bits
         tlevel = min(g.start_level, FINAL_LEVEL - 1)
         self.table_plan = _addr_plan(descriptor_layout(st, DescType.TABLE, g.granule, tlevel,
-                                                       g.ds, g.oa_bits))
+                                                       g.ds, form))
+        self.table_and, self.table_extra = _addr_split(self.table_plan)
         self.leaf_plan: dict[int, tuple[tuple[int, int, int], ...]] = {}
+        self.leaf_and: dict[int, int] = {}
+        self.leaf_extra: dict[int, tuple[tuple[int, int, int], ...]] = {}
         self.leaf_ok: dict[int, bool] = {}
         for level in g.levels:
             if level == FINAL_LEVEL:
                 t = DescType.PAGE
-            elif block_allowed(g.granule, level, g.ds, g.oa_bits):
+            elif block_allowed(g.granule, level, g.ds, g.pa_max):  # AArch64.BlockDescSupported
                 t = DescType.BLOCK
             else:
                 self.leaf_ok[level] = False
                 continue
             self.leaf_ok[level] = True
-            lay = descriptor_layout(st, t, g.granule, level, g.ds, g.oa_bits)
-            self.leaf_plan[level] = _addr_plan(lay)
-        page = descriptor_layout(st, DescType.PAGE, g.granule, FINAL_LEVEL, g.ds, g.oa_bits)
+            lay = descriptor_layout(st, t, g.granule, level, g.ds, form)
+            plan = _addr_plan(lay)
+            self.leaf_plan[level] = plan
+            self.leaf_and[level], self.leaf_extra[level] = _addr_split(plan)
+        page = descriptor_layout(st, DescType.PAGE, g.granule, FINAL_LEVEL, g.ds, form)
         allowed = 0
         for f in page.fields:
             if f.kind in (FieldKind.ADDRESS, FieldKind.RES0) or f.name == "Type":
@@ -238,7 +263,10 @@ class Codec:
 
     def table_addr(self, raw: int) -> int:
         """The next-level table address of a table descriptor (ASL AArch64.NextTableBase)."""
-        return _dec_addr(self.table_plan, raw) & ~self.gran_mask
+        addr = raw & self.table_and
+        for lsb, mask, ashift in self.table_extra:
+            addr |= ((raw >> lsb) & mask) << ashift
+        return addr
 
     def leaf(self, level: int, oa: int, attrs: int) -> int:
         """A block (page at level 3) descriptor mapping ``oa`` with ``attrs``."""
@@ -247,7 +275,10 @@ class Codec:
 
     def leaf_oa(self, level: int, raw: int) -> int:
         """The output address of a leaf at ``level`` (ASL AArch64.LeafBase)."""
-        return _dec_addr(self.leaf_plan[level], raw) & self.oa_mask[level]
+        addr = raw & self.leaf_and[level]
+        for lsb, mask, ashift in self.leaf_extra[level]:
+            addr |= ((raw >> lsb) & mask) << ashift
+        return addr
 
     def leaf_attrs(self, raw: int) -> int:
         """The attribute bits of a leaf (Contiguous included)."""
@@ -258,7 +289,7 @@ class Codec:
         the block levels looked up once."""
         if not raw & _VALID:
             return DescType.INVALID
-        if raw & 2:
+        if raw & _TABLE_BIT:
             return DescType.PAGE if level == FINAL_LEVEL else DescType.TABLE
         return DescType.BLOCK if level != FINAL_LEVEL and self.leaf_ok.get(level) \
             else DescType.RESERVED
@@ -273,6 +304,8 @@ class PageTable:
     :param root: the root table address (allocated when None).
     :param vmid: VMID for the TLBI events (default: the stage-2 table's for an IpaSpace, else 0).
     :param asid: ASID for stage-1 TLBI events.
+    :param bulk_min: consecutive entries of one table from which the numpy bulk path is used
+        (default :data:`BULK_MIN`; 1 always bulk, a huge value never).
     """
 
     def __init__(
@@ -283,9 +316,13 @@ class PageTable:
         root: int | None = None,
         vmid: int | None = None,
         asid: int = 0,
+        bulk_min: int = BULK_MIN,
     ) -> None:
+        if bulk_min < 1:
+            raise ConfigError(f"bulk_min={bulk_min}: must be at least 1")
         self.mem = mem
         self.geom = geometry
+        self.bulk_min = bulk_min
         if vmid is None:
             # A guest's stage 1 (tables in an IpaSpace) is maintained in its VM's context.
             vmid = mem.s2.vmid if isinstance(mem, IpaSpace) else 0
@@ -314,44 +351,46 @@ class PageTable:
 
     # --- constructors ----------------------------------------------------------------------
     @classmethod
-    def stage2(cls, mem: TableMemory, *, vtcr: int, vttbr: int | None = None) -> PageTable:
-        """A stage-2 table for VTCR_EL2 ``vtcr``; the root comes from VTTBR_EL2.BADDR when
-        non-zero, else it is allocated (read :attr:`vttbr` for the register value)."""
-        reg = Stage2Regime(vtcr, vttbr or 0)
+    def stage2(cls, mem: TableMemory, *, vtcr: int, vttbr: int | None = None,
+               cpu: Cpu = ALL, bulk_min: int = BULK_MIN) -> PageTable:
+        """A stage-2 table for VTCR_EL2 ``vtcr`` on ``cpu``; the root comes from VTTBR_EL2.BADDR
+        when non-zero, else it is allocated (read :attr:`vttbr` for the register value).
+
+        ConfigError when the PE cannot walk with ``vtcr`` (the reason a walk would fault)."""
+        reg = Stage2Regime(vtcr, vttbr or 0, cpu=cpu)
+        if reg.geometry is None:
+            rule = reg.params.rule.value if reg.params.rule else ""
+            raise ConfigError(f"VTCR_EL2=0x{vtcr:x}: {reg.fault} ({rule})")
         root = reg.root if vttbr and reg.root else None
-        return cls(mem, reg.geometry, root=root, vmid=reg.vmid)
+        return cls(mem, reg.geometry, root=root, vmid=reg.vmid, bulk_min=bulk_min)
 
     @classmethod
     def stage1(
-        cls, mem: TableMemory, *, tcr: int, ttbr: int | None = None, ttbr1: bool = False
+        cls, mem: TableMemory, *, tcr: int, ttbr: int | None = None, ttbr1: bool = False,
+        cpu: Cpu = ALL, bulk_min: int = BULK_MIN,
     ) -> PageTable:
         """A stage-1 EL1&0 table for one half of TCR_EL1 (TTBR0, or TTBR1 with ``ttbr1``)."""
         reg = Stage1Regime(tcr, ttbr0=0 if ttbr1 else (ttbr or 0),
-                           ttbr1=(ttbr or 0) if ttbr1 else 0)
+                           ttbr1=(ttbr or 0) if ttbr1 else 0, mair=0, cpu=cpu)
         half = reg.halves[1 if ttbr1 else 0]
         if half.geometry is None:
-            raise ConfigError(f"TCR_EL1=0x{tcr:x}: the TTBR{int(ttbr1)} half has no valid "
-                              "granule/size (EPD set with reserved TG/TxSZ)")
+            rule = half.params.rule.value if half.params.rule else ""
+            raise ConfigError(f"TCR_EL1=0x{tcr:x}: the TTBR{int(ttbr1)} range cannot be walked: "
+                              f"{half.fault} ({rule})")
         asid = R.TTBRx_EL1.get(ttbr or 0, "ASID")
         root = half.root if ttbr and half.root else None
-        return cls(mem, half.geometry, root=root, asid=asid)
+        return cls(mem, half.geometry, root=root, asid=asid, bulk_min=bulk_min)
 
     # --- register values -------------------------------------------------------------------
-    def _baddr(self) -> int:
-        root = self.root
-        if root >> 48:
-            return (root & genmask(47, 6)) | (((root >> 48) & 0xF) << 2)
-        return root
-
     @property
     def vttbr(self) -> int:
-        """VTTBR_EL2 for this stage-2 table: VMID in [63:48], BADDR."""
-        return (self.vmid << 48) | self._baddr()
+        """VTTBR_EL2 for this stage-2 table: VMID, BADDR."""
+        return R.VTTBR_EL2.set(ttbr_baddr(self.root), "VMID", self.vmid)
 
     @property
     def ttbr(self) -> int:
-        """TTBRn_EL1 for this stage-1 table: ASID in [63:48], BADDR."""
-        return (self.asid << 48) | self._baddr()
+        """TTBRn_EL1 for this stage-1 table: ASID, BADDR."""
+        return R.TTBRx_EL1.set(ttbr_baddr(self.root), "ASID", self.asid)
 
     # --- events ----------------------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -452,7 +491,7 @@ class PageTable:
     # --- reading ---------------------------------------------------------------------------
     def _entries(self, table: int, i0: int, i1: int) -> Any:
         """Entries [i0, i1) of a table: a list for short spans, a numpy array for long ones."""
-        if i1 - i0 < BULK_MIN:
+        if i1 - i0 < self.bulk_min:
             r = self.mem.read64
             return [r(table + 8 * i) for i in range(i0, i1)]
         return self.mem.read_u64s(table + 8 * i0, i1 - i0)
@@ -484,7 +523,7 @@ class PageTable:
     def leaves(self, lo: int = 0, hi: int | None = None) -> Iterator[Leaf]:
         """Every valid leaf intersecting [lo, hi), in address order."""
         c = self._codec
-        for v in visit(self.mem, self.geom, self.root, lo, hi):
+        for v in visit(self.mem, self.geom, self.root, lo, hi, bulk_min=self.bulk_min):
             k = c.kind(v.level, v.raw)
             if k.is_leaf:
                 yield Leaf(v.ia, v.size, v.level, v.raw, v.desc_pa, c.leaf_oa(v.level, v.raw))
@@ -502,10 +541,10 @@ class PageTable:
         if not isinstance(ents, list):
             import numpy as np
 
-            idx = np.nonzero(ents & np.uint64(1))[0]
+            idx = np.nonzero(ents & np.uint64(_VALID))[0]
             pairs = [(int(i) + i0, int(ents[i])) for i in idx]
         else:
-            pairs = [(i0 + j, e) for j, e in enumerate(ents) if e & 1]
+            pairs = [(i0 + j, e) for j, e in enumerate(ents) if e & _VALID]
         for i, raw in pairs:
             k = c.kind(level, raw)
             ebase = base + (i << shift)
@@ -568,7 +607,7 @@ class PageTable:
             sub = [i for i in (i0, f1) if (i < f0 or i >= f1) and i0 <= i < i1]
         else:
             sub = list(range(i0, i1))
-        if len(sub) >= BULK_MIN:
+        if len(sub) >= self.bulk_min:
             self._descend_bulk(table, level, base, sub, lo, hi, delta, attrs, cont, min_level)
             return
         for i in sub:
@@ -618,7 +657,7 @@ class PageTable:
         ents = self._entries(table, first, last)
         want = np.zeros(last - first, dtype=bool)
         want[np.asarray(sub) - first] = True
-        empty = want & ((ents & np.uint64(1)) == 0)
+        empty = want & ((ents & np.uint64(_VALID)) == 0)
         n_new = int(empty.sum())
         children: dict[int, int] = {}
         if n_new:
@@ -676,11 +715,13 @@ class PageTable:
                 self._tlbi_all()
                 self._free_tree(c.table_addr(raw), level + 1, ebase)
         n = f1 - f0
-        if n >= BULK_MIN:
+        if n >= self.bulk_min:
             import numpy as np
 
-            idx = np.arange(f0, f1, dtype=np.uint64)
-            oa = np.uint64(base + delta) + (idx << np.uint64(shift))
+            # The OA of entry f0 is >= 0 even when base + delta (entry 0's) is not: a mapping
+            # whose output is below its input (delta < 0) starts mid-table.
+            idx = np.arange(n, dtype=np.uint64)
+            oa = np.uint64(base + delta + (f0 << shift)) + (idx << np.uint64(shift))
             vals = _enc_addr(c.leaf_plan[level], oa) | np.uint64(attrs | (_TYPE if level == FINAL_LEVEL
                                                              else _VALID))
             if c1 > c0:
@@ -858,11 +899,11 @@ class PageTable:
         if items is None:
             import numpy as np
 
-            valid = np.nonzero(ents & np.uint64(1))[0]
+            valid = np.nonzero(ents & np.uint64(_VALID))[0]
             leafy = [int(j) for j in valid if c.kind(level, int(ents[j])).is_leaf]
-            if len(leafy) >= BULK_MIN:
+            if len(leafy) >= self.bulk_min:
                 self._bulk_clear(table, level, base, i0, ents, leafy)
-                valid = np.nonzero(self._entries(table, i0, i1) & np.uint64(1))[0]
+                valid = np.nonzero(self._entries(table, i0, i1) & np.uint64(_VALID))[0]
             pairs = [(i0 + int(j), int(self.mem.read64(table + 8 * (i0 + int(j)))))
                      for j in valid]
         else:
@@ -884,7 +925,7 @@ class PageTable:
         if table == self.root:
             return False
         rest = self.mem.read_u64s(table, g.entries(level))
-        return not bool((rest & 1).any())
+        return not bool((rest & _VALID).any())
 
     def _bulk_clear(self, table: int, level: int, base: int, i0: int, ents: Any,
                     leafy: list[int]) -> None:
@@ -918,7 +959,7 @@ class PageTable:
         for lf in leaves:
             by_table.setdefault(lf.desc_pa - (lf.desc_pa % self.geom.granule.size), []).append(lf)
         for group in by_table.values():
-            if len(group) >= BULK_MIN:
+            if len(group) >= self.bulk_min:
                 self._bulk_protect(group, attrs)
                 continue
             for lf in group:
@@ -953,26 +994,58 @@ class PageTable:
                          count=len(group)))
 
 
+VISIT_LIMIT = 1 << 24
+"""Table entries :func:`visit` reads before it stops (a ConfigError): tables that loop back or
+are shared many times over would otherwise make a dump of raw memory run for ever."""
+
+
 def visit(
-    mem: TableMemory, geom: Geometry, root: int, lo: int = 0, hi: int | None = None
+    mem: TableMemory, geom: Geometry, root: int, lo: int = 0, hi: int | None = None, *,
+    bulk_min: int = BULK_MIN, limit: int = VISIT_LIMIT,
 ) -> Iterator[Visit]:
     """Every non-table entry of the tree intersecting [lo, hi) -- leaves and invalid entries,
     each at the level where the walk meets it -- in address order (kvm_pgtable_walk with
-    KVM_PGTABLE_WALK_LEAF).  Works on any tree in memory, not only one built here."""
+    KVM_PGTABLE_WALK_LEAF).  Works on any tree in memory, not only one built here.
+
+    A table descriptor whose address is beyond the output size is yielded as an entry (a walk
+    faults there).  ConfigError when a table is reached twice (the tree loops back or shares a
+    table) or after ``limit`` entries.
+    """
     codec = Codec(geom)
     end = geom.ia_size if hi is None else min(hi, geom.ia_size)
     if lo >= end:
         return
-    yield from _visit(mem, geom, codec, root, geom.start_level, 0, lo, end)
+    state = _VisitState(bulk_min, limit)
+    yield from _visit(mem, geom, codec, root, geom.start_level, 0, lo, end, state)
+
+
+class _VisitState:
+    __slots__ = ("bulk_min", "limit", "count", "seen")
+
+    def __init__(self, bulk_min: int, limit: int) -> None:
+        self.bulk_min = bulk_min
+        self.limit = limit
+        self.count = 0
+        self.seen: dict[int, tuple[int, int]] = {}
 
 
 def _visit(mem: TableMemory, geom: Geometry, codec: Codec, table: int, level: int, base: int,
-           lo: int, hi: int) -> Iterator[Visit]:
+           lo: int, hi: int, state: _VisitState) -> Iterator[Visit]:
+    first = state.seen.get(table)
+    if first is not None:
+        raise ConfigError(
+            f"table 0x{table:x} is reached twice (for IA 0x{first[0]:x} at level {first[1]} and "
+            f"0x{base:x} at level {level}): the tables loop back or share a table; stopped"
+        )
+    state.seen[table] = (base, level)
     shift = geom.shift(level)
     i0 = (lo - base) >> shift
     i1 = ((hi - 1 - base) >> shift) + 1
     n = i1 - i0
-    if n >= BULK_MIN:
+    state.count += n
+    if state.count > state.limit:
+        raise ConfigError(f"more than {state.limit} table entries under this root: stopped")
+    if n >= state.bulk_min:
         items = mem.read_u64s(table + 8 * i0, n).tolist()
     else:
         items = [mem.read64(table + 8 * i) for i in range(i0, i1)]
@@ -980,10 +1053,12 @@ def _visit(mem: TableMemory, geom: Geometry, codec: Codec, table: int, level: in
         i = i0 + j
         ebase = base + (i << shift)
         if codec.kind(level, raw) is DescType.TABLE:
-            yield from _visit(mem, geom, codec, codec.table_addr(raw), level + 1, ebase,
-                              max(lo, ebase), min(hi, ebase + (1 << shift)))
-        else:
-            yield Visit(ebase, 1 << shift, level, raw, table + 8 * i)
+            nxt = codec.table_addr(raw)
+            if not nxt >> geom.oa_bits:
+                yield from _visit(mem, geom, codec, nxt, level + 1, ebase,
+                                  max(lo, ebase), min(hi, ebase + (1 << shift)), state)
+                continue
+        yield Visit(ebase, 1 << shift, level, raw, table + 8 * i)
 
 
 class IpaSpace:

@@ -1,22 +1,30 @@
 """Sparse simulated physical memory: 4 KiB frames created on first write, little-endian
-64-bit descriptor access, RAM/MMIO region tags and a page allocator for translation tables.
+64-bit descriptor access, RAM/MMIO region tags, a page allocator for translation tables, and
+images of real memory (a dump saved from a debugger or ``/proc/kcore``) mapped at a base address.
 
 Frames are ``bytearray`` objects, so the scalar paths (walks, single descriptor writes) never
 import numpy; the bulk paths view a frame as ``numpy.uint64`` without copying
 (:meth:`PhysMem.u64`).  Untouched memory reads as zero, which is an invalid descriptor.
 
 Frames are always 4 KiB whatever the translation granule: a 16 KiB or 64 KiB table spans 4
-or 16 consecutive frames.
+or 16 consecutive frames.  An image is read lazily: a frame it covers is copied in on first
+access (and may then be written like any other).
+
+The physical address width defaults to the PE's PAMax (``Cpu.pa_max``): the memory and the
+regime of one machine cannot disagree.
 """
 
 from __future__ import annotations
 
 import enum
+import mmap
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..arch.cpu import ALL, Cpu
 from ..errors import ConfigError, EncodingError
 
 if TYPE_CHECKING:
@@ -30,6 +38,7 @@ __all__ = [
     "PhysMem",
     "TableMemory",
     "DescReader",
+    "Image",
 ]
 
 FRAME_SHIFT = 12
@@ -66,6 +75,24 @@ class Region:
         return f"{self.kind.value} {self.name!r} [0x{self.base:x}-0x{self.end:x})"
 
 
+@dataclass(frozen=True, slots=True)
+class Image:
+    """Bytes of real memory mapped at a physical base address (read lazily, frame by frame).
+
+    :param base: the PA of the first byte.  :param size: bytes.  :param name: where it came
+        from (a file name), for messages.
+    """
+
+    base: int
+    size: int
+    name: str
+
+    @property
+    def end(self) -> int:
+        """One past the last byte."""
+        return self.base + self.size
+
+
 class DescReader(Protocol):
     """Anything a walk can read descriptors from (PhysMem, or a TLB's snapshot of it)."""
 
@@ -96,25 +123,48 @@ class TableMemory(Protocol):
 class PhysMem:
     """Byte-addressable sparse physical memory of ``pa_bits`` bits, stored per touched frame.
 
-    :param pa_bits: the physical address width (32..52); accesses beyond it raise.
+    :param pa_bits: the physical address width (32..52); accesses beyond it raise.  Defaults to
+        the PAMax of ``cpu``; giving both with different values is a ConfigError.
+    :param cpu: the PE whose memory this is (default: every modelled feature, PAMax 52).
     :param alloc_base: where :meth:`alloc_table` starts handing out table pages.
     :param alloc_limit: one past the last address the allocator may use (default 2**pa_bits).
     """
 
     def __init__(
-        self, pa_bits: int = 48, *, alloc_base: int = 0x8000_0000, alloc_limit: int | None = None
+        self, pa_bits: int | None = None, *, cpu: Cpu | None = None,
+        alloc_base: int = 0x8000_0000, alloc_limit: int | None = None,
     ) -> None:
+        if pa_bits is None:
+            pa_bits = (cpu or ALL).pa_max
+        elif cpu is not None and pa_bits != cpu.pa_max:
+            raise ConfigError(
+                f"PhysMem pa_bits={pa_bits}: the CPU {cpu.name!r} has a {cpu.pa_max}-bit "
+                "physical address size (PAMax); leave pa_bits out to use it"
+            )
         if not 32 <= pa_bits <= 52:
             raise ConfigError(f"PhysMem pa_bits={pa_bits}: out of range (32..52)")
+        self.cpu = cpu
         self.pa_bits = pa_bits
         self.size = 1 << pa_bits
         self.frames: dict[int, bytearray] = {}
         self.regions: list[Region] = []
+        self.images: list[Image] = []
+        self._image_data: list[Any] = []
         limit = self.size if alloc_limit is None else alloc_limit
-        if alloc_base & _FRAME_MASK or not 0 <= alloc_base < limit <= self.size:
+        if alloc_base & _FRAME_MASK:
             raise ConfigError(
-                f"PhysMem alloc_base=0x{alloc_base:x} alloc_limit=0x{limit:x}: not a 4 KiB "
-                f"aligned range inside the {pa_bits}-bit physical address space"
+                f"PhysMem alloc_base=0x{alloc_base:x}: where translation tables are allocated "
+                "must be 4 KiB aligned"
+            )
+        if not 0 <= alloc_base < limit:
+            raise ConfigError(
+                f"PhysMem alloc_base=0x{alloc_base:x}: translation tables are allocated from "
+                f"there up to 0x{limit:x}, so it must be below that limit"
+            )
+        if limit > self.size:
+            raise ConfigError(
+                f"PhysMem alloc_limit=0x{limit:x}: beyond the {pa_bits}-bit physical address "
+                f"space (0x{self.size:x})"
             )
         self._next = alloc_base
         self._limit = limit
@@ -135,12 +185,84 @@ class PhysMem:
 
     # --- frames ----------------------------------------------------------------------------
     def frame(self, pfn: int, *, create: bool = False) -> bytearray | None:
-        """The 4 KiB frame number ``pfn`` (None if never written, unless ``create``)."""
+        """The 4 KiB frame number ``pfn`` (None if never written nor in an image, unless
+        ``create``)."""
         f = self.frames.get(pfn)
+        if f is None and self.images:
+            f = self._image_frame(pfn)
         if f is None and create:
             self._check(pfn << FRAME_SHIFT, FRAME_SIZE)
             f = self.frames[pfn] = bytearray(FRAME_SIZE)
         return f
+
+    # --- images of real memory -------------------------------------------------------------
+    def add_image(self, base: int, data: bytes | bytearray | memoryview | str | os.PathLike[str],
+                  *, name: str | None = None) -> Image:
+        """Map the bytes of a memory dump at PA ``base``: ``data`` itself, or a file (read
+        lazily through mmap).  ConfigError for an empty image, one beyond the physical address
+        space, or one overlapping another image."""
+        if isinstance(data, (str, os.PathLike)):
+            label = name or os.fspath(data)
+            try:
+                with open(data, "rb") as fh:
+                    size = os.fstat(fh.fileno()).st_size
+                    if size == 0:
+                        raise ConfigError(f"image {label!r}: empty file")
+                    buf: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except OSError as exc:
+                raise ConfigError(f"image {label!r}: cannot read ({exc.strerror})") from None
+        else:
+            label = name or "bytes"
+            buf = bytes(data)
+            size = len(buf)
+            if size == 0:
+                raise ConfigError(f"image {label!r}: no bytes")
+        if base < 0 or base + size > self.size:
+            raise ConfigError(
+                f"image {label!r} at 0x{base:x} (+0x{size:x} bytes): beyond the "
+                f"{self.pa_bits}-bit physical address space (ends 0x{base + size:x})"
+            )
+        img = Image(base, size, label)
+        for other in self.images:
+            if base < other.end and other.base < img.end:
+                raise ConfigError(
+                    f"image {label!r} [0x{base:x}-0x{img.end:x}) overlaps image {other.name!r} "
+                    f"[0x{other.base:x}-0x{other.end:x})"
+                )
+        self.images.append(img)
+        self._image_data.append(buf)
+        self.generation += 1
+        return img
+
+    def _image_frame(self, pfn: int) -> bytearray | None:
+        """Copy frame ``pfn`` in from the images covering it (None if none does)."""
+        lo = pfn << FRAME_SHIFT
+        hi = lo + FRAME_SIZE
+        f: bytearray | None = None
+        for img, buf in zip(self.images, self._image_data, strict=True):
+            if img.base >= hi or img.end <= lo:
+                continue
+            if f is None:
+                f = bytearray(FRAME_SIZE)
+            a, b = max(lo, img.base), min(hi, img.end)
+            f[a - lo:b - lo] = buf[a - img.base:b - img.base]
+        if f is not None:
+            self.frames[pfn] = f
+        return f
+
+    def materialize(self, limit: int = 1 << 30) -> None:
+        """Copy every frame the images cover into memory (for the batch walker's snapshot);
+        ConfigError beyond ``limit`` bytes of images."""
+        total = sum(img.size for img in self.images)
+        if total > limit:
+            raise ConfigError(
+                f"images of 0x{total:x} bytes: more than the 0x{limit:x} the batch walker "
+                "copies; walk them one access at a time"
+            )
+        for img in self.images:
+            for pfn in range(img.base >> FRAME_SHIFT, ((img.end - 1) >> FRAME_SHIFT) + 1):
+                if pfn not in self.frames:
+                    self._image_frame(pfn)
 
     def drop(self, pa: int, size: int) -> None:
         """Forget the frames of [pa, pa + size): they read as zero again."""
@@ -164,7 +286,11 @@ class PhysMem:
         if f is None:
             if pa < 0 or pa >= self.size:
                 self._check(pa, 8)
-            return 0
+            if not self.images:
+                return 0
+            f = self._image_frame(pa >> FRAME_SHIFT)
+            if f is None:
+                return 0
         return _U64.unpack_from(f, pa & _FRAME_MASK)[0]  # type: ignore[no-any-return]
 
     def write64(self, pa: int, value: int) -> None:
@@ -188,7 +314,7 @@ class PhysMem:
         while n > 0:
             off = pa & _FRAME_MASK
             take = min(n, FRAME_SIZE - off)
-            f = self.frames.get(pa >> FRAME_SHIFT)
+            f = self.frame(pa >> FRAME_SHIFT)
             out += f[off:off + take] if f is not None else bytes(take)
             pa += take
             n -= take
@@ -235,7 +361,7 @@ class PhysMem:
         while done < count:
             off = pa & _FRAME_MASK
             take = min(count - done, (FRAME_SIZE - off) >> 3)
-            f = self.frames.get(pa >> FRAME_SHIFT)
+            f = self.frame(pa >> FRAME_SHIFT)
             if f is not None:
                 out[done:done + take] = np.frombuffer(f, dtype="<u8", count=take, offset=off)
             pa += 8 * take
@@ -325,11 +451,15 @@ class PhysMem:
         return base
 
     def _clash(self, pa: int, size: int) -> int | None:
-        """One past the obstacle in [pa, pa + size) (used frame or tagged region), or None."""
+        """One past the obstacle in [pa, pa + size) (used frame, tagged region or image), or
+        None."""
         end = pa + size
         for r in self.regions:
             if pa < r.end and r.base < end:
                 return r.end
+        for img in self.images:
+            if pa < img.end and img.base < end:
+                return img.end
         if self.frames:
             first, last = pa >> FRAME_SHIFT, (end - 1) >> FRAME_SHIFT
             if last - first < len(self.frames):

@@ -1,15 +1,24 @@
 """Translation regimes: the EL1&0 stage 1 (TCR_EL1, TTBR0/1_EL1, MAIR_EL1, SCTLR_EL1) and the
-stage 2 under EL2 (VTCR_EL2, VTTBR_EL2, HCR_EL2), decoded with the field tables of
-:mod:`memattr.arch.registers`.
+stage 2 under EL2 (VTCR_EL2, VTTBR_EL2, HCR_EL2), read for one PE (:class:`~memattr.arch.cpu.Cpu`).
+
+The registers are decoded into walk parameters by :mod:`memattr.arch.walkparams` (ASL
+AArch64.GetS1TTWParams / GetS2TTWParams).  Register content that the walk cannot use is never an
+exception here: it is the reason of the level-0 Translation fault every walk then takes
+(``Stage1Half.fault``, ``Stage2Regime.fault``), and VTCR_EL2 matters only while stage 2 is on.
 
 :class:`Geometry` is the shape of one table tree -- granule, input size, start level, number of
-concatenated root tables, output size -- and the index arithmetic of a walk.  The walker, the
-table builder and the batch walker all take their numbers from it.
+concatenated root tables, output size, descriptor forms -- and the index arithmetic of a walk.
+The walker, the table builder and the batch walker all take their numbers from it.
 
 Sizes and levels (Arm ARM D8.2; ASL AArch64.S1StartLevel / AArch64.S2StartLevel): a level-L
 descriptor maps 2**(shift + (3 - L) * (shift - 3)) bytes, where shift is 12, 14 or 16; the root
 table resolves the remaining ``ia_bits - level_shift(start)`` bits, which stage 2 may spread
 over up to 16 concatenated tables.
+
+Public construction from raw register values::
+
+    Regime.from_registers(tcr=..., mair=..., ttbr0=..., sctlr=..., hcr=..., vtcr=..., vttbr=...,
+                          cpu=get_cpu("neoverse-n1"))
 """
 
 from __future__ import annotations
@@ -17,10 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..arch import registers as R
+from ..arch import walkparams as W
 from ..arch.combine import Controls
+from ..arch.cpu import ALL, Cpu
 from ..arch.descriptor import FINAL_LEVEL, Granule, level_shift
 from ..arch.fields import genmask
-from ..arch.mair import LINUX_MAIR
+from ..arch.impdef import DEFAULT as IMPDEF_DEFAULT
+from ..arch.impdef import ImpDef
 from ..errors import ConfigError, EncodingError
 
 __all__ = [
@@ -35,10 +47,13 @@ __all__ = [
     "ia_mask",
 ]
 
-SCTLR_DEFAULT = (1 << 0) | (1 << 2) | (1 << 12)
+_SCTLR = R.SCTLR_EL1
+_HCR = R.HCR_EL2
+
+SCTLR_DEFAULT = _SCTLR.encode(M=1, C=1, I=1)
 """SCTLR_EL1 with M (stage 1 on), C and I (caches on): a running guest."""
 
-HCR_DEFAULT = (1 << 0) | (1 << 31)
+HCR_DEFAULT = _HCR.encode(VM=1, RW=1)
 """HCR_EL2 with VM (stage 2 on) and RW (EL1 is AArch64): a KVM guest without FWB."""
 
 
@@ -50,10 +65,14 @@ class Geometry:
     :param granule: translation granule.
     :param ia_bits: input address size (64 - TxSZ).
     :param start_level: the level of the root table (-1..3).
-    :param oa_bits: output address size in force (TCR_EL1.IPS / VTCR_EL2.PS, capped at 48
-        unless 64KB or DS=1).
-    :param ds: TCR_EL1.DS / VTCR_EL2.DS (FEAT_LPA2).
+    :param oa_bits: output address size in force (ASL AArch64.PhysicalAddressSize of
+        TCR_EL1.IPS / VTCR_EL2.PS: capped at 48 unless 64KB or DS=1, and at PAMax).
+    :param ds: TCR_EL1.DS / VTCR_EL2.DS in effect (FEAT_LPA2).
     :param concat: number of concatenated root tables (stage 2 only; 1..16).
+    :param pa_max: PAMax of the PE: 64KB level-1 blocks exist when it is 52
+        (ASL AArch64.BlockDescSupported).
+    :param lpa: 64KB descriptors hold OA[51:48] in bits[15:12] (FEAT_LPA; ASL AArch64.LeafBase,
+        AArch64.NextTableBase), whatever IPS/PS say.
     """
 
     stage: int
@@ -63,16 +82,22 @@ class Geometry:
     oa_bits: int = 48
     ds: bool = False
     concat: int = 1
+    pa_max: int = ALL.pa_max
+    lpa: bool = True
 
     def __post_init__(self) -> None:
         if self.stage not in (1, 2):
             raise ConfigError(f"stage={self.stage}: must be 1 or 2")
         if not 32 <= self.oa_bits <= 52:
             raise ConfigError(f"oa_bits={self.oa_bits}: out of range (32..52)")
-        if self.oa_bits > 48 and not (self.ds or self.granule is Granule.K64):
+        if self.oa_bits > self.pa_max:
+            raise ConfigError(f"oa_bits={self.oa_bits}: beyond PAMax ({self.pa_max} bits)")
+        if self.oa_bits > 48 and not (self.ds or (self.granule is Granule.K64 and self.lpa)):
             raise ConfigError(
                 f"oa_bits={self.oa_bits}: a 52-bit output address with the {self.granule} "
-                "granule needs DS=1 (FEAT_LPA2)"
+                "granule needs DS=1 (FEAT_LPA2)" if self.granule is not Granule.K64 else
+                f"oa_bits={self.oa_bits}: a 52-bit output address with the 64k granule needs "
+                "FEAT_LPA"
             )
         if self.ds and self.granule is Granule.K64:
             raise ConfigError("DS=1: RES0 with the 64KB granule")
@@ -101,12 +126,15 @@ class Geometry:
     # --- constructors ----------------------------------------------------------------------
     @classmethod
     def for_stage1(
-        cls, granule: Granule, ia_bits: int, oa_bits: int = 48, ds: bool = False
+        cls, granule: Granule, ia_bits: int, oa_bits: int = 48, ds: bool = False, *,
+        cpu: Cpu = ALL,
     ) -> Geometry:
-        """Stage-1 geometry; the start level follows from the input size."""
-        start = R.s1_start_level(granule, 64 - ia_bits, ds, lva=True, ttst=True,
+        """Stage-1 geometry; the start level follows from the input size (ASL
+        AArch64.S1StartLevel).  EncodingError if the size is outside AArch64.S1MinTxSZ ..
+        AArch64.MaxTxSZ for ``cpu``."""
+        start = R.s1_start_level(granule, 64 - ia_bits, ds, lva=cpu.lva, ttst=cpu.ttst,
                                  field="TxSZ")
-        return cls(1, granule, ia_bits, start, oa_bits, ds, 1)
+        return cls(1, granule, ia_bits, start, oa_bits, ds, 1, cpu.pa_max, W.lpa_64k(cpu))
 
     @classmethod
     def for_stage2(
@@ -116,10 +144,15 @@ class Geometry:
         oa_bits: int = 48,
         start_level: int | None = None,
         ds: bool = False,
+        *,
+        cpu: Cpu = ALL,
     ) -> Geometry:
-        """Stage-2 geometry; by default the highest start level that needs <= 16 root tables."""
-        lo = 64 - R.max_txsz(granule, ttst=True)
-        hi = 64 - R.s2_min_txsz(granule, ds)
+        """Stage-2 geometry; by default the highest start level that needs <= 16 root tables.
+
+        EncodingError if ``ia_bits`` is outside what AArch64.S2MinTxSZ / MaxTxSZ allow ``cpu``.
+        """
+        lo = 64 - W.max_txsz(granule, cpu)
+        hi = 64 - W.s2_min_txsz(granule, ds, cpu)
         if not lo <= ia_bits <= hi:
             raise EncodingError(
                 f"ipa_bits={ia_bits}: out of range for a stage-2 {granule} walk ({lo}..{hi}; "
@@ -131,7 +164,13 @@ class Geometry:
                 start_level -= 1
         concat = 1 << max(0, ia_bits - level_shift(granule, start_level)
                           - granule.bits_per_level)
-        return cls(2, granule, ia_bits, start_level, oa_bits, ds, concat)
+        return cls(2, granule, ia_bits, start_level, oa_bits, ds, concat, cpu.pa_max,
+                   W.lpa_64k(cpu))
+
+    @property
+    def form_pa_bits(self) -> int:
+        """The ``pa_bits`` that selects this tree's descriptor format in arch.descriptor."""
+        return 52 if self.ds or (self.granule is Granule.K64 and self.lpa) else 48
 
     # --- arithmetic ------------------------------------------------------------------------
     @property
@@ -196,44 +235,66 @@ class Geometry:
                 f"{self.start_level}{cat}, {self.oa_bits}-bit OA{ds}")
 
 
-def _root_base(ttbr: int, geom: Geometry) -> int:
-    """The root table address of a TTBR/VTTBR value (ASL AArch64.S1TTBaseAddress/S2...).
-
-    Bits below the alignment of the root table are RES0; they are ignored here.
-    """
-    base = R.ttb_base_address(ttbr, geom.oa_bits)
-    align = max(geom.table_bytes(geom.start_level), 64)
-    return base & ~(align - 1)
-
-
 @dataclass(frozen=True, slots=True)
 class Stage1Half:
-    """One VA range of the EL1&0 stage 1: its geometry and controls, or disabled (EPDn=1)."""
+    """One VA range of the EL1&0 stage 1: its walk parameters and, when the registers allow a
+    walk, its geometry and root table.
+
+    :param n: 0 for TTBR0_EL1, 1 for TTBR1_EL1.  :param params: arch.walkparams.S1Params.
+    :param geometry: None when ``params.fault`` (every walk faults at level 0).
+    :param root: the root table address (ASL AArch64.S1TTBaseAddress).
+    """
 
     n: int
+    params: W.S1Params
     geometry: Geometry | None
     root: int
-    epd: bool
-    tbi: bool
-    hpd: bool
-    sh: int
 
     @property
     def ia_bits(self) -> int:
-        """Input size in bits (0 when the half has no valid geometry)."""
-        return self.geometry.ia_bits if self.geometry is not None else 0
+        """Input size in bits (64 - T<n>SZ as used)."""
+        return self.params.ia_bits
+
+    @property
+    def epd(self) -> bool:
+        """TCR_EL1.EPD<n>: walks of this range are disabled."""
+        return self.params.epd
+
+    @property
+    def tbi(self) -> bool:
+        """TCR_EL1.TBI<n>: the top byte is ignored."""
+        return self.params.tbi
+
+    @property
+    def hpd(self) -> bool:
+        """TCR_EL1.HPD<n>: hierarchical permissions disabled."""
+        return self.params.hpd
+
+    @property
+    def sh(self) -> int:
+        """TCR_EL1.SH<n> (the leaf shareability with DS=1)."""
+        return self.params.sh
+
+    @property
+    def fault(self) -> str | None:
+        """Why every walk of this range takes a level-0 Translation fault, or None."""
+        return self.params.fault
 
 
 @dataclass(frozen=True, slots=True)
 class Stage1Regime:
-    """The EL1&0 stage-1 translation: TCR_EL1, TTBR0/1_EL1, MAIR_EL1 and SCTLR_EL1."""
+    """The EL1&0 stage-1 translation: TCR_EL1, TTBR0/1_EL1, MAIR_EL1 and SCTLR_EL1, for ``cpu``.
+
+    ``mair`` is required (no operating system's layout is assumed).
+    """
 
     tcr: int
     ttbr0: int = 0
     ttbr1: int = 0
-    mair: int = LINUX_MAIR
     sctlr: int = SCTLR_DEFAULT
-    decoded: R.TCR = field(init=False, repr=False, compare=False)
+    mair: int = field(kw_only=True)
+    cpu: Cpu = field(default=ALL, kw_only=True)
+    imp: ImpDef = field(default=IMPDEF_DEFAULT, kw_only=True, repr=False)
     halves: tuple[Stage1Half, Stage1Half] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -241,17 +302,14 @@ class Stage1Regime:
             v = getattr(self, name)
             if not 0 <= v < 1 << 64:
                 raise EncodingError(f"{name.upper()}=0x{v:x}: out of range (64-bit register)")
-        dec = R.decode_tcr_el1(self.tcr, lva=True, ttst=True)
         halves = []
-        for n, (h, ttbr) in enumerate(((dec.t0, self.ttbr0), (dec.t1, self.ttbr1))):
+        for n, ttbr in ((0, self.ttbr0), (1, self.ttbr1)):
+            p = W.s1_walk_params(self.tcr, ttbr, n, self.cpu, self.imp)
             geom = None
-            root = 0
-            if h.granule is not None and h.start_level is not None:
-                oa = R.effective_pa_bits(dec.ips_bits, h.granule, h.ds)
-                geom = Geometry(1, h.granule, h.ia_bits, h.start_level, oa, h.ds, 1)
-                root = _root_base(ttbr, geom)
-            halves.append(Stage1Half(n, geom, root, h.epd, h.tbi, h.hpd, h.sh))
-        object.__setattr__(self, "decoded", dec)
+            if p.fault is None:
+                geom = Geometry(1, p.granule, p.ia_bits, p.start_level, p.oa_bits, p.ds, 1,
+                                self.cpu.pa_max, W.lpa_64k(self.cpu))
+            halves.append(Stage1Half(n, p, geom, p.base))
         object.__setattr__(self, "halves", (halves[0], halves[1]))
 
     @classmethod
@@ -261,12 +319,13 @@ class Stage1Regime:
         va_bits: int = 48,
         ips_bits: int = 48,
         *,
+        mair: int,
         ttbr0: int = 0,
         ttbr1: int = 0,
-        mair: int = LINUX_MAIR,
         sctlr: int = SCTLR_DEFAULT,
         ds: bool = False,
         asid16: bool = True,
+        cpu: Cpu = ALL,
     ) -> Stage1Regime:
         """A regime with both halves of ``va_bits`` and ``granule`` (TCR built from fields)."""
         tcr = R.TCR_EL1.encode(
@@ -274,51 +333,64 @@ class Stage1Regime:
             TG1=R.tg1_encoding(granule), IPS=R.ps_encoding(ips_bits), SH0=3, SH1=3,
             IRGN0=1, ORGN0=1, IRGN1=1, ORGN1=1, DS=int(ds), AS=int(asid16),
         )
-        return cls(tcr, ttbr0, ttbr1, mair, sctlr)
+        return cls(tcr, ttbr0, ttbr1, sctlr, mair=mair, cpu=cpu)
+
+    @classmethod
+    def off(cls, cpu: Cpu = ALL) -> Stage1Regime:
+        """Stage 1 disabled (SCTLR_EL1.M=0; TCR_EL1 and MAIR_EL1 zero, not used)."""
+        return cls(0, 0, 0, 0, mair=0, cpu=cpu)
 
     def half_of(self, va: int) -> Stage1Half:
         """The half that translates ``va``: TTBR1 when VA[55] is 1 (ASL AArch64.GetVARange)."""
-        return self.halves[(va >> 55) & 1]
+        return self.halves[W.va_range(va)]
 
     @property
     def asid(self) -> int:
         """The current ASID: TTBR1_EL1.ASID if TCR_EL1.A1 else TTBR0_EL1.ASID (8 or 16 bits)."""
-        ttbr = self.ttbr1 if self.decoded.a1 else self.ttbr0
+        ttbr = self.ttbr1 if R.TCR_EL1.get(self.tcr, "A1") else self.ttbr0
         asid = R.TTBRx_EL1.get(ttbr, "ASID")
-        return asid if self.decoded.as16 else asid & 0xFF
+        return asid if R.TCR_EL1.get(self.tcr, "AS") else asid & genmask(7, 0)
 
     @property
     def ips_bits(self) -> int:
-        """TCR_EL1.IPS in bits."""
-        return self.decoded.ips_bits
+        """TCR_EL1.IPS in bits (0b111 decodes as 56, as the ASL does)."""
+        return W.decode_ps(R.TCR_EL1.get(self.tcr, "IPS"))
 
-    def va_in_range(self, va: int) -> bool:
-        """ASL AArch64.VAIsOutOfRange negated: VA[top:ia_bits] all equal VA[55]."""
+    def va_in_range(self, va: int, *, ifetch: bool = False) -> bool:
+        """ASL AArch64.VAIsOutOfRange negated: VA[top:ia_bits] all equal VA[55], where top is 55
+        with TBI<n> (63 for an instruction fetch with TBID<n>), else 63."""
         half = self.half_of(va)
-        top = 55 if half.tbi else 63
-        width = half.ia_bits
-        if width == 0:
-            return False
-        hi = (va >> width) & ((1 << (top + 1 - width)) - 1)
-        return hi == (0 if half.n == 0 else (1 << (top + 1 - width)) - 1)
+        p = half.params
+        top = W.addr_top(p.tbi, p.tbid, ifetch)
+        width = p.ia_bits
+        if width > top:
+            return True
+        hi = (va >> width) & genmask(top - width, 0)
+        return hi == (0 if half.n == 0 else genmask(top - width, 0))
 
     def sctlr_bit(self, name: str) -> bool:
         """A SCTLR_EL1 flag by name."""
-        return bool(R.SCTLR_EL1.get(self.sctlr, name))
+        return bool(_SCTLR.get(self.sctlr, name))
 
     def mair_attr(self, index: int) -> int:
-        """MAIR_EL1.Attr<index>."""
-        return (self.mair >> (8 * index)) & 0xFF
+        """MAIR_EL1.Attr<index> (ASL AArch64.MAIRAttr)."""
+        return (self.mair >> (8 * index)) & genmask(7, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class Stage2Regime:
-    """The stage-2 translation of the EL1&0 regime: VTCR_EL2 and VTTBR_EL2."""
+    """The stage-2 translation of the EL1&0 regime: VTCR_EL2 and VTTBR_EL2, for ``cpu``.
+
+    Constructing one never fails on register content: ``fault`` holds why a walk with these
+    values takes a level-0 Translation fault (and ``geometry`` is then None).
+    """
 
     vtcr: int
     vttbr: int = 0
-    decoded: R.VTCR = field(init=False, repr=False, compare=False)
-    geometry: Geometry = field(init=False, repr=False, compare=False)
+    cpu: Cpu = field(default=ALL, kw_only=True)
+    imp: ImpDef = field(default=IMPDEF_DEFAULT, kw_only=True, repr=False)
+    params: W.S2Params = field(init=False, repr=False, compare=False)
+    geometry: Geometry | None = field(init=False, repr=False, compare=False)
     root: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -326,12 +398,14 @@ class Stage2Regime:
             v = getattr(self, name)
             if not 0 <= v < 1 << 64:
                 raise EncodingError(f"{name.upper()}=0x{v:x}: out of range (64-bit register)")
-        dec = R.decode_vtcr_el2(self.vtcr, ttst=True)
-        geom = Geometry(2, dec.tg0, dec.ia_bits, dec.start_level, dec.effective_pa_bits, dec.ds,
-                        dec.concatenated)
-        object.__setattr__(self, "decoded", dec)
+        p = W.s2_walk_params(self.vtcr, self.vttbr, self.cpu, self.imp)
+        geom = None
+        if p.fault is None and p.start_level is not None:
+            geom = Geometry(2, p.granule, p.ia_bits, p.start_level, p.oa_bits, p.ds, p.concat,
+                            self.cpu.pa_max, W.lpa_64k(self.cpu))
+        object.__setattr__(self, "params", p)
         object.__setattr__(self, "geometry", geom)
-        object.__setattr__(self, "root", _root_base(self.vttbr, geom))
+        object.__setattr__(self, "root", p.base)
 
     @classmethod
     def simple(
@@ -344,21 +418,32 @@ class Stage2Regime:
         start_level: int | None = None,
         ds: bool = False,
         vmid16: bool = True,
+        cpu: Cpu = ALL,
     ) -> Stage2Regime:
         """A regime for an ``ipa_bits`` IPA space (VTCR built from fields, KVM-like SL0)."""
-        geom = Geometry.for_stage2(granule, ipa_bits, min(ps_bits, 52), start_level, ds)
-        return cls(vtcr_value(geom, ps_bits, vmid16=vmid16), vttbr)
+        oa = W.physical_address_size(R.ps_encoding(ps_bits), granule, ds, cpu)
+        geom = Geometry.for_stage2(granule, ipa_bits, oa, start_level, ds, cpu=cpu)
+        return cls(vtcr_value(geom, ps_bits, vmid16=vmid16), vttbr, cpu=cpu)
+
+    @property
+    def fault(self) -> str | None:
+        """Why every stage-2 walk takes a level-0 Translation fault, or None."""
+        return self.params.fault
 
     @property
     def vmid(self) -> int:
         """VTTBR_EL2.VMID (8 bits unless VTCR_EL2.VS=1)."""
-        vmid = R.VTTBR_EL2.get(self.vttbr, "VMID")
-        return vmid if self.decoded.vs else vmid & 0xFF
+        return self.params.vmid
 
     @property
     def sh(self) -> int:
         """VTCR_EL2.SH0 (the leaf shareability when DS=1)."""
-        return self.decoded.sh0
+        return self.params.sh
+
+    @property
+    def ps_bits(self) -> int:
+        """VTCR_EL2.PS in bits (0b111 decodes as 56, as the ASL does)."""
+        return W.decode_ps(self.params.ps)
 
 
 # SL0 encodings by (granule, start level), inverted from ASL AArch64.S2StartLevel.
@@ -383,25 +468,30 @@ def vtcr_value(geom: Geometry, ps_bits: int | None = None, *, vmid16: bool = Tru
 
 @dataclass(frozen=True, slots=True)
 class Regime:
-    """The EL1&0 translation regime under EL2: stage 1, stage 2 and the HCR_EL2 controls.
+    """The EL1&0 translation regime under EL2: stage 1, stage 2 and the HCR_EL2 controls, on
+    the PE ``s1.cpu`` (stage 2 must name the same one).
 
     :param s1: the stage-1 registers.  :param s2: the stage-2 registers (None: no EL2).
-    :param hcr: HCR_EL2 (VM, DC, PTW, CD, ID, FWB ... are read from it).
-    :param xnx: FEAT_XNX: stage-2 descriptor bits[54:53] are XN[1:0]; without it bit 54 alone.
-    :param pa_max: the implemented PA size (ASL AArch64.PAMax), bounding VAs with stage 1 off.
+    :param hcr: HCR_EL2 (VM, DC, PTW, CD, ID, FWB ... are read from it; FWB only with
+        FEAT_S2FWB, PTW only with TGE=0).
     """
 
     s1: Stage1Regime
     s2: Stage2Regime | None = None
     hcr: int = HCR_DEFAULT
-    xnx: bool = False
-    pa_max: int = 48
     controls: Controls = field(init=False, repr=False, compare=False)
+    derived: dict[str, object] = field(init=False, repr=False, compare=False)
+    """Caches derived from the registers (the walker's compiled plan), by name."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "derived", {})
         if not 0 <= self.hcr < 1 << 64:
             raise EncodingError(f"HCR_EL2=0x{self.hcr:x}: out of range (64-bit register)")
-        ctl = Controls.from_registers(self.hcr, self.s1.sctlr)
+        cpu = self.s1.cpu
+        if self.s2 is not None and self.s2.cpu != cpu:
+            raise ConfigError(f"stage 2 is for CPU {self.s2.cpu.name!r}, stage 1 for "
+                              f"{cpu.name!r}: one regime runs on one PE")
+        ctl = Controls.from_registers(W.effective_hcr(self.hcr, cpu), self.s1.sctlr)
         if ctl.s2_enabled and self.s2 is None:
             raise ConfigError(
                 f"HCR_EL2=0x{self.hcr:x}: VM or DC set (stage 2 on) but no VTCR_EL2/VTTBR_EL2 given"
@@ -413,19 +503,37 @@ class Regime:
         cls,
         *,
         tcr: int,
+        mair: int,
         ttbr0: int = 0,
         ttbr1: int = 0,
-        mair: int = LINUX_MAIR,
         sctlr: int = SCTLR_DEFAULT,
         hcr: int = HCR_DEFAULT,
         vtcr: int | None = None,
         vttbr: int = 0,
-        xnx: bool = False,
-        pa_max: int = 48,
+        cpu: Cpu = ALL,
+        imp: ImpDef = IMPDEF_DEFAULT,
     ) -> Regime:
-        """Build a regime from raw register values (stage 2 only if VTCR_EL2 is given)."""
-        s2 = Stage2Regime(vtcr, vttbr) if vtcr is not None else None
-        return cls(Stage1Regime(tcr, ttbr0, ttbr1, mair, sctlr), s2, hcr, xnx, pa_max)
+        """Build a regime from raw register values (stage 2 only if VTCR_EL2 is given).
+
+        Never fails on register content the walk cannot use: the walks fault instead.
+        """
+        s2 = Stage2Regime(vtcr, vttbr, cpu=cpu, imp=imp) if vtcr is not None else None
+        return cls(Stage1Regime(tcr, ttbr0, ttbr1, sctlr, mair=mair, cpu=cpu, imp=imp), s2, hcr)
+
+    @property
+    def cpu(self) -> Cpu:
+        """The PE (features and PAMax)."""
+        return self.s1.cpu
+
+    @property
+    def xnx(self) -> bool:
+        """FEAT_XNX: stage-2 descriptor bits[54:53] are XN[1:0]; without it bit 54 alone."""
+        return self.s1.cpu.xnx
+
+    @property
+    def pa_max(self) -> int:
+        """PAMax of the PE (ASL AArch64.PAMax), bounding VAs with stage 1 off."""
+        return self.s1.cpu.pa_max
 
     @property
     def s2_enabled(self) -> bool:

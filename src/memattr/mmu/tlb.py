@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from ..arch.descriptor import S1_NG
 from ..errors import ConfigError
 from .events import Event, EventKind
 from .physmem import DescReader
@@ -217,8 +218,8 @@ class TLB(S2Cache):
         e = self._find(vmid, asid, access.va)
         if e is not None:
             snap = _Snapshot(self.mem, {pa: v for pa, v, *_ in e.reads})
-            res = walk(snap, regime, access)
-            res = replace(res, steps=tuple(replace(s, cached=True) for s in res.steps))
+            res = walk(snap, regime, access, hw_update=False)
+            res = res.replace(steps=tuple(replace(s, cached=True) for s in res.steps))
             return Lookup(res, True, tuple(self._check(e, access.va)))
         self._hazards = []
         res = walk(self.mem, regime, access, cache=self)
@@ -228,7 +229,7 @@ class TLB(S2Cache):
         if t is not None:
             size = t.size
             base = access.va & ~(size - 1)
-            glob = t.s1_desc is not None and not (t.s1_desc >> 11) & 1
+            glob = t.s1_desc is not None and not t.s1_desc & S1_NG
             key_asid = None if (glob or t.s1_desc is None) else asid
             level = t.s1_level if t.s1_level is not None else (t.s2_level or 3)
             reads = tuple((s.desc_pa, s.raw, s.stage, s.level, s.s1ptw) for s in res.steps)
