@@ -87,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _linux_names(index: int, byte: int) -> str | None:
     """The Linux MT_* name this Attr<index> holds, if it holds Linux's byte for it."""
-    from ..arch.mair import LINUX_MAIR_BYTES, LINUX_MT
+    from ..linux.asm.memory import MT_LAYOUTS
 
-    for name, idx in LINUX_MT.items():
+    for name, idx, want in MT_LAYOUTS[-1].slots:
         if idx != index:
             continue
-        ok = {LINUX_MAIR_BYTES[name]}
+        ok = {want}
         if name == "MT_NORMAL_TAGGED":
-            ok.add(LINUX_MAIR_BYTES["MT_NORMAL"])  # 0xff until MTE is enabled (cpu_enable_mte)
+            ok.add(MT_LAYOUTS[-1].mair(mte=False) >> (8 * idx) & 0xFF)  # until cpu_enable_mte
         if byte in ok:
             return name
     return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from ..arch import mair as _mair
 from ..arch.memtype import MemoryAttributes, Shareability
 from ..errors import ConfigError
+from .asm import memory as _mem
 
 __all__ = [
     # vm_flags (include/linux/mm.h)
@@ -106,17 +107,17 @@ def decode_vm_flags(value: int) -> str:
 
 # --- pgprot: arch/arm64/include/asm/{memory.h,pgtable-hwdef.h,pgtable-prot.h,pgtable.h} ---------
 class MT(enum.IntEnum):
-    """Linux arm64 MAIR_EL1 AttrIndx values (asm/memory.h); checked against arch.mair.LINUX_MT."""
+    """Linux arm64 MAIR_EL1 AttrIndx values of v5.14 on (asm/memory.h, :mod:`.asm.memory`).
 
-    MT_NORMAL = _mair.LINUX_MT["MT_NORMAL"]
-    MT_NORMAL_TAGGED = _mair.LINUX_MT["MT_NORMAL_TAGGED"]
-    MT_NORMAL_NC = _mair.LINUX_MT["MT_NORMAL_NC"]
-    MT_DEVICE_nGnRnE = _mair.LINUX_MT["MT_DEVICE_nGnRnE"]
-    MT_DEVICE_nGnRE = _mair.LINUX_MT["MT_DEVICE_nGnRE"]
+    The host side of the model (VMAs, pgprots) uses this layout; older layouts are in
+    :data:`memattr.linux.asm.memory.MT_LAYOUTS` (a guest kernel of any release uses its own).
+    """
 
-
-if {m.name: int(m) for m in MT} != _mair.LINUX_MT:  # one table: arch.mair.LINUX_MT
-    raise ImportError("memattr.linux.mm.MT is out of step with arch.mair.LINUX_MT")
+    MT_NORMAL = _mem.MT_NORMAL
+    MT_NORMAL_TAGGED = _mem.MT_NORMAL_TAGGED
+    MT_NORMAL_NC = _mem.MT_NORMAL_NC
+    MT_DEVICE_nGnRnE = _mem.MT_DEVICE_nGnRnE
+    MT_DEVICE_nGnRE = _mem.MT_DEVICE_nGnRE
 
 PTE_TYPE_PAGE = 0b11
 PTE_USER = 1 << 6  # AP[1]
@@ -271,9 +272,7 @@ def vma_stage1_attrs(vma: Vma, *, mte: bool = False) -> MemoryAttributes:
     :param mte: the host has enabled MTE (MT_NORMAL_TAGGED holds 0xF0 rather than 0xFF).
     """
     slot = vma.vm_page_prot.attrindx
-    byte = (_mair.LINUX_MAIR >> (8 * slot)) & 0xFF
-    if slot == MT.MT_NORMAL_TAGGED and not mte:
-        byte = 0xFF  # until cpu_enable_mte rewrites it
+    byte = (_mem.mair_for(_mem.MT_LAYOUTS[-1].since, mte=mte) >> (8 * slot)) & 0xFF
     sh = {0: Shareability.NSH, 2: Shareability.OSH, 3: Shareability.ISH}.get(
         vma.vm_page_prot.sh, Shareability.ISH)
     return _mair.decode(byte, sh, field=f"MAIR_EL1.Attr{slot}")

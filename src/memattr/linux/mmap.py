@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..platform.physmap import PAGE_SIZE, Platform, RegionKind
+from .commits import COMMITS
 from .mm import (
     PAGE_SHARED,
     VM_ACCOUNT,
@@ -34,7 +35,7 @@ from .mm import (
     pgprot_writecombine,
     vm_allow_any_uncached,
 )
-from .version import V6_9, Commit, KernelVersion
+from .version import V6_9, KernelVersion
 
 V6_13 = KernelVersion(6, 13)
 
@@ -68,12 +69,9 @@ __all__ = [
     "COMMIT_NVGRACE_NONCACHED",
 ]
 
-COMMIT_MM_WC_SAFE = Commit("5c656fcdd6c6", "mm: Introduce new flag to indicate wc safe", V6_9)
-COMMIT_VFIO_WC_SAFE = Commit("a39d3a966a09", "vfio: Convey kvm that the vfio-pci device is wc safe",
-                             V6_9)
-# VFIO tree for v6.9 (commit id not verified; linux.md 1.3): only resmem gets the flag.
-COMMIT_NVGRACE_NONCACHED = Commit(
-    "vfio-next", "vfio/nvgrace-gpu: Convey kvm to map device memory region as noncached", V6_9)
+COMMIT_MM_WC_SAFE = COMMITS["mm-flag"]
+COMMIT_VFIO_WC_SAFE = COMMITS["vfio-wc-safe"]
+COMMIT_NVGRACE_NONCACHED = COMMITS["nvgrace-noncached"]
 
 # A MAP_SHARED read/write mapping of a device file.
 VM_SHARED_RW = VM_READ | VM_WRITE | VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYSHARE

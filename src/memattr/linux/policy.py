@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..platform.physmap import Platform
+from .commits import COMMITS
 from .kvm.features import HostFeatures
 from .kvm.pgtable import KVM_PGTABLE_PROT, LINUX_S2_MEMATTRS, PgtableVariant, S2MemAttrs
 from .mm import Vma
@@ -157,30 +158,7 @@ class Policy:
 
 
 # --- the commits ---------------------------------------------------------------------------
-COMMITS = {
-    "exec-device": Commit("20191211165651.7889-2-maz@kernel.org", "KVM: arm/arm64: Properly handle "
-                          "faulting of device mappings", None,
-                          "merged in 2019 with Cc: stable; first release not verified"),
-    "normal-nc-flag": Commit("c034ec84e879", "KVM: arm64: Introduce new flag for non-cacheable IO "
-                             "memory", V6_9),
-    "mm-flag": Commit("5c656fcdd6c6", "mm: Introduce new flag to indicate wc safe", V6_9),
-    "s2-normalnc": Commit("8c47ce3e1d2c", "KVM: arm64: Set io memory s2 pte as normalnc for vfio "
-                          "pci device", V6_9),
-    "vfio-wc-safe": Commit("a39d3a966a09", "vfio: Convey kvm that the vfio-pci device is wc safe",
-                           V6_9),
-    "v1-vma-type": Commit("20230907181459.18145-2-ankita@nvidia.com", "KVM: arm64: determine memory "
-                          "type from VMA", None),
-    "v1-blanket": Commit("20230907181459.18145-3-ankita@nvidia.com", "KVM: arm64: allow the VM to "
-                         "select DEVICE_* and NORMAL_NC for IO memory", None),
-    "v2": Commit("20231205033015.10044-1-ankita@nvidia.com", "KVM: arm64: allow the VM to select "
-                 "DEVICE_* and NORMAL_NC for IO memory (v2)", None),
-    "assume-cacheable": Commit("216887f79d98", "KVM: arm64: Assume non-PFNMAP/MIXEDMAP VMAs can be "
-                               "mapped cacheable", V6_17),
-    "block-cacheable": Commit("2a8dfab26677", "KVM: arm64: Block cacheable PFNMAP mapping", V6_17),
-    "allow-cacheable": Commit("0c67288e0c8b", "KVM: arm64: Allow cacheable stage 2 mapping using "
-                              "VMA flags", V6_17),
-    "cap": Commit("f55ce5a6cd33", "KVM: arm64: Expose new KVM cap for cacheable PFNMAP", V6_17),
-}
+# The commits: memattr.linux.commits (one registry), re-exported here for old callers.
 _C = COMMITS
 _V2_BASE = KernelVersion(6, 7)  # v2 was applied over next-20231201 (6.7 cycle)
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from ...arch.mair import Features
 from ...errors import ConfigError
-from ..version import V6_17, Commit, KernelVersion
+from ..commits import COMMITS
+from ..version import V6_17, KernelVersion
 
 __all__ = [
     "HostFeatures",
@@ -20,8 +21,7 @@ __all__ = [
 
 # include/uapi/linux/kvm.h (v6.17); Documentation/virt/kvm/api.rst 7.43.
 KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED = 243
-COMMIT_CACHEABLE_PFNMAP_CAP = Commit("f55ce5a6cd33", "KVM: arm64: Expose new KVM cap for cacheable "
-                                     "PFNMAP", V6_17)
+COMMIT_CACHEABLE_PFNMAP_CAP = COMMITS["cap"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...arch.registers import Granule
-from ...arch.s2memattr import LINUX_S2
 from ...errors import ConfigError, EncodingError
 from ...mmu.pgtable import PageTable
 from ...mmu.physmem import PhysMem
 from ...mmu.regime import Geometry
+from ..asm.memory import S2_MEMATTRS
+from ..commits import COMMITS
 from ..events import Errno
-from ..version import V6_9, V7_0, Commit, KernelVersion
+from ..version import V6_9, V7_0, KernelVersion
 
 __all__ = [
     "KVM_PGTABLE_PROT",
@@ -45,8 +46,7 @@ __all__ = [
     "COMMIT_NORMAL_NC",
 ]
 
-COMMIT_NORMAL_NC = Commit("c034ec84e879", "KVM: arm64: Introduce new flag for non-cacheable IO "
-                          "memory", V6_9)
+COMMIT_NORMAL_NC = COMMITS["normal-nc-flag"]
 
 
 class KVM_PGTABLE_PROT(enum.Flag):  # noqa: N801 - the kernel's name
@@ -114,12 +114,13 @@ def prot_str(prot: KVM_PGTABLE_PROT) -> str:
 class S2MemAttrs:
     """The stage-2 MemAttr values ``KVM_S2_MEMATTR(pgt, ...)`` picks, as (FWB=0, FWB=1) pairs.
 
-    The defaults are Linux's (``LINUX_S2`` in arch.s2memattr); what-if policies override one.
+    The defaults are Linux's (MT_S2_* / MT_S2_FWB_* of :mod:`memattr.linux.asm.memory`);
+    what-if policies override one.
     """
 
-    device: tuple[int, int] = LINUX_S2["DEVICE_nGnRE"]
-    normal_nc: tuple[int, int] = LINUX_S2["NORMAL_NC"]
-    normal: tuple[int, int] = LINUX_S2["NORMAL"]
+    device: tuple[int, int] = S2_MEMATTRS["DEVICE_nGnRE"]
+    normal_nc: tuple[int, int] = S2_MEMATTRS["NORMAL_NC"]
+    normal: tuple[int, int] = S2_MEMATTRS["NORMAL"]
 
     def __post_init__(self) -> None:
         for name in ("device", "normal_nc", "normal"):
@@ -147,8 +148,8 @@ class PgtableVariant(enum.Enum):
         return cls.V6_9 if release >= V6_9 else cls.V6_8
 
 
-# Stage-2 leaf attribute bits (arch/arm64/kvm/hyp/pgtable.c), derived from the arch field tables.
-from ...arch.descriptor import (  # noqa: E402
+# Stage-2 leaf attribute bits (asm/kvm_pgtable.h), derived from the arch field tables.
+from ..asm.kvm_pgtable import (  # noqa: E402
     KVM_PTE_LEAF_ATTR_HI_S2_XN,
     KVM_PTE_LEAF_ATTR_LO_S2_AF,
     KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR,
