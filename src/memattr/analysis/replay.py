@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..arch.combine import Access
-from ..arch.esr import EC, FaultKind, encode_fsc
 from ..errors import ConfigError, MemattrError
-from ..linux.events import Errno, Event, EventKind
+from ..linux.events import Event, EventKind
 from ..linux.guest import GuestStage1, LinuxGuest, guest_mmu_off, raw_guest
 from ..linux.kvm.abort import GuestAccess, InstrClass
 from ..linux.kvm.features import HostFeatures, VmConfig
@@ -480,41 +479,37 @@ def _run(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
 
 
 def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, ...]]:
-    """The outcome phrase and the events of one access, with what follows an alignment fault.
+    """The outcome phrase and the events of one access, read from the Linux model's evaluation.
 
-    The Linux model stops at the stage-2 mapping; an unaligned access that faults happens after
-    it.  A stage-2 alignment fault is not a translation, permission or access-flag fault, so
-    ``kvm_handle_guest_abort`` prints "Unsupported FSC" and KVM_RUN fails with -EFAULT; a stage-1
-    one is the guest's own (its EL1 takes it).
+    Faults come from the walker's fault values and KVM's handling of them (an alignment fault at
+    stage 2 is "Unsupported FSC" in ``kvm_handle_guest_abort``, KVM_RUN -EFAULT); nothing here
+    decides a fault again.
     """
-    events = list(e.events)
-    al = e.alignment
-    if al is not None and al.faults:
-        fsc = encode_fsc(FaultKind.ALIGNMENT)
-        if al.stage == 2:
-            ec = int(EC.IABT_LOW if spec.op == "exec" else EC.DABT_LOW)
-            events.append(Event(EventKind.ERROR, "kvm_handle_guest_abort",
-                                f"stage-2 alignment fault: Unsupported FSC: EC=0x{ec:x} "
-                                f"xFSC=0x{fsc:x}", Errno.EFAULT))
-            events.append(Event(EventKind.RUN_FAILED, "kvm_arch_vcpu_ioctl_run",
-                                "KVM_RUN returns -EFAULT (the VMM prints 'kvm run failed Bad "
-                                "address')", Errno.EFAULT))
-            return "alignment fault at stage 2 (EL2): KVM_RUN -EFAULT", tuple(events)
-        events.append(Event(EventKind.NOTE, "guest", f"stage-1 alignment fault (xFSC=0x{fsc:x}) "
-                            "taken to the guest's EL1"))
-        return "alignment fault at stage 1 (the guest's EL1)", tuple(events)
+    events = e.events
+    if e.memslot_rejected:
+        return ("no access: KVM_SET_USER_MEMORY_REGION failed "
+                f"({e.errno}), so the VMM stops here before the guest runs", events)
+    if e.stage1_fault is not None:
+        kind = getattr(e.stage1_fault, "kind", None)
+        what = kind.value if kind is not None else "translation"
+        return f"{what} fault at stage 1 (the guest's EL1)", events
+    if e.alignment is not None and e.alignment.faults and e.alignment.stage == 2:
+        err = f"KVM_RUN {e.errno}" if e.errno is not None else "handled by KVM"
+        return f"alignment fault at stage 2 (EL2): {err}", events
     if e.injected:
         errs = [str(ev.errno) for ev in events if ev.errno is not None]
         why = f" ({errs[0]})" if errs else ""
-        return f"{e.injected} injected into the guest{why}", tuple(events)
+        return f"{e.injected} injected into the guest{why}", events
     if e.mmio_exit:
-        return "MMIO exit to the VMM (KVM_EXIT_MMIO)", tuple(events)
+        return "MMIO exit to the VMM (KVM_EXIT_MMIO)", events
+    if any(ev.kind is EventKind.CACHE_MAINTENANCE_SKIPPED for ev in events):
+        return "cache maintenance skipped by KVM (no memslot)", events
     if e.errno is not None:
-        return f"KVM_RUN {e.errno}", tuple(events)
+        return f"KVM_RUN {e.errno}", events
     if e.effective is not None:
         what = "unaligned " if not e.access.aligned else ""
-        return f"{what}{spec.op} completes as {e.effective.short}", tuple(events)
-    return cell_text(e), tuple(events)
+        return f"{what}{spec.op} completes as {e.effective.short}", events
+    return cell_text(e), events
 
 
 def replay(

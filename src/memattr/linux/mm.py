@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, replace
 
 from ..arch import mair as _mair
+from ..arch.decision import Decision
 from ..arch.memtype import MemoryAttributes, Shareability
 from ..errors import ConfigError
 from .asm import memory as _mem
@@ -28,7 +29,8 @@ __all__ = [
     "PTE_PXN", "PTE_UXN", "PTE_ATTRINDX_MASK", "Pgprot", "PAGE_SHARED", "PAGE_KERNEL",
     "pgprot_noncached", "pgprot_device", "pgprot_writecombine", "pgprot_tagged",
     # VMAs
-    "Vma", "kvm_vma_is_cacheable", "vma_stage1_attrs", "AddressSpace",
+    "Vma", "kvm_vma_is_cacheable", "vma_stage1_attrs", "AddressSpace", "PAGE_SIZE", "PMD_SIZE",
+    "PUD_SIZE", "vm_mte_bits",
 ]
 
 # --- vm_flags: include/linux/mm.h (values unchanged from v5.x to v6.17) -------------------------
@@ -64,8 +66,8 @@ VM_MIXEDMAP = 0x10000000  # Can contain "struct page" and pure PFN pages
 VM_HUGEPAGE = 0x20000000
 VM_NOHUGEPAGE = 0x40000000
 VM_MERGEABLE = 0x80000000
-VM_MTE = 1 << 32  # arm64: VM_HIGH_ARCH_0 (CONFIG_ARM64_MTE)
-VM_MTE_ALLOWED = 1 << 33  # arm64: VM_HIGH_ARCH_1
+VM_MTE = 1 << 32  # arm64: VM_HIGH_ARCH_0 (CONFIG_ARM64_MTE), up to v6.11
+VM_MTE_ALLOWED = 1 << 33  # arm64: VM_HIGH_ARCH_1, up to v6.11
 # Since Linux commit 5c656fcdd6c6 ("mm: Introduce new flag to indicate wc safe") (in v6.9):
 # VM_ALLOW_ANY_UNCACHED_BIT 39 under CONFIG_64BIT, else VM_ALLOW_ANY_UNCACHED = VM_NONE.
 VM_ALLOW_ANY_UNCACHED_BIT = 39
@@ -81,6 +83,19 @@ _FLAG_NAMES = (
 )
 
 
+def vm_mte_bits(release: object | None = None) -> tuple[int, int]:
+    """(VM_MTE, VM_MTE_ALLOWED) in a kernel of ``release``: VM_HIGH_ARCH_0/1 (bits 32/33) up to
+    v6.11, VM_HIGH_ARCH_4/5 (bits 36/37) from v6.12, when arm64 POE took VM_HIGH_ARCH_0..2 for
+    the protection-key bits (the commit was not verified; the positions were).
+
+    :param release: a KernelVersion or 'MAJOR.MINOR' (None: the v6.12+ positions).
+    """
+    from .version import V6_12, KernelVersion
+
+    r = KernelVersion.parse(release) if release is not None else V6_12  # type: ignore[arg-type]
+    return (VM_MTE, VM_MTE_ALLOWED) if r < V6_12 else (1 << 36, 1 << 37)
+
+
 def vm_allow_any_uncached(bits: int = 64) -> int:
     """The value of VM_ALLOW_ANY_UNCACHED in a kernel of this word size: BIT(39) or VM_NONE.
 
@@ -91,12 +106,16 @@ def vm_allow_any_uncached(bits: int = 64) -> int:
     return VM_ALLOW_ANY_UNCACHED if bits == 64 else VM_NONE
 
 
-def decode_vm_flags(value: int) -> str:
-    """'VM_IO|VM_PFNMAP|0x...': flag names, unknown bits shown raw in hex (never hidden)."""
+def decode_vm_flags(value: int, release: object | None = None) -> str:
+    """'VM_IO|VM_PFNMAP|0x...': flag names, unknown bits shown raw in hex (never hidden).
+
+    :param release: the kernel whose VM_MTE / VM_MTE_ALLOWED positions apply (None: up to v6.11).
+    """
     names: list[str] = []
     rest = value
+    mte = vm_mte_bits(release) if release is not None else (VM_MTE, VM_MTE_ALLOWED)
     for name in _FLAG_NAMES:
-        bit = globals()[name]
+        bit = {"VM_MTE": mte[0], "VM_MTE_ALLOWED": mte[1]}.get(name, globals()[name])
         if value & bit:
             names.append(name)
             rest &= ~bit
@@ -118,6 +137,10 @@ class MT(enum.IntEnum):
     MT_NORMAL_NC = _mem.MT_NORMAL_NC
     MT_DEVICE_nGnRnE = _mem.MT_DEVICE_nGnRnE
     MT_DEVICE_nGnRE = _mem.MT_DEVICE_nGnRE
+
+PAGE_SIZE = 1 << 12  # 4KB granule: PAGE_SHIFT 12
+PMD_SIZE = 1 << 21  # PMD_SHIFT 21
+PUD_SIZE = 1 << 30  # PUD_SHIFT 30
 
 PTE_TYPE_PAGE = 0b11
 PTE_USER = 1 << 6  # AP[1]
@@ -213,6 +236,11 @@ class Vma:
     :param name: what made it ('vfio-pci 0000:01:00.0 BAR2' ...).
     :param page_size: the page size of the mapping (a hugetlb VMA's huge page size).
     :param origin: the kernel function that created the VMA (``vfio_pci_core_mmap`` ...).
+    :param huge_pfnmap: the driver's fault handler installs PMD/PUD PFN maps where the HVA, the
+        PFN and the VMA allow (vfio-pci's ``huge_fault`` since Linux commit f9e54c3a2f5b
+        ("vfio/pci: implement huge_fault support") (in v6.12)); otherwise PTEs.
+    :param thp: anonymous memory backed by transparent huge pages (PMD-mapped where aligned).
+    :param decisions: the mmap path's decisions (flags and pgprot), as records.
     """
 
     vm_start: int
@@ -223,6 +251,9 @@ class Vma:
     name: str = ""
     page_size: int = 4096
     origin: str = ""
+    huge_pfnmap: bool = False
+    thp: bool = False
+    decisions: tuple[Decision, ...] = ()
 
     def __post_init__(self) -> None:
         if self.vm_end <= self.vm_start or self.vm_start % 4096 or self.vm_end % 4096:
@@ -245,6 +276,24 @@ class Vma:
 
     def hva_to_pfn(self, hva: int) -> int:
         return self.hva_to_phys(hva) >> 12
+
+    def host_leaf_size(self, hva: int) -> int:
+        """The size of the VMM's own (host stage-1) leaf mapping ``hva``: a hugetlb page, a
+        PMD-mapped THP, a PMD/PUD PFN map of a ``huge_pfnmap`` driver, else a 4 KiB PTE.
+
+        A block is used where the HVA and the physical address are equally aligned and the whole
+        block lies in the VMA (vfio_pci_mmap_huge_fault's checks; the THP fault path's).
+        """
+        if self.vm_flags & VM_HUGETLB:
+            return self.page_size
+        sizes = (PUD_SIZE, PMD_SIZE) if self.huge_pfnmap else (PMD_SIZE,) if self.thp else ()
+        pa = self.hva_to_phys(hva)
+        for size in sizes:
+            base = hva & ~(size - 1)
+            if (hva & (size - 1)) == (pa & (size - 1)) and base >= self.vm_start and \
+                    base + size <= self.vm_end:
+                return size
+        return PAGE_SIZE
 
     @property
     def flags_str(self) -> str:
