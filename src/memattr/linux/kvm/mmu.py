@@ -132,6 +132,14 @@ def _device_decision(policy: Policy, host: HostFeatures, platform: Platform, vma
                                                  in_linear_map=False)
         return False, False, None, "", decide(KernelRule.user_mem_abort, "assume_cacheable", False,
                                               pfnmap=pfnmap, in_linear_map=map_memory)
+    if path is FaultPath.V1_LINEAR_ALIAS:
+        device = not kvm_vma_is_cacheable(vma)
+        if not map_memory and not host.fwb:
+            return device, False, Errno.EINVAL, "v1 1/2: no linear-map alias without FWB", \
+                decide(KernelRule.user_mem_abort, "v1_no_linear_alias", Errno.EINVAL, fwb=False,
+                       in_linear_map=False, device=device)
+        return device, False, None, "", decide(KernelRule.user_mem_abort, "vma_pgprot", device,
+                                               pgprot=vma.vm_page_prot.mt_name)
     # FaultPath.VMA_PGPROT: Will's mirror-the-VMA idea (13 Oct 2023)
     device = not kvm_vma_is_cacheable(vma)
     if not device and not map_memory and not host.fwb:
@@ -393,11 +401,11 @@ def kvm_handle_guest_abort(
             return AbortResult(None, (Event(EventKind.NOTE, "kvm_handle_guest_sea",
                                f"synchronous external abort at IPA 0x{ipa:x}: claimed by the "
                                "host's APEI handler; the guest resumes"),),
-                               decisions=(d, dsea), fault=fault)
+                               decisions=(dsea, d), fault=fault)
         inj = inject_vabt(from_el0=from_el0)
         return AbortResult(None, (Event(EventKind.SERROR_INJECTED, "kvm_inject_vabt",
                            f"synchronous external abort at IPA 0x{ipa:x} not claimed by APEI: "
-                           f"{inj}"),), injected="SError", decisions=(d, dsea), injection=inj,
+                           f"{inj}"),), injected="SError", decisions=(dsea, d), injection=inj,
                            fault=fault)
     if ipa >> pgt.ipa_bits:
         if policy.release >= IPA_ABORT_INJECT_SINCE:
@@ -468,6 +476,8 @@ def kvm_handle_guest_abort(
     ds = (d,) + r.decisions
     if r.internal_errno is Errno.ENOEXEC:
         inj = inject_abt64(is_iabt=True, addr=fault.far, from_el0=from_el0)
+        ds += (decide(KernelRule.kvm_handle_guest_abort, "enoexec_inject_pabt", inj.kind,
+                      errno=Errno.ENOEXEC),)
         ev = r.events + (Event(EventKind.PREFETCH_ABORT_INJECTED, "kvm_inject_pabt",
                                f"prefetch abort at IPA 0x{ipa:x}: {inj}"),)
         return AbortResult(None, ev, None, r.prot, r.prot_attr, r.device, r.vfio_allow_any_uc,
