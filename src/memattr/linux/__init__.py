@@ -12,6 +12,9 @@ from importlib import import_module as _import_module
 
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
+    from .asm.memory import mair_for, mt_names
+    from .commits import COMMITS
+    from .decisions import KernelRule
     from .events import Errno, Event, EventKind
     from .guest import (
         LINUX_GUEST,
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
         linux_guest_mair,
         raw_guest,
     )
+    from .guest_mmu import GuestMmu
     from .kvm import (
         KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED,
         KVM_PGTABLE_PROT,
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
         kvm_vm_ioctl_check_extension,
         stage2_set_prot_attr,
     )
+    from .kvm.abort import Stage2Fault
     from .mm import (
         VM_ALLOW_ANY_UNCACHED,
         Pgprot,
@@ -49,6 +54,7 @@ if TYPE_CHECKING:
     from .mmap import (
         AnonymousRam,
         DevMem,
+        DriverPfnmap,
         GicvInterface,
         HugetlbRam,
         MappingSource,
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
         policy_for_release,
         register_policy,
         unregister_policy,
+        with_prot,
     )
     from .system import Evaluation, MemslotSpec, evaluate
     from .version import Commit, KernelVersion
@@ -78,6 +85,14 @@ _WHERE = {
     "AnonymousRam": ".mmap",
     "Commit": ".version",
     "DevMem": ".mmap",
+    "DriverPfnmap": ".mmap",
+    "GuestMmu": ".guest_mmu",
+    "KernelRule": ".decisions",
+    "Stage2Fault": ".kvm.abort",
+    "with_prot": ".policy",
+    "mair_for": ".asm.memory",
+    "mt_names": ".asm.memory",
+    "COMMITS": ".commits",
     "DeviceChoice": ".policy",
     "DeviceContext": ".policy",
     "Errno": ".events",
@@ -147,6 +162,14 @@ __all__ = [
     "AnonymousRam",
     "Commit",
     "DevMem",
+    "DriverPfnmap",
+    "GuestMmu",
+    "KernelRule",
+    "Stage2Fault",
+    "with_prot",
+    "mair_for",
+    "mt_names",
+    "COMMITS",
     "DeviceChoice",
     "DeviceContext",
     "Errno",
