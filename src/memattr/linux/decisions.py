@@ -48,6 +48,8 @@ class KernelRule(enum.Enum):
     vfio_pci_zap_bars = "vfio_pci_zap_bars"
     kvm_unmap_gfn_range = "kvm_unmap_gfn_range"
     vfio_pci_mmap_fault = "vfio_pci_mmap_huge_fault"
+    vgic_v2_probe = "vgic_v2_probe"
+    kvm_handle_guest_serror = "kvm_handle_guest_serror"
 
 
 def decide(rule: KernelRule, branch: str, result: object = None, **inputs: object) -> Decision:

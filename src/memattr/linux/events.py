@@ -46,6 +46,7 @@ class EventKind(enum.Enum):
     MEMORY_DECODE = "memory decode changed"
     VMA_REPLACED = "VMA replaced"
     KERNEL_LOG = "kernel log"
+    HOST_PANIC = "host panic"  # arm64_serror_panic: an uncontainable SError
     RUN_FAILED = "KVM_RUN failed"  # an errno returned to userspace
     ERROR = "error"  # a kernel function returned an errno (-EINVAL, -EFAULT, -ENOEXEC, ...)
     NOTE = "note"

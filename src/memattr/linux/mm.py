@@ -333,6 +333,16 @@ class AddressSpace:
     def __init__(self, base: int = 0x7F00_0000_0000) -> None:
         self._vmas: list[Vma] = []
         self._next = base
+        self.revoked: set[int] = set()  # vm_start of VMAs whose fault handler returns SIGBUS
+
+    def remove(self, vma: Vma) -> None:
+        """munmap: the VMA goes."""
+        self._vmas.remove(vma)
+        self.revoked.discard(vma.vm_start)
+
+    def sigbus(self, vma: Vma) -> bool:
+        """The VMA's fault handler answers VM_FAULT_SIGBUS (its device's memory is revoked)."""
+        return vma.vm_start in self.revoked
 
     @property
     def vmas(self) -> tuple[Vma, ...]:

@@ -25,23 +25,23 @@ from ..arch.s2memattr import describe as describe_s2
 from ..errors import ConfigError
 from ..mmu.regime import Regime
 from ..mmu.walk import Translation, WalkResult, walk
-from ..platform.bus import ErrorOutcome
+from ..platform.bus import Containment, ErrorOutcome
 from ..platform.physmap import Platform, Region
 from .events import Errno, Event, EventKind
 from .guest import GuestStage1, LinuxGuest
 from .guest_mmu import PT_POOL_PA, PT_POOL_SIZE, GuestMmu, pt_pool_ipa
-from .kvm.abort import GuestAccess, Stage2Fault, hpfar_of
+from .kvm.abort import GuestAccess, InstrClass, Stage2Fault, hpfar_of
 from .kvm.exits import Injection, VmmExit
 from .kvm.features import HostFeatures, VmConfig, capabilities
 from .kvm.memslot import Memslot
-from .kvm.mmu import AbortResult
+from .kvm.mmu import AbortResult, kvm_handle_guest_serror
 from .kvm.pgtable import KVM_PGTABLE_PROT, Stage2Leaf, kvm_pgtable_prot_value, prot_str
 from .kvm.vm import Kvm
 from .mm import Vma, vma_stage1_attrs
 from .mmap import GicvInterface, MappingSource, mmap_source, source_size
 from .policy import Policy, get_policy
 
-__all__ = ["MemslotSpec", "Evaluation", "evaluate", "DEFAULT_GICV_IPA", "DEFAULT_IPA",
+__all__ = ["MemslotSpec", "Evaluation", "Session", "evaluate", "DEFAULT_GICV_IPA", "DEFAULT_IPA",
            "MAX_RETRIES"]
 
 MAX_RETRIES = 4
@@ -328,15 +328,28 @@ def _leaf_of(kvm: Kvm, ipa: int, aborts: list[AbortResult]) -> Stage2Leaf | None
     return hw
 
 
+def _atomic_fault(acc: GuestAccess, tr: Translation, host: HostFeatures) -> int | None:
+    """The stage (1 or 2) at which an exclusive or atomic takes xFSC 0x35, or None."""
+    if acc.instr not in (InstrClass.EXCLUSIVE, InstrClass.ATOMIC) or host.atomics_uncached:
+        return None
+    res = tr.resolution
+    if any(not a.is_wb for a in res.s1):
+        return 1
+    if any(not a.is_wb for a in res.s2) or any(not a.is_wb for a in res.outcomes):
+        return 2
+    return None
+
+
 def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: int,
                  host: HostFeatures, region: Region | None, bus_error: bool,
-                 ) -> tuple[list[WalkResult], list[AbortResult], object]:
+                 ) -> tuple[list[WalkResult], list[AbortResult], object, int]:
     """Walk ``acc`` until it completes or KVM does not retry it; hand each stage-2 fault to KVM
     (the hardware's fault events go into the VM's event list just before KVM's)."""
     walks: list[WalkResult] = []
     aborts: list[AbortResult] = []
     events = kvm.events
     stage1: object = None
+    mark = -1
     waccess = acc.walk_access(va, el=mmu.el)
     for _ in range(MAX_RETRIES):
         wr = walk(kvm.pgt.mem, regime, waccess)
@@ -344,9 +357,34 @@ def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: 
         if wr.fault is None:
             tr = wr.translation
             assert tr is not None
+            mark = len(kvm.decisions)
+            stage = _atomic_fault(acc, tr, host)
+            if stage == 1:
+                stage1 = "unsupported exclusive or atomic"
+                events.append(Event(EventKind.STAGE1_FAULT, "guest", "unsupported exclusive or "
+                                    "atomic access (xFSC 0x35) at stage 1, taken to the guest's "
+                                    "EL1"))
+                break
+            if stage == 2:
+                f = Stage2Fault.from_access(tr.ipa, acc, FaultKind.UNSUPPORTED_ATOMIC)
+                f = Stage2Fault(f.esr, va, f.hpfar, tr.ipa)
+                events.append(Event(EventKind.STAGE2_FAULT, "hardware", "unsupported exclusive or "
+                                    f"atomic access at IPA 0x{tr.ipa:x}: ESR_EL2=0x{f.esr:x} "
+                                    f"FAR_EL2=0x{f.far:x}"))
+                aborts.append(kvm.handle_fault(f, acc, from_el0=mmu.el == 0))
+                break
             if bus_error and region is not None and region.errors is not None:
                 out = region.errors.outcome(acc.is_write, tr.attrs)
-                if out.abort is not None and not out.abort.startswith("SError"):
+                if out.abort is not None and out.abort.startswith("SError"):
+                    events.append(Event(EventKind.STAGE2_FAULT, "hardware", f"{out.abort} while "
+                                        f"the guest runs ({out.containment.value})"))
+                    r = kvm_handle_guest_serror(
+                        ras=host.ras, contained=out.containment is Containment.CONTAINED,
+                        from_el0=mmu.el == 0)
+                    kvm.events.extend(r.events)
+                    kvm.decisions.extend(r.decisions)
+                    aborts.append(r)
+                elif out.abort is not None:
                     f = Stage2Fault(acc.esr() & ~0x3F & ~(1 << 24) |
                                     encode_fsc(FaultKind.SYNC_EXTERNAL), va, hpfar_of(tr.ipa),
                                     tr.ipa)
@@ -370,7 +408,168 @@ def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: 
         aborts.append(r)
         if not r.retry:
             break
-    return walks, aborts, stage1
+    return walks, aborts, stage1, mark
+
+
+class Session:
+    """One VM with one VMM mapping, memslot and guest mapping, accessed any number of times, with
+    events in between (a reset, a revoke, a replaced VMA): what :func:`evaluate` does once.
+
+    Parameters as :func:`evaluate`'s.  :meth:`access` returns an :class:`Evaluation` whose events
+    and decisions tell the story so far; a rejected memslot ends it (``rejected`` is set and every
+    access returns that evaluation).
+    """
+
+    def __init__(
+        self,
+        policy: Policy | str,
+        host: HostFeatures,
+        platform: Platform,
+        source: MappingSource | None,
+        memslot: MemslotSpec | None,
+        guest: GuestStage1 | str,
+        *,
+        offset: int = 0,
+        ipa: int | None = None,
+        vm: VmConfig | None = None,
+        cd: bool = False,
+    ) -> None:
+        pol = get_policy(policy)
+        g = LinuxGuest().map(guest) if isinstance(guest, str) else guest
+        vmc = vm if vm is not None else VmConfig()
+        kvm = Kvm(pol, host, platform, vm=vmc)
+        kvm.boot_guest_ram(pt_pool_ipa(vmc.ipa_bits), PT_POOL_SIZE, PT_POOL_PA)
+        self.policy, self.host, self.platform, self.source = pol, host, platform, source
+        self.guest, self.vm, self.cd, self.kvm = g, vmc, cd, kvm
+        self.vma: Vma | None = None
+        self.slot: Memslot | None = None
+        self.region: Region | None = None
+        self.setup: list[AbortResult] = []
+        self.rejected: Evaluation | None = None
+        vma: Vma | None = None
+        if isinstance(source, GicvInterface):
+            if memslot is not None:
+                raise ConfigError("GICV is mapped by KVM (kvm_phys_addr_ioremap): give no memslot")
+            base = ipa if ipa is not None else DEFAULT_GICV_IPA
+            self.setup.append(kvm.vgic_v2_map_resources(base))
+            assert platform.gic is not None
+            self.region = platform.lookup(platform.gic.gicv_base)
+            self.base_ipa = base
+        else:
+            if source is not None:
+                size, align = source_size(platform, source)
+                hva = kvm.mm.get_unmapped_area(size, max(align, 1 << 21))
+                vma = mmap_source(platform, source, release=pol.release, hva=hva, bits=host.bits,
+                                  mte=host.mte)
+                self.region = platform.lookup(vma.phys)
+                self.vma = vma
+            if memslot is None:
+                self.base_ipa = ipa if ipa is not None else DEFAULT_IPA
+                if vma is not None:
+                    kvm.add_vma(vma)
+            else:
+                if vma is None:
+                    raise ConfigError("a memslot needs a mapping source with a VMA")
+                msize = memslot.size if memslot.size is not None else vma.size - memslot.offset
+                slot = Memslot(memslot.slot, memslot.guest_phys_addr, msize,
+                               vma.vm_start + memslot.offset, memslot.flags)
+                self.slot = slot
+                if memslot.mapped_at_creation:
+                    kvm.add_vma(vma)
+                r = kvm.kvm_set_user_memory_region(slot)
+                if not memslot.mapped_at_creation:
+                    kvm.add_vma(vma)
+                self.base_ipa = slot.guest_phys_addr
+                if r.errno is not None:
+                    self.rejected = Evaluation(
+                        pol, host, source, g, GuestAccess.read(), slot.guest_phys_addr + offset,
+                        vma, self.region, slot, None, tuple(kvm.events), None, None, cd,
+                        decisions=tuple(kvm.decisions), vm=vmc, kvm=kvm)
+        self.mmu = GuestMmu(kvm.pgt.table, g, ipa_bits=vmc.ipa_bits)
+        self.regime = self.mmu.regime(fwb=host.fwb, cd=cd, vtcr=kvm.pgt.vtcr,
+                                      vttbr=kvm.pgt.vttbr)
+
+    # --- events between accesses ------------------------------------------------------------
+    def zap(self, reason: str = "memory decode disabled") -> None:
+        """vfio-pci revokes the mapping (memory decode off, or a function reset)."""
+        from .revoke import vfio_pci_zap_bars
+
+        if self.vma is None:
+            raise ConfigError("zap: the mapping has no VMA (KVM maps GICV itself)")
+        vfio_pci_zap_bars(self.kvm, self.vma, reason=reason)
+
+    def restore(self) -> None:
+        """Memory decode re-enabled / reset done: faults map the BAR again."""
+        from .revoke import vfio_pci_restore_bars
+
+        if self.vma is not None:
+            vfio_pci_restore_bars(self.kvm, self.vma)
+
+    def replace_source(self, source: MappingSource) -> None:
+        """munmap the VMM's mapping and mmap ``source`` at the same HVA under the memslot."""
+        from .revoke import replace_vma
+
+        if self.vma is None:
+            raise ConfigError("replace: the mapping has no VMA")
+        new = mmap_source(self.platform, source, release=self.policy.release,
+                          hva=self.vma.vm_start, bits=self.host.bits, mte=self.host.mte)
+        replace_vma(self.kvm, self.vma, new)
+        self.vma = self.kvm.mm.find_vma(self.vma.vm_start)
+        self.source = source
+        self.region = self.platform.lookup(new.phys)
+
+    # --- an access ---------------------------------------------------------------------------
+    def access(self, access: GuestAccess | None = None, *, offset: int = 0,
+               bus_error: bool = False) -> Evaluation:
+        """One guest access at ``offset`` from the mapping's IPA: walks, KVM, retries."""
+        if self.rejected is not None:
+            return self.rejected
+        kvm, host, g = self.kvm, self.host, self.guest
+        acc = access if access is not None else GuestAccess.read()
+        fault_ipa = self.base_ipa + offset
+        if self.slot is not None and not self.slot.contains(fault_ipa):
+            raise ConfigError(f"offset 0x{offset:x}: outside memslot {self.slot.slot} (size "
+                              f"0x{self.slot.memory_size:x})")
+        mmu, regime = self.mmu, self.regime
+        va = mmu.map_page(fault_ipa) if fault_ipa >> 48 == 0 else fault_ipa
+        walks, aborts, stage1, mark = _walk_access(kvm, mmu, regime, acc, va, host, self.region,
+                                                   bus_error)
+        tr = walks[-1].translation if walks else None
+        decisions = list(kvm.decisions[:mark] if mark >= 0 else kvm.decisions)
+        after = list(kvm.decisions[mark:]) if mark >= 0 else []
+        resolution: Resolution | None = None
+        alignment: AlignmentOutcome | None = None
+        last_fault = walks[-1].fault if walks else None
+        if tr is not None:
+            resolution = tr.resolution
+            decisions.append(_final_decision(tr, host))
+            if stage1 is not None:
+                after.append(Decision(AslRule.AArch64_S1Translate, "stage1_fault",
+                                      (("kind", stage1),), "stage-1 fault"))
+            decisions.extend(after)
+        else:
+            probe = walk(kvm.pgt.mem, regime, GuestAccess.read(8).walk_access(va & ~0xFFF,
+                                                                             el=mmu.el))
+            if probe.translation is not None:
+                resolution = probe.translation.resolution
+            if stage1 is not None:
+                decisions.append(Decision(AslRule.AArch64_S1Translate, "stage1_fault",
+                                          (("kind", getattr(stage1, "kind", None)),),
+                                          "stage-1 fault"))
+        if acc.access.value in ("read", "write") and not acc.aligned:
+            if last_fault is not None and last_fault.kind is FaultKind.ALIGNMENT:
+                rule = ("AArch64.S1HasAlignmentFault: stage-1 type is Device"
+                        if last_fault.stage == 1 else "AArch64.S2HasAlignmentFault: "
+                        + ("FWB-combined" if host.fwb else "stage-2") + " type is Device")
+                alignment = AlignmentOutcome(last_fault.stage, rule)
+            elif tr is not None:
+                alignment = AlignmentOutcome(None, "no Device type at either stage")
+        leaf = _leaf_of(kvm, fault_ipa, self.setup + aborts)
+        last = aborts[-1] if aborts else None
+        return Evaluation(self.policy, host, self.source, g, acc, fault_ipa, self.vma,
+                          self.region, self.slot, last, tuple(kvm.events), resolution, alignment,
+                          self.cd, tuple(walks), tuple(aborts), tuple(decisions), leaf, stage1,
+                          self.vm, kvm, regime)
 
 
 def evaluate(
@@ -412,90 +611,12 @@ def evaluate(
     :param prepare: called with the VM after its memslots exist and before the access (a scenario's
         events: a reset, a revoke, a replaced VMA).
     """
-    pol = get_policy(policy)
-    g = LinuxGuest().map(guest) if isinstance(guest, str) else guest
-    acc = access if access is not None else GuestAccess.read()
-    vmc = vm if vm is not None else VmConfig()
-    kvm = Kvm(pol, host, platform, vm=vmc)
-    kvm.boot_guest_ram(pt_pool_ipa(vmc.ipa_bits), PT_POOL_SIZE, PT_POOL_PA)
-    vma: Vma | None = None
-    slot: Memslot | None = None
-    region: Region | None = None
-    setup: list[AbortResult] = []
-
-    if isinstance(source, GicvInterface):
-        if memslot is not None:
-            raise ConfigError("GICV is mapped by KVM (kvm_phys_addr_ioremap): give no memslot")
-        base = ipa if ipa is not None else DEFAULT_GICV_IPA
-        setup.append(kvm.vgic_v2_map_resources(base))
-        assert platform.gic is not None
-        region = platform.lookup(platform.gic.gicv_base)
-        fault_ipa = base + offset
-    else:
-        if source is not None:
-            size, align = source_size(platform, source)
-            hva = kvm.mm.get_unmapped_area(size, max(align, 1 << 21))
-            vma = mmap_source(platform, source, release=pol.release, hva=hva, bits=host.bits,
-                              mte=host.mte)
-            region = platform.lookup(vma.phys)
-        if memslot is None:
-            fault_ipa = (ipa if ipa is not None else DEFAULT_IPA) + offset
-            if vma is not None:
-                kvm.add_vma(vma)
-        else:
-            if vma is None:
-                raise ConfigError("a memslot needs a mapping source with a VMA")
-            msize = memslot.size if memslot.size is not None else vma.size - memslot.offset
-            slot = Memslot(memslot.slot, memslot.guest_phys_addr, msize,
-                           vma.vm_start + memslot.offset, memslot.flags)
-            if memslot.mapped_at_creation:
-                kvm.add_vma(vma)
-            r = kvm.kvm_set_user_memory_region(slot)
-            if not memslot.mapped_at_creation:
-                kvm.add_vma(vma)
-            fault_ipa = slot.guest_phys_addr + offset
-            if r.errno is not None:
-                return Evaluation(pol, host, source, g, acc, fault_ipa, vma, region, slot, None,
-                                  tuple(kvm.events), None, None, cd, decisions=tuple(kvm.decisions),
-                                  vm=vmc, kvm=kvm)
-            if not slot.contains(fault_ipa):
-                raise ConfigError(f"offset 0x{offset:x}: outside memslot {slot.slot} (size "
-                                  f"0x{slot.memory_size:x})")
-    if prepare is not None:
-        prepare(kvm)
-        if vma is not None and kvm.mm.find_vma(vma.vm_start) is not vma:
-            vma = kvm.mm.find_vma(vma.vm_start)
-            region = platform.lookup(vma.phys) if vma is not None else region
-    mmu = GuestMmu(kvm.pgt.table, g, ipa_bits=vmc.ipa_bits)
-    va = mmu.map_page(fault_ipa) if fault_ipa >> 48 == 0 else fault_ipa
-    regime = mmu.regime(fwb=host.fwb, cd=cd, vtcr=kvm.pgt.vtcr, vttbr=kvm.pgt.vttbr)
-    walks, aborts, stage1 = _walk_access(kvm, mmu, regime, acc, va, host, region, bus_error)
-    tr = walks[-1].translation if walks else None
-    decisions = list(kvm.decisions)
-    resolution: Resolution | None = None
-    alignment: AlignmentOutcome | None = None
-    last_fault = walks[-1].fault if walks else None
-    if tr is not None:
-        resolution = tr.resolution
-        decisions.append(_final_decision(tr, host))
-    else:
-        probe = walk(kvm.pgt.mem, regime, GuestAccess.read(8).walk_access(va & ~0xFFF,
-                                                                         el=mmu.el))
-        if probe.translation is not None:
-            resolution = probe.translation.resolution
-        if stage1 is not None:
-            decisions.append(Decision(AslRule.AArch64_S1Translate, "stage1_fault",
-                                      (("kind", getattr(stage1, "kind", None)),), "stage-1 fault"))
-    if acc.access.value in ("read", "write") and not acc.aligned:
-        if last_fault is not None and last_fault.kind is FaultKind.ALIGNMENT:
-            rule = ("AArch64.S1HasAlignmentFault: stage-1 type is Device" if last_fault.stage == 1
-                    else "AArch64.S2HasAlignmentFault: " + ("FWB-combined" if host.fwb else
-                                                            "stage-2") + " type is Device")
-            alignment = AlignmentOutcome(last_fault.stage, rule)
-        elif tr is not None:
-            alignment = AlignmentOutcome(None, "no Device type at either stage")
-    leaf = _leaf_of(kvm, fault_ipa, setup + aborts)
-    last = aborts[-1] if aborts else None
-    return Evaluation(pol, host, source, g, acc, fault_ipa, vma, region, slot, last,
-                      tuple(kvm.events), resolution, alignment, cd, tuple(walks), tuple(aborts),
-                      tuple(decisions), leaf, stage1, vmc, kvm, regime)
+    session = Session(policy, host, platform, source, memslot, guest, offset=offset, ipa=ipa,
+                      vm=vm, cd=cd)
+    if prepare is not None and session.rejected is None:
+        prepare(session.kvm)
+        if session.vma is not None:
+            session.vma = session.kvm.mm.find_vma(session.vma.vm_start)
+            if session.vma is not None:
+                session.region = platform.lookup(session.vma.phys)
+    return session.access(access, offset=offset, bus_error=bus_error)

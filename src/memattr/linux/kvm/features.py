@@ -45,6 +45,12 @@ class HostFeatures:
     :param ipa_limit: ``get_kvm_ipa_limit()``: the largest IPA size KVM offers (bits).
     :param ras: FEAT_RAS (ARM64_HAS_RAS_EXTN): a physical SError taken while the guest runs is
         classified by its AET (``kvm_handle_guest_serror``).
+    :param page_size: the host kernel's PAGE_SIZE (4, 16 or 64 KiB): a GICV frame not aligned to
+        it is trapped, not mapped (``vgic_v2_probe``).  The model's stage-2 tables stay 4 KiB.
+    :param atomics_uncached: the system supports exclusives and atomics to memory that is not
+        Write-Back cacheable (IMPLEMENTATION DEFINED); without it such an access takes an
+        "Unsupported Exclusive or Atomic access" abort (xFSC 0x35) at the stage whose type is not
+        Write-Back.
     """
 
     fwb: bool = True
@@ -58,10 +64,14 @@ class HostFeatures:
     pkvm: bool = False
     ipa_limit: int = 48
     ras: bool = True
+    page_size: int = 4096
+    atomics_uncached: bool = False
 
     def __post_init__(self) -> None:
         if self.bits not in (32, 64):
             raise ConfigError(f"host bits={self.bits}: expected 32 or 64")
+        if self.page_size not in (4096, 16384, 65536):
+            raise ConfigError(f"host page_size={self.page_size}: expected 4096, 16384 or 65536")
 
     @property
     def arch_features(self) -> Features:

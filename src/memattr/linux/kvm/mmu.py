@@ -41,6 +41,7 @@ __all__ = [
     "io_mem_abort",
     "kvm_handle_guest_abort",
     "kvm_handle_guest_sea",
+    "kvm_handle_guest_serror",
     "KVM_VGIC_V2_CPU_SIZE",
     "IPA_ABORT_INJECT_SINCE",
 ]
@@ -161,6 +162,7 @@ def user_mem_abort(
     access: GuestAccess,
     vm: VmConfig | None = None,
     fault: Stage2Fault | None = None,
+    sigbus: bool = False,
 ) -> AbortResult:
     """``user_mem_abort`` of the policy's kernel: resolve the PFN, decide device or memory, build
     ``prot``, choose the mapping size and map it.
@@ -192,6 +194,14 @@ def user_mem_abort(
         events.append(_err(fn, Errno.EFAULT, f"no VMA at HVA 0x{hva:x} (vma_lookup failed)"))
         return AbortResult(Errno.EFAULT, tuple(events), decisions=tuple(ds),
                            log=(f"kvm [vcpu]: Failed to find VMA for hva 0x{hva:x}",))
+    if sigbus:
+        # hva_to_pfn -> the VMA's fault handler (vfio_pci_mmap_fault) answers VM_FAULT_SIGBUS:
+        # __kvm_faultin_pfn gives KVM_PFN_ERR_FAULT and user_mem_abort returns -EFAULT.
+        ds.append(decide(KernelRule.user_mem_abort, "pfn_lookup_sigbus", Errno.EFAULT,
+                         vma=vma.name))
+        events.append(_err(fn, Errno.EFAULT, f"PFN lookup at HVA 0x{hva:x}: {vma.name} answers "
+                           "VM_FAULT_SIGBUS (memory revoked)"))
+        return AbortResult(Errno.EFAULT, tuple(events), decisions=tuple(ds))
     pfn = vma.hva_to_pfn(hva)
     writable = not memslot.readonly
     vfio_allow_any_uc = bool(vma.vm_flags & VM_ALLOW_ANY_UNCACHED)
@@ -319,7 +329,8 @@ def kvm_phys_addr_ioremap(
 
 
 def io_mem_abort(access: GuestAccess, ipa: int, *, vm: VmConfig | None = None,
-                 fault: Stage2Fault | None = None) -> AbortResult:
+                 fault: Stage2Fault | None = None,
+                 in_kernel: tuple[tuple[int, int, str], ...] = ()) -> AbortResult:
     """arch/arm64/kvm/mmio.c ``io_mem_abort``: an access to an IPA KVM does not map.
 
     With a valid syndrome (ISV=1) the access is emulated: KVM_EXIT_MMIO to the VMM with
@@ -349,6 +360,13 @@ def io_mem_abort(access: GuestAccess, ipa: int, *, vm: VmConfig | None = None,
                   Errno.ENOSYS)), decisions=(d,), fault=f,
             log=("kvm [vcpu]: Data abort outside memslots with no valid syndrome info",))
     what = "write" if access.is_write else "read"
+    for base, size, dev in in_kernel:
+        if base <= ipa < base + size:
+            d = decide(KernelRule.io_mem_abort, "in_kernel_device", "in-kernel MMIO", isv=True,
+                       ipa=ipa, device=dev)
+            return AbortResult(None, (Event(EventKind.IN_KERNEL_MMIO, "kvm_io_bus_" + what,
+                               f"{access.size}-byte {what} at IPA 0x{ipa:x}: emulated by KVM's "
+                               f"{dev} (no VMM exit)"),), decisions=(d,), fault=f)
     ex = VmmExit("KVM_EXIT_MMIO", KVM_EXIT_MMIO, phys_addr=ipa, length=access.size,
                  is_write=access.is_write)
     d = decide(KernelRule.io_mem_abort, "mmio_exit", "KVM_EXIT_MMIO", isv=True, ipa=ipa)
@@ -356,6 +374,35 @@ def io_mem_abort(access: GuestAccess, ipa: int, *, vm: VmConfig | None = None,
                        f"0x{ipa:x}: KVM_EXIT_MMIO (ISV=1), emulated by the VMM; no stage-2 "
                        f"memory type applies ({ex})"),), exit_reason="KVM_EXIT_MMIO",
                        decisions=(d,), vmm_exit=ex, fault=f)
+
+
+def kvm_handle_guest_serror(*, ras: bool, contained: bool, from_el0: bool = False
+                            ) -> AbortResult:
+    """arch/arm64/kvm/handle_exit.c ``kvm_handle_guest_serror``: a physical SError taken while
+    the guest ran (an asynchronous external abort from a Device access, say).
+
+    Without FEAT_RAS KVM injects a virtual SError.  With it, the syndrome's AET decides
+    (``arm64_is_fatal_ras_serror``): a contained error (CE/UEO) is not fatal and nothing is
+    injected; an uncontainable one (UC, UEU, UER) ends in ``arm64_serror_panic``: the host
+    panics.  This is where the review's containment question becomes real.
+    """
+    fn = "kvm_handle_guest_serror"
+    if not ras:
+        inj = inject_vabt(from_el0=from_el0)
+        d = decide(KernelRule.kvm_handle_guest_serror, "no_ras_inject", inj.kind, ras=False)
+        return AbortResult(None, (Event(EventKind.SERROR_INJECTED, "kvm_inject_vabt", str(inj)),),
+                           injected="SError", decisions=(d,), injection=inj)
+    if contained:
+        d = decide(KernelRule.kvm_handle_guest_serror, "ras_not_fatal", "contained", ras=True,
+                   contained=True)
+        return AbortResult(None, (Event(EventKind.NOTE, fn, "RAS SError classified CE/UEO "
+                           "(arm64_is_fatal_ras_serror false): nothing injected, the guest "
+                           "continues"),), decisions=(d,))
+    line = "SError Interrupt on CPU0, code 0xbe000000 -- Kernel panic - not syncing: Asynchronous "           "SError Interrupt"
+    d = decide(KernelRule.kvm_handle_guest_serror, "ras_fatal_panic", "host panic", ras=True,
+               contained=False)
+    return AbortResult(None, (Event(EventKind.HOST_PANIC, "arm64_serror_panic", line),),
+                       decisions=(d,), log=(line,))
 
 
 def kvm_handle_guest_sea(*, apei: bool) -> tuple[bool, Decision]:
@@ -377,6 +424,8 @@ def kvm_handle_guest_abort(
     access: GuestAccess,
     vm: VmConfig | None = None,
     from_el0: bool = False,
+    sigbus: bool = False,
+    in_kernel: tuple[tuple[int, int, str], ...] = (),
 ) -> AbortResult:
     """``kvm_handle_guest_abort``: handle one stage-2 abort as its syndrome says.
 
@@ -464,7 +513,7 @@ def kvm_handle_guest_abort(
                                decisions=(d,), fault=fault)
         d = decide(KernelRule.kvm_handle_guest_abort, "io_mem_abort", "io_mem_abort",
                    memslot=not no_slot, write_fault=write_fault, cm=fault.cm, **common)
-        r = io_mem_abort(access, ipa, vm=vm, fault=fault)
+        r = io_mem_abort(access, ipa, vm=vm, fault=fault, in_kernel=in_kernel)
         return AbortResult(r.errno, r.events, exit_reason=r.exit_reason,
                            decisions=(d,) + r.decisions, vmm_exit=r.vmm_exit, log=r.log,
                            fault=fault)
@@ -472,7 +521,7 @@ def kvm_handle_guest_abort(
     d = decide(KernelRule.kvm_handle_guest_abort, "user_mem_abort", "user_mem_abort",
                write_fault=write_fault, is_iabt=fault.is_iabt, **common)
     r = user_mem_abort(policy=policy, host=host, platform=platform, pgt=pgt, memslot=memslot,
-                       vma=vma, ipa=ipa, access=access, vm=vm, fault=fault)
+                       vma=vma, ipa=ipa, access=access, vm=vm, fault=fault, sigbus=sigbus)
     ds = (d,) + r.decisions
     if r.internal_errno is Errno.ENOEXEC:
         inj = inject_abt64(is_iabt=True, addr=fault.far, from_el0=from_el0)

@@ -62,6 +62,7 @@ class Kvm:
         self.events: list[Event] = []
         self.decisions: list[Decision] = []
         self.boot_events: list[Event] = []
+        self.in_kernel_mmio: list[tuple[int, int, str]] = []  # (IPA, size, device) kvm_io_bus
 
     @property
     def memslots(self) -> tuple[Memslot, ...]:
@@ -132,10 +133,27 @@ class Kvm:
         self.pgt.unmap(s.guest_phys_addr, s.memory_size)
 
     def vgic_v2_map_resources(self, gicv_ipa: int) -> AbortResult:
-        """Map the host GICV frame at ``gicv_ipa`` (``kvm_phys_addr_ioremap``, 8 KiB)."""
+        """Map the host GICV frame at ``gicv_ipa`` (``kvm_phys_addr_ioremap``, 8 KiB).
+
+        When the frame is not aligned to the host's PAGE_SIZE, ``vgic_v2_probe`` printed "GICV
+        region size/alignment is unsafe, using trapping (reduced performance)" and enabled
+        ``vgic_v2_cpuif_trap``: nothing is mapped, and guest accesses to the CPU interface are
+        emulated in the kernel (an in-kernel MMIO device, no VMM exit).
+        """
         gic = self.platform.gic
         if gic is None:
             raise ConfigError(f"platform {self.platform.name}: no GICv2, so no GICV to map")
+        ps = self.host.page_size
+        if gic.gicv_base % ps or gic.gicv_size % ps:
+            line = "kvm [1]: GICV region size/alignment is unsafe, using trapping (reduced " \
+                   "performance)"
+            d = decide(KernelRule.vgic_v2_probe, "cpuif_trap", "trap",
+                       gicv_base=gic.gicv_base, gicv_size=gic.gicv_size, page_size=ps)
+            ev = Event(EventKind.KERNEL_LOG, "vgic_v2_probe", line)
+            self.events.append(ev)
+            self.decisions.append(d)
+            self.in_kernel_mmio.append((gicv_ipa, KVM_VGIC_V2_CPU_SIZE, "vgic-v2 CPU interface"))
+            return AbortResult(None, (ev,), decisions=(d,), log=(line,))
         r = kvm_phys_addr_ioremap(policy=self.policy, pgt=self.pgt, guest_ipa=gicv_ipa,
                                   pa=gic.gicv_base, size=KVM_VGIC_V2_CPU_SIZE, writable=True,
                                   protected=self.host.pkvm)
@@ -162,7 +180,9 @@ class Kvm:
         vma = self.mm.find_vma(slot.ipa_to_hva(fault.ipa)) if slot is not None else None
         r = kvm_handle_guest_abort(policy=self.policy, host=self.host, platform=self.platform,
                                    pgt=self.pgt, memslot=slot, vma=vma, fault=fault,
-                                   access=access, vm=self.vm, from_el0=from_el0)
+                                   access=access, vm=self.vm, from_el0=from_el0,
+                                   sigbus=vma is not None and self.mm.sigbus(vma),
+                                   in_kernel=tuple(self.in_kernel_mmio))
         self.events += r.events
         self.decisions += r.decisions
         return r
