@@ -52,6 +52,7 @@ ACCESSES = {
     "fetch": GuestAccess.fetch(),
     "ldp": GuestAccess(Access.WRITE, 16, InstrClass.LDP_STP),
     "dc-civac": GuestAccess(Access.READ, 8, InstrClass.CACHE_MAINTENANCE),
+    "atomic": GuestAccess(Access.WRITE, 8, InstrClass.ATOMIC),
 }
 
 
@@ -70,9 +71,12 @@ def expected_outcome(ev: Evaluation) -> object:
     if ev.stage1_fault is not None:
         return "stage-1 fault"
     tr = ev.translation
-    if tr is not None:
+    post = ev.abort is not None and not ev.abort.retry and tr is not None
+    if tr is not None and not post:
         outs = tr.resolution.outcomes
         return outs[0] if len(outs) == 1 else tuple(outs)
+    if any(e.kind is EventKind.IN_KERNEL_MMIO for e in ev.events):
+        return "in-kernel MMIO"
     if ev.injected:
         return ev.injected
     if ev.vmm_exit is not None:
@@ -95,7 +99,11 @@ def check(ev: Evaluation) -> None:
     last = ev.walks[-1]
     direct = walk(ev.kvm.pgt.mem, ev.regime, last.access)
     assert (direct.fault is None) == (last.fault is None)
-    if direct.translation is not None:
+    if direct.translation is not None and ev.stage1_fault is not None:
+        assert ev.access.instr in (InstrClass.ATOMIC, InstrClass.EXCLUSIVE)  # 0x35 at stage 1
+    elif direct.translation is not None and ev.abort is not None and not ev.abort.retry:
+        assert ev.abort.fault is not None and ev.abort.fault.kind.value.startswith("unsupported")
+    elif direct.translation is not None:
         assert last.translation is not None
         assert direct.translation.resolution.outcomes == last.translation.resolution.outcomes
         assert ev.resolution is not None and ev.resolution.outcomes == \

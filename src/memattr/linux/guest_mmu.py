@@ -60,7 +60,7 @@ class GuestMmu:
             IPS=R.ps_encoding(48),
             SH0=3, IRGN0=1, ORGN0=1, AS=1)
         self.tcr = tcr
-        geom = Geometry.for_stage1(Granule.K4, GUEST_VA_BITS, oa_bits=min(ipa_bits, 48))
+        geom = Geometry.for_stage1(Granule.K4, GUEST_VA_BITS, oa_bits=48)
         self.table = PageTable(self.space, geom)
         self.s2 = s2
 

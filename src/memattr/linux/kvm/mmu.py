@@ -398,7 +398,8 @@ def kvm_handle_guest_serror(*, ras: bool, contained: bool, from_el0: bool = Fals
         return AbortResult(None, (Event(EventKind.NOTE, fn, "RAS SError classified CE/UEO "
                            "(arm64_is_fatal_ras_serror false): nothing injected, the guest "
                            "continues"),), decisions=(d,))
-    line = "SError Interrupt on CPU0, code 0xbe000000 -- Kernel panic - not syncing: Asynchronous "           "SError Interrupt"
+    line = ("SError Interrupt on CPU<n>, code <ESR of the SError> -- Kernel panic - not "
+            "syncing: Asynchronous SError Interrupt")
     d = decide(KernelRule.kvm_handle_guest_serror, "ras_fatal_panic", "host panic", ras=True,
                contained=False)
     return AbortResult(None, (Event(EventKind.HOST_PANIC, "arm64_serror_panic", line),),

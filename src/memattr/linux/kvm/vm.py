@@ -184,6 +184,7 @@ class Kvm:
                                    sigbus=vma is not None and self.mm.sigbus(vma),
                                    in_kernel=tuple(self.in_kernel_mmio))
         self.events += r.events
+        self.events += [Event(EventKind.KERNEL_LOG, "kvm_err", line) for line in r.log]
         self.decisions += r.decisions
         return r
 
