@@ -69,6 +69,7 @@ __all__ = [
     "reason",
     "decision",
     "cell_text",
+    "combine_rule",
 ]
 
 
@@ -446,13 +447,13 @@ def reason(e: Evaluation, backing: str) -> str:
     if e.leaf is not None:
         parts.append(f"S2 MemAttr 0b{e.leaf.memattr:04b}" + (" (FWB)" if e.host.fwb else ""))
     if e.resolution is not None:
-        rule = _combine_rule(e)
+        rule = combine_rule(e)
         if rule:
             parts.append(rule)
     return "; ".join(p for p in parts if p) or backing
 
 
-def _combine_rule(e: Evaluation) -> str:
+def combine_rule(e: Evaluation) -> str:
     """The last combining step that decided the type, with its ASL name."""
     assert e.resolution is not None
     skip = {"S1DecodeMemAttrs", "EffectiveShareability", "S2DecodeMemAttrs"}
