@@ -67,6 +67,47 @@ TEMPLATES: dict[tuple[K, str], str] = {
     (K.user_mem_abort, "prot"): "prot {result:prot}",
     (K.user_mem_abort, "pfn_lookup_sigbus"): "the PFN lookup gets VM_FAULT_SIGBUS: {result}",
     (K.get_vma_page_shift, "pfnmap"): "get_vma_page_shift: {result:size}",
+    (K.get_vma_page_shift, "page"): "get_vma_page_shift: {result:size}",
+    (K.get_vma_page_shift, "hugetlb"): "get_vma_page_shift: hugetlb {result:size}",
+    (K.user_mem_abort, "vma_shift_page"): "page-sized (before v5.14)",
+    (K.user_mem_abort, "vma_shift_hugetlb"): "hugetlb {result:size} (before v5.14)",
+    (K.user_mem_abort, "logging_force_pte"): "dirty logging forces PTEs",
+    (K.user_mem_abort, "vma_pgprot"): "the VMA pgprot ({pgprot}) decides: device={result}",
+    (K.user_mem_abort, "v1_no_linear_alias"): "v1 1/2: a PFN outside the linear map without "
+                                              "FWB: {result}",
+    (K.user_mem_abort, "vma_cacheable_no_alias"): "cacheable VMA with no linear alias without "
+                                                  "FWB: {result}",
+    (K.user_mem_abort, "cacheable_pfnmap_unsupported"): "cacheable PFNMAP VMA ({pgprot}) without "
+                                                        "FWB+DIC: {result}",
+    (K.user_mem_abort, "mte_not_allowed"): "MTE VM, VMA not VM_MTE_ALLOWED: {result}",
+    (K.user_mem_abort, "no_vma"): "no VMA at HVA {hva}: {result}",
+    (K.user_mem_abort, "unexpected_read_permission"): "Unexpected L2 read permission error: "
+                                                      "{result}",
+    (K.kvm_handle_guest_abort, "enoexec_inject_pabt"): "-ENOEXEC becomes an injected "
+                                                       "{result}",
+    (K.kvm_handle_guest_abort, "iabt_outside_memslot"): "instruction fetch outside memslots: "
+                                                        "{result} injected",
+    (K.kvm_handle_guest_abort, "s1ptw_outside_memslot"): "stage-1 walk outside memslots: "
+                                                         "{result} injected",
+    (K.kvm_handle_guest_abort, "cm_skip"): "cache maintenance outside memslots: skipped",
+    (K.kvm_handle_guest_abort, "access_flag"): "access flag fault: handle_access_fault, retried",
+    (K.kvm_handle_guest_abort, "sea"): "synchronous external abort: {result}",
+    (K.kvm_handle_guest_abort, "ipa_beyond_ipa_size"): "IPA beyond the {ipa_bits}-bit IPA "
+                                                       "space: {result} injected",
+    (K.kvm_handle_guest_sea, "apei_claimed"): "APEI claims the SEA",
+    (K.kvm_handle_guest_sea, "unclaimed"): "APEI does not claim the SEA",
+    (K.kvm_handle_guest_serror, "no_ras_inject"): "SError without RAS: {result} injected",
+    (K.kvm_handle_guest_serror, "ras_not_fatal"): "RAS SError, not fatal: nothing injected",
+    (K.kvm_handle_guest_serror, "ras_fatal_panic"): "uncontainable RAS SError: {result}",
+    (K.io_mem_abort, "in_kernel_device"): "io_mem_abort: emulated in the kernel ({device})",
+    (K.kvm_set_memory_region, "overlap"): "__kvm_set_memory_region: overlapping slot: {result}",
+    (K.vfio_pci_zap_bars, "zap"): "vfio_pci_zap_bars: {reason}",
+    (K.kvm_unmap_gfn_range, "notifier"): "MMU notifier: stage-2 IPA 0x{ipa:hex}+0x{size:hex} "
+                                          "unmapped",
+    (K.pfnmap_mmap, "device"): "the driver's PFNMAP is {pgprot}",
+    (K.pfnmap_mmap, "noncached"): "the driver's PFNMAP is {pgprot}",
+    (K.pfnmap_mmap, "cached"): "the driver's PFNMAP is {pgprot} (cacheable)",
+    (K.stage2_set_prot_attr, "normal_nc_or_device"): "stage2_set_prot_attr: {result}",
     (K.fault_supports_stage2_huge_mapping, "fallback"): "memslot not congruent for {size:size}: "
                                                         "{result:size}",
     (K.transparent_hugepage_adjust, "thp_block"): "THP: {result:size} block",
@@ -102,6 +143,8 @@ def _fmt(value: object, spec: str) -> str:
         return prot_str(value)
     if spec == "size" and isinstance(value, int):
         return f"{value >> 20} MiB" if value >= 1 << 20 else f"{value >> 10} KiB"
+    if spec == "hex" and isinstance(value, int):
+        return f"{value:x}"
     if spec == "bin" and isinstance(value, int):
         return f"0b{value:04b}"
     if spec == "linear":
