@@ -24,6 +24,7 @@ from ..linux.mm import VM_ALLOW_ANY_UNCACHED
 from ..linux.mmap import (
     AnonymousRam,
     DevMem,
+    DriverPfnmap,
     GicvInterface,
     HugetlbRam,
     MappingSource,
@@ -36,7 +37,7 @@ from ..linux.mmap import (
     source_size,
 )
 from ..linux.policy import FaultPath, Policy, get_policy
-from ..linux.system import Evaluation, MemslotSpec, evaluate
+from ..linux.system import Evaluation, MemslotSpec, Session, evaluate
 from ..platform import (
     AmbaDevice,
     AxiErrorModel,
@@ -70,6 +71,8 @@ __all__ = [
     "decision",
     "cell_text",
     "combine_rule",
+    "ScriptEvent",
+    "SCRIPT_KINDS",
 ]
 
 
@@ -179,12 +182,17 @@ def mapping_source(m: VmmMappingSpec) -> MappingSource:
         return DevMem(m.phys, m.size, m.o_sync)
     if m.source == "anon":
         assert m.size is not None
-        return AnonymousRam(m.size, m.phys)
+        return AnonymousRam(m.size, m.phys, bool(getattr(m, "thp", False)))
     if m.source == "hugetlb":
         assert m.size is not None
         return HugetlbRam(m.size, m.page_size, m.phys)
     if m.source == "gicv":
         return GicvInterface()
+    if m.source == "pfnmap":  # keys the new reader adds: phys, size, pgprot, mixedmap
+        assert m.phys is not None and m.size is not None
+        return DriverPfnmap(m.phys, m.size, getattr(m, "pgprot", "writecombine"),
+                            bool(m.allow_any_uncached), bool(getattr(m, "mixedmap", False)),
+                            m.name)
     raise ConfigError(f"vmm_mapping {m.name}: source {m.source!r} not modelled")
 
 
@@ -276,7 +284,8 @@ def _backing_of(sc: Scenario, slots: list[tuple[VmmMappingSpec, MemslotSpec, int
 _OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH}
 _INSTR = {"ldr": InstrClass.LDR_STR, "ldr-writeback": InstrClass.LDR_STR_WRITEBACK,
           "ldp": InstrClass.LDP_STP, "simd": InstrClass.SIMD_FP,
-          "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC}
+          "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC,
+          "dc-civac": InstrClass.CACHE_MAINTENANCE}
 
 
 @dataclass(frozen=True)
@@ -465,18 +474,20 @@ def combine_rule(e: Evaluation) -> str:
 
 
 def _run(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
-         backing: _Backing, g: GuestStage1, ipa: int, access: GuestAccess) -> Evaluation:
+         backing: _Backing, g: GuestStage1, ipa: int, access: GuestAccess,
+         vm: VmConfig | None = None) -> Evaluation:
     pol = get_policy(pol_name)
+    vmc = vm if vm is not None else VmConfig()
     if backing.vmm is not None and backing.vmm.source == "gicv":
         return evaluate(pol, host, platform, GicvInterface(), None, g, access=access,
-                        offset=ipa - backing.slot_ipa, ipa=backing.slot_ipa, vm=VmConfig(),
+                        offset=ipa - backing.slot_ipa, ipa=backing.slot_ipa, vm=vmc,
                         cd=sc.cpu.hcr_cd)
     if backing.vmm is None or backing.memslot is None:
         return evaluate(pol, host, platform, None, None, g, access=access, offset=0, ipa=ipa,
-                        vm=VmConfig(), cd=sc.cpu.hcr_cd)
+                        vm=vmc, cd=sc.cpu.hcr_cd)
     src = _forced_source(backing.vmm, platform, pol, host)
     return evaluate(pol, host, platform, src, backing.memslot, g, access=access,
-                    offset=ipa - backing.slot_ipa, vm=VmConfig(), cd=sc.cpu.hcr_cd)
+                    offset=ipa - backing.slot_ipa, vm=vmc, cd=sc.cpu.hcr_cd)
 
 
 def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, ...]]:
@@ -513,22 +524,80 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
     return cell_text(e), events
 
 
+@dataclass(frozen=True, slots=True)
+class ScriptEvent:
+    """An event between two accesses of a guest mapping (``[[event]]`` in a scenario file).
+
+    :param mapping: the ``[[guest_mapping]]`` whose accesses it sits between.
+    :param before: the index (among that mapping's ``[[access]]``) it comes before.
+    :param kind: 'memory-disable' (vfio-pci clears PCI_COMMAND_MEMORY: zap + MMU notifier),
+        'function-reset' (the same path, as a reset), 'memory-enable' (faults map it again),
+        'replace-vma' (munmap + mmap ``source`` at the same HVA under the memslot).
+    :param source: the new mapping for 'replace-vma'.
+    """
+
+    mapping: str
+    before: int
+    kind: str
+    source: MappingSource | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCRIPT_KINDS:
+            raise ConfigError(f"event kind={self.kind!r}: expected one of {', '.join(SCRIPT_KINDS)}")
+        if self.kind == "replace-vma" and self.source is None:
+            raise ConfigError("event replace-vma: needs the new mapping source")
+
+
+SCRIPT_KINDS = ("memory-disable", "function-reset", "memory-enable", "replace-vma")
+
+
+def _session(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
+             backing: _Backing, g: GuestStage1, vm: VmConfig) -> Session:
+    pol = get_policy(pol_name)
+    if backing.vmm is None or backing.memslot is None:
+        raise ConfigError("scripted events need a memslot over a VMM mapping")
+    src = _forced_source(backing.vmm, platform, pol, host)
+    return Session(pol, host, platform, src, backing.memslot, g, vm=vm, cd=sc.cpu.hcr_cd)
+
+
+def _apply(s: Session, ev: ScriptEvent) -> None:
+    if ev.kind in ("memory-disable", "function-reset"):
+        s.zap("function reset" if ev.kind == "function-reset" else "memory decode disabled")
+    elif ev.kind == "memory-enable":
+        s.restore()
+    else:
+        assert ev.source is not None
+        s.replace_source(ev.source)
+
+
 def replay(
     sc: Scenario,
     *,
     policies: tuple[str, ...] | list[str] | None = None,
     fwb: bool | None = None,
+    vm: VmConfig | None = None,
+    host: dict[str, Any] | None = None,
+    script: tuple[ScriptEvent, ...] | list[ScriptEvent] = (),
+    bus_errors: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset(),
 ) -> Replay:
     """Run every guest mapping (and access) of ``sc`` under each policy and FWB setting.
 
     :param sc: the loaded scenario.
     :param policies: override the scenario's policies (names or releases such as '6.12').
     :param fwb: override the scenario's ``cpu.fwb`` with one value.
+    :param vm: per-VM options (IPA size, NISV to user, protected); default VmConfig().
+    :param host: further HostFeatures fields (apei, ras, pkvm, page_size, ipa_limit,
+        atomics_uncached, lpa2).
+    :param script: events between accesses (reset, revoke, replaced VMA); a mapping with events
+        runs its accesses in one VM, in order, and each access reports its own events.
+    :param bus_errors: (guest mapping, access index) pairs whose target answers with an error.
     """
     names = tuple(dict.fromkeys(policies)) if policies else sc.policies
     for n in names:
         get_policy(n)  # ConfigError listing the known names
     fwbs = (fwb,) if fwb is not None else sc.cpu.fwb
+    vmc = vm if vm is not None else VmConfig()
+    extra = dict(host or {})
     platform = build_platform(sc)
     slots = _backings(sc, platform)
     results: list[Result] = []
@@ -543,17 +612,33 @@ def replay(
         for pname in names:
             pol = get_policy(pname)
             for f in fwbs:
-                host = HostFeatures(fwb=f, dic=sc.cpu.dic, mte=sc.cpu.mte, xs=sc.cpu.xs,
-                                    bits=sc.bits)
+                hf = HostFeatures(fwb=f, dic=sc.cpu.dic, mte=sc.cpu.mte, xs=sc.cpu.xs,
+                                  bits=sc.bits, **extra)
+                mine = [e for e in script if e.mapping == gm.name]
                 try:
-                    base = _run(sc, platform, pname, host, backing, g, gm.ipa, GuestAccess.read())
+                    base = _run(sc, platform, pname, hf, backing, g, gm.ipa, GuestAccess.read(),
+                                vmc)
                     acc_results = []
-                    for a in accesses:
+                    session = _session(sc, platform, pname, hf, backing, g, vmc) if mine \
+                        or any(m == gm.name for m, _ in bus_errors) else None
+                    seen = 0
+                    for k, a in enumerate(accesses):
                         ipa = gm.ipa + a.offset
                         ga = GuestAccess(_OPS[a.op], a.size, _INSTR[a.instr],
                                          aligned=ipa % a.size == 0)
-                        ev = _run(sc, platform, pname, host, backing, g, ipa, ga)
-                        outcome, events = _access_events(ev, a)
+                        err = (gm.name, k) in bus_errors
+                        if session is None:
+                            ev = _run(sc, platform, pname, hf, backing, g, ipa, ga, vmc)
+                            outcome, events = _access_events(ev, a)
+                        else:
+                            for e in mine:
+                                if e.before == k:
+                                    _apply(session, e)
+                            ev = session.access(ga, offset=ipa - backing.slot_ipa,
+                                                bus_error=err)
+                            outcome, events = _access_events(ev, a)
+                            events = events[seen:]
+                            seen = len(ev.events)
                         acc_results.append(AccessResult(a, ev, outcome, events))
                 except MemattrError as exc:
                     if str(exc).startswith(sc.path):
