@@ -106,3 +106,20 @@ def test_commits_defined_once() -> None:
     assert commit("s2-normalnc").release is not None
     with pytest.raises(KeyError, match="known"):
         commit("nope")
+
+
+def test_vm_mte_bits_per_release() -> None:
+    """include/linux/mm.h: VM_MTE/VM_MTE_ALLOWED are bits 32/33 up to v6.11 and 36/37 from v6.12;
+    a VMA prints and reports (JSON vm_flags) the release's positions."""
+    from memattr.linux.mm import vm_mte_bits
+    from memattr.linux.mmap import AnonymousRam, mmap_source
+    from memattr.linux.version import KernelVersion
+    from memattr.platform.examples import example_platform
+
+    assert vm_mte_bits("6.9") == (1 << 32, 1 << 33)
+    assert vm_mte_bits("6.12") == (1 << 36, 1 << 37) == vm_mte_bits("6.17")
+    plat = example_platform()
+    for release, bit in (("6.9", 33), ("6.12", 37)):
+        v = mmap_source(plat, AnonymousRam(1 << 21), release=KernelVersion.parse(release),
+                        hva=0x7F00_0000_0000, mte=True)
+        assert v.kernel_vm_flags >> bit & 1 and "VM_MTE_ALLOWED" in v.flags_str

@@ -241,6 +241,7 @@ class Vma:
         ("vfio/pci: implement huge_fault support") (in v6.12)); otherwise PTEs.
     :param thp: anonymous memory backed by transparent huge pages (PMD-mapped where aligned).
     :param decisions: the mmap path's decisions (flags and pgprot), as records.
+    :param release: the host kernel release (a KernelVersion) whose flag positions apply.
     """
 
     vm_start: int
@@ -254,6 +255,7 @@ class Vma:
     huge_pfnmap: bool = False
     thp: bool = False
     decisions: tuple[Decision, ...] = ()
+    release: object = None
 
     def __post_init__(self) -> None:
         if self.vm_end <= self.vm_start or self.vm_start % 4096 or self.vm_end % 4096:
@@ -296,8 +298,19 @@ class Vma:
         return PAGE_SIZE
 
     @property
+    def kernel_vm_flags(self) -> int:
+        """``vm_flags`` as the release's kernel holds it: the model keeps VM_MTE/VM_MTE_ALLOWED at
+        bits 32/33 and moves them to bits 36/37 for v6.12 on (:func:`vm_mte_bits`)."""
+        mte, allowed = vm_mte_bits(self.release) if self.release is not None else (VM_MTE,
+                                                                                     VM_MTE_ALLOWED)
+        value = self.vm_flags & ~(VM_MTE | VM_MTE_ALLOWED)
+        value |= mte if self.vm_flags & VM_MTE else 0
+        value |= allowed if self.vm_flags & VM_MTE_ALLOWED else 0
+        return value
+
+    @property
     def flags_str(self) -> str:
-        return decode_vm_flags(self.vm_flags)
+        return decode_vm_flags(self.kernel_vm_flags, self.release)
 
     def at(self, vm_start: int) -> Vma:
         """The same VMA placed at another HVA."""

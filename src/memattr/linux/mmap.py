@@ -39,7 +39,6 @@ from .mm import (
     pgprot_noncached,
     pgprot_writecombine,
     vm_allow_any_uncached,
-    vm_mte_bits,
 )
 from .version import V6_9, V6_12, KernelVersion
 
@@ -460,7 +459,7 @@ def mmap_anonymous(
     base = _ram_phys(platform, phys, size, "anonymous RAM")
     flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_ACCOUNT
     if mte:
-        flags |= vm_mte_bits(release)[1] if release is not None else VM_MTE_ALLOWED
+        flags |= VM_MTE_ALLOWED
     if thp:
         flags |= VM_HUGEPAGE
     return Vma(hva, hva + size, flags, PAGE_SHARED, base, "anonymous RAM", origin="do_mmap",
@@ -552,6 +551,12 @@ def mmap_source(
     :param bits: the host kernel word size.
     :param mte: the host supports MTE (RAM VMAs get VM_MTE_ALLOWED).
     """
+    return replace(_mmap_source(platform, source, release=release, hva=hva, bits=bits, mte=mte),
+                   release=release)
+
+
+def _mmap_source(platform: Platform, source: MappingSource, *, release: KernelVersion, hva: int,
+                 bits: int, mte: bool) -> Vma:
     if isinstance(source, VfioPciBar):
         return vfio_pci_core_mmap(platform, source.device, source.bar, release=release, hva=hva,
                                   vf=source.vf, offset=source.offset, size=source.size, bits=bits)

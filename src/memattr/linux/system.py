@@ -279,7 +279,7 @@ class Evaluation:
             "access": str(self.access),
             "ipa": self.ipa,
             "vma": None if self.vma is None else {
-                "flags": self.vma.flags_str, "vm_flags": self.vma.vm_flags,
+                "flags": self.vma.flags_str, "vm_flags": self.vma.kernel_vm_flags,
                 "pgprot": self.vma.vm_page_prot.mt_name, "origin": self.vma.origin},
             "vmm_s1": attrs(self.vmm_s1),
             "s2_prot": prot_str(self.s2_prot) if self.s2_prot is not None else None,

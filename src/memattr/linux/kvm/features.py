@@ -87,13 +87,11 @@ class VmConfig:
     :param nisv_to_user: KVM_CAP_ARM_NISV_TO_USER enabled: an MMIO abort without a valid ISV
         exits with KVM_EXIT_ARM_NISV instead of failing KVM_RUN with -ENOSYS.
     :param ipa_bits: the VM's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE; 40 by default).
-    :param protected: a pKVM protected VM (KVM_VM_TYPE_ARM_PROTECTED).
     """
 
     mte: bool = False
     nisv_to_user: bool = False
     ipa_bits: int = 40
-    protected: bool = False
 
     def __post_init__(self) -> None:
         if not 32 <= self.ipa_bits <= 52:

@@ -8,7 +8,7 @@ from ...arch.decision import Decision
 from ...errors import ConfigError
 from ..decisions import KernelRule, decide
 from ..events import Errno, Event, EventKind
-from ..mm import VM_MTE_ALLOWED, VM_PFNMAP, AddressSpace, Vma, kvm_vma_is_cacheable, vm_mte_bits
+from ..mm import VM_MTE_ALLOWED, VM_PFNMAP, AddressSpace, Vma, kvm_vma_is_cacheable
 from ..version import V6_17, KernelVersion
 from .features import HostFeatures, VmConfig, kvm_supports_cacheable_pfnmap
 
@@ -64,10 +64,10 @@ class Memslot:
 
 
 def kvm_vma_mte_allowed(vma: Vma, release: KernelVersion | None = None) -> bool:
-    """arch/arm64/kvm/mmu.c ``kvm_vma_mte_allowed``: the VMA has VM_MTE_ALLOWED (bit 33 up to
-    v6.11, bit 37 from v6.12: :func:`memattr.linux.mm.vm_mte_bits`)."""
-    bit = vm_mte_bits(release)[1] if release is not None else VM_MTE_ALLOWED
-    return bool(vma.vm_flags & bit)
+    """arch/arm64/kvm/mmu.c ``kvm_vma_mte_allowed``: the VMA has VM_MTE_ALLOWED (the model keeps
+    the flag at its canonical position; :attr:`Vma.kernel_vm_flags` has the release's bit)."""
+    del release
+    return bool(vma.vm_flags & VM_MTE_ALLOWED)
 
 
 @dataclass(frozen=True, slots=True)
