@@ -4,6 +4,7 @@ model produces has a template, and a phrase never contradicts the record's resul
 from __future__ import annotations
 
 import itertools
+from functools import cache
 
 from memattr.arch.combine import Access
 from memattr.linux import (
@@ -21,6 +22,7 @@ from memattr.linux import (
 from memattr.linux.decisions import KernelRule
 from memattr.linux.kvm.abort import GuestAccess, InstrClass
 from memattr.linux.kvm.memslot import KVM_MEM_LOG_DIRTY_PAGES
+from memattr.linux.system import Evaluation
 from memattr.platform.examples import example_platform
 from memattr.report.kernel import TEMPLATES, kernel_story, kernel_why, render_decision
 
@@ -34,7 +36,12 @@ ACCESSES = [GuestAccess.read(8), GuestAccess.fetch(),
             GuestAccess(Access.WRITE, 16, InstrClass.LDP_STP)]
 
 
-def _sweep():  # type: ignore[no-untyped-def]
+@cache
+def _sweep() -> tuple[Evaluation, ...]:
+    return tuple(_evaluations())
+
+
+def _evaluations():  # type: ignore[no-untyped-def]
     for pol, src, fwb, acc in itertools.product(["5.10", "6.8", "6.9", "6.17", "v1", "v3"],
                                                 SOURCES, (False, True), ACCESSES):
         slot = None if src is None or isinstance(src, GicvInterface) else MemslotSpec()

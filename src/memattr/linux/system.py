@@ -304,7 +304,25 @@ class Evaluation:
             "injection": self.injection.to_json() if self.injection is not None else None,
             "kernel_log": list(self.log),
             "capabilities": self.capabilities,
+            "decisions": [{"rule": d.rule.value, "branch": d.branch,
+                           "inputs": {k: _plain(v) for k, v in d.inputs},
+                           "result": _plain(d.result)} for d in self.decisions],
         }
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready form of a decision's input or result."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, KVM_PGTABLE_PROT):
+        return prot_str(value)
+    if isinstance(value, Errno):
+        return str(value)
+    if isinstance(value, MemoryAttributes):
+        return value.short
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return str(value)
 
 
 def _final_decision(tr: Translation, host: HostFeatures) -> Decision:

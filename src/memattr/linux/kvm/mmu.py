@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ...arch.decision import Decision
 from ...arch.esr import FaultKind
-from ...platform.physmap import PAGE_SIZE, Platform
+from ...platform.physmap import Platform
 from ..decisions import KernelRule, decide
 from ..events import Errno, Event, EventKind
 from ..mm import VM_ALLOW_ANY_UNCACHED, VM_MIXEDMAP, VM_PFNMAP, Vma, kvm_vma_is_cacheable
@@ -308,18 +308,17 @@ def kvm_phys_addr_ioremap(
     ds = [decide(KernelRule.kvm_phys_addr_ioremap, "prot", prot, writable=writable,
                  ioremap_choice=policy.ioremap_choice)]
     events: list[Event] = []
-    leaf: Stage2Leaf | None = None
-    last: ProtAttr | None = None
-    for off in range(0, size, PAGE_SIZE):
-        last, leaf = kvm_pgtable_stage2_map(pgt, guest_ipa + off, PAGE_SIZE, pa + off, prot,
-                                            variant=policy.variant, memattrs=policy.memattrs)
-        if not last.ok:
-            assert last.errno is not None
-            ds.append(last.decision)
-            events.append(_err("stage2_set_prot_attr", last.errno, last.why))
-            return AbortResult(last.errno, tuple(events), None, prot, last, True,
-                               decisions=tuple(ds))
-    assert leaf is not None and last is not None
+    # The kernel loops page by page (kvm_pgtable_stage2_map per PAGE_SIZE); one call with 4 KiB
+    # leaves writes the same descriptors.
+    last, leaf = kvm_pgtable_stage2_map(pgt, guest_ipa, size, pa, prot, variant=policy.variant,
+                                        memattrs=policy.memattrs, page=True)
+    if not last.ok:
+        assert last.errno is not None
+        ds.append(last.decision)
+        events.append(_err("stage2_set_prot_attr", last.errno, last.why))
+        return AbortResult(last.errno, tuple(events), None, prot, last, True,
+                           decisions=tuple(ds))
+    assert leaf is not None
     ds.append(last.decision)
     events.append(Event(EventKind.MAPPING_CREATED, fn,
                         f"IPA 0x{guest_ipa:x}+0x{size:x} -> PA 0x{pa:x}, prot {prot_str(prot)}, "

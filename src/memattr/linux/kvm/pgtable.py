@@ -456,11 +456,12 @@ class KvmPgtable:
         return self._leaf(hw) if hw is not None and hw.raw & KVM_PTE_VALID else None
 
     def install(self, ipa: int, size: int, phys: int, attr: int, prot: KVM_PGTABLE_PROT,
-                kind: str) -> Stage2Leaf:
-        """Write one leaf (break-before-make over any leaf it overlaps); the leaf as written."""
+                kind: str, *, max_leaf: int | None = None) -> Stage2Leaf:
+        """Write one leaf, or a run of ``max_leaf``-sized leaves (break-before-make over any leaf
+        it overlaps); the (first) leaf as written."""
         for old in [hw for hw in self.table.leaves(ipa, ipa + size)]:
             self.table.unmap(old.ia, old.size)
-        self.table.map(ipa, size, phys, attr, max_leaf=size)
+        self.table.map(ipa, size, phys, attr, max_leaf=max_leaf or size)
         hw = self.table.lookup(ipa)
         assert hw is not None
         if self._writer is not None:
@@ -490,9 +491,14 @@ def kvm_pgtable_stage2_map(
     *,
     variant: PgtableVariant = PgtableVariant.V6_9,
     memattrs: S2MemAttrs = LINUX_S2_MEMATTRS,
+    page: bool = False,
 ) -> tuple[ProtAttr, Stage2Leaf | None]:
-    """``kvm_pgtable_stage2_map``: ``stage2_set_prot_attr`` then install the leaf (or fail)."""
-    if addr % size or phys % size:
+    """``kvm_pgtable_stage2_map``: ``stage2_set_prot_attr`` then install the leaf (or fail).
+
+    :param page: map [addr, addr + size) with 4 KiB pages (what a caller looping page by page,
+        such as ``kvm_phys_addr_ioremap``, ends up with), in one call.
+    """
+    if not page and (addr % size or phys % size):
         raise ConfigError(f"stage-2 map: IPA 0x{addr:x} and PA 0x{phys:x} must be aligned to the "
                           f"mapping size 0x{size:x}")
     pa = stage2_set_prot_attr(prot, fwb=pgt.fwb, variant=variant, memattrs=memattrs,
@@ -501,5 +507,6 @@ def kvm_pgtable_stage2_map(
         pa = ProtAttr(pa.errno, pa.attr, pa.memattr, pa.kind, pa.why, pa.branch, prot, pa.warn)
     if pa.attr is None or pa.kind is None:
         return pa, None
-    return pa, pgt.install(addr, size, phys, pa.attr, prot, pa.kind)
+    return pa, pgt.install(addr, size, phys, pa.attr, prot, pa.kind,
+                           max_leaf=0x1000 if page else None)
 
