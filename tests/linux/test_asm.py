@@ -15,6 +15,7 @@ from memattr.linux.asm import kvm_pgtable as K
 from memattr.linux.asm import memory as M
 from memattr.linux.asm import sysreg as S
 from memattr.linux.commits import COMMITS, commit
+from memattr.linux.version import KernelVersion
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "memattr"
 
@@ -123,3 +124,12 @@ def test_vm_mte_bits_per_release() -> None:
         v = mmap_source(plat, AnonymousRam(1 << 21), release=KernelVersion.parse(release),
                         hva=0x7F00_0000_0000, mte=True)
         assert v.kernel_vm_flags >> bit & 1 and "VM_MTE_ALLOWED" in v.flags_str
+
+
+def test_guest_of_an_older_release_uses_its_layout() -> None:
+    """A v5.5 Linux guest's ioremap_wc selects MT_NORMAL_NC = 3 in its own MAIR (0x44)."""
+    from memattr.linux.guest import LinuxGuest
+
+    g = LinuxGuest(release=KernelVersion(5, 5)).ioremap_wc()
+    assert g.attrindx == 3 and g.attr == 0x44 and g.mair == M.mair_for("5.5")
+    assert LinuxGuest(release=KernelVersion(5, 13)).ioremap().attrindx == 5

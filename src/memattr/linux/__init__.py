@@ -8,8 +8,6 @@ first use, so ``memattr.linux.asm`` alone stays cheap for the CLI's decoders.
 """
 
 
-from importlib import import_module as _import_module
-
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
     from .asm.memory import mair_for, mt_names
@@ -152,7 +150,9 @@ def __getattr__(name: str) -> object:
     mod = _WHERE.get(name)
     if mod is None:
         raise AttributeError(f"module 'memattr.linux' has no attribute {name!r}")
-    value = getattr(_import_module(mod, __name__), name)
+    from importlib import import_module  # only when a name is first used
+
+    value = getattr(import_module(mod, __name__), name)
     globals()[name] = value
     return value
 
