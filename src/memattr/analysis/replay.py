@@ -424,10 +424,12 @@ def cell_text(e: Evaluation) -> str:
 def decision(e: Evaluation) -> str:
     """KVM's part of the reason: what backs the page and the stage-2 type KVM chose for it."""
     ab = e.abort
-    if ab is None or e.leaf is None:
+    if e.leaf is None:
         return ""
     if e.vma is None:
         return f"no VMA: kvm_phys_addr_ioremap maps it {e.leaf.kind}"
+    if ab is None:
+        return f"mapped {e.leaf.kind} before the access"
     if ab.device:
         flag = "with" if ab.vfio_allow_any_uc else "without"
         src = e.vma.name if e.vma.origin == "raw" else e.vma.origin
