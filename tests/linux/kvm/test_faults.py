@@ -227,3 +227,22 @@ def test_capabilities(plat: Platform) -> None:
     assert caps["KVM_CAP_ARM_NISV_TO_USER"]["vm_fd"] == 1
     old = evaluate("6.9", HostFeatures(), plat, VfioPciBar("nic", 0), MemslotSpec(IPA), "ioremap")
     assert old.capabilities["KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED"]["vm_fd"] == 0
+
+
+def test_access_flag_fault_is_fixed_and_retried(plat: Platform) -> None:
+    """A stage-2 leaf with AF=0: xFSC 0x0B (level 3), handle_access_fault sets AF, the access is
+    retried and completes."""
+    s = Session("6.9", HostFeatures(), plat, VfioPciBar("nic", 0), MemslotSpec(IPA), "ioremap")
+    assert s.access(LDR8).effective is not None
+    leaf = s.kvm.pgt.lookup(IPA)
+    assert leaf is not None
+    s.kvm.pgt.table.protect(leaf.ipa, leaf.size, leaf.attr & ~(1 << 10))
+    ev = s.access(LDR8)
+    assert ev.faults[-1].kind is FaultKind.ACCESS_FLAG and ev.faults[-1].fsc == 0x0B
+    assert ev.aborts[-1].retry and ev.translation is not None
+
+
+def test_host_features_as_cpu() -> None:
+    """HostFeatures names the host PE as an arch Cpu (FWB, DIC, MTE, XS, LPA2)."""
+    cpu = HostFeatures(fwb=False, mte=True, xs=False).cpu
+    assert not cpu.s2fwb and cpu.mte2 and not cpu.xs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...arch.cpu import Cpu
 from ...arch.mair import Features
 from ...errors import ConfigError
 from ..commits import COMMITS
@@ -72,6 +73,13 @@ class HostFeatures:
             raise ConfigError(f"host bits={self.bits}: expected 32 or 64")
         if self.page_size not in (4096, 16384, 65536):
             raise ConfigError(f"host page_size={self.page_size}: expected 4096, 16384 or 65536")
+
+    @property
+    def cpu(self) -> Cpu:
+        """The host PE as a :class:`memattr.arch.cpu.Cpu` (the features these fields name; every
+        other feature as ``Cpu()`` has it)."""
+        return Cpu(name="host", xs=self.xs, mte2=self.mte, s2fwb=self.fwb, dic=self.dic,
+                   idc=self.idc, lpa2=self.lpa2)
 
     @property
     def arch_features(self) -> Features:

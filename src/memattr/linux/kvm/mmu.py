@@ -433,10 +433,10 @@ def kvm_handle_guest_abort(
     virtual SError is injected); an IPA beyond the VM's IPA size injects an abort (since about
     v5.17); any xFSC but translation, permission and access flag is "Unsupported FSC" and
     KVM_RUN fails with -EFAULT (alignment faults and unsupported exclusives/atomics included);
-    an access flag fault is fixed by ``handle_access_fault``; with no memslot (or a write to a
-    read-only one) an instruction abort becomes an injected prefetch abort, a stage-1 walk an
-    injected data abort, a cache-maintenance op with no memslot is skipped, anything else goes
-    to ``io_mem_abort``; otherwise ``user_mem_abort``, whose -ENOEXEC becomes an injected
+    with no memslot (or a write to a read-only one) an instruction abort becomes an injected
+    prefetch abort, a stage-1 walk an injected data abort, a cache-maintenance op with no memslot
+    is skipped, anything else goes to ``io_mem_abort``; an access flag fault is fixed by
+    ``handle_access_fault``; otherwise ``user_mem_abort``, whose -ENOEXEC becomes an injected
     prefetch abort and any other error fails KVM_RUN.
     """
     fn = "kvm_handle_guest_abort"
@@ -477,14 +477,6 @@ def kvm_handle_guest_abort(
             Event(EventKind.RUN_FAILED, "kvm_arch_vcpu_ioctl_run", "KVM_RUN returns -EFAULT (the "
                   "VMM prints 'kvm run failed Bad address')", Errno.EFAULT)),
             decisions=(d,), log=(line,), fault=fault)
-    if fault.kind is FaultKind.ACCESS_FLAG:
-        d = decide(KernelRule.kvm_handle_guest_abort, "access_flag", "retry", **common)
-        leaf = pgt.lookup(ipa)
-        if leaf is not None:
-            pgt.table.protect(leaf.ipa, leaf.size, leaf.attr | (1 << 10))
-        return AbortResult(None, (Event(EventKind.NOTE, "handle_access_fault",
-                           f"AF set on the leaf of IPA 0x{ipa:x}"),), decisions=(d,), retry=True,
-                           fault=fault)
     write_fault = fault.is_write
     no_slot = memslot is None
     if no_slot or (write_fault and memslot is not None and memslot.readonly):
@@ -516,6 +508,14 @@ def kvm_handle_guest_abort(
         r = io_mem_abort(access, ipa, vm=vm, fault=fault, in_kernel=in_kernel)
         return AbortResult(r.errno, r.events, exit_reason=r.exit_reason,
                            decisions=(d,) + r.decisions, vmm_exit=r.vmm_exit, log=r.log,
+                           fault=fault)
+    if fault.kind is FaultKind.ACCESS_FLAG:
+        d = decide(KernelRule.kvm_handle_guest_abort, "access_flag", "retry", **common)
+        leaf = pgt.lookup(ipa)
+        if leaf is not None:
+            pgt.table.protect(leaf.ipa, leaf.size, leaf.attr | (1 << 10))
+        return AbortResult(None, (Event(EventKind.NOTE, "handle_access_fault",
+                           f"AF set on the leaf of IPA 0x{ipa:x}"),), decisions=(d,), retry=True,
                            fault=fault)
     assert memslot is not None
     d = decide(KernelRule.kvm_handle_guest_abort, "user_mem_abort", "user_mem_abort",
