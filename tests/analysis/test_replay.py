@@ -185,3 +185,32 @@ api = "ioremap_wc"
     assert rp.get("wc", "6.8", True).cell == "Device-nGnRE"
     with pytest.raises(ConfigError, match="has 4 VFs, so no VF7"):
         loads(text.replace("vf = 2", "vf = 7"), "vf.toml")
+
+
+def test_scripted_revoke_between_accesses() -> None:
+    """A memory-disable event before an access: that access ends in KVM_RUN -EFAULT after the
+    zap and the stage-2 unmap (reset/revoke as scripted events)."""
+    from memattr.analysis.replay import ScriptEvent
+    from memattr.analysis.scenario import bundled_path, load
+
+    sc = load(bundled_path("vfio-pci-bar"))
+    gm = sc.guest_mappings[0].name
+    rp = replay(sc, policies=["6.9"], fwb=True,
+                script=[ScriptEvent(gm, 0, "memory-disable")])
+    r = rp.get(gm, "6.9", True)
+    acc = r.accesses[0]
+    assert acc.outcome == "KVM_RUN -EFAULT"
+    kinds = [e.kind.name for e in acc.events]
+    assert kinds.index("VMA_ZAPPED") < kinds.index("STAGE2_UNMAPPED") < kinds.index("RUN_FAILED")
+
+
+def test_replay_vm_and_host_options() -> None:
+    """replay passes VM and host options through (a 44-bit VM, a pKVM host)."""
+    from memattr.analysis.scenario import bundled_path, load
+    from memattr.linux.kvm.features import VmConfig
+
+    sc = load(bundled_path("vfio-pci-bar"))
+    rp = replay(sc, policies=["6.9"], fwb=True, vm=VmConfig(ipa_bits=44), host={"pkvm": True})
+    r = rp.results[0]
+    assert r.evaluation.vm is not None and r.evaluation.vm.ipa_bits == 44
+    assert r.evaluation.host.pkvm

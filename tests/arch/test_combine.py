@@ -649,10 +649,12 @@ def test_fwb_meaning(memattr: int) -> None:
 
 def test_linux_s2_constants() -> None:
     """Linux's MT_S2_* and MT_S2_FWB_* values (arch.md s8, s9)."""
-    assert s2memattr.LINUX_S2["DEVICE_nGnRE"] == (0x1, 0x1)
-    assert s2memattr.LINUX_S2["NORMAL_NC"] == (0x5, 0x5)
-    assert s2memattr.LINUX_S2["NORMAL"] == (0xF, 0x6)
-    assert s2memattr.LINUX_S2["AS_S1"] == (0xF, 0x7)
+    from memattr.linux.asm.memory import S2_MEMATTRS  # the kernel's constants live in linux
+
+    assert S2_MEMATTRS["DEVICE_nGnRE"] == (0x1, 0x1)
+    assert S2_MEMATTRS["NORMAL_NC"] == (0x5, 0x5)
+    assert S2_MEMATTRS["NORMAL"] == (0xF, 0x6)
+    assert S2_MEMATTRS["AS_S1"] == (0xF, 0x7)
 
 
 def test_features_reach_stage1_decode() -> None:

@@ -186,7 +186,9 @@ def test_kvm_s2_normal_nc_page() -> None:
     desc = s2_leaf(0x8000_0000, 0b0101, 0b11, xn=0b10)
     assert desc.encode() == want
     assert S2Descriptor.decode(want, K4, 3) == desc
-    assert (d.KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR & want) >> 2 == 0b0101
+    from memattr.linux.asm.kvm_pgtable import KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR
+
+    assert (KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR & want) >> 2 == 0b0101
 
 
 def test_kvm_s2_device_page() -> None:
@@ -215,6 +217,7 @@ def test_linux_s1_prot_device_nGnRE() -> None:
 
 def test_linux_kvm_pgtable_constants() -> None:
     """The KVM_PTE_* constants derived from the tables equal kvm_pgtable.h's values."""
+    from memattr.linux.asm import kvm_pgtable as d  # the kernel's constants live in linux
     assert d.KVM_PTE_VALID == 1 << 0 and d.KVM_PTE_TYPE == 1 << 1
     assert d.KVM_PTE_LEAF_ATTR_LO == genmask(11, 2)
     assert d.KVM_PTE_LEAF_ATTR_HI == genmask(63, 50)

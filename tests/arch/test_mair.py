@@ -17,6 +17,7 @@ import pytest
 from memattr.arch import mair
 from memattr.arch.memtype import CacheAttrs, MemoryAttributes, Shareability
 from memattr.errors import EncodingError, ReservedError
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 
 # arch.md s1: dd = 00 nGnRnE, 01 nGnRE, 10 nGRE, 11 GRE.
 DEVICE_NAMES = ("nGnRnE", "nGnRE", "nGRE", "GRE")
@@ -216,12 +217,12 @@ def test_out_of_range_byte_raises(bad: int) -> None:
 
 def test_linux_mair_value() -> None:
     """Linux's MAIR_EL1 holds Attr0 0xFF, Attr1 0xF0, Attr2 0x44, Attr3 0x00, Attr4 0x04 (s1, s8)."""
-    assert mair.LINUX_MAIR == 0x00_00_00_04_00_44_F0_FF
+    assert LINUX_MAIR == 0x00_00_00_04_00_44_F0_FF
 
 
 def test_linux_mair_register_decode() -> None:
     """Each of Linux's MAIR_EL1 fields decodes as its MT_* name says (arch.md s1, s8)."""
-    attrs = mair.decode_register(mair.LINUX_MAIR, mair.Features(xs=True, mte2=True))
+    attrs = mair.decode_register(LINUX_MAIR, mair.Features(xs=True, mte2=True))
     assert len(attrs) == 8
     assert [a.value for a in attrs] == [0xFF, 0xF0, 0x44, 0x00, 0x04, 0x00, 0x00, 0x00]
     expected = [
@@ -236,7 +237,7 @@ def test_linux_mair_register_decode() -> None:
 
 def test_linux_mair_without_mte2() -> None:
     """Without FEAT_MTE2, Attr1 = 0xF0 of Linux's MAIR value is reserved (arch.md s1)."""
-    attrs = mair.decode_register(mair.LINUX_MAIR, mair.Features(xs=True, mte2=False))
+    attrs = mair.decode_register(LINUX_MAIR, mair.Features(xs=True, mte2=False))
     assert [a.attrs is None for a in attrs] == [False, True, False, False, False, False, False, False]
 
 

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memattr.arch.descriptor import (
+from memattr.arch.descriptor import Granule
+from memattr.errors import ConfigError, EncodingError
+from memattr.linux.asm.kvm_pgtable import (
     KVM_PTE_LEAF_ATTR_HI_S2_XN,
     KVM_PTE_LEAF_ATTR_LO_S2_AF,
     KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R,
     KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W,
     KVM_PTE_LEAF_ATTR_LO_S2_SH,
-    Granule,
 )
-from memattr.errors import ConfigError, EncodingError
 from memattr.mmu.events import EventKind
 from memattr.mmu.pgtable import IpaSpace, PageTable, s1_attrs, s2_attrs
 from memattr.mmu.physmem import PhysMem

@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..arch.combine import Access
-from ..arch.esr import EC, FaultKind, encode_fsc
 from ..errors import ConfigError, MemattrError
-from ..linux.events import Errno, Event, EventKind
+from ..linux.events import Event, EventKind
 from ..linux.guest import GuestStage1, LinuxGuest, guest_mmu_off, raw_guest
 from ..linux.kvm.abort import GuestAccess, InstrClass
 from ..linux.kvm.features import HostFeatures, VmConfig
@@ -25,6 +24,7 @@ from ..linux.mm import VM_ALLOW_ANY_UNCACHED
 from ..linux.mmap import (
     AnonymousRam,
     DevMem,
+    DriverPfnmap,
     GicvInterface,
     HugetlbRam,
     MappingSource,
@@ -37,7 +37,7 @@ from ..linux.mmap import (
     source_size,
 )
 from ..linux.policy import FaultPath, Policy, get_policy
-from ..linux.system import Evaluation, MemslotSpec, evaluate
+from ..linux.system import Evaluation, MemslotSpec, Session, evaluate
 from ..platform import (
     AmbaDevice,
     AxiErrorModel,
@@ -70,6 +70,9 @@ __all__ = [
     "reason",
     "decision",
     "cell_text",
+    "combine_rule",
+    "ScriptEvent",
+    "SCRIPT_KINDS",
 ]
 
 
@@ -179,12 +182,17 @@ def mapping_source(m: VmmMappingSpec) -> MappingSource:
         return DevMem(m.phys, m.size, m.o_sync)
     if m.source == "anon":
         assert m.size is not None
-        return AnonymousRam(m.size, m.phys)
+        return AnonymousRam(m.size, m.phys, bool(getattr(m, "thp", False)))
     if m.source == "hugetlb":
         assert m.size is not None
         return HugetlbRam(m.size, m.page_size, m.phys)
     if m.source == "gicv":
         return GicvInterface()
+    if m.source == "pfnmap":  # keys the new reader adds: phys, size, pgprot, mixedmap
+        assert m.phys is not None and m.size is not None
+        return DriverPfnmap(m.phys, m.size, getattr(m, "pgprot", "writecombine"),
+                            bool(m.allow_any_uncached), bool(getattr(m, "mixedmap", False)),
+                            m.name)
     raise ConfigError(f"vmm_mapping {m.name}: source {m.source!r} not modelled")
 
 
@@ -276,7 +284,8 @@ def _backing_of(sc: Scenario, slots: list[tuple[VmmMappingSpec, MemslotSpec, int
 _OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH}
 _INSTR = {"ldr": InstrClass.LDR_STR, "ldr-writeback": InstrClass.LDR_STR_WRITEBACK,
           "ldp": InstrClass.LDP_STP, "simd": InstrClass.SIMD_FP,
-          "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC}
+          "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC,
+          "dc-civac": InstrClass.CACHE_MAINTENANCE}
 
 
 @dataclass(frozen=True)
@@ -415,10 +424,12 @@ def cell_text(e: Evaluation) -> str:
 def decision(e: Evaluation) -> str:
     """KVM's part of the reason: what backs the page and the stage-2 type KVM chose for it."""
     ab = e.abort
-    if ab is None or e.leaf is None:
+    if e.leaf is None:
         return ""
     if e.vma is None:
         return f"no VMA: kvm_phys_addr_ioremap maps it {e.leaf.kind}"
+    if ab is None:
+        return f"mapped {e.leaf.kind} before the access"
     if ab.device:
         flag = "with" if ab.vfio_allow_any_uc else "without"
         src = e.vma.name if e.vma.origin == "raw" else e.vma.origin
@@ -447,13 +458,13 @@ def reason(e: Evaluation, backing: str) -> str:
     if e.leaf is not None:
         parts.append(f"S2 MemAttr 0b{e.leaf.memattr:04b}" + (" (FWB)" if e.host.fwb else ""))
     if e.resolution is not None:
-        rule = _combine_rule(e)
+        rule = combine_rule(e)
         if rule:
             parts.append(rule)
     return "; ".join(p for p in parts if p) or backing
 
 
-def _combine_rule(e: Evaluation) -> str:
+def combine_rule(e: Evaluation) -> str:
     """The last combining step that decided the type, with its ASL name."""
     assert e.resolution is not None
     skip = {"S1DecodeMemAttrs", "EffectiveShareability", "S2DecodeMemAttrs"}
@@ -465,56 +476,100 @@ def _combine_rule(e: Evaluation) -> str:
 
 
 def _run(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
-         backing: _Backing, g: GuestStage1, ipa: int, access: GuestAccess) -> Evaluation:
+         backing: _Backing, g: GuestStage1, ipa: int, access: GuestAccess,
+         vm: VmConfig | None = None) -> Evaluation:
     pol = get_policy(pol_name)
+    vmc = vm if vm is not None else VmConfig()
     if backing.vmm is not None and backing.vmm.source == "gicv":
         return evaluate(pol, host, platform, GicvInterface(), None, g, access=access,
-                        offset=ipa - backing.slot_ipa, ipa=backing.slot_ipa, vm=VmConfig(),
+                        offset=ipa - backing.slot_ipa, ipa=backing.slot_ipa, vm=vmc,
                         cd=sc.cpu.hcr_cd)
     if backing.vmm is None or backing.memslot is None:
         return evaluate(pol, host, platform, None, None, g, access=access, offset=0, ipa=ipa,
-                        vm=VmConfig(), cd=sc.cpu.hcr_cd)
+                        vm=vmc, cd=sc.cpu.hcr_cd)
     src = _forced_source(backing.vmm, platform, pol, host)
     return evaluate(pol, host, platform, src, backing.memslot, g, access=access,
-                    offset=ipa - backing.slot_ipa, vm=VmConfig(), cd=sc.cpu.hcr_cd)
+                    offset=ipa - backing.slot_ipa, vm=vmc, cd=sc.cpu.hcr_cd)
 
 
 def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, ...]]:
-    """The outcome phrase and the events of one access, with what follows an alignment fault.
+    """The outcome phrase and the events of one access, read from the Linux model's evaluation.
 
-    The Linux model stops at the stage-2 mapping; an unaligned access that faults happens after
-    it.  A stage-2 alignment fault is not a translation, permission or access-flag fault, so
-    ``kvm_handle_guest_abort`` prints "Unsupported FSC" and KVM_RUN fails with -EFAULT; a stage-1
-    one is the guest's own (its EL1 takes it).
+    Faults come from the walker's fault values and KVM's handling of them (an alignment fault at
+    stage 2 is "Unsupported FSC" in ``kvm_handle_guest_abort``, KVM_RUN -EFAULT); nothing here
+    decides a fault again.
     """
-    events = list(e.events)
-    al = e.alignment
-    if al is not None and al.faults:
-        fsc = encode_fsc(FaultKind.ALIGNMENT)
-        if al.stage == 2:
-            ec = int(EC.IABT_LOW if spec.op == "exec" else EC.DABT_LOW)
-            events.append(Event(EventKind.ERROR, "kvm_handle_guest_abort",
-                                f"stage-2 alignment fault: Unsupported FSC: EC=0x{ec:x} "
-                                f"xFSC=0x{fsc:x}", Errno.EFAULT))
-            events.append(Event(EventKind.RUN_FAILED, "kvm_arch_vcpu_ioctl_run",
-                                "KVM_RUN returns -EFAULT (the VMM prints 'kvm run failed Bad "
-                                "address')", Errno.EFAULT))
-            return "alignment fault at stage 2 (EL2): KVM_RUN -EFAULT", tuple(events)
-        events.append(Event(EventKind.NOTE, "guest", f"stage-1 alignment fault (xFSC=0x{fsc:x}) "
-                            "taken to the guest's EL1"))
-        return "alignment fault at stage 1 (the guest's EL1)", tuple(events)
+    events = e.events
+    if e.memslot_rejected:
+        return ("no access: KVM_SET_USER_MEMORY_REGION failed "
+                f"({e.errno}), so the VMM stops here before the guest runs", events)
+    if e.stage1_fault is not None:
+        kind = getattr(e.stage1_fault, "kind", None)
+        what = kind.value if kind is not None else "translation"
+        return f"{what} fault at stage 1 (the guest's EL1)", events
+    if e.alignment is not None and e.alignment.faults and e.alignment.stage == 2:
+        err = f"KVM_RUN {e.errno}" if e.errno is not None else "handled by KVM"
+        return f"alignment fault at stage 2 (EL2): {err}", events
     if e.injected:
         errs = [str(ev.errno) for ev in events if ev.errno is not None]
         why = f" ({errs[0]})" if errs else ""
-        return f"{e.injected} injected into the guest{why}", tuple(events)
+        return f"{e.injected} injected into the guest{why}", events
     if e.mmio_exit:
-        return "MMIO exit to the VMM (KVM_EXIT_MMIO)", tuple(events)
+        return "MMIO exit to the VMM (KVM_EXIT_MMIO)", events
+    if any(ev.kind is EventKind.CACHE_MAINTENANCE_SKIPPED for ev in events):
+        return "cache maintenance skipped by KVM (no memslot)", events
     if e.errno is not None:
-        return f"KVM_RUN {e.errno}", tuple(events)
+        return f"KVM_RUN {e.errno}", events
     if e.effective is not None:
         what = "unaligned " if not e.access.aligned else ""
-        return f"{what}{spec.op} completes as {e.effective.short}", tuple(events)
-    return cell_text(e), tuple(events)
+        return f"{what}{spec.op} completes as {e.effective.short}", events
+    return cell_text(e), events
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptEvent:
+    """An event between two accesses of a guest mapping (``[[event]]`` in a scenario file).
+
+    :param mapping: the ``[[guest_mapping]]`` whose accesses it sits between.
+    :param before: the index (among that mapping's ``[[access]]``) it comes before.
+    :param kind: 'memory-disable' (vfio-pci clears PCI_COMMAND_MEMORY: zap + MMU notifier),
+        'function-reset' (the same path, as a reset), 'memory-enable' (faults map it again),
+        'replace-vma' (munmap + mmap ``source`` at the same HVA under the memslot).
+    :param source: the new mapping for 'replace-vma'.
+    """
+
+    mapping: str
+    before: int
+    kind: str
+    source: MappingSource | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCRIPT_KINDS:
+            raise ConfigError(f"event kind={self.kind!r}: expected one of {', '.join(SCRIPT_KINDS)}")
+        if self.kind == "replace-vma" and self.source is None:
+            raise ConfigError("event replace-vma: needs the new mapping source")
+
+
+SCRIPT_KINDS = ("memory-disable", "function-reset", "memory-enable", "replace-vma")
+
+
+def _session(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
+             backing: _Backing, g: GuestStage1, vm: VmConfig) -> Session:
+    pol = get_policy(pol_name)
+    if backing.vmm is None or backing.memslot is None:
+        raise ConfigError("scripted events need a memslot over a VMM mapping")
+    src = _forced_source(backing.vmm, platform, pol, host)
+    return Session(pol, host, platform, src, backing.memslot, g, vm=vm, cd=sc.cpu.hcr_cd)
+
+
+def _apply(s: Session, ev: ScriptEvent) -> None:
+    if ev.kind in ("memory-disable", "function-reset"):
+        s.zap("function reset" if ev.kind == "function-reset" else "memory decode disabled")
+    elif ev.kind == "memory-enable":
+        s.restore()
+    else:
+        assert ev.source is not None
+        s.replace_source(ev.source)
 
 
 def replay(
@@ -522,17 +577,29 @@ def replay(
     *,
     policies: tuple[str, ...] | list[str] | None = None,
     fwb: bool | None = None,
+    vm: VmConfig | None = None,
+    host: dict[str, Any] | None = None,
+    script: tuple[ScriptEvent, ...] | list[ScriptEvent] = (),
+    bus_errors: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset(),
 ) -> Replay:
     """Run every guest mapping (and access) of ``sc`` under each policy and FWB setting.
 
     :param sc: the loaded scenario.
     :param policies: override the scenario's policies (names or releases such as '6.12').
     :param fwb: override the scenario's ``cpu.fwb`` with one value.
+    :param vm: per-VM options (IPA size, NISV to user, protected); default VmConfig().
+    :param host: further HostFeatures fields (apei, ras, pkvm, page_size, ipa_limit,
+        atomics_uncached, lpa2).
+    :param script: events between accesses (reset, revoke, replaced VMA); a mapping with events
+        runs its accesses in one VM, in order, and each access reports its own events.
+    :param bus_errors: (guest mapping, access index) pairs whose target answers with an error.
     """
     names = tuple(dict.fromkeys(policies)) if policies else sc.policies
     for n in names:
         get_policy(n)  # ConfigError listing the known names
     fwbs = (fwb,) if fwb is not None else sc.cpu.fwb
+    vmc = vm if vm is not None else VmConfig()
+    extra = dict(host or {})
     platform = build_platform(sc)
     slots = _backings(sc, platform)
     results: list[Result] = []
@@ -547,17 +614,33 @@ def replay(
         for pname in names:
             pol = get_policy(pname)
             for f in fwbs:
-                host = HostFeatures(fwb=f, dic=sc.cpu.dic, mte=sc.cpu.mte, xs=sc.cpu.xs,
-                                    bits=sc.bits)
+                hf = HostFeatures(fwb=f, dic=sc.cpu.dic, mte=sc.cpu.mte, xs=sc.cpu.xs,
+                                  bits=sc.bits, **extra)
+                mine = [e for e in script if e.mapping == gm.name]
                 try:
-                    base = _run(sc, platform, pname, host, backing, g, gm.ipa, GuestAccess.read())
+                    base = _run(sc, platform, pname, hf, backing, g, gm.ipa, GuestAccess.read(),
+                                vmc)
                     acc_results = []
-                    for a in accesses:
+                    session = _session(sc, platform, pname, hf, backing, g, vmc) if mine \
+                        or any(m == gm.name for m, _ in bus_errors) else None
+                    seen = 0
+                    for k, a in enumerate(accesses):
                         ipa = gm.ipa + a.offset
                         ga = GuestAccess(_OPS[a.op], a.size, _INSTR[a.instr],
                                          aligned=ipa % a.size == 0)
-                        ev = _run(sc, platform, pname, host, backing, g, ipa, ga)
-                        outcome, events = _access_events(ev, a)
+                        err = (gm.name, k) in bus_errors
+                        if session is None:
+                            ev = _run(sc, platform, pname, hf, backing, g, ipa, ga, vmc)
+                            outcome, events = _access_events(ev, a)
+                        else:
+                            for e in mine:
+                                if e.before == k:
+                                    _apply(session, e)
+                            ev = session.access(ga, offset=ipa - backing.slot_ipa,
+                                                bus_error=err)
+                            outcome, events = _access_events(ev, a)
+                            events = events[seen:]
+                            seen = len(ev.events)
                         acc_results.append(AccessResult(a, ev, outcome, events))
                 except MemattrError as exc:
                     if str(exc).startswith(sc.path):

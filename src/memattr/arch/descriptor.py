@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self, cast
 
 from ..errors import ConfigError, EncodingError, ParseError
-from .fields import Field, FieldKind, Layout, genmask, register
+from .fields import Field, FieldKind, Layout, register
 from .memtype import Shareability, decode_shareability
 
 __all__ = [
@@ -80,25 +80,6 @@ __all__ = [
     "S2_FNXS",
     "S2_XN_SHIFT",
     "S2_XN_MASK",
-    "KVM_PTE_VALID",
-    "KVM_PTE_TYPE",
-    "KVM_PTE_LEAF_ATTR_LO",
-    "KVM_PTE_LEAF_ATTR_HI",
-    "KVM_PTE_LEAF_ATTR_LO_S1_ATTRIDX",
-    "KVM_PTE_LEAF_ATTR_LO_S1_AP",
-    "KVM_PTE_LEAF_ATTR_LO_S1_SH",
-    "KVM_PTE_LEAF_ATTR_LO_S1_SH_IS",
-    "KVM_PTE_LEAF_ATTR_LO_S1_AF",
-    "KVM_PTE_LEAF_ATTR_HI_S1_XN",
-    "KVM_PTE_LEAF_ATTR_HI_S1_GP",
-    "KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR",
-    "KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R",
-    "KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W",
-    "KVM_PTE_LEAF_ATTR_LO_S2_SH",
-    "KVM_PTE_LEAF_ATTR_LO_S2_SH_IS",
-    "KVM_PTE_LEAF_ATTR_LO_S2_AF",
-    "KVM_PTE_LEAF_ATTR_HI_S2_XN",
-    "KVM_PTE_LEAF_ATTR_HI_SW",
 ]
 
 FINAL_LEVEL = 3
@@ -1074,27 +1055,3 @@ S2_S2AP_SHIFT, S2_S2AP_MASK = _S2_REF.shift_mask("S2AP")
 S2_S2AP_W = 1 << _S2_REF.field("S2AP").msb  # S2AP[1]: writable (the dirty state)
 S2_FNXS = _S2_REF.field_mask("FnXS")
 S2_XN_SHIFT, S2_XN_MASK = _S2_REF.shift_mask("XN")
-
-# =========================================================================================
-# Linux constants (arch/arm64/include/asm/kvm_pgtable.h), derived from the tables above
-# =========================================================================================
-
-KVM_PTE_VALID = 1 << _S1_REF.field("Type").lsb  # BIT(0)
-KVM_PTE_TYPE = 1 << _S1_REF.field("Type").msb  # BIT(1)
-KVM_PTE_LEAF_ATTR_LO = genmask(_S1_REF.field("nG").msb, _S1_REF.field("AttrIndx").lsb)
-KVM_PTE_LEAF_ATTR_HI = genmask(63, _S1_REF.field("GP").lsb)  # GENMASK(63, 50)
-KVM_PTE_LEAF_ATTR_LO_S1_ATTRIDX = _S1_REF.field_mask("AttrIndx")  # GENMASK(4, 2)
-KVM_PTE_LEAF_ATTR_LO_S1_AP = _S1_REF.field_mask("AP")  # GENMASK(7, 6)
-KVM_PTE_LEAF_ATTR_LO_S1_SH = _S1_REF.field_mask("SH")  # GENMASK(9, 8)
-KVM_PTE_LEAF_ATTR_LO_S1_SH_IS = Shareability.ISH.encoding  # 3
-KVM_PTE_LEAF_ATTR_LO_S1_AF = _S1_REF.field_mask("AF")  # BIT(10)
-KVM_PTE_LEAF_ATTR_HI_S1_XN = _S1_REF.field_mask("UXN")  # BIT(54)
-KVM_PTE_LEAF_ATTR_HI_S1_GP = _S1_REF.field_mask("GP")  # BIT(50)
-KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR = _S2_REF.field_mask("MemAttr")  # GENMASK(5, 2)
-KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R = 1 << _S2_REF.field("S2AP").lsb  # BIT(6)
-KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W = 1 << _S2_REF.field("S2AP").msb  # BIT(7)
-KVM_PTE_LEAF_ATTR_LO_S2_SH = _S2_REF.field_mask("SH")  # GENMASK(9, 8)
-KVM_PTE_LEAF_ATTR_LO_S2_SH_IS = Shareability.ISH.encoding  # 3
-KVM_PTE_LEAF_ATTR_LO_S2_AF = _S2_REF.field_mask("AF")  # BIT(10)
-KVM_PTE_LEAF_ATTR_HI_S2_XN = 1 << _S2_REF.field("XN").msb  # BIT(54), before FEAT_XNX support
-KVM_PTE_LEAF_ATTR_HI_SW = _S2_REF.field_mask("SW")  # GENMASK(58, 55)

@@ -28,7 +28,6 @@ __all__ = [
     "s2_decode_mem_attrs",
     "fwb_meaning",
     "describe",
-    "LINUX_S2",
 ]
 
 _CACHE = {0b01: Cacheability.NC, 0b10: Cacheability.WT, 0b11: Cacheability.WB}
@@ -143,12 +142,3 @@ def describe(memattr: int, fwb: bool) -> str:
         return f"Device {a.device.name}"
     assert a.inner is not None and a.outer is not None
     return f"Normal inner {a.inner.cacheability.value}, outer {a.outer.cacheability.value}"
-
-
-# Linux arch/arm64/include/asm/memory.h (arch.md section 8): name -> (FWB=0 value, FWB=1 value).
-LINUX_S2 = {
-    "DEVICE_nGnRE": (0x1, 0x1),  # MT_S2_DEVICE_nGnRE / MT_S2_FWB_DEVICE_nGnRE
-    "NORMAL_NC": (0x5, 0x5),  # MT_S2_NORMAL_NC / MT_S2_FWB_NORMAL_NC (c034ec84e879, v6.9)
-    "NORMAL": (0xF, 0x6),  # MT_S2_NORMAL / MT_S2_FWB_NORMAL
-    "AS_S1": (0xF, 0x7),  # MT_S2_AS_S1 / MT_S2_FWB_AS_S1 (v7.0)
-}

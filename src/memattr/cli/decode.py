@@ -138,26 +138,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _linux_names(attrs: tuple[MairAttr, ...]) -> list[str | None]:
-    """Linux's MT_* name of each Attr<n> if the whole MAIR is the one Linux programs, else Nones.
-
-    Linux's MAIR_EL1 (asm/memory.h MT_* indexes, sysreg.h MAIR_ATTR_* bytes) holds its bytes at
-    the MT_* indexes and zero elsewhere; MT_NORMAL_TAGGED is 0xff until cpu_enable_mte() makes
-    it 0xf0.  A MAIR that only shares some bytes with it (TF-A's MAIR_EL3, another kernel's)
-    gets no names: a per-version table of Linux MAIRs is future work.
+    """Linux's MT_* name of each Attr<n> if the whole MAIR is one that a Linux release programs
+    (linux.asm.memory MT_LAYOUTS, with MT_NORMAL_TAGGED 0xff before cpu_enable_mte() or 0xf0),
+    else Nones: a MAIR that only shares some bytes with Linux's (TF-A's MAIR_EL3) gets no names.
     """
-    from ..arch.mair import LINUX_MAIR_BYTES, LINUX_MT
+    from ..linux.asm.memory import MT_LAYOUTS
 
-    names: list[str | None] = [None] * len(attrs)
-    for mt, idx in LINUX_MT.items():
-        names[idx] = mt
-    for idx, attr in enumerate(attrs):
-        label = names[idx]
-        ok = {0x00} if label is None else {LINUX_MAIR_BYTES[label]}
-        if label == "MT_NORMAL_TAGGED":
-            ok.add(LINUX_MAIR_BYTES["MT_NORMAL"])
-        if attr.value not in ok:
-            return [None] * len(attrs)
-    return names
+    value = sum(attr.value << (8 * idx) for idx, attr in enumerate(attrs))
+    for layout in reversed(MT_LAYOUTS):
+        if value in (layout.mair(mte=False), layout.mair(mte=True)):
+            return [layout.name(idx) for idx in range(len(attrs))]
+    return [None] * len(attrs)
 
 
 def _mair_attr_json(attr: MairAttr, index: int | None, linux: str | None) -> dict[str, Any]:

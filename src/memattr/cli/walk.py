@@ -479,9 +479,10 @@ def _build(rd: _Reader, data: dict[str, Any], cpu: Cpu) -> Built:
     from ..arch import registers as R
     from ..arch import walkparams as W
     from ..arch.descriptor import Granule
-    from ..arch.mair import LINUX_MAIR, LINUX_MT
-    from ..arch.s2memattr import LINUX_S2
     from ..errors import MemattrError
+    from ..linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
+    from ..linux.asm.memory import S2_MEMATTRS as LINUX_S2
+    from ..linux.asm.memory import mt_names
     from ..mmu.pgtable import IpaSpace, PageTable, s1_attrs, s2_attrs
     from ..mmu.physmem import PhysMem
     from ..mmu.regime import (
@@ -638,7 +639,7 @@ def _build(rd: _Reader, data: dict[str, Any], cpu: Cpu) -> Built:
             if "attr_index" in m:
                 idx = rd.num(m, "attr_index", wm, bits=3)
             elif "mt" in m:
-                idx = rd.text(m, "mt", wm, dict(LINUX_MT))
+                idx = rd.text(m, "mt", wm, mt_names("6.9"))
             else:
                 raise rd.fail(wm + ("attr_index",), "required (or mt = ...)")
             ap_v = m.get("ap", "rw")

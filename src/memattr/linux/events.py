@@ -36,6 +36,17 @@ class EventKind(enum.Enum):
     CACHE_MAINTENANCE_SKIPPED = "cache maintenance on MMIO skipped"
     PREFETCH_ABORT_INJECTED = "prefetch abort injected"
     DATA_ABORT_INJECTED = "data abort injected"
+    SERROR_INJECTED = "SError injected"  # kvm_inject_vabt
+    INSTRUCTION_SKIPPED = "instruction skipped"
+    STAGE1_FAULT = "stage-1 fault taken by the guest"  # never reaches KVM
+    STAGE2_FAULT = "stage-2 abort"  # the walker's fault, as ESR_EL2/FAR_EL2/HPFAR_EL2
+    STAGE2_UNMAPPED = "stage-2 mapping removed"  # kvm_unmap_gfn_range / MMU notifier
+    VMA_ZAPPED = "VMA PTEs zapped"  # vfio_pci_zap_bars / unmap_mapping_range
+    DEVICE_RESET = "device reset"
+    MEMORY_DECODE = "memory decode changed"
+    VMA_REPLACED = "VMA replaced"
+    KERNEL_LOG = "kernel log"
+    HOST_PANIC = "host panic"  # arm64_serror_panic: an uncontainable SError
     RUN_FAILED = "KVM_RUN failed"  # an errno returned to userspace
     ERROR = "error"  # a kernel function returned an errno (-EINVAL, -EFAULT, -ENOEXEC, ...)
     NOTE = "note"

@@ -14,7 +14,9 @@ from ..arch import mair as _mair
 from ..arch.combine import Controls
 from ..arch.memtype import MemoryAttributes, Shareability
 from ..errors import ConfigError, EncodingError
+from .asm.memory import mair_for, mt_layout
 from .mm import MT
+from .version import KernelVersion
 
 __all__ = [
     "GuestMap",
@@ -112,13 +114,13 @@ _GUEST_MT = {
 }
 
 
-def linux_guest_mair(*, mte: bool = False) -> int:
+def linux_guest_mair(*, mte: bool = False, release: KernelVersion | str | None = None) -> int:
     """A Linux guest's MAIR_EL1 (arch/arm64/mm/proc.S MAIR_EL1_SET; MT_NORMAL_TAGGED is 0xFF
-    until the guest enables MTE, then 0xF0)."""
-    if mte:
-        return _mair.LINUX_MAIR
-    return (_mair.LINUX_MAIR & ~(0xFF << (8 * MT.MT_NORMAL_TAGGED))) | (
-        0xFF << (8 * MT.MT_NORMAL_TAGGED))
+    until the guest enables MTE, then 0xF0).
+
+    :param release: the guest kernel's release (default: the v5.14+ layout).
+    """
+    return mair_for(release if release is not None else "6.9", mte=mte)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +128,18 @@ class LinuxGuest:
     """A Linux guest: MAIR_EL1 as Linux programs it; methods named after the mapping APIs."""
 
     mte: bool = False
+    release: KernelVersion | None = None
 
     @property
     def mair(self) -> int:
-        return linux_guest_mair(mte=self.mte)
+        return linux_guest_mair(mte=self.mte, release=self.release)
+
+    def attrindx(self, kind: GuestMap) -> int:
+        """The AttrIndx this guest's kernel uses for a mapping API (its release's MT_* layout)."""
+        name = _GUEST_MT[kind].name
+        if self.release is None:
+            return int(_GUEST_MT[kind])
+        return mt_layout(self.release).index(name)
 
     def map(self, kind: GuestMap | str) -> GuestStage1:
         """The stage-1 view a mapping API gives ('ioremap_wc', GuestMap.IOREMAP_WC ...)."""
@@ -138,7 +148,7 @@ class LinuxGuest:
             return GuestStage1(k.value, self.mair, None, 0b11, False)
         user = k in (GuestMap.SYSFS_RESOURCE, GuestMap.SYSFS_RESOURCE_WC)
         # Kernel and user PTEs carry PTE_SHARED (SH = Inner Shareable) without LPA2.
-        return GuestStage1(k.value, self.mair, int(_GUEST_MT[k]), 0b11, True, user)
+        return GuestStage1(k.value, self.mair, self.attrindx(k), 0b11, True, user)
 
     def ioremap(self) -> GuestStage1:
         """``ioremap``: Device-nGnRE."""

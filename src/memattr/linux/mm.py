@@ -10,8 +10,10 @@ import enum
 from dataclasses import dataclass, replace
 
 from ..arch import mair as _mair
+from ..arch.decision import Decision
 from ..arch.memtype import MemoryAttributes, Shareability
 from ..errors import ConfigError
+from .asm import memory as _mem
 
 __all__ = [
     # vm_flags (include/linux/mm.h)
@@ -27,7 +29,8 @@ __all__ = [
     "PTE_PXN", "PTE_UXN", "PTE_ATTRINDX_MASK", "Pgprot", "PAGE_SHARED", "PAGE_KERNEL",
     "pgprot_noncached", "pgprot_device", "pgprot_writecombine", "pgprot_tagged",
     # VMAs
-    "Vma", "kvm_vma_is_cacheable", "vma_stage1_attrs", "AddressSpace",
+    "Vma", "kvm_vma_is_cacheable", "vma_stage1_attrs", "AddressSpace", "PAGE_SIZE", "PMD_SIZE",
+    "PUD_SIZE", "vm_mte_bits",
 ]
 
 # --- vm_flags: include/linux/mm.h (values unchanged from v5.x to v6.17) -------------------------
@@ -63,8 +66,8 @@ VM_MIXEDMAP = 0x10000000  # Can contain "struct page" and pure PFN pages
 VM_HUGEPAGE = 0x20000000
 VM_NOHUGEPAGE = 0x40000000
 VM_MERGEABLE = 0x80000000
-VM_MTE = 1 << 32  # arm64: VM_HIGH_ARCH_0 (CONFIG_ARM64_MTE)
-VM_MTE_ALLOWED = 1 << 33  # arm64: VM_HIGH_ARCH_1
+VM_MTE = 1 << 32  # arm64: VM_HIGH_ARCH_0 (CONFIG_ARM64_MTE), up to v6.11
+VM_MTE_ALLOWED = 1 << 33  # arm64: VM_HIGH_ARCH_1, up to v6.11
 # Since Linux commit 5c656fcdd6c6 ("mm: Introduce new flag to indicate wc safe") (in v6.9):
 # VM_ALLOW_ANY_UNCACHED_BIT 39 under CONFIG_64BIT, else VM_ALLOW_ANY_UNCACHED = VM_NONE.
 VM_ALLOW_ANY_UNCACHED_BIT = 39
@@ -80,6 +83,19 @@ _FLAG_NAMES = (
 )
 
 
+def vm_mte_bits(release: object | None = None) -> tuple[int, int]:
+    """(VM_MTE, VM_MTE_ALLOWED) in a kernel of ``release``: VM_HIGH_ARCH_0/1 (bits 32/33) up to
+    v6.11, VM_HIGH_ARCH_4/5 (bits 36/37) from v6.12, when arm64 POE took VM_HIGH_ARCH_0..2 for
+    the protection-key bits (the commit was not verified; the positions were).
+
+    :param release: a KernelVersion or 'MAJOR.MINOR' (None: the v6.12+ positions).
+    """
+    from .version import V6_12, KernelVersion
+
+    r = KernelVersion.parse(release) if release is not None else V6_12  # type: ignore[arg-type]
+    return (VM_MTE, VM_MTE_ALLOWED) if r < V6_12 else (1 << 36, 1 << 37)
+
+
 def vm_allow_any_uncached(bits: int = 64) -> int:
     """The value of VM_ALLOW_ANY_UNCACHED in a kernel of this word size: BIT(39) or VM_NONE.
 
@@ -90,12 +106,16 @@ def vm_allow_any_uncached(bits: int = 64) -> int:
     return VM_ALLOW_ANY_UNCACHED if bits == 64 else VM_NONE
 
 
-def decode_vm_flags(value: int) -> str:
-    """'VM_IO|VM_PFNMAP|0x...': flag names, unknown bits shown raw in hex (never hidden)."""
+def decode_vm_flags(value: int, release: object | None = None) -> str:
+    """'VM_IO|VM_PFNMAP|0x...': flag names, unknown bits shown raw in hex (never hidden).
+
+    :param release: the kernel whose VM_MTE / VM_MTE_ALLOWED positions apply (None: up to v6.11).
+    """
     names: list[str] = []
     rest = value
+    mte = vm_mte_bits(release) if release is not None else (VM_MTE, VM_MTE_ALLOWED)
     for name in _FLAG_NAMES:
-        bit = globals()[name]
+        bit = {"VM_MTE": mte[0], "VM_MTE_ALLOWED": mte[1]}.get(name, globals()[name])
         if value & bit:
             names.append(name)
             rest &= ~bit
@@ -106,17 +126,21 @@ def decode_vm_flags(value: int) -> str:
 
 # --- pgprot: arch/arm64/include/asm/{memory.h,pgtable-hwdef.h,pgtable-prot.h,pgtable.h} ---------
 class MT(enum.IntEnum):
-    """Linux arm64 MAIR_EL1 AttrIndx values (asm/memory.h); checked against arch.mair.LINUX_MT."""
+    """Linux arm64 MAIR_EL1 AttrIndx values of v5.14 on (asm/memory.h, :mod:`.asm.memory`).
 
-    MT_NORMAL = _mair.LINUX_MT["MT_NORMAL"]
-    MT_NORMAL_TAGGED = _mair.LINUX_MT["MT_NORMAL_TAGGED"]
-    MT_NORMAL_NC = _mair.LINUX_MT["MT_NORMAL_NC"]
-    MT_DEVICE_nGnRnE = _mair.LINUX_MT["MT_DEVICE_nGnRnE"]
-    MT_DEVICE_nGnRE = _mair.LINUX_MT["MT_DEVICE_nGnRE"]
+    The host side of the model (VMAs, pgprots) uses this layout; older layouts are in
+    :data:`memattr.linux.asm.memory.MT_LAYOUTS` (a guest kernel of any release uses its own).
+    """
 
+    MT_NORMAL = _mem.MT_NORMAL
+    MT_NORMAL_TAGGED = _mem.MT_NORMAL_TAGGED
+    MT_NORMAL_NC = _mem.MT_NORMAL_NC
+    MT_DEVICE_nGnRnE = _mem.MT_DEVICE_nGnRnE
+    MT_DEVICE_nGnRE = _mem.MT_DEVICE_nGnRE
 
-if {m.name: int(m) for m in MT} != _mair.LINUX_MT:  # one table: arch.mair.LINUX_MT
-    raise ImportError("memattr.linux.mm.MT is out of step with arch.mair.LINUX_MT")
+PAGE_SIZE = 1 << 12  # 4KB granule: PAGE_SHIFT 12
+PMD_SIZE = 1 << 21  # PMD_SHIFT 21
+PUD_SIZE = 1 << 30  # PUD_SHIFT 30
 
 PTE_TYPE_PAGE = 0b11
 PTE_USER = 1 << 6  # AP[1]
@@ -212,6 +236,12 @@ class Vma:
     :param name: what made it ('vfio-pci 0000:01:00.0 BAR2' ...).
     :param page_size: the page size of the mapping (a hugetlb VMA's huge page size).
     :param origin: the kernel function that created the VMA (``vfio_pci_core_mmap`` ...).
+    :param huge_pfnmap: the driver's fault handler installs PMD/PUD PFN maps where the HVA, the
+        PFN and the VMA allow (vfio-pci's ``huge_fault`` since Linux commit f9e54c3a2f5b
+        ("vfio/pci: implement huge_fault support") (in v6.12)); otherwise PTEs.
+    :param thp: anonymous memory backed by transparent huge pages (PMD-mapped where aligned).
+    :param decisions: the mmap path's decisions (flags and pgprot), as records.
+    :param release: the host kernel release (a KernelVersion) whose flag positions apply.
     """
 
     vm_start: int
@@ -222,6 +252,10 @@ class Vma:
     name: str = ""
     page_size: int = 4096
     origin: str = ""
+    huge_pfnmap: bool = False
+    thp: bool = False
+    decisions: tuple[Decision, ...] = ()
+    release: object = None
 
     def __post_init__(self) -> None:
         if self.vm_end <= self.vm_start or self.vm_start % 4096 or self.vm_end % 4096:
@@ -245,9 +279,38 @@ class Vma:
     def hva_to_pfn(self, hva: int) -> int:
         return self.hva_to_phys(hva) >> 12
 
+    def host_leaf_size(self, hva: int) -> int:
+        """The size of the VMM's own (host stage-1) leaf mapping ``hva``: a hugetlb page, a
+        PMD-mapped THP, a PMD/PUD PFN map of a ``huge_pfnmap`` driver, else a 4 KiB PTE.
+
+        A block is used where the HVA and the physical address are equally aligned and the whole
+        block lies in the VMA (vfio_pci_mmap_huge_fault's checks; the THP fault path's).
+        """
+        if self.vm_flags & VM_HUGETLB:
+            return self.page_size
+        sizes = (PUD_SIZE, PMD_SIZE) if self.huge_pfnmap else (PMD_SIZE,) if self.thp else ()
+        pa = self.hva_to_phys(hva)
+        for size in sizes:
+            base = hva & ~(size - 1)
+            if (hva & (size - 1)) == (pa & (size - 1)) and base >= self.vm_start and \
+                    base + size <= self.vm_end:
+                return size
+        return PAGE_SIZE
+
+    @property
+    def kernel_vm_flags(self) -> int:
+        """``vm_flags`` as the release's kernel holds it: the model keeps VM_MTE/VM_MTE_ALLOWED at
+        bits 32/33 and moves them to bits 36/37 for v6.12 on (:func:`vm_mte_bits`)."""
+        mte, allowed = vm_mte_bits(self.release) if self.release is not None else (VM_MTE,
+                                                                                     VM_MTE_ALLOWED)
+        value = self.vm_flags & ~(VM_MTE | VM_MTE_ALLOWED)
+        value |= mte if self.vm_flags & VM_MTE else 0
+        value |= allowed if self.vm_flags & VM_MTE_ALLOWED else 0
+        return value
+
     @property
     def flags_str(self) -> str:
-        return decode_vm_flags(self.vm_flags)
+        return decode_vm_flags(self.kernel_vm_flags, self.release)
 
     def at(self, vm_start: int) -> Vma:
         """The same VMA placed at another HVA."""
@@ -271,9 +334,7 @@ def vma_stage1_attrs(vma: Vma, *, mte: bool = False) -> MemoryAttributes:
     :param mte: the host has enabled MTE (MT_NORMAL_TAGGED holds 0xF0 rather than 0xFF).
     """
     slot = vma.vm_page_prot.attrindx
-    byte = (_mair.LINUX_MAIR >> (8 * slot)) & 0xFF
-    if slot == MT.MT_NORMAL_TAGGED and not mte:
-        byte = 0xFF  # until cpu_enable_mte rewrites it
+    byte = (_mem.mair_for(_mem.MT_LAYOUTS[-1].since, mte=mte) >> (8 * slot)) & 0xFF
     sh = {0: Shareability.NSH, 2: Shareability.OSH, 3: Shareability.ISH}.get(
         vma.vm_page_prot.sh, Shareability.ISH)
     return _mair.decode(byte, sh, field=f"MAIR_EL1.Attr{slot}")
@@ -285,6 +346,16 @@ class AddressSpace:
     def __init__(self, base: int = 0x7F00_0000_0000) -> None:
         self._vmas: list[Vma] = []
         self._next = base
+        self.revoked: set[int] = set()  # vm_start of VMAs whose fault handler returns SIGBUS
+
+    def remove(self, vma: Vma) -> None:
+        """munmap: the VMA goes."""
+        self._vmas.remove(vma)
+        self.revoked.discard(vma.vm_start)
+
+    def sigbus(self, vma: Vma) -> bool:
+        """The VMA's fault handler answers VM_FAULT_SIGBUS (its device's memory is revoked)."""
+        return vma.vm_start in self.revoked
 
     @property
     def vmas(self) -> tuple[Vma, ...]:

@@ -8,20 +8,26 @@ scenario can be replayed under every policy: :func:`mmap_source` runs the right 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..arch.decision import Decision
 from ..errors import ConfigError
 from ..platform.physmap import PAGE_SIZE, Platform, RegionKind
+from .commits import COMMITS
+from .decisions import KernelRule, decide
+from .events import Errno
 from .mm import (
     PAGE_SHARED,
     VM_ACCOUNT,
     VM_DONTDUMP,
     VM_DONTEXPAND,
+    VM_HUGEPAGE,
     VM_HUGETLB,
     VM_IO,
     VM_MAYREAD,
     VM_MAYSHARE,
     VM_MAYWRITE,
+    VM_MIXEDMAP,
     VM_MTE_ALLOWED,
     VM_PFNMAP,
     VM_READ,
@@ -34,7 +40,7 @@ from .mm import (
     pgprot_writecombine,
     vm_allow_any_uncached,
 )
-from .version import V6_9, Commit, KernelVersion
+from .version import V6_9, V6_12, KernelVersion
 
 V6_13 = KernelVersion(6, 13)
 
@@ -48,7 +54,9 @@ __all__ = [
     "AnonymousRam",
     "HugetlbRam",
     "RawVma",
+    "DriverPfnmap",
     "GicvInterface",
+    "driver_pfnmap",
     "VM_SHARED_RW",
     "REMAP_PFN_FLAGS",
     "remap_pfn_range",
@@ -68,12 +76,9 @@ __all__ = [
     "COMMIT_NVGRACE_NONCACHED",
 ]
 
-COMMIT_MM_WC_SAFE = Commit("5c656fcdd6c6", "mm: Introduce new flag to indicate wc safe", V6_9)
-COMMIT_VFIO_WC_SAFE = Commit("a39d3a966a09", "vfio: Convey kvm that the vfio-pci device is wc safe",
-                             V6_9)
-# VFIO tree for v6.9 (commit id not verified; linux.md 1.3): only resmem gets the flag.
-COMMIT_NVGRACE_NONCACHED = Commit(
-    "vfio-next", "vfio/nvgrace-gpu: Convey kvm to map device memory region as noncached", V6_9)
+COMMIT_MM_WC_SAFE = COMMITS["mm-flag"]
+COMMIT_VFIO_WC_SAFE = COMMITS["vfio-wc-safe"]
+COMMIT_NVGRACE_NONCACHED = COMMITS["nvgrace-noncached"]
 
 # A MAP_SHARED read/write mapping of a device file.
 VM_SHARED_RW = VM_READ | VM_WRITE | VM_SHARED | VM_MAYREAD | VM_MAYWRITE | VM_MAYSHARE
@@ -172,10 +177,12 @@ class DevMem(MappingSource):
 
 @dataclass(frozen=True, slots=True)
 class AnonymousRam(MappingSource):
-    """Anonymous guest RAM; ``phys`` picks the backing pages (None: the first linear-map RAM)."""
+    """Anonymous guest RAM; ``phys`` picks the backing pages (None: the first linear-map RAM);
+    ``thp``: backed by transparent huge pages (PMD-mapped by the host where aligned)."""
 
     size: int
     phys: int | None = None
+    thp: bool = False
 
     @property
     def label(self) -> str:
@@ -208,6 +215,40 @@ class RawVma(MappingSource):
     @property
     def label(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class DriverPfnmap(MappingSource):
+    """A PFN map made by a driver with a pgprot of its choosing (DRM/TTM GEM objects, dma-buf
+    exporters, a virtio-gpu blob resource): ``remap_pfn_range``/``vmf_insert_pfn`` with
+    VM_IO|VM_PFNMAP (or VM_MIXEDMAP), and VM_ALLOW_ANY_UNCACHED only if the driver sets it.
+
+    :param phys: the physical address mapped.  :param size: bytes.
+    :param pgprot: 'writecombine' (pgprot_writecombine, what TTM uses for WC buffers),
+        'device' (pgprot_device), 'noncached' (pgprot_noncached) or 'cached' (PAGE_SHARED).
+    :param allow_any_uncached: the driver sets VM_ALLOW_ANY_UNCACHED (none does in v6.9-v6.17
+        except vfio-pci and nvgrace-gpu resmem).
+    :param mixedmap: VM_MIXEDMAP instead of VM_PFNMAP.
+    """
+
+    phys: int
+    size: int
+    pgprot: str = "writecombine"
+    allow_any_uncached: bool = False
+    mixedmap: bool = False
+    name: str = "driver PFNMAP"
+
+    def __post_init__(self) -> None:
+        if self.pgprot not in _PGPROTS:
+            raise ConfigError(f"PFNMAP pgprot={self.pgprot!r}: expected one of "
+                              f"{', '.join(_PGPROTS)}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.pgprot})"
+
+
+_PGPROTS = ("writecombine", "device", "noncached", "cached")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,17 +306,34 @@ def vfio_pci_core_mmap(
         if ep.sriov is None:
             raise ConfigError(f"{device}: VF{vf} requested but the endpoint has no SR-IOV")
         b = ep.sriov.vf_bar(vf, bar)
+    ds: list[Decision] = []
+    total = b.size
     if b.size < PAGE_SIZE:
-        # vfio_pci_core_enable: bar_mmap_supported is false for sub-page BARs.
-        raise ConfigError(f"{device} BAR{bar}: size 0x{b.size:x} is below a page; vfio-pci does "
-                          "not allow mmap (-EINVAL)")
-    phys, length = _span(b.address, b.size, offset, size, f"{device} BAR{bar}")
+        # vfio_pci_probe_mmaps (vfio_pci_core_enable): a sub-page BAR is mmap-able when it starts
+        # a page; vfio-pci reserves the rest of that page so no other device shares it (Linux
+        # commit 05f0c03fbac1, v4.8).  Otherwise bar_mmap_supported is false: mmap is -EINVAL.
+        if b.address % PAGE_SIZE:
+            ds.append(decide(KernelRule.vfio_pci_probe_mmaps, "sub_page_unaligned", Errno.EINVAL,
+                             size=b.size, address=b.address))
+            raise ConfigError(f"{device} BAR{bar}: 0x{b.size:x} bytes at 0x{b.address:x} is a "
+                              "sub-page BAR that does not start a page; vfio-pci does not allow "
+                              "mmap (-EINVAL)")
+        ds.append(decide(KernelRule.vfio_pci_probe_mmaps, "sub_page_reserved", True,
+                         size=b.size, address=b.address))
+        total = PAGE_SIZE
+    phys, length = _span(b.address, total, offset, size, f"{device} BAR{bar}")
     flags = VM_SHARED_RW
     if release >= V6_9:
         flags |= vm_allow_any_uncached(bits)
+    huge = release >= V6_12
+    ds.append(decide(KernelRule.vfio_pci_core_mmap, "flags_6_9" if release >= V6_9 else
+                     "flags_6_8", flags | REMAP_PFN_FLAGS, release=str(release), bits=bits,
+                     pgprot="pgprot_noncached", huge_fault=huge))
     name = f"vfio-pci {device}{f' VF{vf}' if vf is not None else ''} BAR{bar}"
-    return remap_pfn_range(hva, phys, length, pgprot_noncached(PAGE_SHARED), flags, name=name,
-                           origin="vfio_pci_core_mmap")
+    vma = remap_pfn_range(hva, phys, length, pgprot_noncached(PAGE_SHARED), flags, name=name,
+                          origin="vfio_pci_core_mmap")
+    # Since Linux commit f9e54c3a2f5b (v6.12) vfio-pci faults its BARs in with PMD/PUD PFN maps.
+    return replace(vma, huge_pfnmap=huge, decisions=tuple(ds))
 
 
 def nvgrace_gpu_mmap(
@@ -305,8 +363,11 @@ def nvgrace_gpu_mmap(
         prot = pgprot_writecombine(prot)
         if release >= V6_9:
             flags |= vm_allow_any_uncached(bits)
-    return remap_pfn_range(hva, phys, length, prot, flags, name=f"nvgrace-gpu {device} {region}",
-                           origin="nvgrace_gpu_mmap")
+    d = decide(KernelRule.nvgrace_gpu_mmap, region, flags | REMAP_PFN_FLAGS, release=str(release),
+               pgprot=prot.mt_name)
+    vma = remap_pfn_range(hva, phys, length, prot, flags, name=f"nvgrace-gpu {device} {region}",
+                          origin="nvgrace_gpu_mmap")
+    return replace(vma, decisions=(d,))
 
 
 def vfio_platform_mmap_mmio(
@@ -345,9 +406,12 @@ def pci_mmap_resource_range(
     phys, length = _span(b.address, b.size, offset, size, f"{device} BAR{bar}")
     prot = pgprot_writecombine(PAGE_SHARED) if write_combine else pgprot_device(PAGE_SHARED)
     suffix = "_wc" if write_combine else ""
-    return remap_pfn_range(hva, phys, length, prot, VM_SHARED_RW,
-                           name=f"sysfs {device} resource{bar}{suffix}",
-                           origin="pci_mmap_resource_range")
+    d = decide(KernelRule.pci_mmap_resource_range, "wc" if write_combine else "uc",
+               VM_SHARED_RW | REMAP_PFN_FLAGS, pgprot=prot.mt_name)
+    vma = remap_pfn_range(hva, phys, length, prot, VM_SHARED_RW,
+                          name=f"sysfs {device} resource{bar}{suffix}",
+                          origin="pci_mmap_resource_range")
+    return replace(vma, decisions=(d,))
 
 
 def phys_mem_access_prot(platform: Platform, pfn: int, prot: Pgprot, *, o_sync: bool) -> Pgprot:
@@ -365,8 +429,12 @@ def mmap_mem(platform: Platform, phys: int, size: int, *, o_sync: bool = False, 
     if phys % PAGE_SIZE or size <= 0 or size % PAGE_SIZE:
         raise ConfigError(f"/dev/mem: phys=0x{phys:x} size=0x{size:x} must be page-aligned")
     prot = phys_mem_access_prot(platform, phys >> 12, PAGE_SHARED, o_sync=o_sync)
-    return remap_pfn_range(hva, phys, size, prot, VM_SHARED_RW, name=f"/dev/mem 0x{phys:x}",
-                           origin="mmap_mem")
+    d = decide(KernelRule.mmap_mem, "phys_mem_access_prot", VM_SHARED_RW | REMAP_PFN_FLAGS,
+               pgprot=prot.mt_name, in_linear_map=platform.pfn_is_map_memory(phys >> 12),
+               o_sync=o_sync)
+    vma = remap_pfn_range(hva, phys, size, prot, VM_SHARED_RW, name=f"/dev/mem 0x{phys:x}",
+                          origin="mmap_mem")
+    return replace(vma, decisions=(d,))
 
 
 def _ram_phys(platform: Platform, phys: int | None, size: int, what: str) -> int:
@@ -379,17 +447,38 @@ def _ram_phys(platform: Platform, phys: int | None, size: int, what: str) -> int
 
 
 def mmap_anonymous(
-    platform: Platform, size: int, *, hva: int, phys: int | None = None, mte: bool = False
+    platform: Platform, size: int, *, hva: int, phys: int | None = None, mte: bool = False,
+    thp: bool = False, release: KernelVersion | None = None,
 ) -> Vma:
     """An anonymous private mapping (``MAP_PRIVATE|MAP_ANONYMOUS``): ordinary struct-page RAM.
 
-    :param mte: the host supports MTE: arm64 ``arch_calc_vm_flag_bits`` adds VM_MTE_ALLOWED.
+    :param mte: the host supports MTE: arm64 ``arch_calc_vm_flag_bits`` adds VM_MTE_ALLOWED
+        (bit 33 up to v6.11, bit 37 from v6.12).
+    :param thp: transparent huge pages back it (VM_HUGEPAGE; PMD-mapped where aligned).
     """
     base = _ram_phys(platform, phys, size, "anonymous RAM")
     flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_ACCOUNT
     if mte:
         flags |= VM_MTE_ALLOWED
-    return Vma(hva, hva + size, flags, PAGE_SHARED, base, "anonymous RAM", origin="do_mmap")
+    if thp:
+        flags |= VM_HUGEPAGE
+    return Vma(hva, hva + size, flags, PAGE_SHARED, base, "anonymous RAM", origin="do_mmap",
+               thp=thp)
+
+
+def driver_pfnmap(platform: Platform, source: DriverPfnmap, *, hva: int, bits: int = 64) -> Vma:
+    """A driver's PFN map with its own pgprot (DRM/TTM, dma-buf, virtio-gpu blob)."""
+    if source.phys % PAGE_SIZE or source.size <= 0 or source.size % PAGE_SIZE:
+        raise ConfigError(f"{source.name}: phys=0x{source.phys:x} size=0x{source.size:x} must be "
+                          "page-aligned")
+    prot = {"writecombine": pgprot_writecombine, "device": pgprot_device,
+            "noncached": pgprot_noncached}.get(source.pgprot, lambda p: p)(PAGE_SHARED)
+    flags = VM_SHARED_RW | (vm_allow_any_uncached(bits) if source.allow_any_uncached else 0)
+    kind = VM_IO | (VM_MIXEDMAP if source.mixedmap else VM_PFNMAP) | VM_DONTEXPAND | VM_DONTDUMP
+    d = decide(KernelRule.pfnmap_mmap, source.pgprot, flags | kind, pgprot=prot.mt_name,
+               allow_any_uncached=source.allow_any_uncached)
+    return Vma(hva, hva + source.size, flags | kind, prot, source.phys, source.name,
+               origin="driver mmap (remap_pfn_range / vmf_insert_pfn)", decisions=(d,))
 
 
 def mmap_hugetlb(
@@ -427,7 +516,7 @@ def _source_size(platform: Platform, source: MappingSource) -> tuple[int, int]:
                 raise ConfigError(f"{source.device}: VF{source.vf} requested but no SR-IOV")
             total = ep.sriov.vf_bar(source.vf, source.bar).size
         else:
-            total = ep.bar(source.bar).size
+            total = max(ep.bar(source.bar).size, PAGE_SIZE)
         return (source.size if source.size is not None else total - source.offset), PAGE_SIZE
     if isinstance(source, NvgraceRegion):
         g = platform.nvgrace_device(source.device)
@@ -437,7 +526,7 @@ def _source_size(platform: Platform, source: MappingSource) -> tuple[int, int]:
     if isinstance(source, VfioPlatformRegion):
         d = platform.amba_device(source.device)
         return (source.size if source.size is not None else d.size - source.offset), PAGE_SIZE
-    if isinstance(source, DevMem | AnonymousRam | RawVma):
+    if isinstance(source, DevMem | AnonymousRam | RawVma | DriverPfnmap):
         return source.size, PAGE_SIZE
     if isinstance(source, HugetlbRam):
         return source.size, source.page_size
@@ -462,6 +551,12 @@ def mmap_source(
     :param bits: the host kernel word size.
     :param mte: the host supports MTE (RAM VMAs get VM_MTE_ALLOWED).
     """
+    return replace(_mmap_source(platform, source, release=release, hva=hva, bits=bits, mte=mte),
+                   release=release)
+
+
+def _mmap_source(platform: Platform, source: MappingSource, *, release: KernelVersion, hva: int,
+                 bits: int, mte: bool) -> Vma:
     if isinstance(source, VfioPciBar):
         return vfio_pci_core_mmap(platform, source.device, source.bar, release=release, hva=hva,
                                   vf=source.vf, offset=source.offset, size=source.size, bits=bits)
@@ -478,7 +573,10 @@ def mmap_source(
     if isinstance(source, DevMem):
         return mmap_mem(platform, source.phys, source.size, o_sync=source.o_sync, hva=hva)
     if isinstance(source, AnonymousRam):
-        return mmap_anonymous(platform, source.size, hva=hva, phys=source.phys, mte=mte)
+        return mmap_anonymous(platform, source.size, hva=hva, phys=source.phys, mte=mte,
+                              thp=source.thp, release=release)
+    if isinstance(source, DriverPfnmap):
+        return driver_pfnmap(platform, source, hva=hva, bits=bits)
     if isinstance(source, HugetlbRam):
         return mmap_hugetlb(platform, source.size, hva=hva, page_size=source.page_size,
                             phys=source.phys, mte=mte, release=release)

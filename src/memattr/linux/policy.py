@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError
 from ..platform.physmap import Platform
+from .asm.memory import S2_MEMATTRS
+from .commits import COMMITS
 from .kvm.features import HostFeatures
-from .kvm.pgtable import KVM_PGTABLE_PROT, LINUX_S2_MEMATTRS, PgtableVariant, S2MemAttrs
+from .kvm.pgtable import KVM_PGTABLE_PROT, LINUX_S2_MEMATTRS, PgtableVariant, S2MemAttrs, prot_str
 from .mm import Vma
-from .version import V6_8, V6_9, V6_17, V7_0, Commit, KernelVersion
+from .version import OLDEST_MODELLED, V6_8, V6_9, V6_17, V7_0, Commit, KernelVersion
 
 __all__ = [
     "FaultPath",
@@ -39,6 +41,11 @@ __all__ = [
     "POLICY_FWB_0B110",
     "POLICY_FWB_0B111",
     "POLICY_DEVICE_GRE",
+    "POLICY_V1",
+    "POLICY_V3",
+    "POLICY_V4",
+    "POLICY_V7",
+    "with_prot",
     "COMMITS",
 ]
 
@@ -51,9 +58,12 @@ class FaultPath(enum.Enum):
     # v6.17: s2_force_noncacheable for VM_PFNMAP|VM_MIXEDMAP && !pfn_is_map_memory unless the VMA
     # is cacheable (then FWB && DIC are required, else -EFAULT); other VMAs are cacheable.
     CACHEABLE_PFNMAP = "s2_force_noncacheable unless a cacheable PFNMAP VMA (FWB+DIC)"
-    # v1 1/2 (never merged): device from the VMA pgprot; a cacheable VMA over a PFN with no
-    # linear-map alias fails with -EINVAL without FWB (the Shameer regression).
-    VMA_PGPROT = "device from the VMA pgprot (v1 1/2)"
+    # Will's mirror-the-VMA idea (13 Oct 2023): device from the VMA pgprot; a cacheable VMA over a
+    # PFN with no linear-map alias fails with -EINVAL without FWB.
+    VMA_PGPROT = "device from the VMA pgprot"
+    # v1 1/2 as posted: device from the VMA pgprot, and without FWB every fault on a PFN that is
+    # not the kernel's linear alias is -EINVAL, device VMAs included (the NIC regression).
+    V1_LINEAR_ALIAS = "v1 1/2: -EINVAL without FWB unless the PFN is in the linear map"
 
 
 class DeviceChoice(enum.Enum):
@@ -115,7 +125,7 @@ class Policy:
             raise ConfigError(f"policy {self.name!r}: device_choice CUSTOM needs a chooser")
         if self.ioremap_choice not in (KVM_PGTABLE_PROT.DEVICE, KVM_PGTABLE_PROT.NORMAL_NC):
             raise ConfigError(f"policy {self.name!r}: ioremap_choice must be DEVICE or NORMAL_NC")
-        uses_nc = (self.device_choice is not DeviceChoice.DEVICE
+        uses_nc = (self.device_choice not in (DeviceChoice.DEVICE, DeviceChoice.CUSTOM)
                    or self.ioremap_choice is KVM_PGTABLE_PROT.NORMAL_NC)
         if uses_nc and self.variant is PgtableVariant.V6_8:
             raise ConfigError(f"policy {self.name!r}: NORMAL_NC needs the v6.9 stage2_set_prot_attr")
@@ -125,7 +135,7 @@ class Policy:
         """The ``enum kvm_pgtable_prot`` layout (a PROT_LAYOUTS key) this policy's kernel uses."""
         if self.release >= V7_0:
             return "7.0"
-        return "6.9" if self.variant is PgtableVariant.V6_9 else "6.8"
+        return "6.8" if self.variant is PgtableVariant.V6_8 else "6.9"
 
     def choose_device_prot(self, ctx: DeviceContext) -> KVM_PGTABLE_PROT:
         """The memory-type bit for a non-cacheable page under this policy."""
@@ -157,30 +167,7 @@ class Policy:
 
 
 # --- the commits ---------------------------------------------------------------------------
-COMMITS = {
-    "exec-device": Commit("20191211165651.7889-2-maz@kernel.org", "KVM: arm/arm64: Properly handle "
-                          "faulting of device mappings", None,
-                          "merged in 2019 with Cc: stable; first release not verified"),
-    "normal-nc-flag": Commit("c034ec84e879", "KVM: arm64: Introduce new flag for non-cacheable IO "
-                             "memory", V6_9),
-    "mm-flag": Commit("5c656fcdd6c6", "mm: Introduce new flag to indicate wc safe", V6_9),
-    "s2-normalnc": Commit("8c47ce3e1d2c", "KVM: arm64: Set io memory s2 pte as normalnc for vfio "
-                          "pci device", V6_9),
-    "vfio-wc-safe": Commit("a39d3a966a09", "vfio: Convey kvm that the vfio-pci device is wc safe",
-                           V6_9),
-    "v1-vma-type": Commit("20230907181459.18145-2-ankita@nvidia.com", "KVM: arm64: determine memory "
-                          "type from VMA", None),
-    "v1-blanket": Commit("20230907181459.18145-3-ankita@nvidia.com", "KVM: arm64: allow the VM to "
-                         "select DEVICE_* and NORMAL_NC for IO memory", None),
-    "v2": Commit("20231205033015.10044-1-ankita@nvidia.com", "KVM: arm64: allow the VM to select "
-                 "DEVICE_* and NORMAL_NC for IO memory (v2)", None),
-    "assume-cacheable": Commit("216887f79d98", "KVM: arm64: Assume non-PFNMAP/MIXEDMAP VMAs can be "
-                               "mapped cacheable", V6_17),
-    "block-cacheable": Commit("2a8dfab26677", "KVM: arm64: Block cacheable PFNMAP mapping", V6_17),
-    "allow-cacheable": Commit("0c67288e0c8b", "KVM: arm64: Allow cacheable stage 2 mapping using "
-                              "VMA flags", V6_17),
-    "cap": Commit("f55ce5a6cd33", "KVM: arm64: Expose new KVM cap for cacheable PFNMAP", V6_17),
-}
+# The commits: memattr.linux.commits (one registry), re-exported here for old callers.
 _C = COMMITS
 _V2_BASE = KernelVersion(6, 7)  # v2 was applied over next-20231201 (6.7 cycle)
 
@@ -220,6 +207,53 @@ POLICY_6_17 = Policy(
     commits=(_C["normal-nc-flag"], _C["s2-normalnc"], _C["vfio-wc-safe"], _C["assume-cacheable"],
              _C["block-cacheable"], _C["allow-cacheable"], _C["cap"]),
 )
+_V1_BASE = KernelVersion(6, 6)  # v1 was posted on 7 Sep 2023, in the 6.6 cycle
+POLICY_V1 = Policy(
+    name="v1",
+    summary="the first posting as posted (7 Sep 2023): 1/2 takes the type from the VMA and, "
+            "without FWB, fails every fault on a PFN outside the linear map with -EINVAL (device "
+            "VMAs included); 2/2 makes every DEVICE mapping Normal-NC, GICV included",
+    release=_V1_BASE,
+    fault_path=FaultPath.V1_LINEAR_ALIAS,
+    device_choice=DeviceChoice.DEVICE,
+    variant=PgtableVariant.V6_8,
+    memattrs=S2MemAttrs(device=S2_MEMATTRS["NORMAL_NC"]),
+    commits=(_C["v1-vma-type"], _C["v1-blanket"]),
+    what_if=True,
+    notes=("1/2 broke NIC assignment on non-FWB hosts (Shameer, 23 Oct 2023: 'kvm run failed "
+           "Invalid argument'); 2/2 changed stage2_set_prot_attr's DEVICE case to "
+           "MT_S2_NORMAL_NC, so the prot still says DEVICE while the MemAttr is Normal-NC",),
+)
+POLICY_V3 = Policy(
+    name="v3",
+    summary="v3 (8 Dec 2023): Normal-NC for VMAs vfio-pci flags (VM_VFIO_ALLOW_WC), GICV back to "
+            "DEVICE; stage2_set_prot_attr tests DEVICE first, so DEVICE|NORMAL_NC is Device",
+    release=_V2_BASE,
+    device_choice=DeviceChoice.VMA_FLAG,
+    variant=PgtableVariant.V3,
+    commits=(_C["v3"],),
+    what_if=True,
+    notes=("the flag was VM_VFIO_ALLOW_WC, renamed VM_ALLOW_ANY_UNCACHED in v7",),
+)
+POLICY_V4 = Policy(
+    name="v4",
+    summary="v4-v6 (18 Dec 2023 - 7 Feb 2024): as v3, and DEVICE|NORMAL_NC prints a WARN",
+    release=_V2_BASE,
+    device_choice=DeviceChoice.VMA_FLAG,
+    variant=PgtableVariant.V4,
+    commits=(_C["v4"],),
+    what_if=True,
+    notes=("whether the WARN also returned an error was not verified from the postings; the "
+           "model keeps Device",),
+)
+POLICY_V7 = Policy(
+    name="v7",
+    summary="v7-v9 (11 Feb 2024 on, merged for v6.9): DEVICE|NORMAL_NC is -EINVAL",
+    release=V6_9,
+    device_choice=DeviceChoice.VMA_FLAG,
+    commits=(_C["v7"], _C["normal-nc-flag"]),
+    what_if=True,
+)
 POLICY_PCIE_ONLY = Policy(
     name="pcie-only",
     summary="what-if: Normal-NC for PFNs inside a PCIe host-bridge window (iomem/host-bridge "
@@ -232,15 +266,15 @@ POLICY_PCIE_ONLY = Policy(
 )
 POLICY_MIRROR_VMA = Policy(
     name="mirror-vma",
-    summary="what-if (v1 1/2, Will 13 Oct 2023): the stage-2 type follows the VMA pgprot; a "
-            "cacheable VMA over a PFN with no linear-map alias is -EINVAL without FWB",
+    summary="what-if (Will 13 Oct 2023): the stage-2 type follows the VMA pgprot; a cacheable "
+            "VMA over a PFN with no linear-map alias is -EINVAL without FWB",
     release=V6_8,
     fault_path=FaultPath.VMA_PGPROT,
     device_choice=DeviceChoice.VMA_PGPROT,
     commits=(_C["v1-vma-type"], _C["v1-blanket"]),
     what_if=True,
-    notes=("v1 1/2 broke NIC assignment on non-FWB hosts (Shameer, 23 Oct 2023: 'kvm run failed "
-           "Invalid argument') and was dropped",),
+    notes=("Catalin (13 Oct 2023): not feasible, the VMM does not know the BAR layout; v1 1/2 as "
+           "posted is the policy 'v1'",),
 )
 POLICY_FWB_0B110 = Policy(
     name="fwb-0b110",
@@ -278,7 +312,8 @@ POLICY_DEVICE_GRE = Policy(
 )
 
 _BUILTIN = (POLICY_6_8, POLICY_V2, POLICY_6_9, POLICY_6_17, POLICY_PCIE_ONLY, POLICY_MIRROR_VMA,
-            POLICY_FWB_0B110, POLICY_FWB_0B111, POLICY_DEVICE_GRE)
+            POLICY_FWB_0B110, POLICY_FWB_0B111, POLICY_DEVICE_GRE, POLICY_V1, POLICY_V3, POLICY_V4,
+            POLICY_V7)
 _REGISTRY: dict[str, Policy] = {p.name: p for p in _BUILTIN}
 
 
@@ -301,13 +336,30 @@ def unregister_policy(name: str) -> None:
 
 
 def policy_for_release(release: KernelVersion | str) -> Policy:
-    """The merged-kernel policy in force in ``release``: 6.8 (<= 6.8), 6.9 (6.9-6.16), 6.17."""
+    """The merged-kernel policy in force in ``release``: 6.8 (v5.5-6.8), 6.9 (6.9-6.16), 6.17.
+
+    The policy keeps its name but carries ``release``, so everything else that changed between
+    releases (mapping sizes, MT layouts, VM_MTE bits, creation-time MMIO mapping) follows it.
+    Releases before v5.5 are refused: the model does not describe them (the exec-on-device rule,
+    Linux commit 6d674e28f642, is in v5.5).
+    """
     r = KernelVersion.parse(release)
-    if r >= V6_17:
-        return POLICY_6_17
-    if r >= V6_9:
-        return POLICY_6_9
-    return POLICY_6_8
+    if r < OLDEST_MODELLED:
+        raise ConfigError(f"kernel {r}: older than the oldest release modelled (v{OLDEST_MODELLED};"
+                          " before it KVM had no exec-on-device rule, "
+                          f"{_C['exec-device'].cite()})")
+    base = POLICY_6_17 if r >= V6_17 else POLICY_6_9 if r >= V6_9 else POLICY_6_8
+    return base if r == base.release else replace(base, release=r)
+
+
+def with_prot(policy: Policy | str, prot: KVM_PGTABLE_PROT, *, name: str | None = None) -> Policy:
+    """``policy`` with ``user_mem_abort`` asking for the memory-type bits ``prot`` (DEVICE,
+    NORMAL_NC, both, or neither) for every non-cacheable page: drives ``stage2_set_prot_attr``
+    with a chosen prot (DEVICE|NORMAL_NC shows what each revision of the series did)."""
+    base = get_policy(policy)
+    bits = prot & (KVM_PGTABLE_PROT.DEVICE | KVM_PGTABLE_PROT.NORMAL_NC)
+    return replace(base, name=name or f"{base.name}+{prot_str(bits)}",
+                   device_choice=DeviceChoice.CUSTOM, chooser=lambda _ctx: bits, what_if=True)
 
 
 def get_policy(name: str | Policy) -> Policy:

@@ -1,39 +1,54 @@
 """One call that runs a whole guest access through the Linux system model.
 
 :func:`evaluate` takes a policy, the host features and platform, a VMM mapping source, a memslot,
-a guest mapping and an access, and returns an :class:`Evaluation`: the VMM's stage-1 type, the
-stage-2 MemAttr KVM wrote (and the raw descriptor), the guest's stage-1 type, the effective type
-from the arch core with its properties, and every event (mapping created, MMIO exit, injected
-abort, -EINVAL / -EFAULT / -ENOEXEC / -ENOSYS).
+a guest mapping and an access, and returns an :class:`Evaluation`.  It answers by walking: the
+guest's stage-1 tables (written into guest RAM by :class:`~memattr.linux.guest_mmu.GuestMmu`) and
+KVM's stage-2 tables are translated by :func:`memattr.mmu.walk.walk`; a stage-2 fault value goes
+to ``kvm_handle_guest_abort`` (:meth:`Kvm.handle_fault <memattr.linux.kvm.vm.Kvm.handle_fault>`);
+when KVM mapped something the access is retried, as the guest re-executes the instruction.  The
+effective type, faults and syndromes are the walker's; KVM's reactions, exits and injections are
+the kernel model's, and every decision is recorded (``Evaluation.decisions``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..arch.combine import Access, Resolution, resolve
+from ..arch import regdefs as _R
+from ..arch.combine import Resolution
+from ..arch.decision import AslRule, Decision
+from ..arch.esr import FaultKind, encode_fsc
 from ..arch.memtype import MemoryAttributes
-from ..arch.properties import AlignmentOutcome, TypeProperties, alignment_outcome, type_properties
-from ..arch.regdefs import VTCR_EL2_SH0_ISH
-from ..arch.registers import leaf_shareability
+from ..arch.properties import AlignmentOutcome, TypeProperties, type_properties
 from ..arch.s2memattr import describe as describe_s2
 from ..errors import ConfigError
-from ..platform.bus import ErrorOutcome
+from ..mmu.regime import Regime
+from ..mmu.walk import Translation, WalkResult, walk
+from ..platform.bus import Containment, ErrorOutcome
 from ..platform.physmap import Platform, Region
 from .events import Errno, Event, EventKind
 from .guest import GuestStage1, LinuxGuest
-from .kvm.abort import GuestAccess
-from .kvm.features import HostFeatures, VmConfig
+from .guest_mmu import PT_POOL_PA, PT_POOL_SIZE, GuestMmu, pt_pool_ipa
+from .kvm.abort import GuestAccess, InstrClass, Stage2Fault, hpfar_of
+from .kvm.exits import Injection, VmmExit
+from .kvm.features import HostFeatures, VmConfig, capabilities
 from .kvm.memslot import Memslot
-from .kvm.mmu import AbortResult
+from .kvm.mmu import AbortResult, kvm_handle_guest_serror
 from .kvm.pgtable import KVM_PGTABLE_PROT, Stage2Leaf, kvm_pgtable_prot_value, prot_str
 from .kvm.vm import Kvm
 from .mm import Vma, vma_stage1_attrs
 from .mmap import GicvInterface, MappingSource, mmap_source, source_size
 from .policy import Policy, get_policy
 
-__all__ = ["MemslotSpec", "Evaluation", "evaluate", "DEFAULT_GICV_IPA", "DEFAULT_IPA"]
+__all__ = ["MemslotSpec", "Evaluation", "Session", "evaluate", "DEFAULT_GICV_IPA", "DEFAULT_IPA",
+           "MAX_RETRIES"]
+
+_GUEST_S1_OA_LIMIT = 2**48  # the guest MMU model's TCR_EL1.IPS (48 bits)
+
+MAX_RETRIES = 4
+"""Walks per access: the first, and one retry after each fault KVM resolved by mapping."""
 
 DEFAULT_IPA = 0x1_0000_0000  # where a memslot goes when the caller gives no IPA
 DEFAULT_GICV_IPA = 0x0801_0000  # QEMU virt's GIC CPU interface
@@ -62,7 +77,23 @@ class MemslotSpec:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Everything one guest access produced under one policy."""
+    """Everything one guest access produced under one policy.
+
+    :param abort: the last stage-2 abort KVM handled (the one that ended the story), or None.
+    :param resolution: the combined attributes of the completed access (the walker's); when the
+        access itself faulted, those of an aligned read of the same page (the mapping's type).
+    :param alignment: where the access took an alignment fault, from the walker's fault value.
+    :param walks: every walk of the access (the first, and the retries).
+    :param aborts: every stage-2 abort KVM handled, in order.
+    :param decisions: the kernel's and the architecture's decisions, in order: the mmap path,
+        the memslot, each abort's handling, and last the rule that gave the outcome.
+    :param leaf_record: the stage-2 leaf mapping the IPA, as the table holds it (with the prot
+        and memory-type name KVM asked for when it was written during this evaluation).
+    :param stage1_fault: a fault the guest's own stage 1 raised (taken to the guest's EL1).
+    :param vm: the VM options.  :param kvm: the VM (its tables, memslots and events).
+    :param regime: the registers the walks used (guest TCR/TTBR0/MAIR/SCTLR, KVM's VTCR/VTTBR,
+        HCR_EL2).
+    """
 
     policy: Policy
     host: HostFeatures
@@ -78,6 +109,14 @@ class Evaluation:
     resolution: Resolution | None
     alignment: AlignmentOutcome | None
     cd: bool = False
+    walks: tuple[WalkResult, ...] = ()
+    aborts: tuple[AbortResult, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    leaf_record: Stage2Leaf | None = None
+    stage1_fault: object = None
+    vm: VmConfig | None = None
+    kvm: Kvm | None = field(default=None, compare=False, repr=False)
+    regime: Regime | None = field(default=None, compare=False, repr=False)
 
     # --- what item 6 prints -------------------------------------------------------------
     @property
@@ -87,7 +126,44 @@ class Evaluation:
 
     @property
     def leaf(self) -> Stage2Leaf | None:
-        return self.abort.leaf if self.abort is not None else None
+        """The stage-2 leaf mapping the access's IPA (read back from the table)."""
+        return self.leaf_record
+
+    @property
+    def translation(self) -> Translation | None:
+        """The walker's translation of the access, if it completed."""
+        return self.walks[-1].translation if self.walks else None
+
+    @property
+    def faults(self) -> tuple[Stage2Fault, ...]:
+        """Every stage-2 abort the access took, as ESR_EL2/FAR_EL2/HPFAR_EL2."""
+        return tuple(a.fault for a in self.aborts if a.fault is not None)
+
+    @property
+    def vmm_exit(self) -> VmmExit | None:
+        """What KVM_RUN returned to the VMM (KVM_EXIT_MMIO / KVM_EXIT_ARM_NISV payload)."""
+        return self.abort.vmm_exit if self.abort is not None else None
+
+    @property
+    def injection(self) -> Injection | None:
+        """The exception KVM injected into the guest (ESR_EL1, FAR_EL1, vector)."""
+        return self.abort.injection if self.abort is not None else None
+
+    @property
+    def log(self) -> tuple[str, ...]:
+        """Kernel log lines printed on the way."""
+        return tuple(line for a in self.aborts for line in a.log)
+
+    @property
+    def capabilities(self) -> dict[str, dict[str, int]]:
+        """KVM_CHECK_EXTENSION on /dev/kvm and on the VM fd, for the capabilities modelled."""
+        return capabilities(self.host, self.policy.release)
+
+    @property
+    def outcome(self) -> object:
+        """The result the decision chain ends in: the effective type, the permitted set, an
+        injection kind, the VMM exit reason, an errno, or 'stage-1 fault'."""
+        return self.decisions[-1].result if self.decisions else None
 
     @property
     def s2_memattr(self) -> int | None:
@@ -178,6 +254,11 @@ class Evaluation:
     def injected(self) -> str | None:
         return self.abort.injected if self.abort is not None else None
 
+    @property
+    def memslot_rejected(self) -> bool:
+        """KVM_SET_USER_MEMORY_REGION failed: the story ends there, no access runs."""
+        return any(e.kind is EventKind.MEMSLOT_REJECTED for e in self.events)
+
     def summary(self) -> str:
         """One line: policy, FWB, guest mapping, S2 type and effective type or what happened."""
         head = f"[{self.policy.name} FWB={int(self.host.fwb)}] {self.guest.label}"
@@ -201,7 +282,7 @@ class Evaluation:
             "access": str(self.access),
             "ipa": self.ipa,
             "vma": None if self.vma is None else {
-                "flags": self.vma.flags_str, "vm_flags": self.vma.vm_flags,
+                "flags": self.vma.flags_str, "vm_flags": self.vma.kernel_vm_flags,
                 "pgprot": self.vma.vm_page_prot.mt_name, "origin": self.vma.origin},
             "vmm_s1": attrs(self.vmm_s1),
             "s2_prot": prot_str(self.s2_prot) if self.s2_prot is not None else None,
@@ -220,22 +301,298 @@ class Evaluation:
             "speculation_hazard": self.speculation_hazard,
             "errno": self.errno.name if self.errno is not None else None,
             "events": [e.to_json() for e in self.events],
+            "faults": [{"esr_el2": f.esr, "far_el2": f.far, "hpfar_el2": f.hpfar, "ipa": f.ipa,
+                        "fsc": f.fsc, "kind": f.kind.value} for f in self.faults],
+            "vmm_exit": self.vmm_exit.to_json() if self.vmm_exit is not None else None,
+            "injection": self.injection.to_json() if self.injection is not None else None,
+            "kernel_log": list(self.log),
+            "capabilities": self.capabilities,
+            "decisions": [{"rule": d.rule.value, "branch": d.branch,
+                           "inputs": {k: _plain(v) for k, v in d.inputs},
+                           "result": _plain(d.result)} for d in self.decisions],
         }
 
 
-def _resolve(guest: GuestStage1, leaf: Stage2Leaf, host: HostFeatures, access: GuestAccess,
-             cd: bool) -> tuple[Resolution, AlignmentOutcome | None]:
-    # KVM programs VTCR_EL2.SH0 Inner Shareable (asm/kvm_arm.h VTCR_EL2_COMMON_BITS); with LPA2
-    # (DS=1) that, not the descriptor, gives stage 2's shareability.
-    sh2 = leaf_shareability(leaf.sh, ds=host.lpa2, walk_sh=VTCR_EL2_SH0_ISH)
-    ctl = guest.controls(fwb=host.fwb, cd=cd)
-    res = resolve(guest.attr, leaf.memattr, sh1=guest.sh, sh2=sh2, controls=ctl,
-                  access=access.access, features=host.arch_features)
-    align = None
-    if not access.aligned and access.access in (Access.READ, Access.WRITE):
-        align = alignment_outcome(guest.attr, leaf.memattr, controls=ctl, access=access.access,
-                                  aligned=False)
-    return res, align
+def _plain(value: object) -> object:
+    """A JSON-ready form of a decision's input or result."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, KVM_PGTABLE_PROT):
+        return prot_str(value)
+    if isinstance(value, Errno):
+        return str(value)
+    if isinstance(value, MemoryAttributes):
+        return value.short
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _final_decision(tr: Translation, host: HostFeatures) -> Decision:
+    """The architecture rule that gave the combined type of a completed access."""
+    rule = AslRule.AArch64_S2ApplyFWBMemAttrs if host.fwb else AslRule.S2CombineS1MemAttrs
+    res = tr.resolution
+    result: object = res.outcomes[0] if len(res.outcomes) == 1 else tuple(res.outcomes)
+    return Decision(rule, "walk", (("s1_attr", tr.s1_attr), ("s2_memattr", tr.s2_memattr)),
+                    result)
+
+
+def _leaf_of(kvm: Kvm, ipa: int, aborts: list[AbortResult]) -> Stage2Leaf | None:
+    """The leaf mapping ``ipa`` read from the table, named by the map call that wrote it."""
+    hw = kvm.pgt.lookup(ipa)
+    if hw is None:
+        return None
+    for a in reversed(aborts):
+        if a.leaf is not None and a.leaf.descriptor == hw.descriptor and a.leaf.contains(ipa):
+            return Stage2Leaf(hw.ipa, hw.size, hw.phys, hw.attr, hw.descriptor, a.leaf.prot,
+                              a.leaf.kind)
+    return hw
+
+
+def _atomic_fault(acc: GuestAccess, tr: Translation, host: HostFeatures) -> int | None:
+    """The stage (1 or 2) at which an exclusive or atomic takes xFSC 0x35, or None."""
+    if acc.instr not in (InstrClass.EXCLUSIVE, InstrClass.ATOMIC) or host.atomics_uncached:
+        return None
+    res = tr.resolution
+    if any(not a.is_wb for a in res.s1):
+        return 1
+    if any(not a.is_wb for a in res.s2) or any(not a.is_wb for a in res.outcomes):
+        return 2
+    return None
+
+
+def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: int,
+                 host: HostFeatures, region: Region | None, bus_error: bool,
+                 ) -> tuple[list[WalkResult], list[AbortResult], object, int]:
+    """Walk ``acc`` until it completes or KVM does not retry it; hand each stage-2 fault to KVM
+    (the hardware's fault events go into the VM's event list just before KVM's)."""
+    walks: list[WalkResult] = []
+    aborts: list[AbortResult] = []
+    events = kvm.events
+    stage1: object = None
+    mark = -1
+    waccess = acc.walk_access(va, el=mmu.el)
+    for _ in range(MAX_RETRIES):
+        wr = walk(kvm.pgt.mem, regime, waccess)
+        walks.append(wr)
+        if wr.fault is None:
+            tr = wr.translation
+            assert tr is not None
+            mark = len(kvm.decisions)
+            stage = _atomic_fault(acc, tr, host)
+            if stage == 1:
+                stage1 = "unsupported exclusive or atomic"
+                events.append(Event(EventKind.STAGE1_FAULT, "guest", "unsupported exclusive or "
+                                    "atomic access (xFSC 0x35) at stage 1, taken to the guest's "
+                                    "EL1"))
+                break
+            if stage == 2:
+                f = Stage2Fault.from_access(tr.ipa, acc, FaultKind.UNSUPPORTED_ATOMIC)
+                f = Stage2Fault(f.esr, va, f.hpfar, tr.ipa)
+                events.append(Event(EventKind.STAGE2_FAULT, "hardware", "unsupported exclusive or "
+                                    f"atomic access at IPA 0x{tr.ipa:x}: ESR_EL2=0x{f.esr:x} "
+                                    f"FAR_EL2=0x{f.far:x}"))
+                aborts.append(kvm.handle_fault(f, acc, from_el0=mmu.el == 0))
+                break
+            if bus_error and region is not None and region.errors is not None:
+                out = region.errors.outcome(acc.is_write, tr.attrs)
+                if out.abort is not None and out.abort.startswith("SError"):
+                    events.append(Event(EventKind.STAGE2_FAULT, "hardware", f"{out.abort} while "
+                                        f"the guest runs ({out.containment.value})"))
+                    r = kvm_handle_guest_serror(
+                        ras=host.ras, contained=out.containment is Containment.CONTAINED,
+                        from_el0=mmu.el == 0)
+                    kvm.events.extend(r.events)
+                    kvm.decisions.extend(r.decisions)
+                    aborts.append(r)
+                elif out.abort is not None:
+                    f = Stage2Fault(acc.esr() & ~_R.ESR_ELx_ISS_DABT_DFSC_MASK & ~_R.ESR_ELx_ISS_DABT_ISV |
+                                    encode_fsc(FaultKind.SYNC_EXTERNAL), va, hpfar_of(tr.ipa),
+                                    tr.ipa)
+                    events.append(Event(EventKind.STAGE2_FAULT, "hardware", f"{out.abort}: "
+                                        f"ESR_EL2=0x{f.esr:x} FAR_EL2=0x{f.far:x}"))
+                    aborts.append(kvm.handle_fault(f, acc, from_el0=mmu.el == 0))
+            break
+        fault = wr.fault
+        if fault.stage == 1:
+            stage1 = fault
+            events.append(Event(EventKind.STAGE1_FAULT, "guest", f"{fault}: ESR_EL1=0x"
+                                f"{fault.esr:x} FAR_EL1=0x{fault.far:x}, taken to the guest's "
+                                "EL1 (KVM is not involved)"))
+            break
+        f = Stage2Fault.from_walk(fault, acc)
+        hp = f"0x{f.hpfar:x}" if f.hpfar is not None else "not valid"
+        events.append(Event(EventKind.STAGE2_FAULT, "hardware",
+                            f"{fault.kind.value} fault at IPA 0x{f.ipa:x}: ESR_EL2=0x{f.esr:x} "
+                            f"FAR_EL2=0x{f.far:x} HPFAR_EL2={hp}"))
+        r = kvm.handle_fault(f, acc, from_el0=mmu.el == 0)
+        aborts.append(r)
+        if not r.retry:
+            break
+    return walks, aborts, stage1, mark
+
+
+class Session:
+    """One VM with one VMM mapping, memslot and guest mapping, accessed any number of times, with
+    events in between (a reset, a revoke, a replaced VMA): what :func:`evaluate` does once.
+
+    Parameters as :func:`evaluate`'s.  :meth:`access` returns an :class:`Evaluation` whose events
+    and decisions tell the story so far; a rejected memslot ends it (``rejected`` is set and every
+    access returns that evaluation).
+    """
+
+    def __init__(
+        self,
+        policy: Policy | str,
+        host: HostFeatures,
+        platform: Platform,
+        source: MappingSource | None,
+        memslot: MemslotSpec | None,
+        guest: GuestStage1 | str,
+        *,
+        offset: int = 0,
+        ipa: int | None = None,
+        vm: VmConfig | None = None,
+        cd: bool = False,
+    ) -> None:
+        pol = get_policy(policy)
+        g = LinuxGuest().map(guest) if isinstance(guest, str) else guest
+        vmc = vm if vm is not None else VmConfig()
+        kvm = Kvm(pol, host, platform, vm=vmc)
+        kvm.boot_guest_ram(pt_pool_ipa(vmc.ipa_bits), PT_POOL_SIZE, PT_POOL_PA)
+        self.policy, self.host, self.platform, self.source = pol, host, platform, source
+        self.guest, self.vm, self.cd, self.kvm = g, vmc, cd, kvm
+        self.vma: Vma | None = None
+        self.slot: Memslot | None = None
+        self.region: Region | None = None
+        self.setup: list[AbortResult] = []
+        self.rejected: Evaluation | None = None
+        vma: Vma | None = None
+        if isinstance(source, GicvInterface):
+            if memslot is not None:
+                raise ConfigError("GICV is mapped by KVM (kvm_phys_addr_ioremap): give no memslot")
+            base = ipa if ipa is not None else DEFAULT_GICV_IPA
+            self.setup.append(kvm.vgic_v2_map_resources(base))
+            assert platform.gic is not None
+            self.region = platform.lookup(platform.gic.gicv_base)
+            self.base_ipa = base
+        else:
+            if source is not None:
+                size, align = source_size(platform, source)
+                hva = kvm.mm.get_unmapped_area(size, max(align, 1 << 21))
+                vma = mmap_source(platform, source, release=pol.release, hva=hva, bits=host.bits,
+                                  mte=host.mte)
+                self.region = platform.lookup(vma.phys)
+                self.vma = vma
+            if memslot is None:
+                self.base_ipa = ipa if ipa is not None else DEFAULT_IPA
+                if vma is not None:
+                    kvm.add_vma(vma)
+            else:
+                if vma is None:
+                    raise ConfigError("a memslot needs a mapping source with a VMA")
+                msize = memslot.size if memslot.size is not None else vma.size - memslot.offset
+                slot = Memslot(memslot.slot, memslot.guest_phys_addr, msize,
+                               vma.vm_start + memslot.offset, memslot.flags)
+                self.slot = slot
+                if memslot.mapped_at_creation:
+                    kvm.add_vma(vma)
+                r = kvm.kvm_set_user_memory_region(slot)
+                if not memslot.mapped_at_creation:
+                    kvm.add_vma(vma)
+                self.base_ipa = slot.guest_phys_addr
+                if r.errno is not None:
+                    self.rejected = Evaluation(
+                        pol, host, source, g, GuestAccess.read(), slot.guest_phys_addr + offset,
+                        vma, self.region, slot, None, tuple(kvm.events), None, None, cd,
+                        decisions=tuple(kvm.decisions), vm=vmc, kvm=kvm)
+        self.mmu = GuestMmu(kvm.pgt.table, g, ipa_bits=vmc.ipa_bits)
+        self.regime = self.mmu.regime(fwb=host.fwb, cd=cd, vtcr=kvm.pgt.vtcr,
+                                      vttbr=kvm.pgt.vttbr)
+
+    # --- events between accesses ------------------------------------------------------------
+    def zap(self, reason: str = "memory decode disabled") -> None:
+        """vfio-pci revokes the mapping (memory decode off, or a function reset)."""
+        from .revoke import vfio_pci_zap_bars
+
+        if self.vma is None:
+            raise ConfigError("zap: the mapping has no VMA (KVM maps GICV itself)")
+        vfio_pci_zap_bars(self.kvm, self.vma, reason=reason)
+
+    def restore(self) -> None:
+        """Memory decode re-enabled / reset done: faults map the BAR again."""
+        from .revoke import vfio_pci_restore_bars
+
+        if self.vma is not None:
+            vfio_pci_restore_bars(self.kvm, self.vma)
+
+    def replace_source(self, source: MappingSource) -> None:
+        """munmap the VMM's mapping and mmap ``source`` at the same HVA under the memslot."""
+        from .revoke import replace_vma
+
+        if self.vma is None:
+            raise ConfigError("replace: the mapping has no VMA")
+        new = mmap_source(self.platform, source, release=self.policy.release,
+                          hva=self.vma.vm_start, bits=self.host.bits, mte=self.host.mte)
+        replace_vma(self.kvm, self.vma, new)
+        self.vma = self.kvm.mm.find_vma(self.vma.vm_start)
+        self.source = source
+        self.region = self.platform.lookup(new.phys)
+
+    # --- an access ---------------------------------------------------------------------------
+    def access(self, access: GuestAccess | None = None, *, offset: int = 0,
+               bus_error: bool = False) -> Evaluation:
+        """One guest access at ``offset`` from the mapping's IPA: walks, KVM, retries."""
+        if self.rejected is not None:
+            return self.rejected
+        kvm, host, g = self.kvm, self.host, self.guest
+        acc = access if access is not None else GuestAccess.read()
+        fault_ipa = self.base_ipa + offset
+        if self.slot is not None and not self.slot.contains(fault_ipa):
+            raise ConfigError(f"offset 0x{offset:x}: outside memslot {self.slot.slot} (size "
+                              f"0x{self.slot.memory_size:x})")
+        mmu, regime = self.mmu, self.regime
+        # The guest's stage-1 tables can only map outputs below its 48-bit IPS; a larger IPA is
+        # reached with a VA equal to it (and faults where the architecture says).
+        va = mmu.map_page(fault_ipa) if fault_ipa < _GUEST_S1_OA_LIMIT else fault_ipa
+        walks, aborts, stage1, mark = _walk_access(kvm, mmu, regime, acc, va, host, self.region,
+                                                   bus_error)
+        tr = walks[-1].translation if walks else None
+        decisions = list(kvm.decisions[:mark] if mark >= 0 else kvm.decisions)
+        after = list(kvm.decisions[mark:]) if mark >= 0 else []
+        resolution: Resolution | None = None
+        alignment: AlignmentOutcome | None = None
+        last_fault = walks[-1].fault if walks else None
+        if tr is not None:
+            resolution = tr.resolution
+            decisions.append(_final_decision(tr, host))
+            if stage1 is not None:
+                after.append(Decision(AslRule.AArch64_S1Translate, "stage1_fault",
+                                      (("kind", stage1),), "stage-1 fault"))
+            decisions.extend(after)
+        else:
+            probe = walk(kvm.pgt.mem, regime, GuestAccess.read(8).walk_access(va & ~0xFFF,
+                                                                             el=mmu.el))
+            if probe.translation is not None:
+                resolution = probe.translation.resolution
+            if stage1 is not None:
+                decisions.append(Decision(AslRule.AArch64_S1Translate, "stage1_fault",
+                                          (("kind", getattr(stage1, "kind", None)),),
+                                          "stage-1 fault"))
+        if acc.access.value in ("read", "write") and not acc.aligned:
+            if last_fault is not None and last_fault.kind is FaultKind.ALIGNMENT:
+                rule = ("AArch64.S1HasAlignmentFault: stage-1 type is Device"
+                        if last_fault.stage == 1 else "AArch64.S2HasAlignmentFault: "
+                        + ("FWB-combined" if host.fwb else "stage-2") + " type is Device")
+                alignment = AlignmentOutcome(last_fault.stage, rule)
+            elif tr is not None:
+                alignment = AlignmentOutcome(None, "no Device type at either stage")
+        leaf = _leaf_of(kvm, fault_ipa, self.setup + aborts)
+        last = aborts[-1] if aborts else None
+        return Evaluation(self.policy, host, self.source, g, acc, fault_ipa, self.vma,
+                          self.region, self.slot, last, tuple(kvm.events), resolution, alignment,
+                          self.cd, tuple(walks), tuple(aborts), tuple(decisions), leaf, stage1,
+                          self.vm, kvm, regime)
 
 
 def evaluate(
@@ -251,10 +608,13 @@ def evaluate(
     ipa: int | None = None,
     vm: VmConfig | None = None,
     cd: bool = False,
+    bus_error: bool = False,
+    prepare: Callable[[Kvm], None] | None = None,
 ) -> Evaluation:
-    """Run one guest access through the VMM mmap, KVM's memslot and fault path, and the arch core.
+    """Run one guest access through the VMM mmap, KVM's memslot and fault path, and two-stage
+    walks of the tables the guest and KVM wrote.
 
-    :param policy: a Policy or registered name ('6.8', '6.9', '6.17', 'v2', ...).
+    :param policy: a Policy or registered name ('6.8', '6.9', '6.17', 'v2', ...) or a release.
     :param host: host CPU features (FWB, DIC, MTE, XS ...).
     :param platform: the host platform the source lives on.
     :param source: the VMM mapping (VfioPciBar, NvgraceRegion ...); GicvInterface for the GICv2
@@ -267,58 +627,19 @@ def evaluate(
     :param access: the guest access (default: a 4-byte LDR).
     :param offset: byte offset of the access inside the memslot (or the GICV frame).
     :param ipa: for GICV or no-memslot accesses: the IPA (defaults otherwise).
-    :param vm: per-VM options (MTE, NISV to user).
-    :param cd: HCR_EL2.CD (the emulator path; scenarios.md case 9).
+    :param vm: per-VM options (MTE, NISV to user, IPA size, protected).
+    :param cd: HCR_EL2.CD (the emulator path).
+    :param bus_error: the target answers this access with an error (the platform's bus model
+        decides what the CPU takes; a synchronous external abort goes to KVM).
+    :param prepare: called with the VM after its memslots exist and before the access (a scenario's
+        events: a reset, a revoke, a replaced VMA).
     """
-    pol = get_policy(policy)
-    g = LinuxGuest().map(guest) if isinstance(guest, str) else guest
-    acc = access if access is not None else GuestAccess.read()
-    kvm = Kvm(pol, host, platform, vm=vm)
-    vma: Vma | None = None
-    slot: Memslot | None = None
-    region: Region | None = None
-    abort: AbortResult | None = None
-
-    if isinstance(source, GicvInterface):
-        if memslot is not None:
-            raise ConfigError("GICV is mapped by KVM (kvm_phys_addr_ioremap): give no memslot")
-        base = ipa if ipa is not None else DEFAULT_GICV_IPA
-        kvm.vgic_v2_map_resources(base)
-        assert platform.gic is not None
-        region = platform.lookup(platform.gic.gicv_base)
-        fault_ipa = base + offset
-    else:
-        if source is not None:
-            size, align = source_size(platform, source)
-            hva = kvm.mm.get_unmapped_area(size, max(align, 1 << 21))
-            vma = mmap_source(platform, source, release=pol.release, hva=hva, bits=host.bits,
-                              mte=host.mte)
-            region = platform.lookup(vma.phys)
-        if memslot is None:
-            fault_ipa = (ipa if ipa is not None else DEFAULT_IPA) + offset
-            if vma is not None:
-                kvm.add_vma(vma)
-        else:
-            if vma is None:
-                raise ConfigError("a memslot needs a mapping source with a VMA")
-            msize = memslot.size if memslot.size is not None else vma.size - memslot.offset
-            slot = Memslot(memslot.slot, memslot.guest_phys_addr, msize,
-                           vma.vm_start + memslot.offset, memslot.flags)
-            if memslot.mapped_at_creation:
-                kvm.add_vma(vma)
-            r = kvm.kvm_set_user_memory_region(slot)
-            if not memslot.mapped_at_creation:
-                kvm.add_vma(vma)
-            fault_ipa = slot.guest_phys_addr + offset
-            if r.errno is not None:
-                return Evaluation(pol, host, source, g, acc, fault_ipa, vma, region, slot, None,
-                                  tuple(kvm.events), None, None, cd)
-            if not slot.contains(fault_ipa):
-                raise ConfigError(f"offset 0x{offset:x}: outside memslot {slot.slot} (size "
-                                  f"0x{slot.memory_size:x})")
-    abort = kvm.handle_guest_abort(fault_ipa, acc)
-    resolution = alignment = None
-    if abort.leaf is not None and abort.errno is None and abort.injected is None:
-        resolution, alignment = _resolve(g, abort.leaf, host, acc, cd)
-    return Evaluation(pol, host, source, g, acc, fault_ipa, vma, region, slot, abort,
-                      tuple(kvm.events), resolution, alignment, cd)
+    session = Session(policy, host, platform, source, memslot, guest, offset=offset, ipa=ipa,
+                      vm=vm, cd=cd)
+    if prepare is not None and session.rejected is None:
+        prepare(session.kvm)
+        if session.vma is not None:
+            session.vma = session.kvm.mm.find_vma(session.vma.vm_start)
+            if session.vma is not None:
+                session.region = platform.lookup(session.vma.phys)
+    return session.access(access, offset=offset, bus_error=bus_error)

@@ -1,13 +1,18 @@
-"""Kernel releases and the commits that changed behaviour between them."""
+"""Kernel releases and the commits that changed behaviour between them.
+
+:class:`KernelVersion` orders releases; :class:`Commit` is one citation (hash, subject, first
+release).  The registry of every commit the package cites is :mod:`memattr.linux.commits`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import total_ordering
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import ConfigError
 
-__all__ = ["KernelVersion", "Commit", "V6_8", "V6_9", "V6_17", "V7_0"]
+__all__ = ["KernelVersion", "Commit", "V5_5", "V5_10", "V5_14", "V6_1", "V6_8", "V6_9", "V6_12",
+           "V6_17", "V7_0", "OLDEST_MODELLED"]
 
 
 @total_ordering
@@ -39,10 +44,19 @@ class KernelVersion:
         return f"{self.major}.{self.minor}"
 
 
+V5_5 = KernelVersion(5, 5)
+V5_10 = KernelVersion(5, 10)
+V5_14 = KernelVersion(5, 14)
+V6_1 = KernelVersion(6, 1)
 V6_8 = KernelVersion(6, 8)
 V6_9 = KernelVersion(6, 9)
+V6_12 = KernelVersion(6, 12)
 V6_17 = KernelVersion(6, 17)
 V7_0 = KernelVersion(7, 0)
+
+OLDEST_MODELLED = V5_5
+"""The oldest release the Linux model describes: the exec-on-device rule (6d674e28f642) is in
+v5.5; older kernels are refused rather than silently given a newer kernel's behaviour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +66,18 @@ class Commit:
     :param id: the abbreviated commit hash, or the Message-ID of a posting that was never merged.
     :param subject: the commit subject.
     :param release: the first release containing it, or None.
+    :param note: said instead of "never merged" when the release is unknown, or a caveat.
     """
 
     id: str
     subject: str
     release: KernelVersion | None = None
-    note: str | None = None  # said instead of "never merged" when the release is unknown
+    note: str | None = None
 
     def cite(self) -> str:
         """drgn-style citation: 'Linux commit 8c47ce3e1d2c ("...") (in v6.9)'."""
         where = (f" (in v{self.release})" if self.release is not None
                  else f" ({self.note})" if self.note else " (never merged)")
+        if self.release is not None and self.note:
+            where = f" (in v{self.release}; {self.note})"
         return f'Linux commit {self.id} ("{self.subject}"){where}'

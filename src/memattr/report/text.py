@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from ..analysis.compare import Comparison, compare
-from ..analysis.replay import Replay, Result
+from ..analysis.replay import Replay, Result, combine_rule
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import type_properties
 from ..linux.events import EventKind
+from .kernel import kernel_why, seen
 
-__all__ = ["Style", "render_table", "render_replay", "label_of", "grouped", "type_legend"]
+__all__ = ["Style", "render_table", "render_replay", "label_of", "grouped", "type_legend",
+           "run_why"]
 
 T = TypeVar("T")
 
@@ -103,10 +105,22 @@ def _chain(r: Result) -> str:
     return f"VMM {vmm}; {s2} -> {r.cell}"
 
 
+def run_why(r: Result) -> str:
+    """The 'why' of a result, rendered from its records: the kernel's decisions (report.kernel),
+    the stage-2 MemAttr, and the combining rule."""
+    e = r.evaluation
+    parts = [kernel_why(e.decisions)]
+    if e.leaf is not None and e.effective is not None:
+        parts.append(f"S2 MemAttr 0b{e.leaf.memattr:04b}" + (" (FWB)" if e.host.fwb else ""))
+        parts.append(combine_rule(e))
+    return "; ".join(p for p in parts if p) or r.reason
+
+
 def _events(r: Result) -> str:
     keep = (EventKind.ERROR, EventKind.RUN_FAILED, EventKind.MEMSLOT_REJECTED,
             EventKind.MMIO_EXIT, EventKind.NISV_EXIT, EventKind.PREFETCH_ABORT_INJECTED,
-            EventKind.DATA_ABORT_INJECTED)
+            EventKind.DATA_ABORT_INJECTED, EventKind.SERROR_INJECTED, EventKind.HOST_PANIC,
+            EventKind.KERNEL_LOG, EventKind.STAGE2_UNMAPPED, EventKind.VMA_ZAPPED)
     return "; ".join(str(e) for e in r.evaluation.events if e.kind in keep)
 
 
@@ -125,6 +139,33 @@ def type_legend(types: Iterable[MemoryAttributes], *, indent: str = "  ") -> lis
         bits = [f"{short.get(n, n)} {props[n].value}" for n in names]
         out.append(f"{indent}{name}: " + ", ".join(bits))
     return out
+
+
+def _capabilities(rp: Replay) -> str:
+    """KVM_CHECK_EXTENSION as a VMM reads it, per policy (only where a value is non-zero or differs
+    between /dev/kvm and the VM fd)."""
+    out = []
+    for pol in rp.policies:
+        for f in rp.fwb:
+            caps = rp.get(rp.rows()[0], pol, f).evaluation.capabilities if rp.rows() else {}
+            cp = caps.get("KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED")
+            if cp is not None:
+                out.append(((pol, f), f"CACHEABLE_PFNMAP_SUPPORTED={cp['vm_fd']} (VM fd; /dev/kvm "
+                            f"{cp['dev_kvm']})"))
+    if not out:
+        return ""
+    texts: dict[str, list[tuple[str, bool]]] = {}
+    for key, text in out:
+        texts.setdefault(text, []).append(key)
+    return "KVM_CHECK_EXTENSION: " + "; ".join(
+        f"{text} [{label_of(keys, rp.policies, rp.fwb)}]" for text, keys in texts.items())
+
+
+def _seen_of(i: int) -> Callable[[Result], str]:
+    def key(r: Result) -> str:
+        return seen(r.accesses[i].evaluation)
+
+    return key
 
 
 def _outcome_of(i: int) -> Callable[[Result], str]:
@@ -146,6 +187,9 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
     lines.append(f"policies: {', '.join(rp.policies)} (baseline {rp.policies[0]});  FWB: {fwb_txt};"
                  f"  CTR_EL0.DIC={int(sc.cpu.dic)} MTE={int(sc.cpu.mte)} XS={int(sc.cpu.xs)}"
                  + (" HCR_EL2.CD=1" if sc.cpu.hcr_cd else "") + f"  kernel {sc.bits}-bit")
+    caps = _capabilities(rp)
+    if caps:
+        lines.append(caps)
     lines.append("")
     key = f'* differs from {rp.policies[0]}' if len(rp.policies) > 1 else ""
     if len(rp.fwb) > 1:
@@ -166,7 +210,7 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
         for chain, group in grouped(results, _chain):
             label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
             lines.append(f"  {label}: {chain}")
-            for why, sub in grouped(group, lambda r: r.reason):
+            for why, sub in grouped(group, run_why):
                 sub_label = label_of([(r.policy_name, r.fwb) for r in sub], rp.policies, rp.fwb)
                 prefix = "why" if sub_label == label else f"why, {sub_label}"
                 lines.append(f"      {prefix}: {why}")
@@ -177,6 +221,11 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
             for outcome, group in grouped(results, _outcome_of(i)):
                 label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
                 lines.append(f"    {label}: {outcome}")
+                for view, sub in grouped(group, _seen_of(i)):
+                    if view:
+                        sl = label_of([(r.policy_name, r.fwb) for r in sub], rp.policies, rp.fwb)
+                        tag = "" if sl == label else f" [{sl}]"
+                        lines.append(f"      seen{tag}: {view}")
         hz: dict[str, list[tuple[str, bool]]] = {}
         level: dict[str, str] = {}
         for r in results:

@@ -1,15 +1,35 @@
-"""The guest access that faults, and the ESR_EL2 syndrome KVM sees for it (ISV and friends)."""
+"""The guest access that faults, and the ESR_EL2 syndrome KVM sees for it (ISV and friends).
+
+:class:`GuestAccess` is what the guest does; :meth:`GuestAccess.walk_access` is the access the
+mmu walker translates; :class:`Stage2Fault` is the abort KVM takes (ESR_EL2, FAR_EL2, HPFAR_EL2),
+built from the walker's fault value (:meth:`Stage2Fault.from_walk`).
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
+from ...arch import regdefs as _R
 from ...arch.combine import Access
-from ...arch.esr import FaultKind, encode_abort_esr, encode_fsc
+from ...arch.esr import EC, FaultKind, decode_fsc, encode_abort_esr, encode_fsc, encode_hpfar
 from ...errors import ConfigError
+from ...mmu.walk import Access as WalkAccess
+from ...mmu.walk import AccessKind, Fault
 
-__all__ = ["InstrClass", "GuestAccess", "esr_isv"]
+__all__ = ["InstrClass", "GuestAccess", "esr_isv", "Stage2Fault", "ESR_ELx_CM", "ESR_ELx_ISV",
+           "ESR_ELx_WNR", "hpfar_of"]
+
+# arch/arm64/include/asm/esr.h: the ISS bits KVM tests (ESR_ELx_CM BIT(8), ESR_ELx_WNR BIT(6),
+# ESR_ELx_ISV BIT(24)) and the xFSC field, from the arch ESR_ELx field tables.
+ESR_ELx_WNR = _R.ESR_ELx_ISS_DABT_WnR
+ESR_ELx_ISV = _R.ESR_ELx_ISS_DABT_ISV
+ESR_ELx_CM = _R.ESR_ELx_ISS_DABT_CM
+_FSC_MASK = _R.ESR_ELx_ISS_DABT_DFSC_MASK
+# The instruction-syndrome fields (SAS, SSE, SRT, SF, AR) that ISV=1 makes valid.
+_ISS_SYNDROME = (_R.ESR_ELx_ISS_DABT_SAS_MASK | _R.ESR_ELx_ISS_DABT_SSE_MASK
+                 | _R.ESR_ELx_ISS_DABT_SRT_MASK | _R.ESR_ELx_ISS_DABT_SF_MASK
+                 | _R.ESR_ELx_ISS_DABT_AR_MASK)
 
 
 class InstrClass(enum.Enum):
@@ -99,5 +119,112 @@ class GuestAccess:
         return encode_abort_esr(fsc=fsc, wnr=self.is_write, s1ptw=self.s1ptw, isv=isv,
                                 sas=_SAS.get(self.size, 0), sf=self.size == 8, cm=self.cm)
 
+    def walk_access(self, va: int, *, el: int = 1) -> WalkAccess:
+        """The access the walker translates: a read, write or fetch of ``size`` bytes at ``va``
+        (a cache-maintenance op walks as a read; its syndrome is fixed up by Stage2Fault).
+
+        A single general-purpose register load/store carries SRT (x0) so that a stage-2 data
+        abort reports ISV=1 with SAS/SF, as the hardware does.
+        """
+        kind = {Access.WRITE: AccessKind.WRITE, Access.IFETCH: AccessKind.EXEC}.get(
+            self.access, AccessKind.READ)
+        size = self.size if self.size in (1, 2, 4, 8, 16, 32, 64) else 8
+        srt = 0 if (self.isv and size in _SAS) else None
+        if not self.aligned:
+            va |= max(1, size // 2) if size > 1 else 0
+        return WalkAccess(va, kind, el, size, srt=srt, sf=size == 8)
+
     def __str__(self) -> str:
         return f"{self.size}-byte {self.access.value} ({self.instr.value})"
+
+
+def hpfar_of(ipa: int) -> int:
+    """HPFAR_EL2 for a stage-2 fault at ``ipa``: FIPA = IPA[51:12] (arch.esr.encode_hpfar)."""
+    return encode_hpfar(ipa)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage2Fault:
+    """The abort KVM's ``kvm_handle_guest_abort`` sees: its syndrome registers and the fields it
+    reads from them.
+
+    :param esr: ESR_EL2.  :param far: FAR_EL2 (the guest VA).  :param hpfar: HPFAR_EL2 (None
+        when not valid, e.g. alignment faults).  :param ipa: the faulting IPA (KVM's fault_ipa:
+        HPFAR's page, plus FAR[11:0] where KVM adds it).
+    :param s1ptw: the fault was on a stage-1 table walk.
+    """
+
+    esr: int
+    far: int
+    hpfar: int | None
+    ipa: int
+    s1ptw: bool = False
+
+    @property
+    def fsc(self) -> int:
+        """ESR_EL2.ISS.xFSC[5:0]."""
+        return self.esr & _FSC_MASK
+
+    @property
+    def kind(self) -> FaultKind:
+        return decode_fsc(self.fsc).kind
+
+    @property
+    def level(self) -> int | None:
+        return decode_fsc(self.fsc).level
+
+    @property
+    def ec(self) -> int:
+        return (self.esr & _R.ESR_ELx_EC_MASK) >> _R.ESR_ELx_EC_SHIFT
+
+    @property
+    def is_iabt(self) -> bool:
+        """``kvm_vcpu_trap_is_iabt``."""
+        return self.ec == EC.IABT_LOW
+
+    @property
+    def wnr(self) -> bool:
+        return not self.is_iabt and bool(self.esr & ESR_ELx_WNR)
+
+    @property
+    def cm(self) -> bool:
+        """``kvm_vcpu_dabt_is_cm``: a cache-maintenance (or AT) instruction faulted."""
+        return not self.is_iabt and bool(self.esr & ESR_ELx_CM)
+
+    @property
+    def isv(self) -> bool:
+        """``kvm_vcpu_dabt_isvalid``."""
+        return not self.is_iabt and bool(self.esr & ESR_ELx_ISV)
+
+    @property
+    def is_write(self) -> bool:
+        """``kvm_is_write_fault``: a stage-1 walk counts as a write; else ESR.WnR, which the
+        architecture sets to 1 for DC/IC/AT faults (so CM faults are write faults)."""
+        if self.s1ptw:
+            return True
+        return self.wnr
+
+    @property
+    def esr_iss_nisv(self) -> int:
+        """``kvm_vcpu_dabt_iss_nisv_sanitized``: the ISS bits KVM_EXIT_ARM_NISV reports (CM, WnR,
+        xFSC)."""
+        return self.esr & (ESR_ELx_CM | ESR_ELx_WNR | _FSC_MASK)
+
+    @classmethod
+    def from_walk(cls, fault: Fault, access: GuestAccess) -> Stage2Fault:
+        """The walker's stage-2 fault value as KVM sees it (a CM op reports WnR=1, CM=1, ISV=0)."""
+        esr = fault.esr
+        if access.cm and not fault.access.is_exec:
+            esr = (esr & ~(ESR_ELx_ISV | _ISS_SYNDROME)) | ESR_ELx_WNR | ESR_ELx_CM
+        ipa = fault.ipa if fault.ipa is not None else 0
+        return cls(esr, fault.far, fault.hpfar, ipa, fault.s1ptw)
+
+    @classmethod
+    def from_access(cls, ipa: int, access: GuestAccess, kind: FaultKind = FaultKind.TRANSLATION,
+                    level: int | None = 3) -> Stage2Fault:
+        """The abort an access to ``ipa`` takes with fault ``kind`` (default: translation, L3)."""
+        lvl = None if kind in (FaultKind.ALIGNMENT, FaultKind.SYNC_EXTERNAL,
+                               FaultKind.UNSUPPORTED_ATOMIC) else level
+        esr = access.esr(level=3) & ~_FSC_MASK | encode_fsc(kind, lvl)
+        hpfar = None if kind is FaultKind.ALIGNMENT else hpfar_of(ipa)
+        return cls(esr, ipa, hpfar, ipa, access.s1ptw)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...arch.decision import Decision
 from ...errors import ConfigError
+from ..decisions import KernelRule, decide
 from ..events import Errno, Event, EventKind
 from ..mm import VM_MTE_ALLOWED, VM_PFNMAP, AddressSpace, Vma, kvm_vma_is_cacheable
 from ..version import V6_17, KernelVersion
@@ -61,17 +63,20 @@ class Memslot:
         return bool(self.flags & KVM_MEM_LOG_DIRTY_PAGES)
 
 
-def kvm_vma_mte_allowed(vma: Vma) -> bool:
-    """arch/arm64/kvm/mmu.c ``kvm_vma_mte_allowed``: the VMA has VM_MTE_ALLOWED."""
+def kvm_vma_mte_allowed(vma: Vma, release: KernelVersion | None = None) -> bool:
+    """arch/arm64/kvm/mmu.c ``kvm_vma_mte_allowed``: the VMA has VM_MTE_ALLOWED (the model keeps
+    the flag at its canonical position; :attr:`Vma.kernel_vm_flags` has the release's bit)."""
+    del release
     return bool(vma.vm_flags & VM_MTE_ALLOWED)
 
 
 @dataclass(frozen=True, slots=True)
 class MemslotResult:
-    """The outcome of KVM_SET_USER_MEMORY_REGION: errno (None on success) and events."""
+    """The outcome of KVM_SET_USER_MEMORY_REGION: errno (None on success), events, decisions."""
 
     errno: Errno | None
     events: tuple[Event, ...]
+    decisions: tuple[Decision, ...] = ()
 
 
 def kvm_arch_prepare_memory_region(
@@ -91,27 +96,33 @@ def kvm_arch_prepare_memory_region(
     (in v6.17) -EINVAL for a cacheable VMA unless FWB and CTR_EL0.DIC.
     """
     fn = "kvm_arch_prepare_memory_region"
+    R = KernelRule.kvm_arch_prepare_memory_region  # noqa: N806
     if slot.end > ipa_limit:
+        d = decide(R, "beyond_ipa_space", Errno.EFAULT, end=slot.end, ipa_limit=ipa_limit)
         return MemslotResult(Errno.EFAULT, (Event(
             EventKind.MEMSLOT_REJECTED, fn, f"slot {slot.slot} ends at IPA 0x{slot.end:x}, beyond "
-            f"the VM's IPA space 0x{ipa_limit:x}", Errno.EFAULT),))
+            f"the VM's IPA space 0x{ipa_limit:x}", Errno.EFAULT),), (d,))
     for vma in mm.find_vma_intersection(slot.userspace_addr, slot.userspace_addr + slot.memory_size):
-        if vm.mte and not kvm_vma_mte_allowed(vma):
+        if vm.mte and not kvm_vma_mte_allowed(vma, release):
             return MemslotResult(Errno.EINVAL, (Event(
                 EventKind.MEMSLOT_REJECTED, fn, f"VM has MTE and VMA {vma.name} is not "
-                "VM_MTE_ALLOWED", Errno.EINVAL),))
+                "VM_MTE_ALLOWED", Errno.EINVAL),),
+                (decide(R, "mte_not_allowed", Errno.EINVAL, vma=vma.name),))
         if vma.vm_flags & VM_PFNMAP:
             if slot.logging:
                 return MemslotResult(Errno.EINVAL, (Event(
                     EventKind.MEMSLOT_REJECTED, fn, f"dirty logging requested on the IO region "
-                    f"{vma.name} (VM_PFNMAP)", Errno.EINVAL),))
+                    f"{vma.name} (VM_PFNMAP)", Errno.EINVAL),),
+                    (decide(R, "pfnmap_dirty_logging", Errno.EINVAL, vma=vma.name),))
             if release >= V6_17 and kvm_vma_is_cacheable(vma) and \
                     not kvm_supports_cacheable_pfnmap(host):
                 return MemslotResult(Errno.EINVAL, (Event(
                     EventKind.MEMSLOT_REJECTED, fn, f"cacheable PFNMAP VMA {vma.name} "
                     f"({vma.vm_page_prot.mt_name}) needs FEAT_S2FWB and CTR_EL0.DIC "
-                    f"(FWB={int(host.fwb)}, DIC={int(host.dic)})", Errno.EINVAL),))
+                    f"(FWB={int(host.fwb)}, DIC={int(host.dic)})", Errno.EINVAL),),
+                    (decide(R, "cacheable_pfnmap_unsupported", Errno.EINVAL, vma=vma.name,
+                            fwb=host.fwb, dic=host.dic),))
     return MemslotResult(None, (Event(
         EventKind.MEMSLOT_CREATED, "kvm_set_user_memory_region",
         f"slot {slot.slot}: IPA 0x{slot.guest_phys_addr:x}+0x{slot.memory_size:x} -> HVA "
-        f"0x{slot.userspace_addr:x}"),))
+        f"0x{slot.userspace_addr:x}"),), (decide(R, "accepted", None, slot=slot.slot),))

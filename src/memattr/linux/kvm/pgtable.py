@@ -7,15 +7,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
+from ...arch.decision import Decision
 from ...arch.registers import Granule
-from ...arch.s2memattr import LINUX_S2
 from ...errors import ConfigError, EncodingError
-from ...mmu.pgtable import PageTable
+from ...mmu.pgtable import Codec, Leaf, PageTable
 from ...mmu.physmem import PhysMem
-from ...mmu.regime import Geometry
+from ...mmu.regime import Geometry, vtcr_value
+from ..asm.memory import S2_MEMATTRS
+from ..commits import COMMITS
+from ..decisions import KernelRule
 from ..events import Errno
-from ..version import V6_9, V7_0, Commit, KernelVersion
+from ..version import V6_9, V7_0, KernelVersion
 
 __all__ = [
     "KVM_PGTABLE_PROT",
@@ -29,8 +33,9 @@ __all__ = [
     "stage2_set_prot_attr",
     "stage2_set_prot_attr_v6_8",
     "stage2_set_prot_attr_v6_9",
+    "stage2_set_prot_attr_v3",
+    "stage2_set_prot_attr_v4",
     "KVM_PTE_VALID",
-    "KVM_PTE_TYPE",
     "KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR",
     "KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R",
     "KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W",
@@ -45,8 +50,7 @@ __all__ = [
     "COMMIT_NORMAL_NC",
 ]
 
-COMMIT_NORMAL_NC = Commit("c034ec84e879", "KVM: arm64: Introduce new flag for non-cacheable IO "
-                          "memory", V6_9)
+COMMIT_NORMAL_NC = COMMITS["normal-nc-flag"]
 
 
 class KVM_PGTABLE_PROT(enum.Flag):  # noqa: N801 - the kernel's name
@@ -114,12 +118,13 @@ def prot_str(prot: KVM_PGTABLE_PROT) -> str:
 class S2MemAttrs:
     """The stage-2 MemAttr values ``KVM_S2_MEMATTR(pgt, ...)`` picks, as (FWB=0, FWB=1) pairs.
 
-    The defaults are Linux's (``LINUX_S2`` in arch.s2memattr); what-if policies override one.
+    The defaults are Linux's (MT_S2_* / MT_S2_FWB_* of :mod:`memattr.linux.asm.memory`);
+    what-if policies override one.
     """
 
-    device: tuple[int, int] = LINUX_S2["DEVICE_nGnRE"]
-    normal_nc: tuple[int, int] = LINUX_S2["NORMAL_NC"]
-    normal: tuple[int, int] = LINUX_S2["NORMAL"]
+    device: tuple[int, int] = S2_MEMATTRS["DEVICE_nGnRE"]
+    normal_nc: tuple[int, int] = S2_MEMATTRS["NORMAL_NC"]
+    normal: tuple[int, int] = S2_MEMATTRS["NORMAL"]
 
     def __post_init__(self) -> None:
         for name in ("device", "normal_nc", "normal"):
@@ -140,44 +145,67 @@ class PgtableVariant(enum.Enum):
     """Which ``stage2_set_prot_attr`` a kernel has."""
 
     V6_8 = "6.8"  # DEVICE or NORMAL; X with DEVICE is -EINVAL
-    V6_9 = "6.9"  # the switch on DEVICE|NORMAL_NC (c034ec84e879)
+    V6_9 = "6.9"  # the switch on DEVICE|NORMAL_NC (c034ec84e879; v7 of the series on): -EINVAL
+    V3 = "v3"  # v3 of the series: DEVICE tested first, DEVICE|NORMAL_NC is Device
+    V4 = "v4"  # v4-v6: WARN on DEVICE|NORMAL_NC, then Device
 
     @classmethod
     def for_release(cls, release: KernelVersion) -> PgtableVariant:
         return cls.V6_9 if release >= V6_9 else cls.V6_8
 
 
-# Stage-2 leaf attribute bits (arch/arm64/kvm/hyp/pgtable.c), derived from the arch field tables.
-from ...arch.descriptor import (  # noqa: E402
+# Stage-2 leaf attribute bits (asm/kvm_pgtable.h), derived from the arch field tables.
+from ..asm.kvm_pgtable import (  # noqa: E402
     KVM_PTE_LEAF_ATTR_HI_S2_XN,
     KVM_PTE_LEAF_ATTR_LO_S2_AF,
     KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR,
+    KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR_SHIFT,
     KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R,
     KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W,
     KVM_PTE_LEAF_ATTR_LO_S2_SH,
     KVM_PTE_LEAF_ATTR_LO_S2_SH_IS,
-    KVM_PTE_TYPE,
+    KVM_PTE_LEAF_ATTR_LO_S2_SH_SHIFT,
     KVM_PTE_VALID,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class ProtAttr:
-    """The result of ``stage2_set_prot_attr``: the leaf attribute bits, or the errno and why."""
+    """The result of ``stage2_set_prot_attr``: the leaf attribute bits, or the errno and why.
+
+    :param branch: the decision's branch ('device', 'normal_nc', 'normal', 'device_and_nc',
+        'x_with_device', 'x_with_normal_nc', 'device_and_nc_device_wins', 'device_and_nc_warn').
+    :param warn: the kernel printed a WARN on the way (the v4-v6 revisions).
+    """
 
     errno: Errno | None
     attr: int | None
     memattr: int | None
     kind: str | None  # 'DEVICE_nGnRE' / 'NORMAL_NC' / 'NORMAL' (the KVM_S2_MEMATTR name)
     why: str
+    branch: str = ""
+    prot: KVM_PGTABLE_PROT | None = None
+    warn: bool = False
 
     @property
     def ok(self) -> bool:
         return self.errno is None
 
+    @property
+    def decision(self) -> Decision:
+        """This call as a decision record (rule ``stage2_set_prot_attr``)."""
+        result: object = self.errno if self.errno is not None else self.kind
+        return Decision(KernelRule.stage2_set_prot_attr, self.branch,
+                        (("prot", self.prot), ("memattr", self.memattr)), result)
 
-def _finish(prot: KVM_PGTABLE_PROT, memattr: int, kind: str, *, lpa2: bool) -> ProtAttr:
-    attr = memattr << 2
+
+def _fail(prot: KVM_PGTABLE_PROT, branch: str, why: str) -> ProtAttr:
+    return ProtAttr(Errno.EINVAL, None, None, None, why, branch, prot)
+
+
+def _finish(prot: KVM_PGTABLE_PROT, memattr: int, kind: str, *, lpa2: bool,
+            branch: str = "", warn: bool = False) -> ProtAttr:
+    attr = memattr << KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR_SHIFT
     if KVM_PGTABLE_PROT.X not in prot:
         attr |= KVM_PTE_LEAF_ATTR_HI_S2_XN
     if KVM_PGTABLE_PROT.R in prot:
@@ -186,10 +214,10 @@ def _finish(prot: KVM_PGTABLE_PROT, memattr: int, kind: str, *, lpa2: bool) -> P
         attr |= KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W
     if not lpa2:
         # With LPA2 the SH bits are OA[51:50]; VTCR_EL2.SH0 supplies Inner Shareable.
-        attr |= KVM_PTE_LEAF_ATTR_LO_S2_SH_IS << 8
+        attr |= KVM_PTE_LEAF_ATTR_LO_S2_SH_IS << KVM_PTE_LEAF_ATTR_LO_S2_SH_SHIFT
     attr |= KVM_PTE_LEAF_ATTR_LO_S2_AF
     return ProtAttr(None, attr, memattr, kind, f"{prot_str(prot)} -> MemAttr 0b{memattr:04b} "
-                    f"({kind})")
+                    f"({kind})", branch or kind.lower(), prot, warn)
 
 
 def stage2_set_prot_attr_v6_8(
@@ -203,9 +231,10 @@ def stage2_set_prot_attr_v6_8(
                             f"({COMMIT_NORMAL_NC.cite()})")
     if KVM_PGTABLE_PROT.DEVICE in prot:
         if KVM_PGTABLE_PROT.X in prot:
-            return ProtAttr(Errno.EINVAL, None, None, None, "X with DEVICE")
-        return _finish(prot, memattrs.pick("device", fwb), "DEVICE_nGnRE", lpa2=lpa2)
-    return _finish(prot, memattrs.pick("normal", fwb), "NORMAL", lpa2=lpa2)
+            return _fail(prot, "x_with_device", "X with DEVICE")
+        return _finish(prot, memattrs.pick("device", fwb), "DEVICE_nGnRE", lpa2=lpa2,
+                       branch="device")
+    return _finish(prot, memattrs.pick("normal", fwb), "NORMAL", lpa2=lpa2, branch="normal")
 
 
 def stage2_set_prot_attr_v6_9(
@@ -220,23 +249,56 @@ def stage2_set_prot_attr_v6_9(
     """
     dev = KVM_PGTABLE_PROT.DEVICE in prot
     nc = KVM_PGTABLE_PROT.NORMAL_NC in prot
-    x = KVM_PGTABLE_PROT.X in prot
     if dev and nc:
-        return ProtAttr(Errno.EINVAL, None, None, None, "DEVICE together with NORMAL_NC")
-    if dev:
+        return _fail(prot, "device_and_nc", "DEVICE together with NORMAL_NC")
+    return _device_nc_normal(prot, fwb=fwb, memattrs=memattrs, lpa2=lpa2)
+
+
+def _device_nc_normal(prot: KVM_PGTABLE_PROT, *, fwb: bool, memattrs: S2MemAttrs, lpa2: bool,
+                      branch: str = "", warn: bool = False) -> ProtAttr:
+    x = KVM_PGTABLE_PROT.X in prot
+    if KVM_PGTABLE_PROT.DEVICE in prot:
         if x:
-            return ProtAttr(Errno.EINVAL, None, None, None, "X with DEVICE")
-        return _finish(prot, memattrs.pick("device", fwb), "DEVICE_nGnRE", lpa2=lpa2)
-    if nc:
+            return _fail(prot, "x_with_device", "X with DEVICE")
+        return _finish(prot, memattrs.pick("device", fwb), "DEVICE_nGnRE", lpa2=lpa2,
+                       branch=branch or "device", warn=warn)
+    if KVM_PGTABLE_PROT.NORMAL_NC in prot:
         if x:
-            return ProtAttr(Errno.EINVAL, None, None, None, "X with NORMAL_NC")
-        return _finish(prot, memattrs.pick("normal_nc", fwb), "NORMAL_NC", lpa2=lpa2)
-    return _finish(prot, memattrs.pick("normal", fwb), "NORMAL", lpa2=lpa2)
+            return _fail(prot, "x_with_normal_nc", "X with NORMAL_NC")
+        return _finish(prot, memattrs.pick("normal_nc", fwb), "NORMAL_NC", lpa2=lpa2,
+                       branch="normal_nc")
+    return _finish(prot, memattrs.pick("normal", fwb), "NORMAL", lpa2=lpa2, branch="normal")
+
+
+def stage2_set_prot_attr_v3(
+    prot: KVM_PGTABLE_PROT, *, fwb: bool, memattrs: S2MemAttrs = LINUX_S2_MEMATTRS,
+    lpa2: bool = False,
+) -> ProtAttr:
+    """``stage2_set_prot_attr`` as posted in v3 of the series (20231208164709.23101-1): DEVICE
+    is tested first, so DEVICE|NORMAL_NC silently maps Device-nGnRE ("DEVICE wins")."""
+    return _device_nc_normal(prot, fwb=fwb, memattrs=memattrs, lpa2=lpa2,
+                             branch="device_and_nc_device_wins"
+                             if KVM_PGTABLE_PROT.DEVICE in prot
+                             and KVM_PGTABLE_PROT.NORMAL_NC in prot else "")
+
+
+def stage2_set_prot_attr_v4(
+    prot: KVM_PGTABLE_PROT, *, fwb: bool, memattrs: S2MemAttrs = LINUX_S2_MEMATTRS,
+    lpa2: bool = False,
+) -> ProtAttr:
+    """``stage2_set_prot_attr`` as posted in v4-v6 (20231218090719.22250-1): a WARN when both
+    DEVICE and NORMAL_NC are set, then DEVICE as in v3 (whether the WARN also returned was not
+    verified from the postings; the model takes DEVICE)."""
+    both = KVM_PGTABLE_PROT.DEVICE in prot and KVM_PGTABLE_PROT.NORMAL_NC in prot
+    return _device_nc_normal(prot, fwb=fwb, memattrs=memattrs, lpa2=lpa2,
+                             branch="device_and_nc_warn" if both else "", warn=both)
 
 
 _VARIANTS: dict[PgtableVariant, Callable[..., ProtAttr]] = {
     PgtableVariant.V6_8: stage2_set_prot_attr_v6_8,
     PgtableVariant.V6_9: stage2_set_prot_attr_v6_9,
+    PgtableVariant.V3: stage2_set_prot_attr_v3,
+    PgtableVariant.V4: stage2_set_prot_attr_v4,
 }
 
 
@@ -266,19 +328,25 @@ def stage2_set_prot_attr(
 
 @dataclass(frozen=True, slots=True)
 class Stage2Leaf:
-    """One stage-2 leaf KVM installed: IPA range, output address, attribute bits and descriptor."""
+    """One stage-2 leaf as the table holds it: IPA range, output address, attribute bits and the
+    raw descriptor, read back from table memory.
+
+    :param prot: the ``kvm_pgtable_prot`` KVM asked for, when this leaf comes from the map call
+        (None when read from the table alone: R/W/X are in the descriptor, the type bit is not).
+    :param kind: the KVM_S2_MEMATTR name used ('DEVICE_nGnRE' / 'NORMAL_NC' / 'NORMAL'), when known.
+    """
 
     ipa: int
     size: int
     phys: int
     attr: int
     descriptor: int
-    prot: KVM_PGTABLE_PROT
-    kind: str
+    prot: KVM_PGTABLE_PROT | None = None
+    kind: str | None = None
 
     @property
     def memattr(self) -> int:
-        return (self.attr & KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR) >> 2
+        return (self.attr & KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR) >> KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR_SHIFT
 
     @property
     def xn(self) -> bool:
@@ -286,17 +354,23 @@ class Stage2Leaf:
 
     @property
     def sh(self) -> int:
-        return (self.attr & KVM_PTE_LEAF_ATTR_LO_S2_SH) >> 8
+        return (self.attr & KVM_PTE_LEAF_ATTR_LO_S2_SH) >> KVM_PTE_LEAF_ATTR_LO_S2_SH_SHIFT
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.attr & KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R)
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.attr & KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W)
 
     def contains(self, ipa: int) -> bool:
         return self.ipa <= ipa < self.ipa + self.size
 
 
-def _leaf_descriptor(phys: int, attr: int, size: int) -> int:
-    """``kvm_init_valid_leaf_pte``: OA | attr | TYPE (page at level 3) | VALID."""
-    page = size == 4096
-    oa = phys & 0x0000_FFFF_FFFF_F000 & ~(size - 1)
-    return oa | attr | (KVM_PTE_TYPE if page else 0) | KVM_PTE_VALID
+@lru_cache(maxsize=16)
+def _codec_for(geom: Geometry) -> Codec:
+    return Codec(geom)
 
 
 DEFAULT_IPA_BITS = 40  # KVM's default IPA size (KVM_VM_TYPE_ARM_IPA_SIZE 0)
@@ -307,9 +381,13 @@ class KvmPgtable:
     """A VM's stage-2 page table (``struct kvm_pgtable``), written into real translation tables.
 
     Every leaf KVM installs goes through the mmu layer's :class:`~memattr.mmu.pgtable.PageTable`
-    (``map(ia, size, oa, attrs)``), so the raw descriptor reported is the one in table memory
-    and a two-stage walk sees KVM's entries.  ``writer``, if given, is also called for every leaf
-    as ``writer(ipa, size, phys, attr)``.
+    (``map(ia, size, oa, attrs)``); every lookup walks that table, so what is reported is what is
+    in table memory and what a two-stage walk sees.  ``writer``, if given, is also called for every
+    leaf as ``writer(ipa, size, phys, attr)``.
+
+    :param fwb: ``stage2_has_fwb``.  :param lpa2: LPA2 tables (VTCR_EL2.DS = 1: no SH in the
+        descriptor, VTCR_EL2.SH0 supplies it).  :param ipa_bits: the VM's IPA size (VTCR_EL2.T0SZ).
+    :param memattrs: the MemAttr values in use (to name a leaf read back from the table).
     """
 
     def __init__(
@@ -320,43 +398,88 @@ class KvmPgtable:
         ipa_bits: int = DEFAULT_IPA_BITS,
         table: PageTable | None = None,
         writer: Callable[[int, int, int, int], None] | None = None,
+        memattrs: S2MemAttrs | None = None,
     ) -> None:
         self.fwb = fwb
         self.lpa2 = lpa2
         self.ipa_bits = ipa_bits
         if table is None:
             mem = PhysMem(48, alloc_base=_TABLE_ALLOC_BASE)
-            table = PageTable(mem, Geometry.for_stage2(Granule.K4, ipa_bits), vmid=1)
+            geom = Geometry.for_stage2(Granule.K4, ipa_bits, ds=lpa2)
+            table = PageTable(mem, geom, vmid=1)
         self.table = table
-        self._leaves: dict[int, Stage2Leaf] = {}
+        self._codec = _codec_for(table.geom)
+        self.memattrs = memattrs if memattrs is not None else LINUX_S2_MEMATTRS
         self._writer = writer
 
     @property
+    def mem(self) -> PhysMem:
+        """The physical memory holding the tables (and the guest's, through an IpaSpace)."""
+        mem = self.table.mem
+        assert isinstance(mem, PhysMem)
+        return mem
+
+    @property
+    def vtcr(self) -> int:
+        """VTCR_EL2 describing this table (T0SZ, SL0, TG0, PS, SH0 = IS, DS)."""
+        return vtcr_value(self.table.geom, 48)
+
+    @property
+    def vttbr(self) -> int:
+        """VTTBR_EL2: VMID and the root's base address."""
+        return self.table.vttbr
+
+    def _leaf(self, hw: Leaf) -> Stage2Leaf:
+        attr = self._codec.leaf_attrs(hw.raw)
+        memattr = (attr & KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR) >> KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR_SHIFT
+        prot = KVM_PGTABLE_PROT(0)
+        if attr & KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R:
+            prot |= KVM_PGTABLE_PROT.R
+        if attr & KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W:
+            prot |= KVM_PGTABLE_PROT.W
+        if not attr & KVM_PTE_LEAF_ATTR_HI_S2_XN:
+            prot |= KVM_PGTABLE_PROT.X
+        names = [n for n, k in (("device", "DEVICE_nGnRE"), ("normal_nc", "NORMAL_NC"),
+                                ("normal", "NORMAL")) if self.memattrs.pick(n, self.fwb) == memattr]
+        kind = {"device": "DEVICE_nGnRE", "normal_nc": "NORMAL_NC", "normal": "NORMAL"}[names[0]] \
+            if len(names) == 1 else None
+        return Stage2Leaf(hw.ia, hw.size, hw.oa, attr, hw.raw, prot, kind)
+
+    @property
     def leaves(self) -> tuple[Stage2Leaf, ...]:
-        return tuple(sorted(self._leaves.values(), key=lambda leaf: leaf.ipa))
+        """Every valid leaf, by walking the table."""
+        return tuple(self._leaf(hw) for hw in self.table.leaves())
 
     def lookup(self, ipa: int) -> Stage2Leaf | None:
-        """The leaf mapping ``ipa``, if any."""
-        for leaf in self._leaves.values():
-            if leaf.contains(ipa):
-                return leaf
-        return None
+        """The leaf mapping ``ipa``, by walking the table (None if unmapped)."""
+        hw = self.table.lookup(ipa)
+        return self._leaf(hw) if hw is not None and hw.raw & KVM_PTE_VALID else None
 
     def install(self, ipa: int, size: int, phys: int, attr: int, prot: KVM_PGTABLE_PROT,
-                kind: str) -> Stage2Leaf:
-        """Write one leaf (break-before-make over any leaf it overlaps)."""
-        for old in [v for v in self._leaves.values()
-                    if v.ipa < ipa + size and ipa < v.ipa + v.size]:
-            del self._leaves[old.ipa]
-            self.table.unmap(old.ipa, old.size)
-        self.table.map(ipa, size, phys, attr, max_leaf=size)
+                kind: str, *, max_leaf: int | None = None) -> Stage2Leaf:
+        """Write one leaf, or a run of ``max_leaf``-sized leaves (break-before-make over any leaf
+        it overlaps); the (first) leaf as written."""
+        for old in [hw for hw in self.table.leaves(ipa, ipa + size)]:
+            self.table.unmap(old.ia, old.size)
+        self.table.map(ipa, size, phys, attr, max_leaf=max_leaf or size)
         hw = self.table.lookup(ipa)
-        raw = hw.raw if hw is not None else _leaf_descriptor(phys, attr, size)
-        leaf = Stage2Leaf(ipa, size, phys, attr, raw, prot, kind)
-        self._leaves[ipa] = leaf
+        assert hw is not None
         if self._writer is not None:
             self._writer(ipa, size, phys, attr)
-        return leaf
+        leaf = self._leaf(hw)
+        return Stage2Leaf(leaf.ipa, leaf.size, leaf.phys, leaf.attr, leaf.descriptor, prot, kind)
+
+    def unmap(self, ipa: int, size: int) -> tuple[Stage2Leaf, ...]:
+        """``kvm_pgtable_stage2_unmap``: remove every leaf in [ipa, ipa + size) (break, TLBI
+        IPAS2E1IS, DSB; the mmu layer records each step); the leaves removed."""
+        gone = tuple(self._leaf(hw) for hw in self.table.leaves(ipa, ipa + size))
+        for leaf in gone:
+            lo, hi = max(leaf.ipa, ipa), min(leaf.ipa + leaf.size, ipa + size)
+            if (lo, hi) != (leaf.ipa, leaf.ipa + leaf.size):
+                self.table.unmap(leaf.ipa, leaf.size)  # a block only partly covered goes whole
+            else:
+                self.table.unmap(lo, hi - lo)
+        return gone
 
 
 def kvm_pgtable_stage2_map(
@@ -368,14 +491,22 @@ def kvm_pgtable_stage2_map(
     *,
     variant: PgtableVariant = PgtableVariant.V6_9,
     memattrs: S2MemAttrs = LINUX_S2_MEMATTRS,
+    page: bool = False,
 ) -> tuple[ProtAttr, Stage2Leaf | None]:
-    """``kvm_pgtable_stage2_map``: ``stage2_set_prot_attr`` then install the leaf (or fail)."""
-    if addr % size or phys % size:
+    """``kvm_pgtable_stage2_map``: ``stage2_set_prot_attr`` then install the leaf (or fail).
+
+    :param page: map [addr, addr + size) with 4 KiB pages (what a caller looping page by page,
+        such as ``kvm_phys_addr_ioremap``, ends up with), in one call.
+    """
+    if not page and (addr % size or phys % size):
         raise ConfigError(f"stage-2 map: IPA 0x{addr:x} and PA 0x{phys:x} must be aligned to the "
                           f"mapping size 0x{size:x}")
     pa = stage2_set_prot_attr(prot, fwb=pgt.fwb, variant=variant, memattrs=memattrs,
                               lpa2=pgt.lpa2)
+    if pa.ok and pa.kind is not None:
+        pa = ProtAttr(pa.errno, pa.attr, pa.memattr, pa.kind, pa.why, pa.branch, prot, pa.warn)
     if pa.attr is None or pa.kind is None:
         return pa, None
-    return pa, pgt.install(addr, size, phys, pa.attr, prot, pa.kind)
+    return pa, pgt.install(addr, size, phys, pa.attr, prot, pa.kind,
+                           max_leaf=0x1000 if page else None)
 

@@ -1,0 +1,135 @@
+"""Tests for memattr.linux.asm: MT_* layouts and the MAIR_EL1 each release programs
+(arch/arm64/include/asm/memory.h, arch/arm64/mm/proc.S), MT_S2_* encodings, KVM_PTE_* bits, and
+the one commit registry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from memattr.arch import mair as arch_mair
+from memattr.errors import ConfigError
+from memattr.linux.asm import kvm_pgtable as K
+from memattr.linux.asm import memory as M
+from memattr.linux.asm import sysreg as S
+from memattr.linux.commits import COMMITS, commit
+from memattr.linux.version import KernelVersion
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "memattr"
+
+
+def test_mair_attr_bytes() -> None:
+    """sysreg.h MAIR_ATTR_*: 0x00, 0x04, 0x0c, 0x44, 0xff, 0xbb, 0xf0."""
+    assert (S.MAIR_ATTR_DEVICE_nGnRnE, S.MAIR_ATTR_DEVICE_nGnRE, S.MAIR_ATTR_DEVICE_GRE) == \
+        (0x00, 0x04, 0x0C)
+    assert (S.MAIR_ATTR_NORMAL_NC, S.MAIR_ATTR_NORMAL, S.MAIR_ATTR_NORMAL_WT,
+            S.MAIR_ATTR_NORMAL_TAGGED) == (0x44, 0xFF, 0xBB, 0xF0)
+
+
+@pytest.mark.parametrize(
+    ("release", "mte", "value"),
+    [
+        # v5.5: nGnRnE 0, nGnRE 1, GRE 2, NC 3, NORMAL 4, WT 5 (proc.S MAIR_EL1_SET).
+        ("5.5", False, 0x0000_BBFF_440C_0400),
+        ("5.9", True, 0x0000_BBFF_440C_0400),
+        # v5.10-v5.13: NORMAL 0, TAGGED 1, NC 2, WT 3, nGnRnE 4, nGnRE 5, GRE 6.
+        ("5.13", False, 0x000C_0400_BB44_FFFF),
+        ("5.13", True, 0x000C_0400_BB44_F0FF),
+        # v5.14 on: NORMAL 0, TAGGED 1, NC 2, nGnRnE 3, nGnRE 4.
+        ("6.1", False, 0x0000_0004_0044_FFFF),
+        ("6.17", True, 0x0000_0004_0044_F0FF),
+    ],
+)
+def test_mair_for(release: str, mte: bool, value: int) -> None:
+    """mair_for gives the MAIR_EL1 a release programs, MT_NORMAL_TAGGED 0xff until MTE is on."""
+    assert M.mair_for(release, mte=mte) == value
+
+
+def test_mt_names_per_release() -> None:
+    """MT_NORMAL_WT and MT_DEVICE_GRE exist up to v5.13; MT_NORMAL moved to 0 in v5.10."""
+    assert M.mt_names("5.5")["MT_NORMAL"] == 4 and "MT_NORMAL_TAGGED" not in M.mt_names("5.5")
+    assert M.mt_names("5.13") == {"MT_NORMAL": 0, "MT_NORMAL_TAGGED": 1, "MT_NORMAL_NC": 2,
+                                  "MT_NORMAL_WT": 3, "MT_DEVICE_nGnRnE": 4,
+                                  "MT_DEVICE_nGnRE": 5, "MT_DEVICE_GRE": 6}
+    assert "MT_NORMAL_WT" not in M.mt_names("5.14")
+    with pytest.raises(ConfigError, match="oldest"):
+        M.mair_for("5.4")
+    with pytest.raises(ConfigError, match="MT_NORMAL_WT"):
+        M.mt_layout("6.9").index("MT_NORMAL_WT")
+
+
+def test_every_layout_decodes_as_named() -> None:
+    """Each Attr<n> a layout programs decodes to the type its MT name says."""
+    for layout in M.MT_LAYOUTS:
+        attrs = arch_mair.decode_register(layout.mair(mte=True))
+        for name, idx, _ in layout.slots:
+            a = attrs[idx].attrs
+            assert a is not None
+            if "DEVICE" in name:
+                assert a.device is not None and name.endswith(a.device.name)
+            elif name == "MT_NORMAL_NC":
+                assert a.is_nc
+            else:
+                assert a.is_cacheable
+
+
+def test_s2_encodings() -> None:
+    """MT_S2_* / MT_S2_FWB_* found from arch's decoders equal memory.h's numbers."""
+    assert (M.MT_S2_DEVICE_nGnRE, M.MT_S2_NORMAL_NC, M.MT_S2_NORMAL, M.MT_S2_AS_S1) == \
+        (0x1, 0x5, 0xF, 0xF)
+    assert (M.MT_S2_FWB_DEVICE_nGnRE, M.MT_S2_FWB_NORMAL_NC, M.MT_S2_FWB_NORMAL,
+            M.MT_S2_FWB_AS_S1) == (1, 5, 6, 7)
+    assert M.PAGE_S2_MEMATTR("NORMAL", True) == 6 and M.PAGE_S2_MEMATTR("NORMAL", False) == 0xF
+
+
+def test_kvm_pte_bits() -> None:
+    """A few KVM_PTE_* values from kvm_pgtable.h (the full list: tests/arch/test_descriptor)."""
+    assert K.KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR == 0xF << 2
+    assert K.KVM_PTE_LEAF_ATTR_HI_S2_XN == 1 << 54 and K.KVM_PTE_LEAF_ATTR_LO_S2_AF == 1 << 10
+
+
+def test_arch_shim_equals_linux() -> None:
+    """The shim arch.mair keeps for mmu equals the kernel's v5.14+ values here."""
+    assert arch_mair.LINUX_MAIR == M.MAIR_EL1_SET
+    assert arch_mair.LINUX_MT == M.mt_names("6.9")
+
+
+def test_commits_defined_once() -> None:
+    """Commit(...) is constructed only in memattr/linux/commits.py; every hash is unique."""
+    for path in SRC.rglob("*.py"):
+        if path.name in ("commits.py", "version.py"):
+            continue
+        assert not re.search(r"\bCommit\(", path.read_text()), path
+    ids = [c.id for c in COMMITS.values()]
+    assert len(ids) == len(set(ids))
+    assert commit("s2-normalnc").release is not None
+    with pytest.raises(KeyError, match="known"):
+        commit("nope")
+
+
+def test_vm_mte_bits_per_release() -> None:
+    """include/linux/mm.h: VM_MTE/VM_MTE_ALLOWED are bits 32/33 up to v6.11 and 36/37 from v6.12;
+    a VMA prints and reports (JSON vm_flags) the release's positions."""
+    from memattr.linux.mm import vm_mte_bits
+    from memattr.linux.mmap import AnonymousRam, mmap_source
+    from memattr.linux.version import KernelVersion
+    from memattr.platform.examples import example_platform
+
+    assert vm_mte_bits("6.9") == (1 << 32, 1 << 33)
+    assert vm_mte_bits("6.12") == (1 << 36, 1 << 37) == vm_mte_bits("6.17")
+    plat = example_platform()
+    for release, bit in (("6.9", 33), ("6.12", 37)):
+        v = mmap_source(plat, AnonymousRam(1 << 21), release=KernelVersion.parse(release),
+                        hva=0x7F00_0000_0000, mte=True)
+        assert v.kernel_vm_flags >> bit & 1 and "VM_MTE_ALLOWED" in v.flags_str
+
+
+def test_guest_of_an_older_release_uses_its_layout() -> None:
+    """A v5.5 Linux guest's ioremap_wc selects MT_NORMAL_NC = 3 in its own MAIR (0x44)."""
+    from memattr.linux.guest import LinuxGuest
+
+    g = LinuxGuest(release=KernelVersion(5, 5)).ioremap_wc()
+    assert g.attrindx == 3 and g.attr == 0x44 and g.mair == M.mair_for("5.5")
+    assert LinuxGuest(release=KernelVersion(5, 13)).ioremap().attrindx == 5
