@@ -1,23 +1,27 @@
 """Vectorised stage-1 x stage-2 combining for millions of inputs, by table lookup (numpy).
 
 The input space of the table is small: stage-1 MAIR byte (256) x stage-2 MemAttr (16) x
-HCR_EL2.FWB (2) x HCR_EL2.CD (2) = 16,384 inputs, each resolved once by the scalar rules
-(:func:`memattr.arch.combine.resolve`) with SH1 = SH2 = ISH (0b11), a data read, FnXS = 0,
-every feature on and otherwise the default :class:`~memattr.arch.combine.Controls` (stage 1
-and stage 2 on, caches on).  Each input maps to an *outcome id*: one distinct
-(outcomes, reserved note, faults) triple.  A batch is then index arithmetic and ``np.take``.
+HCR_EL2.FWB (2) x HCR_EL2.CD (2) = 16,384 inputs, each resolved once by the scalar rules (the
+composition :func:`memattr.arch.combine.resolve` uses, without assembling its records) with
+SH1 = SH2 = ISH (0b11), a data read, FnXS = 0, the CPU's features (every feature by default)
+and otherwise the default :class:`~memattr.arch.combine.Controls` (stage 1 and stage 2 on,
+caches on).  Each input maps to an *outcome id*: one distinct (outcomes, reserved note,
+faults) triple.  A batch is then index arithmetic and ``np.take``.  Without FEAT_S2FWB the
+HCR_EL2.FWB = 1 half does not exist (asking for it is a ConfigError).
 
 numpy is imported inside functions only, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EncodingError
-from .combine import Access, Controls, Resolution, resolve
+from .._value import dataclass  # dataclasses, cheaper to import
+from ..errors import ConfigError, EncodingError
+from . import impdef as _impdef
+from .combine import Access, Controls, Resolution, _ctx, _outcome
+from .cpu import ALL, Cpu
 from .memtype import Cacheability, MemoryAttributes
 
 if TYPE_CHECKING:
@@ -49,45 +53,49 @@ def table_index(fwb: int, cd: int, s1: int, s2: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Tables:
-    """The lookup table and what it indexes (derived from combine.resolve; do not edit)."""
+    """The lookup table and what it indexes (derived from the scalar rules; do not edit)."""
 
     lut: Any  # np.ndarray[uint16], shape (TABLE_SIZE,): input position -> outcome id
     outcomes: tuple[Resolution, ...]  # outcome id -> Resolution (outcomes, reserved, faults)
+    cpu: Cpu
 
 
-@lru_cache(maxsize=1)
-def _tables() -> _Tables:
+_NO_ROW = 0xFFFF  # lut entry of an input that does not exist on the CPU (FWB without S2FWB)
+
+
+@lru_cache(maxsize=8)
+def _tables(cpu: Cpu = ALL) -> _Tables:
     """Resolve every input of the table once with the scalar rules and intern the results."""
     import numpy as np
 
-    # Derived from combine.resolve; do not edit: every entry comes from the scalar rules.
-    lut = np.empty(TABLE_SIZE, dtype=np.uint16)
+    # Derived from the scalar rules; do not edit: every entry comes from combine's composition.
     ids: dict[tuple[Any, ...], int] = {}
     table: list[Resolution] = []
-    pos = 0
+    flat: list[int] = []
     for fwb in (False, True):
         for cd in (False, True):
-            controls = Controls(fwb=fwb, cd=cd)
+            if fwb and not cpu.s2fwb:
+                flat.extend([_NO_ROW] * (256 * 16))
+                continue
+            ctx = _ctx(Controls(fwb=fwb, cd=cd), Access.READ, cpu, _impdef.DEFAULT)
             for s1 in range(256):
                 for s2 in range(16):
-                    res = resolve(s1, s2, sh1=_SH_ISH, sh2=_SH_ISH, controls=controls,
-                                  access=Access.READ)
-                    key = (res.outcomes, res.reserved, res.faults)
+                    key = _outcome(s1, s2, _SH_ISH, _SH_ISH, False, ctx)
                     oid = ids.get(key)
                     if oid is None:
                         oid = ids[key] = len(table)
-                        # Steps, s1 and s2 are per input: call combine.resolve for them.
-                        table.append(Resolution(res.outcomes, (), res.reserved, res.faults))
-                    lut[pos] = oid
-                    pos += 1
-    assert pos == TABLE_SIZE and len(table) < 1 << 16
+                        # Records are per input: call combine.resolve for them.
+                        table.append(Resolution(key[0], (), key[1], key[2]))
+                    flat.append(oid)
+    assert len(flat) == TABLE_SIZE and len(table) < _NO_ROW
+    lut = np.array(flat, dtype=np.uint16)
     lut.setflags(write=False)
-    return _Tables(lut, tuple(table))
+    return _Tables(lut, tuple(table), cpu)
 
 
-def outcome_table() -> list[Resolution]:
-    """Outcome id -> its Resolution (outcomes, reserved note, faults; no per-input steps)."""
-    return list(_tables().outcomes)
+def outcome_table(cpu: Cpu = ALL) -> list[Resolution]:
+    """Outcome id -> its Resolution (outcomes, reserved note, faults; no per-input records)."""
+    return list(_tables(cpu).outcomes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +121,12 @@ class OutcomeArrays:
     tagged: Any  # bool
 
 
-@lru_cache(maxsize=1)
-def outcome_arrays() -> OutcomeArrays:
+@lru_cache(maxsize=8)
+def outcome_arrays(cpu: Cpu = ALL) -> OutcomeArrays:
     """Per-id arrays derived from :func:`outcome_table` (derived; do not edit)."""
     import numpy as np
 
-    table = _tables().outcomes
+    table = _tables(cpu).outcomes
     n = len(table)
 
     def codes() -> npt.NDArray[np.int8]:
@@ -141,7 +149,7 @@ def outcome_arrays() -> OutcomeArrays:
             inner[oid] = _CACHE_CODE[a.inner.cacheability]
             outer[oid] = _CACHE_CODE[a.outer.cacheability]
         sh[oid] = a.shareability.encoding
-        xs[oid] = a.xs
+        xs[oid] = bool(a.xs)  # False also where the CPU has no FEAT_XS (no XS attribute)
         tagged[oid] = a.tagged
     arrays = OutcomeArrays(n_out, n_out == 1, reserved, is_device, device, inner, outer, sh, xs,
                            tagged)
@@ -166,19 +174,21 @@ def _check_range(name: str, arr: Any, limit: int) -> None:
         raise EncodingError(f"{name}={hex(int(bad))}: out of range (0x0..0x{limit - 1:x})")
 
 
-def combine_batch(s1: Any, s2: Any, fwb: Any = False, cd: Any = False) -> npt.NDArray[np.uint16]:
+def combine_batch(s1: Any, s2: Any, fwb: Any = False, cd: Any = False, *,
+                  cpu: Cpu = ALL) -> npt.NDArray[np.uint16]:
     """Outcome ids of many accesses: S1 MAIR byte x S2 MemAttr under HCR_EL2.FWB and .CD.
 
     :param s1: stage-1 MAIR attribute bytes, integer array (uint8 is fastest).
     :param s2: stage-2 MemAttr[3:0] values, integer array broadcastable with ``s1``.
     :param fwb: HCR_EL2.FWB, a bool or a bool/0-1 array broadcastable with ``s1``.
     :param cd: HCR_EL2.CD, a bool or a bool/0-1 array broadcastable with ``s1``.
+    :param cpu: the PE (:mod:`memattr.arch.cpu`); FWB needs FEAT_S2FWB.
     :returns: uint16 outcome ids; look them up in :func:`outcome_table` or
         :func:`outcome_arrays`.  Same answer as ``combine.resolve`` element by element.
     """
     import numpy as np
 
-    lut = _tables().lut
+    lut = _tables(cpu).lut
     s1a, s2a = np.asarray(s1), np.asarray(s2)
     _check_range("S1 MAIR attribute", s1a, 256)
     _check_range("S2 MemAttr", s2a, 16)
@@ -197,7 +207,10 @@ def combine_batch(s1: Any, s2: Any, fwb: Any = False, cd: Any = False) -> npt.ND
             _check_range(name, f, 2)
             np.bitwise_or(idx, np.left_shift(f, shift, dtype=np.uint16, casting="unsafe"),
                           out=idx)
-    return np.take(lut, idx)
+    out = np.take(lut, idx)
+    if not cpu.s2fwb and out.size and bool((out == _NO_ROW).any()):
+        raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,25 +246,32 @@ def table_rows(
     cd: bool | None = None,
     s1: int | None = None,
     s2: int | None = None,
+    cpu: Cpu = ALL,
 ) -> list[TableRow]:
     """Rows of the table in order fwb, hcr_cd, s1, s2 ascending; None means every value.
 
-    :param fwb: HCR_EL2.FWB, or None for both.
+    :param fwb: HCR_EL2.FWB, or None for both (only 0 without FEAT_S2FWB).
     :param cd: HCR_EL2.CD, or None for both.
     :param s1: one stage-1 MAIR byte (0..0xff), or None for all 256.
     :param s2: one stage-2 MemAttr (0..0xf), or None for all 16.
+    :param cpu: the PE whose features decide (:mod:`memattr.arch.cpu`).
     """
     if s1 is not None and not 0 <= s1 <= 0xFF:
         raise EncodingError(f"S1 MAIR attribute=0x{s1:x}: out of range (0x00..0xff)")
     if s2 is not None and not 0 <= s2 <= 0xF:
         raise EncodingError(f"S2 MemAttr=0x{s2:x}: out of range (4 bits, 0x0..0xf)")
-    tables = _tables()
+    if fwb and not cpu.s2fwb:
+        raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
+    tables = _tables(cpu)
     lut = tables.lut.tolist()
+    outcomes = tables.outcomes
     rows = []
-    for f in _select(fwb, range(2)):
+    fwbs = [0] if fwb is None and not cpu.s2fwb else _select(fwb, range(2))
+    for f in fwbs:
         for c in _select(cd, range(2)):
             for a in _select(s1, range(256)):
+                base = ((f * 2 + c) * 256 + a) * 16
                 for b in _select(s2, range(16)):
-                    res = tables.outcomes[lut[table_index(f, c, a, b)]]
+                    res = outcomes[lut[base + b]]
                     rows.append(TableRow(bool(f), bool(c), a, b, res.reserved, res.outcomes))
     return rows

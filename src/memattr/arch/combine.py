@@ -1,20 +1,28 @@
-"""Stage-1 x stage-2 combining, one function per Arm pseudocode rule (ASL94, arch.md sections 4-6).
+"""Stage-1 x stage-2 combining, one function per Arm pseudocode rule (ASL v9.4).
 
-The small rules (``s2_combine_s1_device`` ...) are total functions on values.  :func:`resolve`
-runs the whole path an access takes -- stage-1 decode and its SCTLR_EL1 controls, stage-2 decode
-with or without FWB, the HCR_EL2 controls, combining -- and returns every permitted outcome with
-the steps that decided it.
+Every rule returns its :class:`~memattr.arch.decision.Decision` (a simple rule) or a chain of
+them ending in its own record (a rule that calls others): the result is ``chain[-1].result``.
+:func:`resolve` runs the whole path an access takes -- stage-1 decode and the SCTLR_EL1 controls
+(AArch64.S1Translate), stage-2 decode with or without FWB, the HCR_EL2 controls
+(AArch64.S2Translate, AArch64.S2CheckPermissions), combining -- and returns every permitted
+outcome with one chain of records per permitted alternative (:attr:`Resolution.paths`).
+
+Each rule's answer is memoized on the values it reads (all of them immutable), so repeated and
+table-wide resolution costs a dictionary look-up, not a recomputation; the records are the same
+objects each time.
 """
 
 from __future__ import annotations
 
 import enum
-from itertools import product
+from functools import lru_cache
 
-from .._value import dataclass, field, replace  # dataclasses, cheaper to import
-from ..errors import EncodingError
+from .._value import dataclass, replace  # dataclasses, cheaper to import
+from ..errors import ConfigError, EncodingError
 from . import impdef as _impdef
-from .mair import ALL_FEATURES, Features, decode_attr
+from .cpu import ALL, Cpu
+from .decision import AslRule, Decision
+from .mair import _allocated, _decode_attr, _resmair, _s1_decode
 from .memtype import (
     Cacheability,
     CacheAttrs,
@@ -24,14 +32,14 @@ from .memtype import (
     Shareability,
     decode_shareability,
 )
-from .s2memattr import FwbRule, fwb_meaning, s2_decode_mem_attrs
+from .s2memattr import FwbMeaning, FwbRule, _fwb_meaning, _s2_decode
 
 __all__ = [
     "Access",
     "Controls",
-    "Step",
     "Resolution",
     "decode_shareability",
+    "decode_shareability_decision",
     "s2_combine_s1_device",
     "s2_combine_s1_attr_hints",
     "s2_combine_s1_shareability",
@@ -43,10 +51,17 @@ __all__ = [
     "s1_disabled_output",
     "resolve",
     "combine",
+    "FAULT_S1_INSTRDEVICE",
+    "FAULT_S2_INSTRDEVICE",
+    "FAULT_S2_PTW_DEVICE",
 ]
 
 _NC = CacheAttrs(Cacheability.NC)
 _WB_RWA = CacheAttrs(Cacheability.WB, True, True, False)
+
+FAULT_S1_INSTRDEVICE = "Permission fault at stage 1 (Unpredictable_INSTRDEVICE)"
+FAULT_S2_INSTRDEVICE = "Permission fault at stage 2 (Unpredictable_INSTRDEVICE)"
+FAULT_S2_PTW_DEVICE = "Permission fault at stage 2 (S1PTW to Device, HCR_EL2.PTW=1)"
 
 
 class Access(enum.Enum):
@@ -58,14 +73,17 @@ class Access(enum.Enum):
     TTW = "ttw"  # a stage-1 translation table walk read, itself translated by stage 2
     DCZVA = "dczva"
 
+    __hash__ = object.__hash__  # members are singletons: identity hash, at C speed
+
     @property
     def is_data(self) -> bool:
         return self is not Access.IFETCH
 
 
-# HCR_EL2 and SCTLR_EL1 bit positions (Arm ARM D24.2, registers.py has the full tables).
-_HCR_BITS = {"vm": 0, "ptw": 2, "dc": 12, "cd": 32, "id": 33, "fwb": 46, "dct": 57}
-_SCTLR_BITS = {"m": 0, "a": 1, "c": 2, "i": 12}
+# Controls attribute -> the HCR_EL2 / SCTLR_EL1 field (registers.HCR_EL2, registers.SCTLR_EL1).
+_HCR_FIELDS = {"vm": "VM", "ptw": "PTW", "dc": "DC", "cd": "CD", "id": "ID", "fwb": "FWB",
+               "dct": "DCT"}
+_SCTLR_FIELDS = {"m": "M", "a": "A", "c": "C", "i": "I"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +109,21 @@ class Controls:
     def from_registers(
         cls, hcr: int | None = None, sctlr: int | None = None, *, fwb: bool | None = None
     ) -> Controls:
-        """Build controls from raw HCR_EL2 / SCTLR_EL1 values (None keeps the defaults)."""
+        """Build controls from raw HCR_EL2 / SCTLR_EL1 values (None keeps the defaults).
+
+        Field positions come from :data:`memattr.arch.registers.HCR_EL2` and ``SCTLR_EL1``.
+        """
         kw: dict[str, bool] = {}
-        if hcr is not None:
-            if not 0 <= hcr < 1 << 64:
-                raise EncodingError(f"HCR_EL2=0x{hcr:x}: out of range (64-bit register)")
-            kw.update({k: bool(hcr >> b & 1) for k, b in _HCR_BITS.items()})
-        if sctlr is not None:
-            if not 0 <= sctlr < 1 << 64:
-                raise EncodingError(f"SCTLR_EL1=0x{sctlr:x}: out of range (64-bit register)")
-            kw.update({k: bool(sctlr >> b & 1) for k, b in _SCTLR_BITS.items()})
+        if hcr is not None or sctlr is not None:
+            from .registers import HCR_EL2, SCTLR_EL1
+
+            for value, layout, fields_ in ((hcr, HCR_EL2, _HCR_FIELDS),
+                                           (sctlr, SCTLR_EL1, _SCTLR_FIELDS)):
+                if value is None:
+                    continue
+                if not 0 <= value < 1 << 64:
+                    raise EncodingError(f"{layout.name}=0x{value:x}: out of range (64-bit register)")
+                kw.update({k: bool(layout.get(value, f)) for k, f in fields_.items()})
         if fwb is not None:
             if hcr is not None and kw["fwb"] != fwb:
                 raise EncodingError(
@@ -111,7 +134,7 @@ class Controls:
 
     @property
     def s2_enabled(self) -> bool:
-        """ASL94 AArch64.S2Translate walkparams.vm = HCR_EL2.VM OR HCR_EL2.DC."""
+        """ASL94 AArch64.NSS2TTWParams walkparams.vm = HCR_EL2.VM OR HCR_EL2.DC."""
         return self.vm or self.dc
 
     @property
@@ -120,29 +143,36 @@ class Controls:
         return self.m and not self.dc
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One decision on the way to the result: the rule (ASL function) and what it did."""
-
-    rule: str
-    text: str
+_DEFAULT_CONTROLS = Controls()
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """Every permitted outcome of an access's attributes, and how they were decided.
+    """Every permitted outcome of an access's attributes, and the records that decided it.
 
-    ``outcomes`` has exactly one element for a defined input; several where the architecture is
-    CONSTRAINED UNPREDICTABLE; none where it is UNKNOWN (a reserved MAIR byte).  ``faults`` lists
-    permitted fault outcomes (e.g. a Permission fault for an instruction fetch from Device).
+    ``outcomes`` has exactly one element for a defined input and several where the architecture
+    is CONSTRAINED UNPREDICTABLE or a reserved MAIR byte stands for an UNKNOWN allocated one.
+    ``faults`` lists permitted fault outcomes (e.g. a Permission fault for an instruction fetch
+    from Device).  ``paths`` has one chain of records per permitted alternative: each ends in a
+    record whose result is one of ``outcomes`` or ``faults``.  ``s1`` are the stage-1 attributes
+    (after AArch64.S1Translate); ``s2`` the stage-2 ones (decoded, or FWB-combined).
     """
 
     outcomes: tuple[MemoryAttributes, ...]
-    steps: tuple[Step, ...] = ()
+    paths: tuple[tuple[Decision, ...], ...] = ()
     reserved: str | None = None
     faults: tuple[str, ...] = ()
-    s1: tuple[MemoryAttributes, ...] = field(default=())
-    s2: tuple[MemoryAttributes, ...] = field(default=())
+    s1: tuple[MemoryAttributes, ...] = ()
+    s2: tuple[MemoryAttributes, ...] = ()
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        """Every record of every path, each once, in the order the paths meet them."""
+        seen: dict[int, Decision] = {}
+        for path in self.paths:
+            for d in path:
+                seen.setdefault(id(d), d)
+        return tuple(seen.values())
 
     @property
     def single(self) -> MemoryAttributes:
@@ -153,70 +183,295 @@ class Resolution:
         return self.outcomes[0]
 
 
-# --- the small rules -----------------------------------------------------------------------
+# --- value interning ---------------------------------------------------------------------------
+# Attributes produced by the memoized rules are canonical: equal values are the same object, so
+# later rules can memoize on id() (a canonical object is kept alive by the table below).
+
+_CANON: dict[MemoryAttributes, MemoryAttributes] = {}
 
 
-def s2_combine_s1_device(s1: DeviceType, s2: DeviceType) -> DeviceType:
+def _canon(a: MemoryAttributes) -> MemoryAttributes:
+    return _CANON.setdefault(a, a)
+
+
+_MK: dict[tuple[object, ...], tuple[object, object, MemoryAttributes]] = {}
+
+
+def _mk(memtype: MemType, device: DeviceType | None, inner: CacheAttrs | None,
+        outer: CacheAttrs | None, sh: Shareability, xs: bool | None, tagged: bool,
+        notag: bool) -> MemoryAttributes:
+    """The canonical MemoryAttributes with these fields (built once, then looked up by id)."""
+    key = (memtype, device, id(inner), id(outer), sh, xs, tagged, notag)
+    hit = _MK.get(key)
+    if hit is not None and hit[0] is inner and hit[1] is outer:
+        return hit[2]
+    a = _canon(MemoryAttributes(memtype, device, inner, outer, sh, xs, tagged, notag))
+    _MK[key] = (inner, outer, a)  # holding inner/outer keeps their ids from being reused
+    return a
+
+
+def normal_nc_mem_attr(xs: bool | None = True) -> MemoryAttributes:
+    """ASL94 NormalNCMemAttr: Normal iNC/oNC, Outer Shareable, untagged (XS as given)."""
+    return _nc(xs)
+
+
+@lru_cache(maxsize=4)
+def _nc(xs: bool | None) -> MemoryAttributes:
+    return _canon(MemoryAttributes(MemType.Normal, inner=_NC, outer=_NC,
+                                   shareability=Shareability.OSH, xs=xs))
+
+
+# --- the small rules ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def decode_shareability_decision(sh: int) -> Decision:
+    """ASL94 DecodeShareability: SH[1:0] -> the permitted shareabilities (three for 0b01)."""
+    shs = decode_shareability(sh)
+    branch = "Unpredictable_Shareability" if len(shs) > 1 else shs[0].value
+    return Decision(AslRule.DecodeShareability, branch, (("sh", sh),), shs)
+
+
+@lru_cache(maxsize=16)
+def s2_combine_s1_device(s1: DeviceType, s2: DeviceType) -> Decision:
     """ASL94 S2CombineS1Device: the more restrictive, nGnRnE > nGnRE > nGRE > GRE."""
-    return s1 if s1.value <= s2.value else s2
+    out = s1 if s1.value <= s2.value else s2
+    return Decision(AslRule.S2CombineS1Device, out.name, (("s1", s1), ("s2", s2)), out)
 
 
-def s2_combine_s1_attr_hints(s1: CacheAttrs, s2: CacheAttrs) -> CacheAttrs:
+_HINTS: dict[tuple[int, int], tuple[CacheAttrs, CacheAttrs, Decision]] = {}
+
+
+def s2_combine_s1_attr_hints(s1: CacheAttrs, s2: CacheAttrs) -> Decision:
     """ASL94 S2CombineS1AttrHints: NC if either is NC, else WT if either is WT, else WB; S1 hints."""
+    hit = _HINTS.get((id(s1), id(s2)))
+    if hit is not None and hit[0] is s1 and hit[1] is s2:
+        return hit[2]
     if s1.cacheability is Cacheability.NC or s2.cacheability is Cacheability.NC:
-        return _NC
-    cache = (Cacheability.WT if Cacheability.WT in (s1.cacheability, s2.cacheability)
-             else Cacheability.WB)
-    # Stage 2 assigns no allocation hints: the stage-1 hints and transient flag are used.
-    return CacheAttrs(cache, s1.read_allocate, s1.write_allocate, s1.transient)
+        out, branch = _NC, "nc"
+    else:
+        wt = Cacheability.WT in (s1.cacheability, s2.cacheability)
+        # Stage 2 assigns no allocation hints: the stage-1 hints and transient flag are used.
+        out = _canon_cache(CacheAttrs(Cacheability.WT if wt else Cacheability.WB,
+                                      s1.read_allocate, s1.write_allocate, s1.transient))
+        branch = "wt" if wt else "wb"
+    d = Decision(AslRule.S2CombineS1AttrHints, branch, (("s1", s1), ("s2", s2)), out)
+    _HINTS[(id(s1), id(s2))] = (s1, s2, d)
+    return d
 
 
-def s2_combine_s1_shareability(s1: Shareability, s2: Shareability) -> Shareability:
+_CACHES: dict[CacheAttrs, CacheAttrs] = {_NC: _NC, _WB_RWA: _WB_RWA}
+
+
+def _canon_cache(c: CacheAttrs) -> CacheAttrs:
+    return _CACHES.setdefault(c, c)
+
+
+@lru_cache(maxsize=16)
+def s2_combine_s1_shareability(s1: Shareability, s2: Shareability) -> Decision:
     """ASL94 S2CombineS1Shareability: OSH if either is OSH, else ISH if either is ISH, else NSH."""
-    return s1 if s1.rank >= s2.rank else s2
+    out = s1 if s1.rank >= s2.rank else s2
+    return Decision(AslRule.S2CombineS1Shareability, out.value, (("s1", s1), ("s2", s2)), out)
 
 
-def effective_shareability(attrs: MemoryAttributes) -> Shareability:
+_EFF: dict[int, tuple[MemoryAttributes, Decision]] = {}
+
+
+def effective_shareability(attrs: MemoryAttributes) -> Decision:
     """ASL94 EffectiveShareability: Device and Normal iNC/oNC are Outer Shareable."""
-    if attrs.is_device or attrs.is_nc:
-        return Shareability.OSH
-    return attrs.shareability
+    hit = _EFF.get(id(attrs))
+    if hit is not None and hit[0] is attrs:
+        return hit[1]
+    if attrs.is_device:
+        branch, out = "device", Shareability.OSH
+    elif attrs.is_nc:
+        branch, out = "normal_nc", Shareability.OSH
+    else:
+        branch, out = "descriptor", attrs.shareability
+    d = Decision(AslRule.EffectiveShareability, branch, (("memattrs", attrs),), out)
+    if len(_EFF) < 65536:
+        _EFF[id(attrs)] = (attrs, d)
+    return d
 
 
-def s2_mem_tag_type(attrs: MemoryAttributes, s1_tagged: bool, mte2: bool = True) -> bool:
+_TAGS: dict[tuple[object, ...], tuple[object, object, Decision]] = {}
+
+
+def s2_mem_tag_type(attrs: MemoryAttributes, s1_tagged: bool, cpu: Cpu = ALL) -> Decision:
     """ASL94 S2MemTagType: tagged only if S1 is tagged and the result is Normal iWB/oWB RWA nt."""
-    if not mte2 or not s1_tagged:
-        return False
-    return attrs.is_normal and attrs.inner == _WB_RWA and attrs.outer == _WB_RWA
+    return _tag_type(attrs.memtype, attrs.inner, attrs.outer, s1_tagged, bool(cpu.mte2))
 
 
-def _with_effective_sh(attrs: MemoryAttributes) -> MemoryAttributes:
-    sh = effective_shareability(attrs)
-    return attrs if sh is attrs.shareability else replace(attrs, shareability=sh)
+def _tag_type(memtype: MemType, inner: CacheAttrs | None, outer: CacheAttrs | None,
+              s1_tagged: bool, mte2: bool) -> Decision:
+    key = (memtype, id(inner), id(outer), s1_tagged, mte2)
+    hit = _TAGS.get(key)
+    if hit is not None and hit[0] is inner and hit[1] is outer:
+        return hit[2]
+    if not mte2:
+        branch, out = "no_mte2", False
+    elif not s1_tagged:
+        branch, out = "s1_untagged", False
+    elif memtype is MemType.Normal and inner == _WB_RWA and outer == _WB_RWA:
+        branch, out = "tagged", True
+    else:
+        branch, out = "not_wb_rwa", False
+    d = Decision(AslRule.S2MemTagType, branch,
+                 (("memtype", memtype), ("inner", inner), ("outer", outer),
+                  ("s1_tagged", s1_tagged), ("FEAT_MTE2", mte2)), out)
+    _TAGS[key] = (inner, outer, d)
+    return d
+
+
+def _finish(
+    memtype: MemType, device: DeviceType | None, inner: CacheAttrs | None,
+    outer: CacheAttrs | None, s1: MemoryAttributes, sh2: Shareability, xs: bool | None,
+    notag: bool, cpu: Cpu, *, notag_if_tagged: bool = False,
+) -> tuple[tuple[Decision, ...], MemoryAttributes]:
+    """The common tail of both combining rules: tags, NoTagAccess, SH, XS, EffectiveShareability.
+
+    :param notag: NoTagAccess; with ``notag_if_tagged`` only if the result is tagged (FWB).
+    """
+    key = (memtype, device, id(inner), id(outer), s1.shareability, sh2, xs, s1.tagged, notag,
+           notag_if_tagged, bool(cpu.mte2))
+    hit = _TAIL.get(key)
+    if hit is not None and hit[0] is inner and hit[1] is outer:
+        return hit[2]
+    out = _finish_(memtype, device, inner, outer, s1, sh2, xs, notag, cpu, notag_if_tagged)
+    _TAIL[key] = (inner, outer, out)
+    return out
+
+
+_TAIL: dict[tuple[object, ...], tuple[object, object,
+                                      tuple[tuple[Decision, ...], MemoryAttributes]]] = {}
+
+
+def _finish_(
+    memtype: MemType, device: DeviceType | None, inner: CacheAttrs | None,
+    outer: CacheAttrs | None, s1: MemoryAttributes, sh2: Shareability, xs: bool | None,
+    notag: bool, cpu: Cpu, notag_if_tagged: bool,
+) -> tuple[tuple[Decision, ...], MemoryAttributes]:
+    tag = _tag_type(memtype, inner, outer, s1.tagged, bool(cpu.mte2))
+    sh = s2_combine_s1_shareability(s1.shareability, sh2)
+    if notag_if_tagged:
+        notag = notag and tag.result
+    pre = _mk(memtype, device, inner, outer, sh.result, xs, tag.result, notag)
+    eff = effective_shareability(pre)
+    out = pre if eff.result is pre.shareability else _mk(
+        memtype, device, inner, outer, eff.result, xs, tag.result, notag)
+    return (tag, sh, eff), out
+
+
+_COMBINED: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[Decision, ...]]] = {}
+
+
+def _memo(cache: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[Decision, ...]]],
+          key: tuple[object, ...], refs: tuple[object, ...]) -> tuple[Decision, ...] | None:
+    """A memoized chain for ``key`` if the objects whose id() it holds are still ``refs``."""
+    hit = cache.get(key)
+    if hit is None:
+        return None
+    held = hit[0]
+    n = len(refs)
+    if n and (held[0] is not refs[0] or (n > 1 and (held[1] is not refs[1] or (
+            n > 2 and (held[2] is not refs[2] or held[3] is not refs[3]))))):
+        return None
+    return hit[1]
 
 
 def s2_combine_s1_mem_attrs(
-    s1: MemoryAttributes, s2: MemoryAttributes, *, mte2: bool = True
-) -> MemoryAttributes:
-    """ASL94 S2CombineS1MemAttrs (HCR_EL2.FWB = 0): type, cacheability, SH, XS and tags."""
-    if s1.device is not None and s2.device is not None:
-        result = MemoryAttributes(MemType.Device, device=s2_combine_s1_device(s1.device, s2.device))
-    elif s1.device is not None:
-        result = MemoryAttributes(MemType.Device, device=s1.device)
-    elif s2.device is not None:
-        result = MemoryAttributes(MemType.Device, device=s2.device)
+    s1: MemoryAttributes, s2: MemoryAttributes, cpu: Cpu = ALL
+) -> tuple[Decision, ...]:
+    """ASL94 S2CombineS1MemAttrs (HCR_EL2.FWB = 0): type, cacheability, tags, SH and XS.
+
+    The record's inputs are what the branch taken reads (``s1.shareability``, ``s2`` ...), so
+    inputs that differ only in what the branch ignores share one record.
+
+    :returns: the sub-rules' records, then this rule's record (its result: the attributes).
+    """
+    mte2, perm = cpu.mte2, cpu.mte_perm
+    d1, d2 = s1.device, s2.device
+    refs: tuple[object, ...]
+    if d1 is not None and d2 is not None:
+        refs = ()
+        key: tuple[object, ...] = (d1, d2, s1.shareability, s2.shareability, s1.xs, s2.xs,
+                                   mte2)
+        hit = _COMBINED.get(key)
+        if hit is not None:
+            return hit[1]
+    elif d1 is not None:
+        refs = (s1,)
+        key = (1, id(s1), s2.shareability, s2.xs, mte2)
+        hit = _COMBINED.get(key)
+        if hit is not None and hit[0][0] is s1:
+            return hit[1]
+    elif d2 is not None:
+        refs = (s2,)
+        key = (2, id(s2), s1.shareability, s1.xs, s1.tagged, mte2)
+        hit = _COMBINED.get(key)
+        if hit is not None and hit[0][0] is s2:
+            return hit[1]
+    else:
+        i1, o1, i2, o2 = s1.inner, s1.outer, s2.inner, s2.outer
+        refs = (i1, o1, i2, o2)
+        key = (id(i1), id(o1), id(i2), id(o2), s1.shareability, s2.shareability, s1.xs,
+               s2.xs, s1.tagged, s2.notagaccess, mte2, perm)
+        hit = _COMBINED.get(key)
+        if hit is not None:
+            h = hit[0]
+            if h[0] is i1 and h[1] is o1 and h[2] is i2 and h[3] is o2:
+                return hit[1]
+    mte2, perm = bool(mte2), bool(perm)
+    subs: list[Decision] = []
+    feats = (("FEAT_MTE2", mte2), ("FEAT_MTE_PERM", perm))
+    if d1 is not None and d2 is not None:
+        branch = "both_device"
+        dev = s2_combine_s1_device(d1, d2)
+        subs.append(dev)
+        memtype, device, inner, outer = MemType.Device, dev.result, None, None
+        inputs: tuple[tuple[str, object], ...] = (
+            ("s1.device", d1), ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
+            ("s2.device", d2), ("s2.shareability", s2.shareability), ("s2.xs", s2.xs))
+    elif d1 is not None:
+        branch = "s1_device"
+        memtype, device, inner, outer = MemType.Device, d1, None, None
+        inputs = (("s1", s1), ("s2.memtype", s2.memtype), ("s2.shareability", s2.shareability),
+                  ("s2.xs", s2.xs))
+    elif d2 is not None:
+        branch = "s2_device"
+        memtype, device, inner, outer = MemType.Device, d2, None, None
+        inputs = (("s1.memtype", s1.memtype), ("s1.shareability", s1.shareability),
+                  ("s1.xs", s1.xs), ("s1.tagged", s1.tagged), ("s2", s2))
     else:
         assert s1.inner and s1.outer and s2.inner and s2.outer
-        result = MemoryAttributes(
-            MemType.Normal,
-            inner=s2_combine_s1_attr_hints(s1.inner, s2.inner),
-            outer=s2_combine_s1_attr_hints(s1.outer, s2.outer),
-        )
-    tagged = s2_mem_tag_type(result, s1.tagged, mte2)
-    sh = s2_combine_s1_shareability(s1.shareability, s2.shareability)
-    # XS is 0 for Normal iWB/oWB, else S1.XS AND S2.XS.
-    xs = False if result.is_wb else (s1.xs and s2.xs)
-    return _with_effective_sh(replace(result, shareability=sh, xs=xs, tagged=tagged))
+        branch = "both_normal"
+        hi = s2_combine_s1_attr_hints(s1.inner, s2.inner)
+        ho = s2_combine_s1_attr_hints(s1.outer, s2.outer)
+        subs += (hi, ho)
+        memtype, device, inner, outer = MemType.Normal, None, hi.result, ho.result
+        inputs = (("s1.inner", s1.inner), ("s1.outer", s1.outer),
+                  ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
+                  ("s1.tagged", s1.tagged), ("s2.inner", s2.inner), ("s2.outer", s2.outer),
+                  ("s2.shareability", s2.shareability), ("s2.xs", s2.xs),
+                  ("s2.notagaccess", s2.notagaccess))
+    # XS: 0 for Normal iWB/oWB, else S1.XS AND S2.XS (None without FEAT_XS).
+    if s1.xs is None or s2.xs is None:
+        xs: bool | None = None
+    elif (inner is not None and outer is not None and inner.cacheability is Cacheability.WB
+          and outer.cacheability is Cacheability.WB):
+        xs = False
+    else:
+        xs = s1.xs and s2.xs
+    # FEAT_MTE_PERM: NoTagAccess from stage 2 when stage 1 is AllocationTagged.
+    notag = perm and s2.notagaccess and s1.tagged
+    tail, out = _finish(memtype, device, inner, outer, s1, s2.shareability, xs, notag, cpu)
+    rec = Decision(AslRule.S2CombineS1MemAttrs, branch, (*inputs, *feats), out)
+    chain = (*subs, *tail, rec)
+    _COMBINED[key] = (refs, chain)  # holding refs keeps their ids from being reused
+    return chain
+
+
+_APPLIED: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[Decision, ...]]] = {}
 
 
 def aarch64_s2_apply_fwb_mem_attrs(
@@ -224,171 +479,563 @@ def aarch64_s2_apply_fwb_mem_attrs(
     memattr: int,
     sh2: Shareability = Shareability.ISH,
     fnxs: bool = False,
-    *,
-    mte2: bool = True,
-    mte_perm: bool = False,
-) -> MemoryAttributes:
-    """ASL94 AArch64_S2ApplyFWBMemAttrs (HCR_EL2.FWB = 1): the stage-2 rule applied to S1."""
-    meaning = fwb_meaning(memattr)
-    if meaning.rule is FwbRule.DEVICE:
-        assert meaning.device is not None
-        dev = meaning.device
+    cpu: Cpu = ALL,
+) -> tuple[Decision, ...]:
+    """ASL94 AArch64.S2ApplyFWBMemAttrs (HCR_EL2.FWB = 1): the stage-2 rule applied to S1.
+
+    As for :func:`s2_combine_s1_mem_attrs`, the record's inputs are what the branch reads.
+
+    :returns: the MemAttr case record, the sub-rules' records, then this rule's record.
+    """
+    if fnxs and not cpu.xs:
+        raise ConfigError(f"S2 FnXS=1: RES0 without FEAT_XS (cpu {cpu.name})")
+    mte2, perm = bool(cpu.mte2), bool(cpu.mte_perm)
+    case = _fwb_meaning(memattr, perm)
+    meaning: FwbMeaning = case.result
+    rule = meaning.rule
+    common = (memattr, sh2, fnxs, mte2, perm, s1.shareability, s1.xs, s1.tagged)
+    refs: tuple[object, ...]
+    if rule is FwbRule.DEVICE:
+        refs = (s1,) if s1.device is not None else ()
+        key: tuple[object, ...] = (0, id(s1) if refs else s1.memtype, *common)
+    elif rule is FwbRule.AS_S1:
+        refs, key = (s1,), (1, id(s1), *common)
+    elif rule is FwbRule.FORCE_WB:
+        refs = (s1.inner, s1.outer)
+        key = (2, s1.memtype, id(s1.inner), id(s1.outer), *common)
+    else:
+        refs = (s1,) if s1.device is not None else ()
+        key = (3, id(s1) if refs else s1.memtype, *common)
+    hit = _memo(_APPLIED, key, refs)
+    if hit is not None:
+        return hit
+    subs: list[Decision] = [case]
+    s1_in: tuple[tuple[str, object], ...] = (
+        ("s1.memtype", s1.memtype), ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
+        ("s1.tagged", s1.tagged))
+    if rule is FwbRule.DEVICE:
+        dd = meaning.device
+        assert isinstance(dd, DeviceType)
         if s1.device is not None:
-            dev = s2_combine_s1_device(s1.device, dev)
-        result = MemoryAttributes(MemType.Device, device=dev, xs=s1.xs)
-    elif meaning.rule is FwbRule.AS_S1:
-        result = s1
-    elif meaning.rule is FwbRule.FORCE_WB:
+            branch = "device_s1_device"
+            dev = s2_combine_s1_device(s1.device, dd)
+            subs.append(dev)
+            dd = dev.result
+            s1_in = (("s1", s1),)
+        else:
+            branch = "device_s1_normal"
+        memtype, device, inner, outer, xs = MemType.Device, dd, None, None, s1.xs
+    elif rule is FwbRule.AS_S1:
+        branch, xs, s1_in = "as_s1", s1.xs, (("s1", s1),)
+        memtype, device, inner, outer = s1.memtype, s1.device, s1.inner, s1.outer
+    elif rule is FwbRule.FORCE_WB:
+        branch = "force_wb"
+        s1_in = (*s1_in, ("s1.inner", s1.inner), ("s1.outer", s1.outer))
 
         def level(c: CacheAttrs | None) -> CacheAttrs:
             if s1.is_normal and c is not None and c.cacheability is not Cacheability.NC:
-                return CacheAttrs(Cacheability.WB, c.read_allocate, c.write_allocate, c.transient)
+                return _canon_cache(CacheAttrs(Cacheability.WB, c.read_allocate,
+                                               c.write_allocate, c.transient))
             return _WB_RWA
 
-        result = MemoryAttributes(MemType.Normal, inner=level(s1.inner), outer=level(s1.outer),
-                                  xs=False)
-    else:  # 0b101 (and reserved 0b100): Non-cacheable unless S1 is Device
-        if s1.is_device:
-            result = s1
-        else:
-            result = MemoryAttributes(MemType.Normal, inner=_NC, outer=_NC, xs=s1.xs)
-    sh = s2_combine_s1_shareability(s1.shareability, sh2)
-    tagged = s2_mem_tag_type(result, s1.tagged, mte2)
-    # FEAT_MTE_PERM: MemAttr[3:1]=0b111 with a tagged result is NoTagAccess (else bit 3 is RES0).
-    notag = mte_perm and (memattr >> 1) & 0b111 == 0b111 and tagged
-    xs = False if fnxs else result.xs  # FnXS = 1 forces XS = 0
-    return _with_effective_sh(
-        replace(result, shareability=sh, tagged=tagged, notagaccess=notag, xs=xs)
-    )
+        memtype, device, inner, outer = MemType.Normal, None, level(s1.inner), level(s1.outer)
+        xs = None if s1.xs is None else False
+    elif s1.device is not None:  # 0b101 (and 0b100): S1 Device is kept
+        branch, xs, s1_in = "nc_s1_device", s1.xs, (("s1", s1),)
+        memtype, device, inner, outer = s1.memtype, s1.device, None, None
+    else:
+        branch, xs = "nc_s1_normal", s1.xs
+        memtype, device, inner, outer = MemType.Normal, None, _NC, _NC
+    if fnxs:
+        xs = False  # FnXS = 1 forces XS = 0
+    # NoTagAccess: MemAttr[3:1] = 0b111 and the result tagged (FEAT_MTE_PERM; else bit 3 RES0).
+    notag = perm and (memattr >> 1) & 0b111 == 0b111
+    tail, out = _finish(memtype, device, inner, outer, s1, sh2, xs, notag, cpu,
+                        notag_if_tagged=True)
+    rec = Decision(AslRule.AArch64_S2ApplyFWBMemAttrs, branch,
+                   (*s1_in, ("attr", memattr), ("sh", sh2), ("fnxs", fnxs),
+                    ("FEAT_MTE2", mte2), ("FEAT_MTE_PERM", perm)), out)
+    chain = (*subs, *tail, rec)
+    _APPLIED[key] = (refs, chain)
+    return chain
 
 
-def normal_nc_mem_attr(xs: bool = True) -> MemoryAttributes:
-    """ASL94 NormalNCMemAttr: Normal iNC/oNC, Outer Shareable, untagged."""
-    return MemoryAttributes(MemType.Normal, inner=_NC, outer=_NC, shareability=Shareability.OSH,
-                            xs=xs)
+def s1_disabled_output(access: Access, controls: Controls, cpu: Cpu = ALL) -> Decision:
+    """ASL94 AArch64.S1DisabledOutput for the EL1&0 regime (stage 1 off)."""
+    return _s1_disabled(access, controls.dc, controls.dct, controls.i, bool(cpu.mte2),
+                        bool(cpu.xs))
 
 
-def s1_disabled_output(access: Access, controls: Controls, mte2: bool = True) -> MemoryAttributes:
-    """ASL94 AArch64.S1DisabledOutput for the EL1&0 regime (arch.md section 6)."""
-    if controls.dc:
+@lru_cache(maxsize=64)
+def _s1_disabled(access: Access, dc: bool, dct: bool, i: bool, mte2: bool,
+                 has_xs: bool) -> Decision:
+    inputs = (("access", access), ("dc", dc), ("dct", dct), ("i", i), ("FEAT_MTE2", mte2))
+    if dc:
         # HCR_EL2.DC = 1: Normal iWB/oWB RWA non-transient, Non-shareable, Tagged if HCR_EL2.DCT.
-        return MemoryAttributes(MemType.Normal, inner=_WB_RWA, outer=_WB_RWA,
-                                shareability=Shareability.NSH, xs=False,
-                                tagged=controls.dct and mte2)
-    if access is Access.IFETCH:
-        if controls.i:
-            wt = CacheAttrs(Cacheability.WT, True, False, False)
-            return MemoryAttributes(MemType.Normal, inner=wt, outer=wt,
-                                    shareability=Shareability.OSH, xs=True)
-        return normal_nc_mem_attr()
-    return MemoryAttributes(MemType.Device, device=DeviceType.nGnRnE,
-                            shareability=Shareability.OSH, xs=True)
+        branch = "hcr_dc"
+        a = MemoryAttributes(MemType.Normal, inner=_WB_RWA, outer=_WB_RWA,
+                             shareability=Shareability.NSH, xs=False, tagged=dct and mte2)
+    elif access is Access.IFETCH and i:
+        branch = "ifetch_icache_on"
+        wt = _canon_cache(CacheAttrs(Cacheability.WT, True, False, False))
+        a = MemoryAttributes(MemType.Normal, inner=wt, outer=wt, shareability=Shareability.OSH,
+                             xs=True)
+    elif access is Access.IFETCH:
+        branch = "ifetch_icache_off"
+        a = MemoryAttributes(MemType.Normal, inner=_NC, outer=_NC,
+                             shareability=Shareability.OSH, xs=True)
+    else:
+        branch = "data"
+        a = MemoryAttributes(MemType.Device, device=DeviceType.nGnRnE,
+                             shareability=Shareability.OSH, xs=True)
+    if not has_xs:
+        a = replace(a, xs=None)
+    return Decision(AslRule.AArch64_S1DisabledOutput, branch, inputs, _canon(a))
 
 
 # --- the whole path ------------------------------------------------------------------------
+# A branch is (chain of records, attributes or None, fault or None).  Stage caches are plain
+# dicts keyed by small values; their entries are never dropped (the input space is finite), so
+# the ids of the branch tuples and attributes they hold stay valid keys for the memo below.
+
+_Branch = tuple[tuple[Decision, ...], "MemoryAttributes | None", "str | None"]
 
 
-def _dedup(items: list[MemoryAttributes]) -> tuple[MemoryAttributes, ...]:
-    return tuple(dict.fromkeys(items))
+class _Ctx:
+    """The controls, access kind, CPU and IMPLEMENTATION DEFINED choices of one resolution.
+
+    ``s1`` and ``s2`` are the stage caches, shared by every context that agrees on what the
+    stage reads (``k1``, ``k2``), keyed by small ints.
+    """
+
+    __slots__ = ("controls", "access", "cpu", "imp", "k1", "k2", "s1", "s2")
+
+    def __init__(self, controls: Controls, access: Access, cpu: Cpu, imp: _impdef.ImpDef) -> None:
+        self.controls, self.access, self.cpu, self.imp = controls, access, cpu, imp
+        c = controls
+        k1 = (c.s1_enabled, c.dc, c.dct, c.i, c.c, c.vm, access, bool(cpu.xs), bool(cpu.mte2),
+              imp.apply_effective_shareability_at_s1)
+        k2 = (c.s2_enabled, c.fwb, c.cd, c.id, c.ptw, access, bool(cpu.xs), bool(cpu.mte2),
+              bool(cpu.mte_perm))
+        self.k1 = _KEYS.setdefault(k1, len(_KEYS))
+        self.k2 = _KEYS.setdefault(k2, len(_KEYS))
+        self.s1: dict[int, _Stage1] = _STAGES.setdefault(("s1", self.k1), {})  # type: ignore[assignment]
+        self.s2: dict[int, _Stage2] = _STAGES.setdefault(("s2", self.k2), {})  # type: ignore[assignment]
 
 
-def _stage1(
-    s1_attr: int,
-    sh1: int,
-    controls: Controls,
-    access: Access,
-    features: Features,
-    imp: _impdef.ImpDef,
-    steps: list[Step],
-) -> tuple[tuple[MemoryAttributes, ...], str | None, tuple[str, ...]]:
-    """Stage-1 attributes of the access: (permitted set, reserved note, permitted faults)."""
-    if not controls.s1_enabled:
-        out = s1_disabled_output(access, controls, features.mte2)
-        why = "HCR_EL2.DC=1" if controls.dc else "SCTLR_EL1.M=0"
-        steps.append(Step("AArch64.S1DisabledOutput", f"stage 1 off ({why}): {out}"))
-        return (out,), None, ()
-    dec = decode_attr(s1_attr, features)
-    if dec.attrs is None:
-        steps.append(Step("S1ConstrainUnpredictableRESMAIR",
-                          f"S1 attribute 0x{s1_attr:02x} {dec.reserved}"))
-        return (), (f"S1 MAIR attribute 0x{s1_attr:02x}: {dec.reserved}; behaves as an UNKNOWN "
-                    "non-reserved attribute"), ()
-    notes: list[str] = []
-    shs = decode_shareability(sh1)
-    if len(shs) > 1:
+_KEYS: dict[tuple[object, ...], int] = {}
+_STAGES: dict[tuple[str, int], dict[int, object]] = {}
+_CTXS: dict[tuple[Controls, Access, Cpu, _impdef.ImpDef], _Ctx] = {}
+_LAST: list[object] = [None, None, None, None, None]
+
+
+def _ctx(controls: Controls, access: Access, cpu: Cpu, imp: _impdef.ImpDef) -> _Ctx:
+    last = _LAST
+    if controls is last[0] and access is last[1] and cpu is last[2] and imp is last[3]:
+        return last[4]  # type: ignore[return-value]
+    key = (controls, access, cpu, imp)
+    ctx = _CTXS.get(key)
+    if ctx is None:
+        if controls.fwb and not cpu.s2fwb:
+            raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
+        ctx = _CTXS[key] = _Ctx(controls, access, cpu, imp)
+    last[:] = [controls, access, cpu, imp, ctx]
+    return ctx
+
+
+def _s1_translate(a: MemoryAttributes, ctx: _Ctx) -> tuple[_Branch, ...]:
+    """ASL94 AArch64.S1Translate after the walk: the SCTLR_EL1 controls, then shareability."""
+    c, access = ctx.controls, ctx.access
+    inputs = (("s1", a), ("access", access), ("i", c.i), ("c", c.c))
+    alts: list[_Branch] = []
+    if access is Access.IFETCH and (a.is_device or not c.i):
+        if a.is_device:
+            # AArch64.S1CheckPermissions: ConstrainUnpredictable(Unpredictable_INSTRDEVICE).
+            f = Decision(AslRule.AArch64_S1CheckPermissions, "Unpredictable_INSTRDEVICE",
+                         (("s1", a), ("access", access)), FAULT_S1_INSTRDEVICE)
+            alts.append(((f,), None, FAULT_S1_INSTRDEVICE))
+        branch = "ifetch_device_as_nc" if a.is_device else "ifetch_icache_off_as_nc"
+        nc = _nc(a.xs)
+        alts.append(((Decision(AslRule.AArch64_S1Translate, branch, inputs, nc),), nc, None))
+    elif access is not Access.IFETCH and a.is_normal and not c.c:
+        nc = _nc(a.xs)
+        if a.tagged and ctx.cpu.mte2:
+            # Unpredictable_S1CTAGGED: whether the Tag attribute survives SCTLR_ELx.C = 0.
+            t = _canon(replace(nc, tagged=True))
+            alts.append(((Decision(AslRule.AArch64_S1Translate, "data_cache_off_as_nc_tagged",
+                                   inputs, t),), t, None))
+        alts.append(((Decision(AslRule.AArch64_S1Translate, "data_cache_off_as_nc", inputs,
+                               nc),), nc, None))
+    else:
+        alts.append(((), a, None))
+    out: list[_Branch] = []
+    impdef = ctx.imp.apply_effective_shareability_at_s1
+    for chain, attrs, fault in alts:
+        if attrs is None:
+            out.append((chain, attrs, fault))
+            continue
+        # ImpDefBool("Apply effective shareability at stage 1"), asked when stage 2 is on.
+        if c.vm and not impdef:
+            rec = Decision(AslRule.AArch64_S1Translate, "descriptor_shareability",
+                           (("s1", attrs), ("vm", c.vm), ("impdef", impdef)), attrs)
+            out.append(((*chain, rec), attrs, None))
+            continue
+        eff = effective_shareability(attrs)
+        new = attrs if eff.result is attrs.shareability else _canon(
+            replace(attrs, shareability=eff.result))
+        rec = Decision(AslRule.AArch64_S1Translate, "effective_shareability",
+                       (("s1", attrs), ("vm", c.vm), ("impdef", impdef)), new)
+        out.append(((*chain, eff, rec), new, None))
+    return tuple(out)
+
+
+# A stage-1 entry: (records common to every branch, the branches, a note on loose encodings,
+# for a reserved byte the branch tuples of every allocated byte it may stand for, else None).
+_Stage1 = tuple[tuple[Decision, ...], tuple[_Branch, ...], "str | None",
+                "tuple[tuple[_Branch, ...], ...] | None"]
+_S1CORE: dict[tuple[int, int, int], tuple[tuple[_Branch, ...], str | None]] = {}
+
+
+def _s1_core(attr: int, sh1: int, ctx: _Ctx) -> tuple[tuple[_Branch, ...], str | None]:
+    """The stage-1 branches of an allocated byte: DecodeShareability, S1DecodeMemAttrs, S1Translate."""
+    key = (attr, sh1, ctx.k1)
+    hit = _S1CORE.get(key)
+    if hit is not None:
+        return hit
+    cpu = ctx.cpu
+    shs = decode_shareability_decision(sh1)
+    branches: list[_Branch] = []
+    for sh in shs.result:
+        dec = _s1_decode(attr, sh, bool(cpu.xs), bool(cpu.mte2))
+        a = _canon(dec.result)
+        for chain, attrs, fault in _s1_translate(a, ctx):
+            branches.append(((shs, dec, *chain), attrs, fault))
+    notes = []
+    if len(shs.result) > 1:
         notes.append("S1 SH=0b01 is reserved: CONSTRAINED UNPREDICTABLE, one of NSH/ISH/OSH")
-    base = dec.attrs
-    steps.append(Step("S1DecodeMemAttrs", f"S1 attribute 0x{s1_attr:02x}: {base.short}"))
-    results: list[MemoryAttributes] = []
-    faults: tuple[str, ...] = ()
-    for sh in shs:
-        a = replace(base, shareability=sh)
-        if access is Access.IFETCH and (a.is_device or not controls.i):
-            if a.is_device:
-                faults = ("Permission fault at stage 1 (Unpredictable_INSTRDEVICE)",)
-            a = normal_nc_mem_attr(a.xs)
-        elif access.is_data and a.is_normal and not controls.c:
-            nc = normal_nc_mem_attr(a.xs)
-            if a.tagged:
-                # Unpredictable_S1CTAGGED: the Tag attribute with SCTLR_ELx.C = 0.
-                results.append(replace(nc, tagged=True))
-            a = nc
-        # ImpDefBool("Apply effective shareability at stage 1").
-        if imp.apply_effective_shareability_at_s1:
-            a = _with_effective_sh(a)
-        results.append(a)
-    if access is Access.IFETCH and (base.is_device or not controls.i):
-        why = "S1 Device" if base.is_device else "SCTLR_EL1.I=0"
-        steps.append(Step("AArch64.S1Translate", f"instruction fetch with {why}: Normal NC"))
-        if base.is_device:
-            notes.append("instruction fetch from S1 Device is CONSTRAINED UNPREDICTABLE "
-                         "(Unpredictable_INSTRDEVICE): Permission fault, or treated as Normal NC")
-    elif access.is_data and base.is_normal and not controls.c:
-        steps.append(Step("AArch64.S1Translate", "SCTLR_EL1.C=0: Normal data access is Normal NC"))
-        if base.tagged:
-            notes.append("SCTLR_EL1.C=0 on a tagged page: Tag attribute CONSTRAINED UNPREDICTABLE "
-                         "(Unpredictable_S1CTAGGED)")
-    return _dedup(results), "; ".join(notes) or None, faults
+    if any(f for _c, _a, f in branches):
+        notes.append("instruction fetch from S1 Device is CONSTRAINED UNPREDICTABLE "
+                     "(Unpredictable_INSTRDEVICE): Permission fault, or treated as Normal NC")
+    if any(c[-1].branch == "data_cache_off_as_nc_tagged" for c, _a, _f in branches if c):
+        notes.append("SCTLR_EL1.C=0 on a tagged page: Tag attribute CONSTRAINED UNPREDICTABLE "
+                     "(Unpredictable_S1CTAGGED)")
+    out = (tuple(branches), "; ".join(notes) or None)
+    _S1CORE[key] = out
+    return out
 
 
-def _s2_adjust(
-    s2: MemoryAttributes, controls: Controls, access: Access, steps: list[Step]
-) -> tuple[MemoryAttributes | None, str | None]:
-    """ASL94 AArch64.S2Translate: TTW/IFETCH/CD replace stage-2 attributes by Normal NC."""
+def _stage1(s1_attr: int, sh1: int, ctx: _Ctx) -> _Stage1:
+    """Stage 1 of one input (cached per context)."""
+    hit = ctx.s1.get(s1_attr | sh1 << 8)
+    if hit is not None:
+        return hit
+    c, cpu = ctx.controls, ctx.cpu
+    if not c.s1_enabled:
+        d = s1_disabled_output(ctx.access, c, cpu)
+        out: _Stage1 = ((), (((d,), d.result, None),), None, None)
+    else:
+        if not 0 <= s1_attr <= 0xFF:
+            raise EncodingError(f"S1 MAIR attribute=0x{s1_attr:x}: out of range (0x00..0xff)")
+        if sh1 not in (0, 1, 2, 3):
+            raise EncodingError(f"SH1=0x{sh1:x}: out of range (2 bits)")
+        xs, mte2 = bool(cpu.xs), bool(cpu.mte2)
+        res = _resmair(s1_attr, xs, mte2)
+        if res.result:
+            # S1DecodeMemAttrs: ConstrainUnpredictableBits(Unpredictable_RESMAIR, 8) stands for
+            # an UNKNOWN allocated byte; its branches are those of every allocated byte.
+            attr = _decode_attr(s1_attr, xs, mte2)
+            union = _S1UNION.get((sh1, ctx.k1))
+            if union is None:
+                cores = tuple(_s1_core(b, sh1, ctx)[0] for b in _allocated(xs, mte2))
+                union = _S1UNION[(sh1, ctx.k1)] = (
+                    tuple(br for core in cores for br in core), cores)
+            note = f"S1 MAIR attribute 0x{s1_attr:02x}: {attr.reserved}"
+            out = (attr.decisions, union[0], note, union[1])
+        else:
+            branches, note = _s1_core(s1_attr, sh1, ctx)
+            out = ((res,), branches, note, None)
+    ctx.s1[s1_attr | sh1 << 8] = out
+    return out
+
+
+_S1UNION: dict[tuple[int, int], tuple[tuple[_Branch, ...], tuple[tuple[_Branch, ...], ...]]] = {}
+
+_CHECKS: dict[tuple[int, int], tuple[MemoryAttributes, tuple[_Branch, ...]]] = {}
+
+
+def _s2_checks(s2: MemoryAttributes, ctx: _Ctx) -> tuple[_Branch, ...]:
+    """ASL94 AArch64.S2CheckPermissions and AArch64.S2Translate on the stage-2 attributes."""
+    hit = _CHECKS.get((id(s2), ctx.k2))
+    if hit is not None and hit[0] is s2:
+        return hit[1]
+    out = _s2_checks_(s2, ctx)
+    _CHECKS[(id(s2), ctx.k2)] = (s2, out)
+    return out
+
+
+def _s2_checks_(s2: MemoryAttributes, ctx: _Ctx) -> tuple[_Branch, ...]:
+    c, access = ctx.controls, ctx.access
+    inputs = (("s2", s2), ("access", access), ("ptw", c.ptw), ("id", c.id), ("cd", c.cd))
     if access is Access.TTW and s2.is_device:
-        if controls.ptw:
-            steps.append(Step("AArch64.S2Translate",
-                              "stage-1 walk to S2 Device with HCR_EL2.PTW=1: Permission fault"))
-            return None, "Permission fault at stage 2 (S1PTW to Device, HCR_EL2.PTW=1)"
-        steps.append(Step("AArch64.S2Translate",
-                          "stage-1 walk to S2 Device with HCR_EL2.PTW=0: treated as Normal NC"))
-        return normal_nc_mem_attr(s2.xs), None
-    if access is Access.IFETCH and (s2.is_device or controls.id):
-        why = "S2 Device" if s2.is_device else "HCR_EL2.ID=1"
-        steps.append(Step("AArch64.S2Translate",
-                          f"instruction fetch with {why}: stage 2 treated as Normal NC"))
-        return normal_nc_mem_attr(s2.xs), None
-    if access.is_data and s2.is_normal and controls.cd:
-        steps.append(Step("AArch64.S2Translate",
-                          "HCR_EL2.CD=1: Normal stage-2 attributes become Normal NC for data"))
-        return normal_nc_mem_attr(s2.xs), None
-    return s2, None
+        if c.ptw:
+            f = Decision(AslRule.AArch64_S2CheckPermissions, "ttw_device_ptw", inputs,
+                         FAULT_S2_PTW_DEVICE)
+            return (((f,), None, FAULT_S2_PTW_DEVICE),)
+        nc = _nc(s2.xs)
+        return (((Decision(AslRule.AArch64_S2Translate, "ttw_device_as_nc", inputs, nc),), nc,
+                 None),)
+    if access is Access.IFETCH and (s2.is_device or c.id):
+        alts: list[_Branch] = []
+        if s2.is_device:
+            # AArch64.S2CheckPermissions: ConstrainUnpredictable(Unpredictable_INSTRDEVICE).
+            f = Decision(AslRule.AArch64_S2CheckPermissions, "Unpredictable_INSTRDEVICE",
+                         (("s2", s2), ("access", access)), FAULT_S2_INSTRDEVICE)
+            alts.append(((f,), None, FAULT_S2_INSTRDEVICE))
+        nc = _nc(s2.xs)
+        branch = "ifetch_device_as_nc" if s2.is_device else "ifetch_hcr_id_as_nc"
+        alts.append(((Decision(AslRule.AArch64_S2Translate, branch, inputs, nc),), nc, None))
+        return tuple(alts)
+    if access is not Access.IFETCH and s2.is_normal and c.cd:
+        nc = _nc(s2.xs)
+        return (((Decision(AslRule.AArch64_S2Translate, "data_hcr_cd_as_nc", inputs, nc),), nc,
+                 None),)
+    return (((), s2, None),)
 
 
-def _fwb_step(s1: MemoryAttributes, rule: FwbRule) -> Step:
-    """The sentence saying how an FWB rule treated this stage-1 type."""
-    if rule is FwbRule.DEVICE:
-        if s1.is_device:
-            return Step("S2CombineS1Device", "both Device: the more restrictive type")
-        return Step("S2CombineS1Device", f"S1 {s1.short} is weaker than S2 Device: Device wins")
-    if rule is FwbRule.NC_OR_S1_DEVICE:
-        if s1.is_device:
-            return Step("AArch64_S2ApplyFWBMemAttrs", f"S1 {s1.short} is Device: S1 kept unchanged")
-        return Step("AArch64_S2ApplyFWBMemAttrs", f"S1 {s1.short} is Normal: result Normal NC")
-    if rule is FwbRule.FORCE_WB:
-        return Step("AArch64_S2ApplyFWBMemAttrs",
-                    f"S1 {s1.short} forced to Normal Write-Back (hints from S1 where cacheable)")
-    return Step("AArch64_S2ApplyFWBMemAttrs", f"S1 {s1.short} passed through unchanged")
+# A stage-2 entry: (common records, branches, note, stage-2 attributes for Resolution.s2, the
+# cross memo, the outcome memo).  Branches are None with stage 2 off, (chain, shareability)
+# pairs with FWB (the rule is applied to each stage-1 branch), else stage-2 branches after
+# AArch64.S2Translate.
+_Stage2 = tuple[tuple[Decision, ...], object, "str | None", tuple[MemoryAttributes, ...],
+                dict[int, "_Cross"],
+                dict[int, tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]]]
+
+
+def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
+    """Stage 2 of one input (cached per context)."""
+    hit = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6)
+    if hit is not None:
+        return hit
+    c, cpu = ctx.controls, ctx.cpu
+    if not 0 <= s2_memattr <= 0xF:
+        raise EncodingError(f"S2 MemAttr=0x{s2_memattr:x}: out of range (4 bits, 0x0..0xf)")
+    if sh2 not in (0, 1, 2, 3):
+        raise EncodingError(f"SH2=0x{sh2:x}: out of range (2 bits)")
+    if fnxs and not cpu.xs:
+        raise ConfigError(f"S2 FnXS=1: RES0 without FEAT_XS (cpu {cpu.name})")
+    out: _Stage2
+    if not c.s2_enabled:
+        out = ((), None, None, (), {}, {})
+    else:
+        shs = decode_shareability_decision(sh2)
+        notes = []
+        if len(shs.result) > 1:
+            notes.append("S2 SH=0b01 is reserved: CONSTRAINED UNPREDICTABLE, one of NSH/ISH/OSH")
+        if c.fwb:
+            case = _fwb_meaning(s2_memattr, bool(cpu.mte_perm))
+            if case.result.reserved:
+                notes.append(case.result.reserved)
+            out = ((), tuple(((shs,), sh) for sh in shs.result), "; ".join(notes) or None, (),
+                   {}, {})
+        else:
+            branches: list[_Branch] = []
+            seen: list[MemoryAttributes] = []
+            for sh in shs.result:
+                dec = _s2_decode(s2_memattr, sh, fnxs, bool(cpu.xs), bool(cpu.mte_perm))
+                if dec.reserved and dec.reserved not in notes:
+                    notes.append(dec.reserved)
+                for chain, a in zip(dec.chains, dec.outcomes, strict=True):
+                    a = _canon(a)
+                    seen.append(a)
+                    for adj_chain, adj, fault in _s2_checks(a, ctx):
+                        branches.append(((shs, *chain, *adj_chain), adj, fault))
+            out = ((), tuple(branches), "; ".join(notes) or None,
+                   tuple({id(a): a for a in seen}.values()), {}, {})
+    ctx.s2[s2_memattr | sh2 << 4 | fnxs << 6] = out
+    return out
+
+
+_End = tuple[tuple[tuple[Decision, ...], ...], "MemoryAttributes | str", "MemoryAttributes | None"]
+
+
+def _pair(s1br: _Branch, s2br: object, s2_memattr: int, fnxs: bool, ctx: _Ctx
+          ) -> tuple[_End, ...]:
+    """Combine one stage-1 branch with one stage-2 branch.
+
+    :returns: the choices, each (record segments after the stage-1 branch, the outcome or
+        fault, the FWB-combined stage-2 attributes or None).
+    """
+    a1 = s1br[1]
+    assert a1 is not None
+    if s2br is None:
+        d = _s2_off(a1, ctx.controls.vm, ctx.controls.dc)
+        return ((((d,),), a1, None),)
+    if ctx.controls.fwb:
+        sh_chain, sh2 = s2br  # type: ignore[misc]
+        applied = aarch64_s2_apply_fwb_mem_attrs(a1, s2_memattr, sh2, fnxs, ctx.cpu)
+        walk = applied[-1].result
+        return tuple(((sh_chain, applied, adj), fault or adj_a, walk)
+                     for adj, adj_a, fault in _s2_checks(walk, ctx))
+    chain2, a2, fault2 = s2br  # type: ignore[misc]
+    if fault2 is not None:
+        return (((chain2,), fault2, None),)
+    comb = s2_combine_s1_mem_attrs(a1, a2, ctx.cpu)
+    return (((chain2, comb), comb[-1].result, None),)
+
+
+_OFF: dict[tuple[int, bool, bool], tuple[MemoryAttributes, Decision]] = {}
+
+
+def _s2_off(a1: MemoryAttributes, vm: bool, dc: bool) -> Decision:
+    """AArch64.S2Translate with stage 2 off (HCR_EL2.VM = DC = 0): stage 1's attributes."""
+    hit = _OFF.get((id(a1), vm, dc))
+    if hit is not None and hit[0] is a1:
+        return hit[1]
+    d = Decision(AslRule.AArch64_S2Translate, "stage2_disabled",
+                 (("s1", a1), ("vm", vm), ("dc", dc)), a1)
+    _OFF[(id(a1), vm, dc)] = (a1, d)
+    return d
+
+
+# The cross of stage-1 branches with a stage 2: (the branches, the ends -- each (stage-1 chain,
+# outcome or fault, record segments after it, FWB walk attributes) --, outcomes, faults).
+_Cross = tuple[tuple[_Branch, ...],
+               list[tuple[tuple[Decision, ...], "MemoryAttributes | str",
+                          tuple[tuple[Decision, ...], ...], "MemoryAttributes | None"]],
+               tuple[MemoryAttributes, ...], tuple[str, ...]]
+
+
+def _cross(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _Ctx) -> _Cross:
+    """Every (stage-1 branch x stage-2 choice) of one input, memoized per stage-2 entry."""
+    branches1 = st1[1]
+    memo = st2[4]
+    hit = memo.get(id(branches1))
+    if hit is not None and hit[0] is branches1:
+        return hit
+    ends: list[tuple[tuple[Decision, ...], MemoryAttributes | str,
+                     tuple[tuple[Decision, ...], ...], MemoryAttributes | None]] = []
+    cores = st1[3]
+    branches2 = st2[1]
+    if cores is None and len(branches1) == 1 and (branches2 is None or len(branches2) == 1):  # type: ignore[arg-type]
+        # The common case: one stage-1 branch, at most one stage-2 branch.
+        br = branches1[0]
+        fault1 = br[2]
+        entry: _Cross
+        if fault1 is not None:
+            entry = (branches1, [(br[0], fault1, ((),), None)], (), (fault1,))
+        elif branches2 is not None and not ctx.controls.fwb:
+            chain2, a2, fault2 = branches2[0]  # type: ignore[index]
+            if fault2 is not None:
+                entry = (branches1, [(br[0], fault2, (chain2,), None)], (), (fault2,))
+            else:
+                comb = s2_combine_s1_mem_attrs(br[1], a2, ctx.cpu)  # type: ignore[arg-type]
+                end = comb[-1].result
+                entry = (branches1, [(br[0], end, (chain2, comb), None)], (end,), ())
+        else:
+            choices = _pair(br, None if branches2 is None else branches2[0],  # type: ignore[index]
+                            s2_memattr, fnxs, ctx)
+            if len(choices) == 1:
+                segs, end, walk = choices[0]
+                ends = [(br[0], end, segs, walk)]
+                if isinstance(end, str):
+                    entry = (branches1, ends, (), (end,))
+                else:
+                    entry = (branches1, ends, (end,), ())
+            else:
+                entry = _cross_ends(branches1, [(br[0], end, segs, walk)
+                                                for segs, end, walk in choices])
+        memo[id(branches1)] = entry
+        return entry
+    if cores is not None:  # a reserved byte: the union of every allocated byte's cross
+        for core in cores:
+            ends.extend(_cross(((), core, None, None), st2, s2_memattr, fnxs, ctx)[1])
+    else:
+        for br in branches1:
+            if br[2] is not None:
+                ends.append((br[0], br[2], ((),), None))
+            elif branches2 is None:
+                for segs, end, walk in _pair(br, None, s2_memattr, fnxs, ctx):
+                    ends.append((br[0], end, segs, walk))
+            else:
+                for b2 in branches2:  # type: ignore[attr-defined]
+                    for segs, end, walk in _pair(br, b2, s2_memattr, fnxs, ctx):
+                        ends.append((br[0], end, segs, walk))
+    entry = _cross_ends(branches1, ends)
+    memo[id(branches1)] = entry
+    return entry
+
+
+def _cross_ends(branches1: tuple[_Branch, ...], ends: list) -> _Cross:  # type: ignore[type-arg]
+    """A :data:`_Cross` entry from its ends: outcomes and faults each once, in order."""
+    # Outcomes are canonical objects: identity is equality, so de-duplicate by id().
+    outcomes = tuple({id(e[1]): e[1] for e in ends if not isinstance(e[1], str)}.values())
+    faults = tuple(dict.fromkeys(e[1] for e in ends if isinstance(e[1], str)))
+    return (branches1, ends, outcomes, faults)
+
+
+def _note(st1: _Stage1, st2: _Stage2) -> str | None:
+    n1, n2 = st1[2], st2[2]
+    return n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}")
+
+
+def _outcome(s1_attr: int, s2_memattr: int, sh1: int, sh2: int, fnxs: bool, ctx: _Ctx
+             ) -> tuple[tuple[MemoryAttributes, ...], str | None, tuple[str, ...]]:
+    """(outcomes, reserved note, faults) of one input: :func:`resolve` without its records.
+
+    The same stages and :func:`_pair` as :func:`resolve`; only the paths are not assembled.
+    """
+    st1 = ctx.s1.get(s1_attr | sh1 << 8) or _stage1(s1_attr, sh1, ctx)
+    st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
+    b1 = st1[1]
+    omemo = st2[5]
+    hit = omemo.get(id(b1))
+    if hit is None or hit[0] is not b1:
+        hit = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+    n1, n2 = st1[2], st2[2]
+    return hit[1], (n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}")), hit[2]
+
+
+def _outcomes_of(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _Ctx
+                 ) -> tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]:
+    """(branches, outcomes, faults) of stage-1 branches crossed with a stage 2, memoized."""
+    b1 = st1[1]
+    omemo = st2[5]
+    cores = st1[3]
+    branches2 = st2[1]
+    out: tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]
+    if cores is not None:  # a reserved byte: the union over every allocated byte
+        seen: dict[int, MemoryAttributes] = {}
+        faults: dict[str, None] = {}
+        for core in cores:
+            h = omemo.get(id(core))
+            if h is None or h[0] is not core:
+                h = _outcomes_of(((), core, None, None), st2, s2_memattr, fnxs, ctx)
+            for o in h[1]:
+                seen[id(o)] = o
+            for f in h[2]:
+                faults[f] = None
+        out = (b1, tuple(seen.values()), tuple(faults))
+    elif len(b1) == 1 and (branches2 is None or len(branches2) == 1):  # type: ignore[arg-type]
+        br = b1[0]
+        if br[2] is not None:
+            out = (b1, (), (br[2],))
+        else:
+            choices = _pair(br, None if branches2 is None else branches2[0],  # type: ignore[index]
+                            s2_memattr, fnxs, ctx)
+            if len(choices) == 1:
+                end = choices[0][1]
+                out = (b1, (), (end,)) if isinstance(end, str) else (b1, (end,), ())
+            else:
+                x = _cross(st1, st2, s2_memattr, fnxs, ctx)
+                out = (b1, x[2], x[3])
+    else:
+        x = _cross(st1, st2, s2_memattr, fnxs, ctx)
+        out = (b1, x[2], x[3])
+    omemo[id(b1)] = out
+    return out
+
+
+_RESOLVED: dict[tuple[object, ...], Resolution] = {}
 
 
 def resolve(
@@ -400,7 +1047,7 @@ def resolve(
     fnxs: bool = False,
     controls: Controls | None = None,
     access: Access = Access.READ,
-    features: Features = ALL_FEATURES,
+    cpu: Cpu = ALL,
     imp: _impdef.ImpDef = _impdef.DEFAULT,
 ) -> Resolution:
     """The effective attributes of an access: S1 MAIR byte x S2 MemAttr under the controls.
@@ -408,78 +1055,40 @@ def resolve(
     :param s1_attr: the stage-1 MAIR_ELx attribute byte selected by the descriptor's AttrIndx.
     :param s2_memattr: the stage-2 descriptor's MemAttr[3:0].
     :param sh1: the stage-1 descriptor's SH[1:0]; ``sh2``: the stage-2 descriptor's SH[1:0].
-    :param fnxs: the stage-2 descriptor's FnXS bit.
+    :param fnxs: the stage-2 descriptor's FnXS bit (FEAT_XS).
     :param controls: HCR_EL2 / SCTLR_EL1 controls (default: KVM guest, FWB off).
+    :param access: the access kind.
+    :param cpu: the PE's features (:mod:`memattr.arch.cpu`); HCR_EL2.FWB needs FEAT_S2FWB.
+    :param imp: the IMPLEMENTATION DEFINED choices.
     """
-    ctl = controls if controls is not None else Controls()
-    if not 0 <= s2_memattr <= 0xF:
-        raise EncodingError(f"S2 MemAttr=0x{s2_memattr:x}: out of range (4 bits, 0x0..0xf)")
-    steps: list[Step] = []
-    s1_set, reserved1, faults = _stage1(s1_attr, sh1, ctl, access, features, imp, steps)
-    notes = [reserved1] if reserved1 else []
-    if not ctl.s2_enabled:
-        steps.append(Step("AArch64.S2Translate", "stage 2 off (HCR_EL2.VM=0, DC=0): S1 only"))
-        return Resolution(s1_set, tuple(steps), "; ".join(notes) or None, faults, s1_set, ())
-    shs2 = decode_shareability(sh2)
-    if len(shs2) > 1:
-        notes.append("S2 SH=0b01 is reserved: CONSTRAINED UNPREDICTABLE, one of NSH/ISH/OSH")
-    results: list[MemoryAttributes] = []
-    s2_seen: list[MemoryAttributes] = []
-    fault_list = list(faults)
-    if ctl.fwb:
-        meaning = fwb_meaning(s2_memattr)
-        if meaning.reserved:
-            notes.append(meaning.reserved)
-        steps.append(Step("AArch64_S2ApplyFWBMemAttrs",
-                          f"S2 MemAttr 0b{s2_memattr & 7:03b} with FWB: {meaning.rule.value}"
-                          + (f" {meaning.device.name}" if meaning.device else "")))
-        if s1_set:
-            steps.append(_fwb_step(s1_set[0], meaning.rule))
-        for s1, sh in product(s1_set, shs2):
-            walk = aarch64_s2_apply_fwb_mem_attrs(s1, s2_memattr, sh, fnxs, mte2=features.mte2)
-            s2_seen.append(walk)
-            adj, fault = _s2_adjust(walk, ctl, access, steps)
-            if fault:
-                fault_list.append(fault)
-            if adj is not None:
-                results.append(adj)
-    else:
-        for sh in shs2:
-            dec = s2_decode_mem_attrs(s2_memattr, sh, fnxs)
-            if dec.reserved and dec.reserved not in notes:
-                notes.append(dec.reserved)
-            for s2 in dec.outcomes:
-                s2_seen.append(s2)
-                adj, fault = _s2_adjust(s2, ctl, access, steps)
-                if fault:
-                    fault_list.append(fault)
-                if adj is None:
-                    continue
-                for s1 in s1_set:
-                    results.append(s2_combine_s1_mem_attrs(s1, adj, mte2=features.mte2))
-        steps.append(Step("S2DecodeMemAttrs",
-                          f"S2 MemAttr 0b{s2_memattr:04b}: "
-                          + ", ".join(dict.fromkeys(a.short for a in s2_seen))))
-        if s1_set and s2_seen:
-            s1a, s2a = s1_set[0], s2_seen[0]
-            if s1a.is_device and s2a.is_device:
-                steps.append(Step("S2CombineS1Device", "both Device: the more restrictive type"))
-            elif s1a.is_device:
-                steps.append(Step("S2CombineS1MemAttrs", "S1 Device over S2 Normal: S1 wins"))
-            elif s2a.is_device:
-                steps.append(Step("S2CombineS1Device",
-                                  f"S1 {s1a.short} is weaker than S2 Device: Device wins"))
-            else:
-                steps.append(Step("S2CombineS1AttrHints",
-                                  "per level: NC if either NC, else WT if either WT, else WB; "
-                                  "hints from S1"))
-    out = _dedup(results)
-    if out:
-        steps.append(Step("EffectiveShareability",
-                          ", ".join(f"{o.short} {o.shareability.value}" for o in out)))
-    note = "; ".join(dict.fromkeys(notes)) or None
-    return Resolution(out, tuple(dict.fromkeys(steps)), note, tuple(dict.fromkeys(fault_list)),
-                      s1_set, _dedup(s2_seen))
+    ctl = controls if controls is not None else _DEFAULT_CONTROLS
+    key = (s1_attr, s2_memattr, sh1, sh2, fnxs, ctl, access, cpu, imp)
+    hit = _RESOLVED.get(key)
+    if hit is not None:
+        return hit
+    ctx = _ctx(ctl, access, cpu, imp)
+    st1 = _stage1(s1_attr, sh1, ctx)
+    st2 = _stage2(s2_memattr, sh2, fnxs, ctx)
+    _b, ends, outcomes, faults = _cross(st1, st2, s2_memattr, fnxs, ctx)
+    s1vals = tuple({id(br[1]): br[1] for br in st1[1] if br[1] is not None}.values())
+    s2vals = st2[3]
+    if ctl.s2_enabled and ctl.fwb:
+        s2vals = tuple({id(e[3]): e[3] for e in ends if e[3] is not None}.values())
+    pre1, pre2 = st1[0], st2[0]
+    paths = tuple(_flat(pre1, c1, pre2, segs) for c1, _end, segs, _walk in ends)
+    res = Resolution(outcomes, paths, _note(st1, st2), faults, s1vals, s2vals)
+    if len(_RESOLVED) < 1 << 20:
+        _RESOLVED[key] = res
+    return res
+
+
+def _flat(pre1: tuple[Decision, ...], c1: tuple[Decision, ...], pre2: tuple[Decision, ...],
+          segs: tuple[tuple[Decision, ...], ...]) -> tuple[Decision, ...]:
+    """One path: the stage-1 common records and branch, stage-2 common records, then segments."""
+    out = [*pre1, *c1, *pre2]
+    for seg in segs:
+        out.extend(seg)
+    return tuple(out)
 
 
 def combine(
@@ -489,9 +1098,15 @@ def combine(
     fwb: bool,
     sh2: Shareability = Shareability.ISH,
     fnxs: bool = False,
+    cpu: Cpu = ALL,
 ) -> tuple[MemoryAttributes, ...]:
     """Combine decoded S1 attributes with an S2 MemAttr: the permitted set of results."""
     if fwb:
-        return (aarch64_s2_apply_fwb_mem_attrs(s1, s2_memattr, sh2, fnxs),)
-    dec = s2_decode_mem_attrs(s2_memattr, sh2, fnxs)
-    return _dedup([s2_combine_s1_mem_attrs(s1, s2) for s2 in dec.outcomes])
+        if not cpu.s2fwb:
+            raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
+        return (aarch64_s2_apply_fwb_mem_attrs(s1, s2_memattr, sh2, fnxs, cpu)[-1].result,)
+    from .s2memattr import s2_decode_mem_attrs
+
+    dec = s2_decode_mem_attrs(s2_memattr, sh2, fnxs, cpu)
+    return tuple(dict.fromkeys(s2_combine_s1_mem_attrs(s1, s2, cpu)[-1].result
+                               for s2 in dec.outcomes))

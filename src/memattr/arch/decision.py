@@ -25,6 +25,7 @@ class AslRule(enum.Enum):
 
     S1DecodeMemAttrs = "S1DecodeMemAttrs"
     S1ConstrainUnpredictableRESMAIR = "S1ConstrainUnpredictableRESMAIR"
+    ConstrainUnpredictableBits = "ConstrainUnpredictableBits"
     DecodeDevice = "DecodeDevice"
     DecodeLDFAttr = "DecodeLDFAttr"
     DecodeShareability = "DecodeShareability"
@@ -41,6 +42,10 @@ class AslRule(enum.Enum):
     AArch64_S1DisabledOutput = "AArch64.S1DisabledOutput"
     AArch64_S1Translate = "AArch64.S1Translate"
     AArch64_S2Translate = "AArch64.S2Translate"
+    AArch64_S1CheckPermissions = "AArch64.S1CheckPermissions"
+    AArch64_S2CheckPermissions = "AArch64.S2CheckPermissions"
+    AArch64_S2NextWalkStateLeaf = "AArch64.S2NextWalkStateLeaf"
+    AArch64_NSS2TTWParams = "AArch64.NSS2TTWParams"
     AArch64_S1HasAlignmentFault = "AArch64.S1HasAlignmentFault"
     AArch64_S2HasAlignmentFault = "AArch64.S2HasAlignmentFault"
     EncodePARAttrs = "EncodePARAttrs"
