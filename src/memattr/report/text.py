@@ -17,7 +17,7 @@ from ..arch.memtype import MemoryAttributes
 from ..arch.properties import type_properties
 from ..linux.events import EventKind
 
-__all__ = ["Style", "render_table", "render_replay", "label_of", "grouped", "type_legend"]
+__all__ = ["Style", "render_table", "render_replay", "label_of", "grouped", "type_legend", "why"]
 
 T = TypeVar("T")
 
@@ -90,6 +90,17 @@ def grouped(results: Iterable[Result], key: Callable[[Result], T]) -> list[tuple
     for r in results:
         out.setdefault(key(r), []).append(r)
     return list(out.items())
+
+
+def why(r: Result) -> str:
+    """Why a result is its answer: the replay's reason, then the rule that decided the type
+    (rendered from the resolution's records)."""
+    from .explain import decided_text
+
+    res = r.evaluation.resolution
+    rule = decided_text(res.paths) if res is not None and r.evaluation.effective is not None \
+        else ""
+    return "; ".join(p for p in (r.reason, rule) if p)
 
 
 def _chain(r: Result) -> str:
@@ -166,10 +177,10 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
         for chain, group in grouped(results, _chain):
             label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
             lines.append(f"  {label}: {chain}")
-            for why, sub in grouped(group, lambda r: r.reason):
+            for text, sub in grouped(group, why):
                 sub_label = label_of([(r.policy_name, r.fwb) for r in sub], rp.policies, rp.fwb)
                 prefix = "why" if sub_label == label else f"why, {sub_label}"
-                lines.append(f"      {prefix}: {why}")
+                lines.append(f"      {prefix}: {text}")
         for i, acc in enumerate(a for a in sc.accesses if a.mapping == name):
             what = (f"{acc.size}-byte {acc.op} at +0x{acc.offset:x}"
                     + ("" if (first.mapping.ipa + acc.offset) % acc.size == 0 else " (unaligned)"))
