@@ -15,7 +15,7 @@ from typing import Any
 from ..arch.combine import Access, Resolution, resolve
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import AlignmentOutcome, TypeProperties, alignment_outcome, type_properties
-from ..arch.s2memattr import describe as describe_s2
+from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
 from ..errors import ConfigError
 from ..platform.bus import ErrorOutcome
 from ..platform.physmap import Platform, Region
@@ -106,7 +106,9 @@ class Evaluation:
     def s2_meaning(self) -> str | None:
         """What the written MemAttr means with this host's FWB setting."""
         m = self.s2_memattr
-        return describe_s2(m, self.host.fwb) if m is not None else None
+        if m is None:
+            return None
+        return fwb_meaning(m).result.label if self.host.fwb else s2_decode_mem_attrs(m).label
 
     @property
     def s2_prot(self) -> KVM_PGTABLE_PROT | None:
@@ -226,7 +228,7 @@ def _resolve(guest: GuestStage1, leaf: Stage2Leaf, host: HostFeatures, access: G
     sh2 = leaf.sh if not host.lpa2 else 0b11  # with LPA2, VTCR_EL2.SH0 = Inner Shareable
     ctl = guest.controls(fwb=host.fwb, cd=cd)
     res = resolve(guest.attr, leaf.memattr, sh1=guest.sh, sh2=sh2, controls=ctl,
-                  access=access.access, features=host.arch_features)
+                  access=access.access, cpu=host.arch_features)
     align = None
     if not access.aligned and access.access in (Access.READ, Access.WRITE):
         align = alignment_outcome(guest.attr, leaf.memattr, controls=ctl, access=access.access,

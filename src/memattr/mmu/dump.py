@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from ..arch.combine import Controls, resolve
 from ..arch.descriptor import FINAL_LEVEL
 from ..arch.mair import LINUX_MAIR, LINUX_MT, decode_attr
-from ..arch.s2memattr import describe as s2_describe
+from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
 from ..errors import ConfigError
 from .pgtable import Codec, visit
 from .physmem import TableMemory
@@ -342,8 +342,9 @@ def memattr_dump(
             xn = (raw >> 53) & 3
             x = {0: "X", 1: "PXN", 2: "XN", 3: "UXN"}[xn]
             af = "AF" if raw & _S2AF else "--"
-            text = f"{rng} {out} {r}{w} {x:<3} {af} MemAttr=0x{memattr:x} " \
-                   f"{s2_describe(memattr, fwb)}"
+            meaning = fwb_meaning(memattr).result.label if fwb else \
+                s2_decode_mem_attrs(memattr).label
+            text = f"{rng} {out} {r}{w} {x:<3} {af} MemAttr=0x{memattr:x} {meaning}"
             if s1_attr is not None:
                 sh2 = 0b11 if geom.ds else (raw >> 8) & 3  # with DS=1 bits[9:8] are OA
                 res = resolve(s1_attr, memattr, sh1=0b11, sh2=sh2, controls=ctl)

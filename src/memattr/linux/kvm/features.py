@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...arch.mair import Features
+from ...arch.cpu import ALL, Cpu
 from ...errors import ConfigError
 from ..version import V6_17, Commit, KernelVersion
 
@@ -50,9 +50,9 @@ class HostFeatures:
             raise ConfigError(f"host bits={self.bits}: expected 32 or 64")
 
     @property
-    def arch_features(self) -> Features:
-        """The arch-level features used to decode the guest's MAIR."""
-        return Features(xs=self.xs, mte2=self.mte)
+    def arch_features(self) -> Cpu:
+        """The PE features the arch rules use (FEAT_XS, FEAT_MTE2; no FEAT_MTE_PERM)."""
+        return ALL.with_(name="kvm-host", xs=self.xs, mte2=self.mte, mte_perm=False)
 
 
 @dataclass(frozen=True, slots=True)
