@@ -15,19 +15,23 @@ import itertools
 import pytest
 
 from memattr.arch import mair
+from memattr.arch.cpu import ALL, Cpu
 from memattr.arch.memtype import CacheAttrs, MemoryAttributes, Shareability
 from memattr.errors import EncodingError, ReservedError
 
 # arch.md s1: dd = 00 nGnRnE, 01 nGnRE, 10 nGRE, 11 GRE.
 DEVICE_NAMES = ("nGnRnE", "nGnRE", "nGRE", "GRE")
 
-ALL_FEATURES = [
-    mair.Features(xs=xs, mte2=mte2) for xs, mte2 in itertools.product((False, True), repeat=2)
-]
+def feat(xs: bool, mte2: bool) -> Cpu:
+    """A CPU with or without FEAT_XS and FEAT_MTE2 (FEAT_MTE_PERM needs MTE2)."""
+    return ALL.with_(name=f"xs{int(xs)}-mte{int(mte2)}", xs=xs, mte2=mte2, mte_perm=mte2)
 
 
-def _fid(f: mair.Features) -> str:
-    return f"xs{int(f.xs)}-mte{int(f.mte2)}"
+ALL_FEATURES = [feat(xs, mte2) for xs, mte2 in itertools.product((False, True), repeat=2)]
+
+
+def _fid(f: Cpu) -> str:
+    return f.name
 
 
 # --- the reference decoder (arch.md section 1) ----------------------------------------------
@@ -47,7 +51,17 @@ def ref_nibble(n: int) -> tuple[str, bool, bool, bool]:
 
 
 def ref_decode(byte: int, xs_feat: bool, mte2: bool) -> tuple | None:
-    """arch.md s1: the decoded attributes of a MAIR byte, or None when it is reserved."""
+    """arch.md s1: the decoded attributes of a MAIR byte, or None when it is reserved.
+
+    Without FEAT_XS there is no XS attribute: its place holds None.
+    """
+    got = _ref_decode(byte, xs_feat, mte2)
+    if got is None or xs_feat:
+        return got
+    return (*got[:4], None, got[5])
+
+
+def _ref_decode(byte: int, xs_feat: bool, mte2: bool) -> tuple | None:
     hi, lo = byte >> 4, byte & 0xF
     if hi == 0:  # 0000 xxxx: Device
         if lo & 0b10:
@@ -119,7 +133,7 @@ ANCHORS = [
 def test_anchor_bytes(byte: int, expected: tuple) -> None:
     """Hand-decoded bytes from the arch.md section 1 table decode as written (FEAT_XS, FEAT_MTE2)."""
     assert ref_decode(byte, True, True) == expected
-    got = mair.decode_attr(byte, mair.Features(xs=True, mte2=True))
+    got = mair.decode_attr(byte, feat(True, True))
     assert got.attrs is not None and got.reserved is None
     assert summary(got.attrs) == expected
 
@@ -129,7 +143,7 @@ def test_anchor_bytes(byte: int, expected: tuple) -> None:
 
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
 @pytest.mark.parametrize("byte", range(256), ids=lambda b: f"0x{b:02X}")
-def test_decode_attr_matches_reference(byte: int, features: mair.Features) -> None:
+def test_decode_attr_matches_reference(byte: int, features: Cpu) -> None:
     """Every MAIR byte decodes as the arch.md section 1 reference says, or is reserved."""
     expected = ref_decode(byte, features.xs, features.mte2)
     got = mair.decode_attr(byte, features)
@@ -155,7 +169,7 @@ def test_reserved_set_sizes() -> None:
 
 
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
-def test_reserved_messages_name_the_rule(features: mair.Features) -> None:
+def test_reserved_messages_name_the_rule(features: Cpu) -> None:
     """A reserved byte's note names Unpredictable_RESMAIR and, if feature-gated, the feature (s1)."""
     for byte in range(256):
         got = mair.decode_attr(byte, features)
@@ -174,7 +188,7 @@ def test_reserved_messages_name_the_rule(features: mair.Features) -> None:
 
 
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
-def test_every_defined_byte_is_canonical(features: mair.Features) -> None:
+def test_every_defined_byte_is_canonical(features: Cpu) -> None:
     """encode(decode(b)) == b for every defined byte: no two defined bytes decode alike (s1)."""
     seen: dict[tuple, int] = {}
     for byte in range(256):
@@ -208,7 +222,7 @@ def test_decode_applies_descriptor_shareability(sh: Shareability) -> None:
 def test_out_of_range_byte_raises(bad: int) -> None:
     """A value outside 0x00..0xFF is not a MAIR attribute byte."""
     with pytest.raises(EncodingError):
-        mair.decode_attr(bad, mair.Features())
+        mair.decode_attr(bad, ALL)
 
 
 # --- the whole register ---------------------------------------------------------------------
@@ -221,7 +235,7 @@ def test_linux_mair_value() -> None:
 
 def test_linux_mair_register_decode() -> None:
     """Each of Linux's MAIR_EL1 fields decodes as its MT_* name says (arch.md s1, s8)."""
-    attrs = mair.decode_register(mair.LINUX_MAIR, mair.Features(xs=True, mte2=True))
+    attrs = mair.decode_register(mair.LINUX_MAIR, feat(True, True))
     assert len(attrs) == 8
     assert [a.value for a in attrs] == [0xFF, 0xF0, 0x44, 0x00, 0x04, 0x00, 0x00, 0x00]
     expected = [
@@ -236,7 +250,7 @@ def test_linux_mair_register_decode() -> None:
 
 def test_linux_mair_without_mte2() -> None:
     """Without FEAT_MTE2, Attr1 = 0xF0 of Linux's MAIR value is reserved (arch.md s1)."""
-    attrs = mair.decode_register(mair.LINUX_MAIR, mair.Features(xs=True, mte2=False))
+    attrs = mair.decode_register(mair.LINUX_MAIR, feat(True, False))
     assert [a.attrs is None for a in attrs] == [False, True, False, False, False, False, False, False]
 
 

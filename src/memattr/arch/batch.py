@@ -20,7 +20,22 @@ from typing import TYPE_CHECKING, Any
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import ConfigError, EncodingError
 from . import impdef as _impdef
-from .combine import Access, Controls, Resolution, _ctx, _outcome
+from .combine import (
+    Access,
+    Controls,
+    Resolution,
+    _combine_core,
+    _cross,
+    _Ctx,
+    _ctx,
+    _fwb_core,
+    _pair,
+    _s2_checks,
+    _Stage1,
+    _stage1,
+    _Stage2,
+    _stage2,
+)
 from .cpu import ALL, Cpu
 from .memtype import Cacheability, MemoryAttributes
 
@@ -51,25 +66,148 @@ def table_index(fwb: int, cd: int, s1: int, s2: int) -> int:
     return ((fwb * 2 + cd) * 256 + s1) * 16 + s2
 
 
+# --- the table path: combine's stages and rules, outcomes only -------------------------------
+
+_Row = tuple[tuple[MemoryAttributes, ...], "str | None", tuple[str, ...]]
+_OUT: dict[tuple[int, int], tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]] = {}
+
+
+def _column(s2_memattr: int, sh2: int, fnxs: bool, sh1: int, ctx: _Ctx) -> list[_Row]:
+    """(outcomes, reserved note, faults) of every S1 byte 0..255 with one stage 2: the table path.
+
+    The same stages, rules and :func:`_pair` as :func:`resolve`, without assembling records;
+    outcomes are memoized per (stage-1 branches, stage-2 signature) in :data:`_OUT`.
+    """
+    st1s = _S1COL.get((sh1, ctx.k1))
+    if st1s is None:
+        st1s = _S1COL[(sh1, ctx.k1)] = tuple(_stage1(b, sh1, ctx) for b in range(256))
+    st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
+    sig, n2, branches2 = st2[5], st2[2], st2[1]
+    # The common cases, as _pair: one stage-2 branch and no fault: S2CombineS1MemAttrs directly;
+    # with FWB, one stage-2 shareability: AArch64.S2ApplyFWBMemAttrs then the HCR_EL2 checks.
+    simple2: tuple[MemoryAttributes, ...] | None = None
+    fwb_sh = None
+    if branches2 is not None:
+        if ctx.controls.fwb:
+            if len(branches2) == 1:  # type: ignore[arg-type]
+                fwb_sh = branches2[0][1]  # type: ignore[index]
+        elif all(f is None for _c, _a, f in branches2):  # type: ignore[attr-defined]
+            simple2 = tuple(a for _c, a, _f in branches2)  # type: ignore[attr-defined]
+    mte2, perm = bool(ctx.cpu.mte2), bool(ctx.cpu.mte_perm)
+    get = _OUT.get
+    hs: list[tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]] | None] = []
+    for st1 in st1s:  # allocated bytes first: a reserved byte's union reuses their outcomes
+        b1 = st1[1]
+        h = get((id(b1), sig))
+        if (h is None or h[0] is not b1) and st1[3] is None:
+            if simple2 is not None and len(b1) == 1 and b1[0][2] is None:
+                a1 = b1[0][1]
+                if len(simple2) == 1:
+                    ends = (_combine_core(a1, simple2[0], mte2, perm)[2],)  # type: ignore[arg-type]
+                else:  # outcomes are canonical: identity is equality
+                    ends = tuple({id(e): e for e in (
+                        _combine_core(a1, a2, mte2, perm)[2]  # type: ignore[arg-type]
+                        for a2 in simple2)}.values())
+                h = _keep(b1, sig, ends, ())
+            elif fwb_sh is not None and len(b1) == 1 and b1[0][2] is None:
+                walk = _fwb_core(b1[0][1], s2_memattr, fwb_sh, fnxs, mte2, perm)[2]  # type: ignore[arg-type]
+                checked = _s2_checks(walk, ctx)
+                if len(checked) == 1:
+                    _c, a, f = checked[0]
+                    h = _keep(b1, sig, (), (f,)) if a is None else _keep(b1, sig, (a,), ())
+                else:
+                    h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+            else:
+                h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+        hs.append(h)
+    rows: list[_Row] = []
+    for st1, h in zip(st1s, hs, strict=True):
+        if h is None or h[0] is not st1[1]:
+            h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+        n1 = st1[2]
+        rows.append((h[1], n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}"), h[2]))
+    return rows
+
+
+_S1COL: dict[tuple[int, int], tuple[_Stage1, ...]] = {}
+
+
+def _outcomes_of(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _Ctx
+                 ) -> tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]:
+    """(branches, outcomes, faults) of stage-1 branches crossed with a stage 2, memoized."""
+    b1 = st1[1]
+    sig = st2[5]
+    hit = _OUT.get((id(b1), sig))
+    if hit is not None and hit[0] is b1:
+        return hit
+    cores = st1[3]
+    branches2 = st2[1]
+    out: tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]
+    if cores is not None:  # a reserved byte: the union over every allocated byte
+        seen: dict[int, MemoryAttributes] = {}
+        faults: dict[str, None] = {}
+        get = _OUT.get
+        for core in cores:
+            h = get((id(core), sig))
+            if h is None or h[0] is not core:
+                h = _outcomes_of(((), core, None, None), st2, s2_memattr, fnxs, ctx)
+            for o in h[1]:
+                seen[id(o)] = o
+            for f in h[2]:
+                faults[f] = None
+        out = (b1, tuple(seen.values()), tuple(faults))
+    elif len(b1) == 1 and (branches2 is None or len(branches2) == 1):  # type: ignore[arg-type]
+        br = b1[0]
+        if br[2] is not None:
+            out = (b1, (), (br[2],))
+        else:
+            choices = _pair(br, None if branches2 is None else branches2[0],  # type: ignore[index]
+                            s2_memattr, fnxs, ctx)
+            if len(choices) == 1:
+                end = choices[0][1]
+                out = (b1, (), (end,)) if isinstance(end, str) else (b1, (end,), ())
+            else:
+                x = _cross(st1, st2, s2_memattr, fnxs, ctx)
+                out = (b1, x[2], x[3])
+    else:
+        x = _cross(st1, st2, s2_memattr, fnxs, ctx)
+        out = (b1, x[2], x[3])
+    return _keep(b1, sig, out[1], out[2])
+
+
+_OUTS: dict[tuple[int, ...], tuple[MemoryAttributes, ...]] = {}
+_FAULTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _keep(b1: object, sig: int, outs: tuple[MemoryAttributes, ...], faults: tuple[str, ...]
+          ) -> tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]:
+    """Memoize an outcome in :data:`_OUT`, with equal outcome tuples as one object (the
+    attributes are canonical, so their ids say which), so a caller may key on id()."""
+    out = (b1, _OUTS.setdefault(tuple(map(id, outs)), outs), _FAULTS.setdefault(faults, faults))
+    _OUT[(id(b1), sig)] = out
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Tables:
     """The lookup table and what it indexes (derived from the scalar rules; do not edit)."""
 
-    lut: Any  # np.ndarray[uint16], shape (TABLE_SIZE,): input position -> outcome id
+    ids: tuple[int, ...]  # input position (table_index) -> outcome id (_NO_ROW: no such input)
     outcomes: tuple[Resolution, ...]  # outcome id -> Resolution (outcomes, reserved, faults)
     cpu: Cpu
 
 
-_NO_ROW = 0xFFFF  # lut entry of an input that does not exist on the CPU (FWB without S2FWB)
+_NO_ROW = 0xFFFF  # id of an input that does not exist on the CPU (FWB without S2FWB)
 
 
 @lru_cache(maxsize=8)
 def _tables(cpu: Cpu = ALL) -> _Tables:
-    """Resolve every input of the table once with the scalar rules and intern the results."""
-    import numpy as np
+    """Resolve every input of the table once with the scalar rules and intern the results.
 
+    Pure Python (numpy is imported only by :func:`_lut`, for the batch path).
+    """
     # Derived from the scalar rules; do not edit: every entry comes from combine's composition.
-    ids: dict[tuple[Any, ...], int] = {}
+    intern: dict[tuple[int, str | None, tuple[str, ...]], int] = {}
     table: list[Resolution] = []
     flat: list[int] = []
     for fwb in (False, True):
@@ -78,19 +216,29 @@ def _tables(cpu: Cpu = ALL) -> _Tables:
                 flat.extend([_NO_ROW] * (256 * 16))
                 continue
             ctx = _ctx(Controls(fwb=fwb, cd=cd), Access.READ, cpu, _impdef.DEFAULT)
-            for s1 in range(256):
-                for s2 in range(16):
-                    key = _outcome(s1, s2, _SH_ISH, _SH_ISH, False, ctx)
-                    oid = ids.get(key)
+            cols = [_column(s2, _SH_ISH, False, _SH_ISH, ctx) for s2 in range(16)]
+            for row in zip(*cols, strict=True):  # one S1 byte: its 16 S2 values
+                for outs, note, faults in row:
+                    # Outcome tuples from _column are interned: their id says which.
+                    key = (id(outs), note, faults)
+                    oid = intern.get(key)
                     if oid is None:
-                        oid = ids[key] = len(table)
+                        oid = intern[key] = len(table)
                         # Records are per input: call combine.resolve for them.
-                        table.append(Resolution(key[0], (), key[1], key[2]))
+                        table.append(Resolution(outs, note, faults))
                     flat.append(oid)
     assert len(flat) == TABLE_SIZE and len(table) < _NO_ROW
-    lut = np.array(flat, dtype=np.uint16)
+    return _Tables(tuple(flat), tuple(table), cpu)
+
+
+@lru_cache(maxsize=8)
+def _lut(cpu: Cpu = ALL) -> npt.NDArray[np.uint16]:
+    """The table as a read-only numpy array (input position -> outcome id)."""
+    import numpy as np
+
+    lut = np.array(_tables(cpu).ids, dtype=np.uint16)
     lut.setflags(write=False)
-    return _Tables(lut, tuple(table), cpu)
+    return lut
 
 
 def outcome_table(cpu: Cpu = ALL) -> list[Resolution]:
@@ -109,7 +257,7 @@ class OutcomeArrays:
     encoding (0b00 NSH, 0b10 OSH, 0b11 ISH).
     """
 
-    n_outcomes: Any  # uint8: number of permitted outcomes
+    n_outcomes: Any  # uint16: number of permitted outcomes
     single: Any  # bool: exactly one outcome
     reserved: Any  # bool: a reserved or CONSTRAINED UNPREDICTABLE input was involved
     is_device: Any  # bool
@@ -132,7 +280,7 @@ def outcome_arrays(cpu: Cpu = ALL) -> OutcomeArrays:
     def codes() -> npt.NDArray[np.int8]:
         return np.full(n, -1, dtype=np.int8)
 
-    n_out = np.zeros(n, dtype=np.uint8)
+    n_out = np.zeros(n, dtype=np.uint16)
     reserved = np.zeros(n, dtype=bool)
     is_device, xs, tagged = (np.zeros(n, dtype=bool) for _ in range(3))
     device, inner, outer, sh = codes(), codes(), codes(), codes()
@@ -188,7 +336,7 @@ def combine_batch(s1: Any, s2: Any, fwb: Any = False, cd: Any = False, *,
     """
     import numpy as np
 
-    lut = _tables(cpu).lut
+    lut = _lut(cpu)
     s1a, s2a = np.asarray(s1), np.asarray(s2)
     _check_range("S1 MAIR attribute", s1a, 256)
     _check_range("S2 MemAttr", s2a, 16)
@@ -263,7 +411,7 @@ def table_rows(
     if fwb and not cpu.s2fwb:
         raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
     tables = _tables(cpu)
-    lut = tables.lut.tolist()
+    lut = tables.ids
     outcomes = tables.outcomes
     rows = []
     fwbs = [0] if fwb is None and not cpu.s2fwb else _select(fwb, range(2))

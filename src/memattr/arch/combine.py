@@ -153,17 +153,27 @@ class Resolution:
     ``outcomes`` has exactly one element for a defined input and several where the architecture
     is CONSTRAINED UNPREDICTABLE or a reserved MAIR byte stands for an UNKNOWN allocated one.
     ``faults`` lists permitted fault outcomes (e.g. a Permission fault for an instruction fetch
-    from Device).  ``paths`` has one chain of records per permitted alternative: each ends in a
-    record whose result is one of ``outcomes`` or ``faults``.  ``s1`` are the stage-1 attributes
-    (after AArch64.S1Translate); ``s2`` the stage-2 ones (decoded, or FWB-combined).
+    from Device).  :attr:`paths` has one chain of records per permitted alternative: each ends in
+    a record whose result is one of ``outcomes`` or ``faults``.  ``s1`` are the stage-1
+    attributes (after AArch64.S1Translate); ``s2`` the stage-2 ones (decoded, or FWB-combined).
     """
 
     outcomes: tuple[MemoryAttributes, ...]
-    paths: tuple[tuple[Decision, ...], ...] = ()
     reserved: str | None = None
     faults: tuple[str, ...] = ()
     s1: tuple[MemoryAttributes, ...] = ()
     s2: tuple[MemoryAttributes, ...] = ()
+
+    @property
+    def paths(self) -> tuple[tuple[Decision, ...], ...]:
+        """One chain of records per permitted alternative (assembled on first use: a reserved
+        MAIR byte has one per allocated byte it may stand for)."""
+        got: tuple[tuple[Decision, ...], ...] | None = self.__dict__.get("_paths")
+        if got is None:
+            src = self.__dict__.get("_source")
+            got = () if src is None else _assemble(*src)
+            object.__setattr__(self, "_paths", got)  # a cache, not a field
+        return got
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
@@ -326,18 +336,18 @@ def _tag_type(memtype: MemType, inner: CacheAttrs | None, outer: CacheAttrs | No
 def _finish(
     memtype: MemType, device: DeviceType | None, inner: CacheAttrs | None,
     outer: CacheAttrs | None, s1: MemoryAttributes, sh2: Shareability, xs: bool | None,
-    notag: bool, cpu: Cpu, *, notag_if_tagged: bool = False,
+    notag: bool, mte2: bool, *, notag_if_tagged: bool = False,
 ) -> tuple[tuple[Decision, ...], MemoryAttributes]:
     """The common tail of both combining rules: tags, NoTagAccess, SH, XS, EffectiveShareability.
 
     :param notag: NoTagAccess; with ``notag_if_tagged`` only if the result is tagged (FWB).
     """
     key = (memtype, device, id(inner), id(outer), s1.shareability, sh2, xs, s1.tagged, notag,
-           notag_if_tagged, bool(cpu.mte2))
+           notag_if_tagged, mte2)
     hit = _TAIL.get(key)
     if hit is not None and hit[0] is inner and hit[1] is outer:
         return hit[2]
-    out = _finish_(memtype, device, inner, outer, s1, sh2, xs, notag, cpu, notag_if_tagged)
+    out = _finish_(memtype, device, inner, outer, s1, sh2, xs, notag, mte2, notag_if_tagged)
     _TAIL[key] = (inner, outer, out)
     return out
 
@@ -349,9 +359,9 @@ _TAIL: dict[tuple[object, ...], tuple[object, object,
 def _finish_(
     memtype: MemType, device: DeviceType | None, inner: CacheAttrs | None,
     outer: CacheAttrs | None, s1: MemoryAttributes, sh2: Shareability, xs: bool | None,
-    notag: bool, cpu: Cpu, notag_if_tagged: bool,
+    notag: bool, mte2: bool, notag_if_tagged: bool,
 ) -> tuple[tuple[Decision, ...], MemoryAttributes]:
-    tag = _tag_type(memtype, inner, outer, s1.tagged, bool(cpu.mte2))
+    tag = _tag_type(memtype, inner, outer, s1.tagged, mte2)
     sh = s2_combine_s1_shareability(s1.shareability, sh2)
     if notag_if_tagged:
         notag = notag and tag.result
@@ -362,21 +372,16 @@ def _finish_(
     return (tag, sh, eff), out
 
 
-_COMBINED: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[Decision, ...]]] = {}
-
-
-def _memo(cache: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[Decision, ...]]],
-          key: tuple[object, ...], refs: tuple[object, ...]) -> tuple[Decision, ...] | None:
-    """A memoized chain for ``key`` if the objects whose id() it holds are still ``refs``."""
-    hit = cache.get(key)
-    if hit is None:
-        return None
-    held = hit[0]
-    n = len(refs)
-    if n and (held[0] is not refs[0] or (n > 1 and (held[1] is not refs[1] or (
-            n > 2 and (held[2] is not refs[2] or held[3] is not refs[3]))))):
-        return None
-    return hit[1]
+# A rule's decision without its own record: (branch, the sub-rules' records, the result).  The
+# composite rules below compute it once per input (identity memos: the composition passes
+# canonical objects, so the same input comes back as the same objects) and build their record
+# from it; the table path (:func:`_column`) needs only the result.  The memos hold the input
+# objects, which keeps their ids from being reused; they are bounded, as callers may build
+# values of their own.
+_Core = tuple[str, tuple[Decision, ...], MemoryAttributes]
+_MEMO_MAX = 1 << 16
+_COMBINE_CORE: dict[tuple[object, ...], tuple[object, object, _Core]] = {}
+_COMBINE_CHAIN: dict[tuple[object, ...], tuple[object, object, tuple[Decision, ...]]] = {}
 
 
 def s2_combine_s1_mem_attrs(
@@ -384,76 +389,66 @@ def s2_combine_s1_mem_attrs(
 ) -> tuple[Decision, ...]:
     """ASL94 S2CombineS1MemAttrs (HCR_EL2.FWB = 0): type, cacheability, tags, SH and XS.
 
-    The record's inputs are what the branch taken reads (``s1.shareability``, ``s2`` ...), so
-    inputs that differ only in what the branch ignores share one record.
+    The record's inputs are what the branch taken reads (``s1.shareability``, ``s2`` ...).
 
     :returns: the sub-rules' records, then this rule's record (its result: the attributes).
     """
-    mte2, perm = cpu.mte2, cpu.mte_perm
-    d1, d2 = s1.device, s2.device
-    refs: tuple[object, ...]
-    if d1 is not None and d2 is not None:
-        refs = ()
-        key: tuple[object, ...] = (d1, d2, s1.shareability, s2.shareability, s1.xs, s2.xs,
-                                   mte2)
-        hit = _COMBINED.get(key)
-        if hit is not None:
-            return hit[1]
-    elif d1 is not None:
-        refs = (s1,)
-        key = (1, id(s1), s2.shareability, s2.xs, mte2)
-        hit = _COMBINED.get(key)
-        if hit is not None and hit[0][0] is s1:
-            return hit[1]
-    elif d2 is not None:
-        refs = (s2,)
-        key = (2, id(s2), s1.shareability, s1.xs, s1.tagged, mte2)
-        hit = _COMBINED.get(key)
-        if hit is not None and hit[0][0] is s2:
-            return hit[1]
-    else:
-        i1, o1, i2, o2 = s1.inner, s1.outer, s2.inner, s2.outer
-        refs = (i1, o1, i2, o2)
-        key = (id(i1), id(o1), id(i2), id(o2), s1.shareability, s2.shareability, s1.xs,
-               s2.xs, s1.tagged, s2.notagaccess, mte2, perm)
-        hit = _COMBINED.get(key)
-        if hit is not None:
-            h = hit[0]
-            if h[0] is i1 and h[1] is o1 and h[2] is i2 and h[3] is o2:
-                return hit[1]
-    mte2, perm = bool(mte2), bool(perm)
-    subs: list[Decision] = []
-    feats = (("FEAT_MTE2", mte2), ("FEAT_MTE_PERM", perm))
-    if d1 is not None and d2 is not None:
-        branch = "both_device"
-        dev = s2_combine_s1_device(d1, d2)
-        subs.append(dev)
-        memtype, device, inner, outer = MemType.Device, dev.result, None, None
+    mte2, perm = bool(cpu.mte2), bool(cpu.mte_perm)
+    key = (id(s1), id(s2), mte2, perm)
+    hit = _COMBINE_CHAIN.get(key)
+    if hit is not None and hit[0] is s1 and hit[1] is s2:
+        return hit[2]
+    branch, subs, out = _combine_core(s1, s2, mte2, perm)
+    if branch == "both_device":
         inputs: tuple[tuple[str, object], ...] = (
-            ("s1.device", d1), ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
-            ("s2.device", d2), ("s2.shareability", s2.shareability), ("s2.xs", s2.xs))
-    elif d1 is not None:
-        branch = "s1_device"
-        memtype, device, inner, outer = MemType.Device, d1, None, None
+            ("s1.device", s1.device), ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
+            ("s2.device", s2.device), ("s2.shareability", s2.shareability), ("s2.xs", s2.xs))
+    elif branch == "s1_device":
         inputs = (("s1", s1), ("s2.memtype", s2.memtype), ("s2.shareability", s2.shareability),
                   ("s2.xs", s2.xs))
-    elif d2 is not None:
-        branch = "s2_device"
-        memtype, device, inner, outer = MemType.Device, d2, None, None
+    elif branch == "s2_device":
         inputs = (("s1.memtype", s1.memtype), ("s1.shareability", s1.shareability),
                   ("s1.xs", s1.xs), ("s1.tagged", s1.tagged), ("s2", s2))
     else:
-        assert s1.inner and s1.outer and s2.inner and s2.outer
-        branch = "both_normal"
-        hi = s2_combine_s1_attr_hints(s1.inner, s2.inner)
-        ho = s2_combine_s1_attr_hints(s1.outer, s2.outer)
-        subs += (hi, ho)
-        memtype, device, inner, outer = MemType.Normal, None, hi.result, ho.result
         inputs = (("s1.inner", s1.inner), ("s1.outer", s1.outer),
                   ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
                   ("s1.tagged", s1.tagged), ("s2.inner", s2.inner), ("s2.outer", s2.outer),
                   ("s2.shareability", s2.shareability), ("s2.xs", s2.xs),
                   ("s2.notagaccess", s2.notagaccess))
+    rec = Decision(AslRule.S2CombineS1MemAttrs, branch,
+                   (*inputs, ("FEAT_MTE2", mte2), ("FEAT_MTE_PERM", perm)), out)
+    chain = (*subs, rec)
+    if len(_COMBINE_CHAIN) < _MEMO_MAX:
+        _COMBINE_CHAIN[key] = (s1, s2, chain)
+    return chain
+
+
+def _combine_core(s1: MemoryAttributes, s2: MemoryAttributes, mte2: bool, perm: bool) -> _Core:
+    """The decision of :func:`s2_combine_s1_mem_attrs`, memoized on its inputs."""
+    key = (id(s1), id(s2), mte2, perm)
+    hit = _COMBINE_CORE.get(key)
+    if hit is not None and hit[0] is s1 and hit[1] is s2:
+        return hit[2]
+    d1, d2 = s1.device, s2.device
+    subs: tuple[Decision, ...] = ()
+    if d1 is not None and d2 is not None:
+        branch = "both_device"
+        dev = s2_combine_s1_device(d1, d2)
+        subs = (dev,)
+        memtype, device, inner, outer = MemType.Device, dev.result, None, None
+    elif d1 is not None:
+        branch = "s1_device"
+        memtype, device, inner, outer = MemType.Device, d1, None, None
+    elif d2 is not None:
+        branch = "s2_device"
+        memtype, device, inner, outer = MemType.Device, d2, None, None
+    else:
+        assert s1.inner and s1.outer and s2.inner and s2.outer
+        branch = "both_normal"
+        hi = s2_combine_s1_attr_hints(s1.inner, s2.inner)
+        ho = s2_combine_s1_attr_hints(s1.outer, s2.outer)
+        subs = (hi, ho)
+        memtype, device, inner, outer = MemType.Normal, None, hi.result, ho.result
     # XS: 0 for Normal iWB/oWB, else S1.XS AND S2.XS (None without FEAT_XS).
     if s1.xs is None or s2.xs is None:
         xs: bool | None = None
@@ -464,14 +459,15 @@ def s2_combine_s1_mem_attrs(
         xs = s1.xs and s2.xs
     # FEAT_MTE_PERM: NoTagAccess from stage 2 when stage 1 is AllocationTagged.
     notag = perm and s2.notagaccess and s1.tagged
-    tail, out = _finish(memtype, device, inner, outer, s1, s2.shareability, xs, notag, cpu)
-    rec = Decision(AslRule.S2CombineS1MemAttrs, branch, (*inputs, *feats), out)
-    chain = (*subs, *tail, rec)
-    _COMBINED[key] = (refs, chain)  # holding refs keeps their ids from being reused
-    return chain
+    tail, out = _finish(memtype, device, inner, outer, s1, s2.shareability, xs, notag, mte2)
+    core = (branch, (*subs, *tail), out)
+    if len(_COMBINE_CORE) < _MEMO_MAX:
+        _COMBINE_CORE[key] = (s1, s2, core)
+    return core
 
 
-_APPLIED: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[Decision, ...]]] = {}
+_FWB_CORE: dict[tuple[object, ...], tuple[object, _Core]] = {}
+_FWB_CHAIN: dict[tuple[object, ...], tuple[object, tuple[Decision, ...]]] = {}
 
 
 def aarch64_s2_apply_fwb_mem_attrs(
@@ -487,50 +483,57 @@ def aarch64_s2_apply_fwb_mem_attrs(
 
     :returns: the MemAttr case record, the sub-rules' records, then this rule's record.
     """
+    mte2, perm = bool(cpu.mte2), bool(cpu.mte_perm)
+    key = (id(s1), memattr, sh2, fnxs, mte2, perm)
+    hit = _FWB_CHAIN.get(key)
+    if hit is not None and hit[0] is s1:
+        return hit[1]
     if fnxs and not cpu.xs:
         raise ConfigError(f"S2 FnXS=1: RES0 without FEAT_XS (cpu {cpu.name})")
-    mte2, perm = bool(cpu.mte2), bool(cpu.mte_perm)
+    branch, subs, out = _fwb_core(s1, memattr, sh2, fnxs, mte2, perm)
+    if branch in ("device_s1_device", "as_s1", "nc_s1_device"):
+        s1_in: tuple[tuple[str, object], ...] = (("s1", s1),)
+    else:
+        s1_in = (("s1.memtype", s1.memtype), ("s1.shareability", s1.shareability),
+                 ("s1.xs", s1.xs), ("s1.tagged", s1.tagged))
+        if branch == "force_wb":
+            s1_in = (*s1_in, ("s1.inner", s1.inner), ("s1.outer", s1.outer))
+    rec = Decision(AslRule.AArch64_S2ApplyFWBMemAttrs, branch,
+                   (*s1_in, ("attr", memattr), ("sh", sh2), ("fnxs", fnxs),
+                    ("FEAT_MTE2", mte2), ("FEAT_MTE_PERM", perm)), out)
+    chain = (*subs, rec)
+    if len(_FWB_CHAIN) < _MEMO_MAX:
+        _FWB_CHAIN[key] = (s1, chain)
+    return chain
+
+
+def _fwb_core(s1: MemoryAttributes, memattr: int, sh2: Shareability, fnxs: bool, mte2: bool,
+              perm: bool) -> _Core:
+    """The decision of :func:`aarch64_s2_apply_fwb_mem_attrs`, memoized on its inputs."""
+    key = (id(s1), memattr, sh2, fnxs, mte2, perm)
+    hit = _FWB_CORE.get(key)
+    if hit is not None and hit[0] is s1:
+        return hit[1]
     case = _fwb_meaning(memattr, perm)
     meaning: FwbMeaning = case.result
     rule = meaning.rule
-    common = (memattr, sh2, fnxs, mte2, perm, s1.shareability, s1.xs, s1.tagged)
-    refs: tuple[object, ...]
-    if rule is FwbRule.DEVICE:
-        refs = (s1,) if s1.device is not None else ()
-        key: tuple[object, ...] = (0, id(s1) if refs else s1.memtype, *common)
-    elif rule is FwbRule.AS_S1:
-        refs, key = (s1,), (1, id(s1), *common)
-    elif rule is FwbRule.FORCE_WB:
-        refs = (s1.inner, s1.outer)
-        key = (2, s1.memtype, id(s1.inner), id(s1.outer), *common)
-    else:
-        refs = (s1,) if s1.device is not None else ()
-        key = (3, id(s1) if refs else s1.memtype, *common)
-    hit = _memo(_APPLIED, key, refs)
-    if hit is not None:
-        return hit
-    subs: list[Decision] = [case]
-    s1_in: tuple[tuple[str, object], ...] = (
-        ("s1.memtype", s1.memtype), ("s1.shareability", s1.shareability), ("s1.xs", s1.xs),
-        ("s1.tagged", s1.tagged))
+    subs: tuple[Decision, ...] = (case,)
     if rule is FwbRule.DEVICE:
         dd = meaning.device
         assert isinstance(dd, DeviceType)
         if s1.device is not None:
             branch = "device_s1_device"
             dev = s2_combine_s1_device(s1.device, dd)
-            subs.append(dev)
+            subs = (case, dev)
             dd = dev.result
-            s1_in = (("s1", s1),)
         else:
             branch = "device_s1_normal"
         memtype, device, inner, outer, xs = MemType.Device, dd, None, None, s1.xs
     elif rule is FwbRule.AS_S1:
-        branch, xs, s1_in = "as_s1", s1.xs, (("s1", s1),)
+        branch, xs = "as_s1", s1.xs
         memtype, device, inner, outer = s1.memtype, s1.device, s1.inner, s1.outer
     elif rule is FwbRule.FORCE_WB:
         branch = "force_wb"
-        s1_in = (*s1_in, ("s1.inner", s1.inner), ("s1.outer", s1.outer))
 
         def level(c: CacheAttrs | None) -> CacheAttrs:
             if s1.is_normal and c is not None and c.cacheability is not Cacheability.NC:
@@ -541,7 +544,7 @@ def aarch64_s2_apply_fwb_mem_attrs(
         memtype, device, inner, outer = MemType.Normal, None, level(s1.inner), level(s1.outer)
         xs = None if s1.xs is None else False
     elif s1.device is not None:  # 0b101 (and 0b100): S1 Device is kept
-        branch, xs, s1_in = "nc_s1_device", s1.xs, (("s1", s1),)
+        branch, xs = "nc_s1_device", s1.xs
         memtype, device, inner, outer = s1.memtype, s1.device, None, None
     else:
         branch, xs = "nc_s1_normal", s1.xs
@@ -550,14 +553,12 @@ def aarch64_s2_apply_fwb_mem_attrs(
         xs = False  # FnXS = 1 forces XS = 0
     # NoTagAccess: MemAttr[3:1] = 0b111 and the result tagged (FEAT_MTE_PERM; else bit 3 RES0).
     notag = perm and (memattr >> 1) & 0b111 == 0b111
-    tail, out = _finish(memtype, device, inner, outer, s1, sh2, xs, notag, cpu,
+    tail, out = _finish(memtype, device, inner, outer, s1, sh2, xs, notag, mte2,
                         notag_if_tagged=True)
-    rec = Decision(AslRule.AArch64_S2ApplyFWBMemAttrs, branch,
-                   (*s1_in, ("attr", memattr), ("sh", sh2), ("fnxs", fnxs),
-                    ("FEAT_MTE2", mte2), ("FEAT_MTE_PERM", perm)), out)
-    chain = (*subs, *tail, rec)
-    _APPLIED[key] = (refs, chain)
-    return chain
+    core = (branch, (*subs, *tail), out)
+    if len(_FWB_CORE) < _MEMO_MAX:
+        _FWB_CORE[key] = (s1, core)
+    return core
 
 
 def s1_disabled_output(access: Access, controls: Controls, cpu: Cpu = ALL) -> Decision:
@@ -626,21 +627,26 @@ class _Ctx:
 _KEYS: dict[tuple[object, ...], int] = {}
 _STAGES: dict[tuple[str, int], dict[int, object]] = {}
 _CTXS: dict[tuple[Controls, Access, Cpu, _impdef.ImpDef], _Ctx] = {}
-_LAST: list[object] = [None, None, None, None, None]
 
 
 def _ctx(controls: Controls, access: Access, cpu: Cpu, imp: _impdef.ImpDef) -> _Ctx:
-    last = _LAST
-    if controls is last[0] and access is last[1] and cpu is last[2] and imp is last[3]:
-        return last[4]  # type: ignore[return-value]
+    """The context of these values: found by identity first (hashing a Cpu is not free)."""
+    ik = (id(controls), access, id(cpu), id(imp))
+    hit = _CTX_IDS.get(ik)
+    if hit is not None and hit[0] is controls and hit[1] is cpu and hit[2] is imp:
+        return hit[3]
     key = (controls, access, cpu, imp)
     ctx = _CTXS.get(key)
     if ctx is None:
         if controls.fwb and not cpu.s2fwb:
             raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
         ctx = _CTXS[key] = _Ctx(controls, access, cpu, imp)
-    last[:] = [controls, access, cpu, imp, ctx]
+    if len(_CTX_IDS) < 4096:
+        _CTX_IDS[ik] = (controls, cpu, imp, ctx)  # holding them keeps their ids valid
     return ctx
+
+
+_CTX_IDS: dict[tuple[object, ...], tuple[Controls, Cpu, _impdef.ImpDef, _Ctx]] = {}
 
 
 def _s1_translate(a: MemoryAttributes, ctx: _Ctx) -> tuple[_Branch, ...]:
@@ -803,12 +809,13 @@ def _s2_checks_(s2: MemoryAttributes, ctx: _Ctx) -> tuple[_Branch, ...]:
 
 
 # A stage-2 entry: (common records, branches, note, stage-2 attributes for Resolution.s2, the
-# cross memo, the outcome memo).  Branches are None with stage 2 off, (chain, shareability)
-# pairs with FWB (the rule is applied to each stage-1 branch), else stage-2 branches after
-# AArch64.S2Translate.
+# cross memo, the outcome signature).  Branches are None with stage 2 off, (chain,
+# shareability) pairs with FWB (the rule is applied to each stage-1 branch), else stage-2
+# branches after AArch64.S2Translate.  Entries with equal signatures give every stage-1 branch
+# the same outcomes (their records differ): the table path (memattr.arch.batch) keys on it.
 _Stage2 = tuple[tuple[Decision, ...], object, "str | None", tuple[MemoryAttributes, ...],
-                dict[int, "_Cross"],
-                dict[int, tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]]]
+                dict[int, "_Cross"], int]
+_SIGS: dict[tuple[object, ...], int] = {}
 
 
 def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
@@ -825,7 +832,8 @@ def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
         raise ConfigError(f"S2 FnXS=1: RES0 without FEAT_XS (cpu {cpu.name})")
     out: _Stage2
     if not c.s2_enabled:
-        out = ((), None, None, (), {}, {})
+        # AArch64.S2Translate returns stage 1's attributes whatever the controls.
+        out = ((), None, None, (), {}, _SIGS.setdefault(("off",), len(_SIGS)))
     else:
         shs = decode_shareability_decision(sh2)
         notes = []
@@ -833,10 +841,15 @@ def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
             notes.append("S2 SH=0b01 is reserved: CONSTRAINED UNPREDICTABLE, one of NSH/ISH/OSH")
         if c.fwb:
             case = _fwb_meaning(s2_memattr, bool(cpu.mte_perm))
-            if case.result.reserved:
-                notes.append(case.result.reserved)
+            m = case.result
+            if m.reserved:
+                notes.append(m.reserved)
+            # What AArch64.S2ApplyFWBMemAttrs reads of MemAttr (its case, and [3:1] = 0b111 for
+            # NoTagAccess), the SH and FnXS, and what the HCR_EL2 checks after it read (k2).
+            sig = ("fwb", m.rule, m.device, (s2_memattr >> 1) & 0b111 == 0b111, shs.result, fnxs,
+                   ctx.k2)
             out = ((), tuple(((shs,), sh) for sh in shs.result), "; ".join(notes) or None, (),
-                   {}, {})
+                   {}, _SIGS.setdefault(sig, len(_SIGS)))
         else:
             branches: list[_Branch] = []
             seen: list[MemoryAttributes] = []
@@ -849,8 +862,11 @@ def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
                     seen.append(a)
                     for adj_chain, adj, fault in _s2_checks(a, ctx):
                         branches.append(((shs, *chain, *adj_chain), adj, fault))
+            # Outcomes depend on the branches' attributes and faults, not on their records.
+            sig = ("s2", tuple(f if a is None else id(a) for _c, a, f in branches),
+                   bool(cpu.mte2), bool(cpu.mte_perm))
             out = ((), tuple(branches), "; ".join(notes) or None,
-                   tuple({id(a): a for a in seen}.values()), {}, {})
+                   tuple({id(a): a for a in seen}.values()), {}, _SIGS.setdefault(sig, len(_SIGS)))
     ctx.s2[s2_memattr | sh2 << 4 | fnxs << 6] = out
     return out
 
@@ -978,64 +994,7 @@ def _note(st1: _Stage1, st2: _Stage2) -> str | None:
     return n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}")
 
 
-def _outcome(s1_attr: int, s2_memattr: int, sh1: int, sh2: int, fnxs: bool, ctx: _Ctx
-             ) -> tuple[tuple[MemoryAttributes, ...], str | None, tuple[str, ...]]:
-    """(outcomes, reserved note, faults) of one input: :func:`resolve` without its records.
-
-    The same stages and :func:`_pair` as :func:`resolve`; only the paths are not assembled.
-    """
-    st1 = ctx.s1.get(s1_attr | sh1 << 8) or _stage1(s1_attr, sh1, ctx)
-    st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
-    b1 = st1[1]
-    omemo = st2[5]
-    hit = omemo.get(id(b1))
-    if hit is None or hit[0] is not b1:
-        hit = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
-    n1, n2 = st1[2], st2[2]
-    return hit[1], (n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}")), hit[2]
-
-
-def _outcomes_of(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _Ctx
-                 ) -> tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]:
-    """(branches, outcomes, faults) of stage-1 branches crossed with a stage 2, memoized."""
-    b1 = st1[1]
-    omemo = st2[5]
-    cores = st1[3]
-    branches2 = st2[1]
-    out: tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]
-    if cores is not None:  # a reserved byte: the union over every allocated byte
-        seen: dict[int, MemoryAttributes] = {}
-        faults: dict[str, None] = {}
-        for core in cores:
-            h = omemo.get(id(core))
-            if h is None or h[0] is not core:
-                h = _outcomes_of(((), core, None, None), st2, s2_memattr, fnxs, ctx)
-            for o in h[1]:
-                seen[id(o)] = o
-            for f in h[2]:
-                faults[f] = None
-        out = (b1, tuple(seen.values()), tuple(faults))
-    elif len(b1) == 1 and (branches2 is None or len(branches2) == 1):  # type: ignore[arg-type]
-        br = b1[0]
-        if br[2] is not None:
-            out = (b1, (), (br[2],))
-        else:
-            choices = _pair(br, None if branches2 is None else branches2[0],  # type: ignore[index]
-                            s2_memattr, fnxs, ctx)
-            if len(choices) == 1:
-                end = choices[0][1]
-                out = (b1, (), (end,)) if isinstance(end, str) else (b1, (end,), ())
-            else:
-                x = _cross(st1, st2, s2_memattr, fnxs, ctx)
-                out = (b1, x[2], x[3])
-    else:
-        x = _cross(st1, st2, s2_memattr, fnxs, ctx)
-        out = (b1, x[2], x[3])
-    omemo[id(b1)] = out
-    return out
-
-
-_RESOLVED: dict[tuple[object, ...], Resolution] = {}
+_RESOLVED: dict[tuple[object, ...], Resolution] = {}  # keyed on the full input
 
 
 def resolve(
@@ -1062,33 +1021,44 @@ def resolve(
     :param imp: the IMPLEMENTATION DEFINED choices.
     """
     ctl = controls if controls is not None else _DEFAULT_CONTROLS
-    key = (s1_attr, s2_memattr, sh1, sh2, fnxs, ctl, access, cpu, imp)
+    ctx = _ctx(ctl, access, cpu, imp)  # one object per distinct (controls, access, cpu, imp)
+    key = (s1_attr, s2_memattr, sh1, sh2, fnxs, ctx)
     hit = _RESOLVED.get(key)
     if hit is not None:
         return hit
-    ctx = _ctx(ctl, access, cpu, imp)
-    st1 = _stage1(s1_attr, sh1, ctx)
-    st2 = _stage2(s2_memattr, sh2, fnxs, ctx)
-    _b, ends, outcomes, faults = _cross(st1, st2, s2_memattr, fnxs, ctx)
-    s1vals = tuple({id(br[1]): br[1] for br in st1[1] if br[1] is not None}.values())
-    s2vals = st2[3]
-    if ctl.s2_enabled and ctl.fwb:
-        s2vals = tuple({id(e[3]): e[3] for e in ends if e[3] is not None}.values())
-    pre1, pre2 = st1[0], st2[0]
-    paths = tuple(_flat(pre1, c1, pre2, segs) for c1, _end, segs, _walk in ends)
-    res = Resolution(outcomes, paths, _note(st1, st2), faults, s1vals, s2vals)
+    st1 = ctx.s1.get(s1_attr | sh1 << 8) or _stage1(s1_attr, sh1, ctx)
+    st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
+    x = _cross(st1, st2, s2_memattr, fnxs, ctx)
+    vals = _VALS.get(id(x))
+    if vals is None or vals[0] is not x:
+        s1vals = tuple({id(br[1]): br[1] for br in st1[1] if br[1] is not None}.values())
+        s2vals = st2[3]
+        if ctl.s2_enabled and ctl.fwb:
+            s2vals = tuple({id(e[3]): e[3] for e in x[1] if e[3] is not None}.values())
+        vals = _VALS[id(x)] = (x, s1vals, s2vals)
+    res = Resolution(x[2], _note(st1, st2), x[3], vals[1], vals[2])
+    object.__setattr__(res, "_source", (st1[0], st2[0], x[1]))  # for Resolution.paths
     if len(_RESOLVED) < 1 << 20:
         _RESOLVED[key] = res
     return res
 
 
-def _flat(pre1: tuple[Decision, ...], c1: tuple[Decision, ...], pre2: tuple[Decision, ...],
-          segs: tuple[tuple[Decision, ...], ...]) -> tuple[Decision, ...]:
-    """One path: the stage-1 common records and branch, stage-2 common records, then segments."""
-    out = [*pre1, *c1, *pre2]
-    for seg in segs:
-        out.extend(seg)
-    return tuple(out)
+# Cross entry id -> (the entry, Resolution.s1, Resolution.s2); entries are never dropped.
+_VALS: dict[int, tuple[object, tuple[MemoryAttributes, ...], tuple[MemoryAttributes, ...]]] = {}
+
+
+def _assemble(pre1: tuple[Decision, ...], pre2: tuple[Decision, ...],
+              ends: list[tuple[tuple[Decision, ...], object, tuple[tuple[Decision, ...], ...],
+                               object]]) -> tuple[tuple[Decision, ...], ...]:
+    """The paths of a resolution: per end, the stage-1 common records and branch, the stage-2
+    common records, then the segments after the stage-1 branch."""
+    paths = []
+    for c1, _end, segs, _walk in ends:
+        out = [*pre1, *c1, *pre2]
+        for seg in segs:
+            out.extend(seg)
+        paths.append(tuple(out))
+    return tuple(paths)
 
 
 def combine(
