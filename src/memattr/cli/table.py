@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ._common import emit_json, parse_flag_pair, parse_int
+from ._common import parse_flag_pair, parse_int
 
 if TYPE_CHECKING:
     from ..arch.batch import TableRow
@@ -118,17 +118,34 @@ def _write_text(rows: list[TableRow], cpu: Cpu) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def _rows_json(rows: list[TableRow]) -> list[dict[str, Any]]:
-    """The rows as JSON; the ATTR list of an outcome set is built once and shared."""
-    lists: dict[int, list[dict[str, object]]] = {}
-    out = []
+def _rows_json_text(rows: list[TableRow]) -> str:
+    """The JSON document of the rows, compact, as ``json.dumps`` would write it.
+
+    Each distinct outcome list and note is encoded once (by ``json.dumps``) and reused: the
+    reserved S1 bytes' rows share one long list, so encoding per row would repeat it 1,280
+    times.  The result equals ``json.dumps({"rows": [r.to_json() ...]}, separators=(",", ":"))``.
+    """
+    import json
+
+    def enc(obj: object) -> str:
+        return json.dumps(obj, separators=(",", ":"))
+
+    lists: dict[int, str] = {}
+    notes: dict[str | None, str] = {}
+    flag = ("false", "true")
+    parts = []
     for r in rows:
-        attrs = lists.get(id(r.outcomes))
-        if attrs is None:
-            attrs = lists[id(r.outcomes)] = [a.to_json() for a in r.outcomes]
-        out.append({"fwb": r.fwb, "hcr_cd": r.hcr_cd, "s1": r.s1, "s2": r.s2,
-                    "reserved": r.reserved, "outcomes": attrs})
-    return out
+        outs = lists.get(id(r.outcomes))
+        if outs is None:
+            outs = lists[id(r.outcomes)] = enc([a.to_json() for a in r.outcomes])
+        note = notes.get(r.reserved)
+        if note is None:
+            note = notes[r.reserved] = enc(r.reserved)
+        parts += (f'{{"fwb":{flag[r.fwb]},"hcr_cd":{flag[r.hcr_cd]},"s1":{r.s1},"s2":{r.s2},'
+                  f'"reserved":{note},"outcomes":', outs, "},")
+    if parts:
+        parts[-1] = "}"
+    return '{"rows":[' + "".join(parts) + "]}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     cpu = get_cpu(args.cpu)
     rows = table_rows(fwb=fwb, cd=cd, s1=s1, s2=s2, cpu=cpu)
     if fmt == "json":
-        emit_json({"rows": _rows_json(rows)}, compact=True)
+        sys.stdout.write(_rows_json_text(rows) + "\n")
     elif fmt == "csv":
         _write_csv(rows, cpu)
     else:
