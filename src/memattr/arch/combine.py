@@ -156,6 +156,8 @@ class Resolution:
     from Device).  :attr:`paths` has one chain of records per permitted alternative: each ends in
     a record whose result is one of ``outcomes`` or ``faults``.  ``s1`` are the stage-1
     attributes (after AArch64.S1Translate); ``s2`` the stage-2 ones (decoded, or FWB-combined).
+    ``s1_unknown`` is True when the stage-1 MAIR byte is reserved: it stands for an UNKNOWN
+    allocated byte, so ``outcomes`` are those of every allocated byte.
     """
 
     outcomes: tuple[MemoryAttributes, ...]
@@ -163,6 +165,7 @@ class Resolution:
     faults: tuple[str, ...] = ()
     s1: tuple[MemoryAttributes, ...] = ()
     s2: tuple[MemoryAttributes, ...] = ()
+    s1_unknown: bool = False
 
     @property
     def paths(self) -> tuple[tuple[Decision, ...], ...]:
@@ -1036,7 +1039,7 @@ def resolve(
         if ctl.s2_enabled and ctl.fwb:
             s2vals = tuple({id(e[3]): e[3] for e in x[1] if e[3] is not None}.values())
         vals = _VALS[id(x)] = (x, s1vals, s2vals)
-    res = Resolution(x[2], _note(st1, st2), x[3], vals[1], vals[2])
+    res = Resolution(x[2], _note(st1, st2), x[3], vals[1], vals[2], st1[3] is not None)
     object.__setattr__(res, "_source", (st1[0], st2[0], x[1]))  # for Resolution.paths
     if len(_RESOLVED) < 1 << 20:
         _RESOLVED[key] = res

@@ -25,6 +25,7 @@ from .memtype import (
 )
 
 __all__ = [
+    "type_label",
     "S2Decoded",
     "FwbRule",
     "FwbMeaning",
@@ -73,15 +74,16 @@ class S2Decoded:
     @property
     def label(self) -> str:
         """The decoded type(s), e.g. 'Device nGnRE' or 'Normal inner WB, outer WB'."""
-        return " | ".join(dict.fromkeys(_type_label(a) for a in self.outcomes))
+        return " | ".join(dict.fromkeys(type_label(a) for a in self.outcomes))
 
 
-def _type_label(a: MemoryAttributes) -> str:
+def type_label(a: MemoryAttributes) -> str:
+    """A stage-2 type in words: 'Device nGnRE', 'Normal inner NC, outer WB' (+ NoTagAccess)."""
     if a.device is not None:
         return f"Device {a.device.name}"
     assert a.inner is not None and a.outer is not None
     text = f"Normal inner {a.inner.cacheability.value}, outer {a.outer.cacheability.value}"
-    return text + (" NoTagAccess" if a.notagaccess else "")
+    return text + (", NoTagAccess (FEAT_MTE_PERM)" if a.notagaccess else "")
 
 
 def s2_decode_mem_attrs(
@@ -160,6 +162,19 @@ class FwbMeaning:
         """'Device nGnRE', 'NC unless S1 Device', 'force Normal WB' or 'S1 attributes'."""
         dev = getattr(self.device, "name", None)
         return f"{self.rule.value} {dev}" if dev else self.rule.value
+
+    @property
+    def description(self) -> str:
+        """The rule in a sentence, with the reserved note if any (``memattr decode s2``)."""
+        dev = getattr(self.device, "name", None)
+        text = {
+            FwbRule.DEVICE: f"Device {dev} (the more restrictive of S1 and S2 when S1 is Device)",
+            FwbRule.NC_OR_S1_DEVICE: "Normal iNC/oNC, or S1's attributes when S1 is Device",
+            FwbRule.FORCE_WB: ("Normal Write-Back, even when S1 is Device (hints from S1 when "
+                               "cacheable)"),
+            FwbRule.AS_S1: "S1's attributes unchanged",
+        }[self.rule]
+        return text + (f" [{self.reserved}]" if self.reserved else "")
 
 
 def fwb_meaning(memattr: int, cpu: Cpu = ALL) -> Decision:

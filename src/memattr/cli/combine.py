@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
         help="effective attributes of S1 MAIR attribute x S2 MemAttr, with the rules",
         description=(
             "Combine a stage-1 MAIR attribute byte with a stage-2 MemAttr[3:0] as Arm's "
-            "pseudocode does (ASL94 S2CombineS1MemAttrs / AArch64_S2ApplyFWBMemAttrs), and show "
+            "pseudocode does (ASL94 S2CombineS1MemAttrs / AArch64.S2ApplyFWBMemAttrs), and show "
             "each rule that decided the result, the properties of the result and the alignment "
             "outcome.  Defaults: a running KVM guest (HCR_EL2.VM=1, FWB=0, CD=0; SCTLR_EL1.M=C="
             "I=1), SH1=SH2=ISH, a data read."
@@ -87,10 +87,11 @@ def effective_line(res: Resolution) -> str:
     if len(res.outcomes) == 1 and not res.faults:
         return "effective: " + attrs_text(res.outcomes[0])
     if len(choices) > _MAX_LISTED:
+        types = list(dict.fromkeys(a.short for a in res.outcomes))
+        shown = ", ".join(types[:_MAX_LISTED]) + (", ..." if len(types) > _MAX_LISTED else "")
+        faults = f" or one of {len(res.faults)} faults" if res.faults else ""
         return (f"effective: CONSTRAINED UNPREDICTABLE: one of {len(res.outcomes)} attributes "
-                f"({len(labels)} types) and {len(res.faults)} faults" if res.faults else
-                f"effective: CONSTRAINED UNPREDICTABLE: one of {len(res.outcomes)} attributes "
-                f"({len(labels)} types: " + ", ".join(list(labels)[:_MAX_LISTED]) + ", ...)")
+                f"of {len(types)} types ({shown}){faults}")
     if len(choices) > 1:
         return "effective: CONSTRAINED UNPREDICTABLE: one of {" + ", ".join(choices) + "}"
     if res.faults:

@@ -108,7 +108,7 @@ class Evaluation:
         m = self.s2_memattr
         if m is None:
             return None
-        return fwb_meaning(m).result.label if self.host.fwb else s2_decode_mem_attrs(m).label
+        return fwb_meaning(m).result.description if self.host.fwb else s2_decode_mem_attrs(m).label
 
     @property
     def s2_prot(self) -> KVM_PGTABLE_PROT | None:

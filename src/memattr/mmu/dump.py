@@ -342,7 +342,7 @@ def memattr_dump(
             xn = (raw >> 53) & 3
             x = {0: "X", 1: "PXN", 2: "XN", 3: "UXN"}[xn]
             af = "AF" if raw & _S2AF else "--"
-            meaning = fwb_meaning(memattr).result.label if fwb else \
+            meaning = fwb_meaning(memattr).result.description if fwb else \
                 s2_decode_mem_attrs(memattr).label
             text = f"{rng} {out} {r}{w} {x:<3} {af} MemAttr=0x{memattr:x} {meaning}"
             if s1_attr is not None:

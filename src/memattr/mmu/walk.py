@@ -612,7 +612,7 @@ class _Walk:
             pa = out.pa_base | (ipa & (out.size - 1))
         else:
             pa = ipa
-        attrs = res.outcomes[0] if res.outcomes else None
+        attrs = res.outcomes[0] if res.outcomes and not res.s1_unknown else None
         return Translation(
             va=acc.va, ipa=ipa, pa=pa, access=acc, attrs=attrs, resolution=res,
             perms=p1 & p2, s1_perms=p1, s2_perms=p2, size=min(s1_size, s2_size),

@@ -18,6 +18,7 @@ Public API (other layers register renderers for their own rule enums the same wa
 - :func:`deciding` ``(paths) -> list[Decision]``: the shown records that decided the type.
 - :func:`decided_text` ``(paths) -> str``: the last of those as ``"text (Rule)"`` (one per
   alternative), the short "why" of ``memattr run``.
+- :func:`s2_meaning` ``(records) -> str``: what a stage-2 MemAttr means (``memattr decode s2``).
 
 Importing this module is cheap (the arch value modules a query has loaded already).
 """
@@ -25,10 +26,16 @@ Importing this module is cheap (the arch value modules a query has loaded alread
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
 
 from ..arch.decision import AslRule, Decision
 from ..arch.memtype import CacheAttrs, MemoryAttributes
+
+TYPE_CHECKING = False  # collections.abc's generics cost start-up; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    Renderer = Callable[[Decision, "Context"], "Line | None"]
+    """A renderer: one record (and its context) -> its line, or None (JSON only)."""
 
 __all__ = [
     "Line",
@@ -41,6 +48,7 @@ __all__ = [
     "value_json",
     "deciding",
     "decided_text",
+    "s2_meaning",
 ]
 
 
@@ -83,7 +91,6 @@ class Context:
         return all(d.rule is not rule for d in self.path[self.index + 1:])
 
 
-Renderer = Callable[[Decision, Context], "Line | None"]
 _RENDERERS: dict[enum.Enum, Renderer] = {}
 
 
@@ -365,6 +372,34 @@ def decided_text(paths: Iterable[Sequence[Decision]]) -> str:
             text = f"{last.head} {last.item}" if last.item and last.head else last.head
             out[f"{text} ({last.rule})"] = None
     return "; ".join(out)
+
+
+# --- what a stage-2 MemAttr means (memattr decode s2) -------------------------------------------
+
+
+def s2_meaning(records: Sequence[Decision]) -> str:
+    """What a stage-2 MemAttr value means, in words, from its decode records.
+
+    :param records: the S2DecodeMemAttrs records of ``s2_decode_mem_attrs`` (one per permitted
+        outcome; several: CONSTRAINED UNPREDICTABLE), or the MemAttr case record of
+        ``fwb_meaning`` (AArch64.S2ApplyFWBMemAttrs, HCR_EL2.FWB = 1).
+    """
+    from ..arch.s2memattr import FwbMeaning, type_label
+
+    first = records[0]
+    m = first.result
+    if isinstance(m, FwbMeaning):
+        text = m.description
+        attr = first.input("attr")
+        if first.input("FEAT_MTE_PERM") and isinstance(attr, int) and attr >> 1 == 0b111:
+            text += "; NoTagAccess where the result is Tagged (FEAT_MTE_PERM)"
+        return text
+    types = list(dict.fromkeys(type_label(d.result) if isinstance(d.result, MemoryAttributes)
+                               else value_text(d.result) for d in records))
+    if len(types) == 1:
+        return types[0]
+    return ("CONSTRAINED UNPREDICTABLE (inner field 0b00, Unpredictable_S2RESMEMATTR): one of "
+            + "; ".join(types))
 
 
 # --- JSON --------------------------------------------------------------------------------------
