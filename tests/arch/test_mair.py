@@ -267,3 +267,38 @@ def test_register_round_trip() -> None:
     value = mair.encode_register(fields)
     assert value == sum(b << (8 * n) for n, b in enumerate(fields))
     assert [a.value for a in mair.decode_register(value)] == fields
+
+
+# --- S1ConstrainUnpredictableRESMAIR (ASL v9.4, rems-project/sail-arm v8_base.sail) -------------
+
+
+def sail_resmair(attr: int, xs: bool, mte2: bool) -> bool:
+    """The v9.4 ASL's cases, in its order: '0000xx01' needs FEAT_XS, '0000xxxx' with
+    attr<1:0> != '00', 0x40 / 0xA0 need FEAT_XS, 0xF0 needs FEAT_MTE2, 'xxxx0000'."""
+    if attr >> 4 == 0 and attr & 0b11 == 0b01:
+        return not xs
+    if attr >> 4 == 0:
+        return attr & 0b11 != 0
+    if attr in (0x40, 0xA0):
+        return not xs
+    if attr == 0xF0:
+        return not mte2
+    return attr & 0xF == 0
+
+
+@pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
+def test_resmair_matches_the_asl(features: Cpu) -> None:
+    """Every byte: reserved exactly when the ASL's S1ConstrainUnpredictableRESMAIR says so, and
+    a reserved byte stands for any allocated byte (ConstrainUnpredictableBits, width 8)."""
+    allocated = mair.allocated_bytes(features)
+    for byte in range(256):
+        rec = mair.s1_constrain_unpredictable_resmair(byte, features)
+        assert rec.result is sail_resmair(byte, features.xs, features.mte2), hex(byte)
+        got = mair.decode_attr(byte, features)
+        assert got.is_reserved is rec.result
+        if rec.result:
+            bits = got.decisions[-1]
+            assert bits.rule.value == "ConstrainUnpredictableBits"
+            assert bits.input("width") == 8 and bits.result == allocated == got.permitted
+    assert set(allocated) == {b for b in range(256) if not sail_resmair(b, features.xs,
+                                                                         features.mte2)}

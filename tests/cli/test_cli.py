@@ -397,3 +397,44 @@ def test_single_query_imports_no_third_party() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+# --- --cpu ------------------------------------------------------------------------------------
+
+
+def test_cpu_option_on_decode_combine_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """--cpu NAME applies a preset's features: no FEAT_XS on Neoverse N1 (XS absent, 0x05
+    reserved), no FEAT_S2FWB (--fwb is a one-line ConfigError), the table has no FWB rows."""
+    _, out, _ = run(capsys, "combine", "--s1", "0x44", "--s2", "0x5", "--cpu", "neoverse-n1")
+    assert out.startswith("effective: Normal-NC, Outer Shareable (inner NC, outer NC)")
+    _, out, _ = run(capsys, "combine", "--s1", "0x44", "--s2", "0x5", "--cpu", "neoverse-n1",
+                    "--json")
+    doc = json.loads(out)
+    assert doc["input"]["cpu"] == "neoverse-n1" and doc["outcomes"][0]["xs"] is None
+    status, out, err = run(capsys, "combine", "--s1", "0x44", "--s2", "0x5", "--fwb", "--cpu",
+                           "neoverse-n1")
+    assert status == 2 and out == "" and "FEAT_S2FWB" in err and err.count("\n") == 1
+    _, out, _ = run(capsys, "decode", "mair", "0x05", "--cpu", "neoverse-n1")
+    assert "reserved" in out and "FEAT_XS" in out
+    _, out, _ = run(capsys, "decode", "mair", "0x05")
+    assert "Device-nGnRE" in out and "XS=0" in out
+    status, _, err = run(capsys, "decode", "s2", "0x7d7", "--fwb", "--cpu", "cortex-a76")
+    assert status == 2 and "FEAT_S2FWB" in err
+    _, out, _ = run(capsys, "table", "--cpu", "neoverse-n1", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert len(rows) == 1 + 8192 and {r[0] for r in rows[1:]} == {"0"}
+    status, _, err = run(capsys, "table", "--cpu", "pentium")
+    assert status == 2 and "neoverse-n1" in err
+
+
+def test_table_reserved_rows_list_outcomes(capsys: pytest.CaptureFixture[str]) -> None:
+    """A reserved S1 byte's table row lists every outcome an allocated byte gives."""
+    _, out, _ = run(capsys, "table", "--s1", "0x02", "--s2", "0xf", "--no-fwb", "--no-cd",
+                    "--json")
+    row = json.loads(out)["rows"][0]
+    expected = {json.dumps(a.to_json(), sort_keys=True)
+                for b in allocated_bytes() for a in resolve(b, 0xF).outcomes}
+    assert {json.dumps(a, sort_keys=True) for a in row["outcomes"]} == expected
+    assert "UNKNOWN allocated" in row["reserved"]
+    _, out, _ = run(capsys, "table", "--help")
+    assert "ConstrainUnpredictableBits" in " ".join(out.split())

@@ -295,9 +295,10 @@ for _rule in (AslRule.S2DecodeCacheability, AslRule.S2CombineS1Shareability,
 def render(d: Decision, ctx: Context | None = None) -> Line | None:
     """One record's line (None: not shown as text)."""
     fn = _RENDERERS.get(d.rule)
-    if fn is None:
-        return Line((d.rule, d.branch), f"{d.branch}: {value_text(d.result)}")
-    line = fn(d, ctx if ctx is not None else Context((d,)))
+    if fn is None:  # a rule nobody registered: its branch and result
+        line: Line | None = Line((d.rule, d.branch), f"{d.branch}: {value_text(d.result)}")
+    else:
+        line = fn(d, ctx if ctx is not None else Context((d,)))
     if line is not None and not line.rule:
         line.rule = str(getattr(d.rule, "value", d.rule))
     return line
