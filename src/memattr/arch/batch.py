@@ -14,6 +14,7 @@ numpy is imported inside functions only, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import gc
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -68,21 +69,43 @@ def table_index(fwb: int, cd: int, s1: int, s2: int) -> int:
 
 # --- the table path: combine's stages and rules, outcomes only -------------------------------
 
-_Row = tuple[tuple[MemoryAttributes, ...], "str | None", tuple[str, ...]]
-_OUT: dict[tuple[int, int], tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]] = {}
+_Hit = tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]
+_OUT: dict[tuple[int, int], _Hit] = {}
 
 
-def _column(s2_memattr: int, sh2: int, fnxs: bool, sh1: int, ctx: _Ctx) -> list[_Row]:
-    """(outcomes, reserved note, faults) of every S1 byte 0..255 with one stage 2: the table path.
+def _stage1_column(sh1: int, ctx: _Ctx) -> tuple[tuple[_Stage1, ...], list[int], list[_Stage1]]:
+    """Stage 1 of every byte: the 256 entries, each byte's index into the distinct stage-1
+    entries (allocated bytes first, in byte order; the reserved bytes share the last one)."""
+    hit = _S1COL.get((sh1, ctx.k1))
+    if hit is not None:
+        return hit
+    st1s = tuple(_stage1(b, sh1, ctx) for b in range(256))
+    distinct: dict[int, int] = {}
+    order: list[_Stage1] = []
+    for st1 in sorted(st1s, key=lambda st: st[3] is not None):  # stable: bytes in order
+        if id(st1[1]) not in distinct:
+            distinct[id(st1[1])] = len(order)
+            order.append(st1)
+    out = (st1s, [distinct[id(st1[1])] for st1 in st1s], order)
+    _S1COL[(sh1, ctx.k1)] = out
+    return out
 
-    The same stages, rules and :func:`_pair` as :func:`resolve`, without assembling records;
-    outcomes are memoized per (stage-1 branches, stage-2 signature) in :data:`_OUT`.
+
+_S1COL: dict[tuple[int, int], tuple[tuple[_Stage1, ...], list[int], list[_Stage1]]] = {}
+
+
+def _column(s2_memattr: int, sh2: int, fnxs: bool, sh1: int, ctx: _Ctx
+            ) -> tuple[list[_Hit], str | None]:
+    """The outcomes of every S1 byte 0..255 with one stage 2, and stage 2's reserved note.
+
+    The same stages, rules and :func:`~memattr.arch.combine._pair` as ``combine.resolve``,
+    without assembling records; outcomes are memoized per (stage-1 branches, stage-2
+    signature) in :data:`_OUT`.  Each entry is (branches, outcomes, faults), the outcome and
+    fault tuples interned (equal ones are one object).
     """
-    st1s = _S1COL.get((sh1, ctx.k1))
-    if st1s is None:
-        st1s = _S1COL[(sh1, ctx.k1)] = tuple(_stage1(b, sh1, ctx) for b in range(256))
+    st1s, index, order = _stage1_column(sh1, ctx)
     st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
-    sig, n2, branches2 = st2[5], st2[2], st2[1]
+    sig, branches2 = st2[5], st2[1]
     # The common cases, as _pair: one stage-2 branch and no fault: S2CombineS1MemAttrs directly;
     # with FWB, one stage-2 shareability: AArch64.S2ApplyFWBMemAttrs then the HCR_EL2 checks.
     simple2: tuple[MemoryAttributes, ...] | None = None
@@ -95,41 +118,34 @@ def _column(s2_memattr: int, sh2: int, fnxs: bool, sh1: int, ctx: _Ctx) -> list[
             simple2 = tuple(a for _c, a, _f in branches2)  # type: ignore[attr-defined]
     mte2, perm = bool(ctx.cpu.mte2), bool(ctx.cpu.mte_perm)
     get = _OUT.get
-    hs: list[tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]] | None] = []
-    for st1 in st1s:  # allocated bytes first: a reserved byte's union reuses their outcomes
+    hs: list[_Hit] = []
+    for st1 in order:  # allocated bytes first: a reserved byte's union reuses their outcomes
         b1 = st1[1]
         h = get((id(b1), sig))
-        if (h is None or h[0] is not b1) and st1[3] is None:
-            if simple2 is not None and len(b1) == 1 and b1[0][2] is None:
+        if h is None or h[0] is not b1:
+            if st1[3] is None and len(b1) == 1 and b1[0][2] is None and (
+                    simple2 is not None or fwb_sh is not None):
                 a1 = b1[0][1]
-                if len(simple2) == 1:
-                    ends = (_combine_core(a1, simple2[0], mte2, perm)[2],)  # type: ignore[arg-type]
-                else:  # outcomes are canonical: identity is equality
-                    ends = tuple({id(e): e for e in (
-                        _combine_core(a1, a2, mte2, perm)[2]  # type: ignore[arg-type]
-                        for a2 in simple2)}.values())
-                h = _keep(b1, sig, ends, ())
-            elif fwb_sh is not None and len(b1) == 1 and b1[0][2] is None:
-                walk = _fwb_core(b1[0][1], s2_memattr, fwb_sh, fnxs, mte2, perm)[2]  # type: ignore[arg-type]
-                checked = _s2_checks(walk, ctx)
-                if len(checked) == 1:
-                    _c, a, f = checked[0]
-                    h = _keep(b1, sig, (), (f,)) if a is None else _keep(b1, sig, (a,), ())
+                if simple2 is not None:
+                    if len(simple2) == 1:
+                        h = _keep1(b1, sig, _combine_core(a1, simple2[0], mte2, perm)[2])  # type: ignore[arg-type]
+                    else:  # outcomes are canonical: identity is equality
+                        h = _keep(b1, sig, tuple({id(e): e for e in (
+                            _combine_core(a1, a2, mte2, perm)[2]  # type: ignore[arg-type]
+                            for a2 in simple2)}.values()), ())
                 else:
-                    h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+                    walk = _fwb_core(a1, s2_memattr, fwb_sh, fnxs, mte2, perm)[2]  # type: ignore[arg-type]
+                    checked = _s2_checks(walk, ctx)
+                    if len(checked) != 1:
+                        h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+                    elif checked[0][1] is None:
+                        h = _keep(b1, sig, (), (checked[0][2],))  # type: ignore[arg-type]
+                    else:
+                        h = _keep1(b1, sig, checked[0][1])
             else:
                 h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
         hs.append(h)
-    rows: list[_Row] = []
-    for st1, h in zip(st1s, hs, strict=True):
-        if h is None or h[0] is not st1[1]:
-            h = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
-        n1 = st1[2]
-        rows.append((h[1], n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}"), h[2]))
-    return rows
-
-
-_S1COL: dict[tuple[int, int], tuple[_Stage1, ...]] = {}
+    return [hs[i] for i in index], st2[2]
 
 
 def _outcomes_of(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _Ctx
@@ -177,13 +193,26 @@ def _outcomes_of(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _
 
 _OUTS: dict[tuple[int, ...], tuple[MemoryAttributes, ...]] = {}
 _FAULTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_ONE: dict[int, tuple[MemoryAttributes, tuple[MemoryAttributes, ...]]] = {}
 
 
 def _keep(b1: object, sig: int, outs: tuple[MemoryAttributes, ...], faults: tuple[str, ...]
-          ) -> tuple[object, tuple[MemoryAttributes, ...], tuple[str, ...]]:
+          ) -> _Hit:
     """Memoize an outcome in :data:`_OUT`, with equal outcome tuples as one object (the
     attributes are canonical, so their ids say which), so a caller may key on id()."""
+    if len(outs) == 1 and not faults:
+        return _keep1(b1, sig, outs[0])
     out = (b1, _OUTS.setdefault(tuple(map(id, outs)), outs), _FAULTS.setdefault(faults, faults))
+    _OUT[(id(b1), sig)] = out
+    return out
+
+
+def _keep1(b1: object, sig: int, end: MemoryAttributes) -> _Hit:
+    """:func:`_keep` of one outcome and no fault (the common case)."""
+    one = _ONE.get(id(end))
+    if one is None or one[0] is not end:
+        one = _ONE[id(end)] = (end, _OUTS.setdefault((id(end),), (end,)))
+    out = (b1, one[1], ())
     _OUT[(id(b1), sig)] = out
     return out
 
@@ -204,10 +233,23 @@ _NO_ROW = 0xFFFF  # id of an input that does not exist on the CPU (FWB without S
 def _tables(cpu: Cpu = ALL) -> _Tables:
     """Resolve every input of the table once with the scalar rules and intern the results.
 
-    Pure Python (numpy is imported only by :func:`_lut`, for the batch path).
+    Pure Python (numpy is imported only by :func:`_lut`, for the batch path).  The build
+    allocates little that is cyclic and keeps nearly all of it (memos): the collector is
+    paused meanwhile (its ~90 passes over the new objects would cost a tenth of the build).
     """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(cpu)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(cpu: Cpu) -> _Tables:
     # Derived from the scalar rules; do not edit: every entry comes from combine's composition.
-    intern: dict[tuple[int, str | None, tuple[str, ...]], int] = {}
+    intern: dict[tuple[int, int, str | None], int] = {}
+    by_entry: dict[int, int] = {}
     table: list[Resolution] = []
     flat: list[int] = []
     for fwb in (False, True):
@@ -217,16 +259,29 @@ def _tables(cpu: Cpu = ALL) -> _Tables:
                 continue
             ctx = _ctx(Controls(fwb=fwb, cd=cd), Access.READ, cpu, _impdef.DEFAULT)
             cols = [_column(s2, _SH_ISH, False, _SH_ISH, ctx) for s2 in range(16)]
-            for row in zip(*cols, strict=True):  # one S1 byte: its 16 S2 values
-                for outs, note, faults in row:
-                    # Outcome tuples from _column are interned: their id says which.
-                    key = (id(outs), note, faults)
-                    oid = intern.get(key)
-                    if oid is None:
+            notes1 = [st1[2] for st1 in _stage1_column(_SH_ISH, ctx)[0]]
+            col_ids = []
+            for hs, n2 in cols:
+                ids = []
+                for h, n1 in zip(hs, notes1):  # noqa: B905 - 256 each
+                    if n1 is None and n2 is None:  # most rows: the entry says it all
+                        oid = by_entry.get(id(h), -1)
+                        if oid >= 0:
+                            ids.append(oid)
+                            continue
+                    note = n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}")
+                    # Outcome and fault tuples from _column are interned: ids say which.
+                    key = (id(h[1]), id(h[2]), note)
+                    oid = intern.get(key, -1)
+                    if oid < 0:
                         oid = intern[key] = len(table)
                         # Records are per input: call combine.resolve for them.
-                        table.append(Resolution(outs, note, faults))
-                    flat.append(oid)
+                        table.append(Resolution(h[1], note, h[2]))
+                    if note is None:
+                        by_entry[id(h)] = oid  # _column's entries live in its memo
+                    ids.append(oid)
+                col_ids.append(ids)
+            flat.extend(oid for row in zip(*col_ids) for oid in row)  # s1 major, s2 minor
     assert len(flat) == TABLE_SIZE and len(table) < _NO_ROW
     return _Tables(tuple(flat), tuple(table), cpu)
 

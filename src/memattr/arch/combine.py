@@ -433,6 +433,15 @@ def _combine_core(s1: MemoryAttributes, s2: MemoryAttributes, mte2: bool, perm: 
     if hit is not None and hit[0] is s1 and hit[1] is s2:
         return hit[2]
     d1, d2 = s1.device, s2.device
+    pkey = None
+    if d2 is not None and d1 is None:
+        # S1 Normal, S2 Device: the branch reads S1's type, SH, XS and Tagged only.
+        pkey = (id(s2), s1.shareability, s1.xs, s1.tagged, mte2, perm)
+        same = _S2_DEVICE.get(pkey)
+        if same is not None and same[0] is s2:
+            if len(_COMBINE_CORE) < _MEMO_MAX:
+                _COMBINE_CORE[key] = (s1, s2, same[1])
+            return same[1]
     subs: tuple[Decision, ...] = ()
     if d1 is not None and d2 is not None:
         branch = "both_device"
@@ -466,7 +475,12 @@ def _combine_core(s1: MemoryAttributes, s2: MemoryAttributes, mte2: bool, perm: 
     core = (branch, (*subs, *tail), out)
     if len(_COMBINE_CORE) < _MEMO_MAX:
         _COMBINE_CORE[key] = (s1, s2, core)
+        if pkey is not None:
+            _S2_DEVICE[pkey] = (s2, core)
     return core
+
+
+_S2_DEVICE: dict[tuple[object, ...], tuple[object, _Core]] = {}
 
 
 _FWB_CORE: dict[tuple[object, ...], tuple[object, _Core]] = {}
@@ -520,6 +534,15 @@ def _fwb_core(s1: MemoryAttributes, memattr: int, sh2: Shareability, fnxs: bool,
     case = _fwb_meaning(memattr, perm)
     meaning: FwbMeaning = case.result
     rule = meaning.rule
+    pkey = None
+    if s1.device is None and rule in (FwbRule.DEVICE, FwbRule.NC_OR_S1_DEVICE):
+        # S1 Normal under a Device or NC case: the branch reads S1's type, SH, XS, Tagged only.
+        pkey = (memattr, sh2, fnxs, mte2, perm, s1.shareability, s1.xs, s1.tagged)
+        same = _FWB_NORMAL.get(pkey)
+        if same is not None:
+            if len(_FWB_CORE) < _MEMO_MAX:
+                _FWB_CORE[key] = (s1, same)
+            return same
     subs: tuple[Decision, ...] = (case,)
     if rule is FwbRule.DEVICE:
         dd = meaning.device
@@ -561,7 +584,12 @@ def _fwb_core(s1: MemoryAttributes, memattr: int, sh2: Shareability, fnxs: bool,
     core = (branch, (*subs, *tail), out)
     if len(_FWB_CORE) < _MEMO_MAX:
         _FWB_CORE[key] = (s1, core)
+        if pkey is not None:
+            _FWB_NORMAL[pkey] = core
     return core
+
+
+_FWB_NORMAL: dict[tuple[object, ...], _Core] = {}
 
 
 def s1_disabled_output(access: Access, controls: Controls, cpu: Cpu = ALL) -> Decision:
