@@ -25,12 +25,11 @@ from .combine import (
     Access,
     Controls,
     Resolution,
+    _Branch,
     _combine_core,
-    _cross,
     _Ctx,
     _ctx,
     _fwb_core,
-    _pair,
     _s2_checks,
     _Stage1,
     _stage1,
@@ -172,23 +171,40 @@ def _outcomes_of(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _
             for f in h[2]:
                 faults[f] = None
         out = (b1, tuple(seen.values()), tuple(faults))
-    elif len(b1) == 1 and (branches2 is None or len(branches2) == 1):  # type: ignore[arg-type]
-        br = b1[0]
-        if br[2] is not None:
-            out = (b1, (), (br[2],))
-        else:
-            choices = _pair(br, None if branches2 is None else branches2[0],  # type: ignore[index]
-                            s2_memattr, fnxs, ctx)
-            if len(choices) == 1:
-                end = choices[0][1]
-                out = (b1, (), (end,)) if isinstance(end, str) else (b1, (end,), ())
-            else:
-                x = _cross(st1, st2, s2_memattr, fnxs, ctx)
-                out = (b1, x[2], x[3])
     else:
-        x = _cross(st1, st2, s2_memattr, fnxs, ctx)
-        out = (b1, x[2], x[3])
+        out = (b1, *_cross_outcomes(b1, branches2, s2_memattr, fnxs, ctx))  # type: ignore[arg-type]
     return _keep(b1, sig, out[1], out[2])
+
+
+def _cross_outcomes(b1: tuple[_Branch, ...], branches2: object, s2_memattr: int, fnxs: bool,
+                    ctx: _Ctx) -> tuple[tuple[MemoryAttributes, ...], tuple[str, ...]]:
+    """The outcomes and faults of stage-1 branches crossed with stage 2's, in the order
+    ``combine._cross`` meets them, from the rules' decisions without their records."""
+    outs: dict[int, MemoryAttributes] = {}
+    faults: dict[str, None] = {}
+    mte2, perm = bool(ctx.cpu.mte2), bool(ctx.cpu.mte_perm)
+    fwb = ctx.controls.fwb
+    for _chain, a1, fault in b1:
+        if fault is not None:
+            faults[fault] = None
+        elif branches2 is None:  # stage 2 off: stage 1's attributes
+            outs[id(a1)] = a1  # type: ignore[arg-type]
+        elif fwb:
+            for _c, sh in branches2:  # type: ignore[attr-defined]
+                walk = _fwb_core(a1, s2_memattr, sh, fnxs, mte2, perm)[2]  # type: ignore[arg-type]
+                for _adj, a, f in _s2_checks(walk, ctx):
+                    if f is not None:
+                        faults[f] = None
+                    else:
+                        outs[id(a)] = a  # type: ignore[arg-type]
+        else:
+            for _c, a2, f in branches2:  # type: ignore[attr-defined]
+                if f is not None:
+                    faults[f] = None
+                else:
+                    e = _combine_core(a1, a2, mte2, perm)[2]  # type: ignore[arg-type]
+                    outs[id(e)] = e
+    return tuple(outs.values()), tuple(faults)
 
 
 _OUTS: dict[tuple[int, ...], tuple[MemoryAttributes, ...]] = {}
@@ -281,7 +297,7 @@ def _build(cpu: Cpu) -> _Tables:
                         by_entry[id(h)] = oid  # _column's entries live in its memo
                     ids.append(oid)
                 col_ids.append(ids)
-            flat.extend(oid for row in zip(*col_ids) for oid in row)  # s1 major, s2 minor
+            flat.extend(oid for row in zip(*col_ids, strict=True) for oid in row)  # s1 major
     assert len(flat) == TABLE_SIZE and len(table) < _NO_ROW
     return _Tables(tuple(flat), tuple(table), cpu)
 

@@ -174,6 +174,8 @@ class Resolution:
         got: tuple[tuple[Decision, ...], ...] | None = self.__dict__.get("_paths")
         if got is None:
             src = self.__dict__.get("_source")
+            if callable(src):  # a reserved byte's: its records are built on first use
+                src = src()
             got = () if src is None else _assemble(*src)
             object.__setattr__(self, "_paths", got)  # a cache, not a field
         return got
@@ -1059,6 +1061,11 @@ def resolve(
         return hit
     st1 = ctx.s1.get(s1_attr | sh1 << 8) or _stage1(s1_attr, sh1, ctx)
     st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
+    if st1[3] is not None:
+        res = _resolve_unknown(st1, st2, s2_memattr, fnxs, ctx)
+        if len(_RESOLVED) < 1 << 20:
+            _RESOLVED[key] = res
+        return res
     x = _cross(st1, st2, s2_memattr, fnxs, ctx)
     vals = _VALS.get(id(x))
     if vals is None or vals[0] is not x:
@@ -1071,6 +1078,37 @@ def resolve(
     object.__setattr__(res, "_source", (st1[0], st2[0], x[1]))  # for Resolution.paths
     if len(_RESOLVED) < 1 << 20:
         _RESOLVED[key] = res
+    return res
+
+
+def _resolve_unknown(st1: _Stage1, st2: _Stage2, s2_memattr: int, fnxs: bool, ctx: _Ctx
+                     ) -> Resolution:
+    """A reserved S1 byte: every allocated byte's outcomes (memattr.arch.batch's outcome memo,
+    the same composition), its records assembled only when :attr:`Resolution.paths` is read
+    (one path per allocated byte and alternative: hundreds)."""
+    from .batch import _outcomes_of
+
+    _b, outcomes, faults = _outcomes_of(st1, st2, s2_memattr, fnxs, ctx)
+    vals = _VALS.get(id(st2[4]))  # per (stage-1 union, stage-2 entry): the union is shared
+    if vals is None or vals[0] is not st2[4]:
+        s1vals = tuple({id(br[1]): br[1] for br in st1[1] if br[1] is not None}.values())
+        s2vals = st2[3]
+        if ctx.controls.s2_enabled and ctx.controls.fwb:
+            mte2, perm = bool(ctx.cpu.mte2), bool(ctx.cpu.mte_perm)
+            walks = {}
+            for a1 in s1vals:
+                for _chain, sh in st2[1]:  # type: ignore[attr-defined]
+                    w = _fwb_core(a1, s2_memattr, sh, fnxs, mte2, perm)[2]
+                    walks[id(w)] = w
+            s2vals = tuple(walks.values())
+        vals = _VALS[id(st2[4])] = (st2[4], s1vals, s2vals)
+
+    def source() -> tuple[object, ...]:
+        x = _cross(st1, st2, s2_memattr, fnxs, ctx)
+        return (st1[0], st2[0], x[1])
+
+    res = Resolution(outcomes, _note(st1, st2), faults, vals[1], vals[2], True)
+    object.__setattr__(res, "_source", source)  # for Resolution.paths
     return res
 
 
