@@ -15,6 +15,7 @@ error is this module's :class:`FrozenInstanceError` (an AttributeError, as datac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from operator import attrgetter
 
 __all__ = ["dataclass", "field", "replace", "fields", "FrozenInstanceError", "Field"]
@@ -48,7 +49,7 @@ class Field:
         return f"Field(name={self.name!r})"
 
 
-def _refuse(what: str, options: dict[str, object], allowed: dict[str, object]) -> None:
+def _refuse(what: str, options: dict[str, object], allowed: Mapping[str, object]) -> None:
     for name, value in options.items():
         if name not in allowed:
             raise TypeError(f"{what}() got an unexpected keyword argument {name!r}")
@@ -70,7 +71,7 @@ def _frozen_setattr(cls: type, names: tuple[str, ...]) -> object:
     def __setattr__(self: object, name: str, value: object) -> None:
         if type(self) is cls or name in names:
             raise FrozenInstanceError(f"cannot assign to field {name!r}")
-        super(cls, self).__setattr__(name, value)  # type: ignore[misc]
+        super(cls, self).__setattr__(name, value)  # type: ignore[misc, arg-type]
 
     return __setattr__
 
@@ -79,7 +80,7 @@ def _frozen_delattr(cls: type, names: tuple[str, ...]) -> object:
     def __delattr__(self: object, name: str) -> None:
         if type(self) is cls or name in names:
             raise FrozenInstanceError(f"cannot delete field {name!r}")
-        super(cls, self).__delattr__(name)  # type: ignore[misc]
+        super(cls, self).__delattr__(name)  # type: ignore[misc, arg-type]
 
     return __delattr__
 

@@ -188,7 +188,7 @@ def _cross_outcomes(b1: tuple[_Branch, ...], branches2: object, s2_memattr: int,
         if fault is not None:
             faults[fault] = None
         elif branches2 is None:  # stage 2 off: stage 1's attributes
-            outs[id(a1)] = a1  # type: ignore[arg-type]
+            outs[id(a1)] = a1  # type: ignore[assignment]
         elif fwb:
             for _c, sh in branches2:  # type: ignore[attr-defined]
                 walk = _fwb_core(a1, s2_memattr, sh, fnxs, mte2, perm)[2]  # type: ignore[arg-type]
@@ -196,7 +196,7 @@ def _cross_outcomes(b1: tuple[_Branch, ...], branches2: object, s2_memattr: int,
                     if f is not None:
                         faults[f] = None
                     else:
-                        outs[id(a)] = a  # type: ignore[arg-type]
+                        outs[id(a)] = a  # type: ignore[assignment]
         else:
             for _c, a2, f in branches2:  # type: ignore[attr-defined]
                 if f is not None:

@@ -791,8 +791,8 @@ def _stage1(s1_attr: int, sh1: int, ctx: _Ctx) -> _Stage1:
             note = f"S1 MAIR attribute 0x{s1_attr:02x}: {attr.reserved}"
             out = (attr.decisions, union[0], note, union[1])
         else:
-            branches, note = _s1_core(s1_attr, sh1, ctx)
-            out = ((res,), branches, note, None)
+            branches, note1 = _s1_core(s1_attr, sh1, ctx)
+            out = ((res,), branches, note1, None)
     ctx.s1[s1_attr | sh1 << 8] = out
     return out
 
@@ -896,10 +896,10 @@ def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
                     for adj_chain, adj, fault in _s2_checks(a, ctx):
                         branches.append(((shs, *chain, *adj_chain), adj, fault))
             # Outcomes depend on the branches' attributes and faults, not on their records.
-            sig = ("s2", tuple(f if a is None else id(a) for _c, a, f in branches),
-                   bool(cpu.mte2), bool(cpu.mte_perm))
+            sig2 = ("s2", tuple(f if a is None else id(a) for _c, a, f in branches),
+                    bool(cpu.mte2), bool(cpu.mte_perm))
             out = ((), tuple(branches), "; ".join(notes) or None,
-                   tuple({id(a): a for a in seen}.values()), {}, _SIGS.setdefault(sig, len(_SIGS)))
+                   tuple({id(a): a for a in seen}.values()), {}, _SIGS.setdefault(sig2, len(_SIGS)))
     ctx.s2[s2_memattr | sh2 << 4 | fnxs << 6] = out
     return out
 
@@ -920,11 +920,20 @@ def _pair(s1br: _Branch, s2br: object, s2_memattr: int, fnxs: bool, ctx: _Ctx
         d = _s2_off(a1, ctx.controls.vm, ctx.controls.dc)
         return ((((d,),), a1, None),)
     if ctx.controls.fwb:
+        sh_chain: tuple[Decision, ...]
+        sh2: Shareability
         sh_chain, sh2 = s2br  # type: ignore[misc]
         applied = aarch64_s2_apply_fwb_mem_attrs(a1, s2_memattr, sh2, fnxs, ctx.cpu)
-        walk = applied[-1].result
-        return tuple(((sh_chain, applied, adj), fault or adj_a, walk)
-                     for adj, adj_a, fault in _s2_checks(walk, ctx))
+        walk: MemoryAttributes = applied[-1].result
+        out: list[_End] = []
+        for adj, adj_a, fault in _s2_checks(walk, ctx):
+            end = fault if fault is not None else adj_a
+            assert end is not None
+            out.append(((sh_chain, applied, adj), end, walk))
+        return tuple(out)
+    chain2: tuple[Decision, ...]
+    a2: MemoryAttributes
+    fault2: str | None
     chain2, a2, fault2 = s2br  # type: ignore[misc]
     if fault2 is not None:
         return (((chain2,), fault2, None),)

@@ -17,6 +17,10 @@ import enum
 
 from .._value import dataclass  # dataclasses, cheaper to import
 
+TYPE_CHECKING = False  # importing typing costs start-up; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["AslRule", "Decision", "chain_result"]
 
 
@@ -64,9 +68,9 @@ class Decision:
     rule: enum.Enum
     branch: str
     inputs: tuple[tuple[str, object], ...] = ()
-    result: object = None
+    result: Any = None  # a rule's own type: readers know their rule's result
 
-    def input(self, name: str, default: object = None) -> object:
+    def input(self, name: str, default: object = None) -> Any:
         """The value of input ``name`` (``default`` if the rule did not record it)."""
         for key, value in self.inputs:
             if key == name:

@@ -176,11 +176,12 @@ def _s1_decode(attr: int, sh: Shareability | None, xs: bool, mte2: bool) -> Deci
                              xs=False, tagged=True)
     else:
         branch = "normal"
-        inner, outer = decode_ldf_attr(lo).result, decode_ldf_attr(hi).result
-        nc = inner.cacheability is Cacheability.NC and outer.cacheability is Cacheability.NC
+        inner: CacheAttrs = decode_ldf_attr(lo).result
+        outer: CacheAttrs = decode_ldf_attr(hi).result
+        is_nc = inner.cacheability is Cacheability.NC and outer.cacheability is Cacheability.NC
         both_wb = inner.cacheability is Cacheability.WB and outer.cacheability is Cacheability.WB
         a = MemoryAttributes(MemType.Normal, inner=inner, outer=outer,
-                             shareability=Shareability.OSH if nc else Shareability.NSH,
+                             shareability=Shareability.OSH if is_nc else Shareability.NSH,
                              xs=not both_wb)
     if sh is not None and sh is not a.shareability:
         a = a.with_shareability(sh)  # memattrs.shareability = DecodeShareability(sh)

@@ -133,7 +133,7 @@ def _rows_json_text(rows: list[TableRow]) -> str:
     lists: dict[int, str] = {}
     notes: dict[str | None, str] = {}
     flag = ("false", "true")
-    parts = []
+    parts: list[str] = []
     for r in rows:
         outs = lists.get(id(r.outcomes))
         if outs is None:

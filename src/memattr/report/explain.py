@@ -176,7 +176,7 @@ def _s1_perms(d: Decision, ctx: Context) -> Line | None:
 def _fwb(d: Decision, ctx: Context) -> Line | None:
     r = d.result
     if not isinstance(r, MemoryAttributes):  # the MemAttr case: its FwbMeaning
-        attr = _get(d, "attr")
+        attr = d.input("attr", 0)
         label = getattr(r, "label", str(r))
         return Line(("fwbcase", attr), f"S2 MemAttr 0b{attr & 7:03b} with FWB: {label}", rank=5)
     s1 = _get(d, "s1") or ctx.s1
@@ -325,8 +325,8 @@ def render_paths(paths: Iterable[Sequence[Decision]]) -> list[Line]:
             if line.item is not None:
                 merged[key][1][line.item] = None
     out = []
-    for key in order:
-        line, items = merged[key]
+    for k in order:
+        line, items = merged[k]
         if items:
             shown = list(items)
             text = ", ".join(shown[:_MAX_ITEMS])
