@@ -9,7 +9,9 @@
     input); goal >= 200,000/s.  The first pass over the same inputs (every rule's memo cold) is
     printed too.
 (c) the 16,384-row table (``memattr.arch.batch``, every input resolved by the scalar rules) built
-    in a new process right after import; goal <= 50 ms (median of fresh processes).
+    in a new process right after import; goal <= 50 ms of the process's CPU time (median of
+    fresh processes; the wall time is printed too: on a shared machine it also counts other
+    processes' time slices).
 (d) ``memattr table --json`` end to end (16,384 rows, ~17 MB to /dev/null); goal <= 0.5 s.
 (e) ``memattr.arch.batch.combine_batch`` over >= 1M random inputs against ``np.take`` of the
     same size from the same lookup table, in the same run; goal within 3x.
@@ -158,24 +160,28 @@ def scalar_resolve(n: int = 20_000) -> float:
 
 
 _TABLE_CODE = (
-    "import time; import memattr.arch.batch as b; t = time.perf_counter(); b._tables(); "
-    "print(time.perf_counter() - t)"
+    "import time; import memattr.arch.batch as b; w = time.perf_counter(); "
+    "c = time.process_time(); b._tables(); "
+    "print(time.process_time() - c, time.perf_counter() - w)"
 )
 
 
 def table_build(runs: int = FRESH_RUNS) -> float:
-    """Print and return the median seconds to build the 16,384-row table after import."""
+    """Print and return the median CPU seconds to build the 16,384-row table after import."""
     with tempfile.TemporaryDirectory(prefix="memattr-pycache-") as cache:
         env = _env(cache)
-        times = []
+        cpu, wall = [], []
         for _ in range(runs + 1):
             out = subprocess.run([sys.executable, "-c", _TABLE_CODE], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            times.append(float(out))
-    t = statistics.median(times[1:])  # the first run writes the bytecode cache
+                                 capture_output=True, text=True).stdout.split()
+            cpu.append(float(out[0]))
+            wall.append(float(out[1]))
+    # The first run writes the bytecode cache.
+    t, w = statistics.median(cpu[1:]), statistics.median(wall[1:])
     verdict = "ok" if t <= TABLE_GOAL else "MISSED"
-    print(f"table: 16,384 rows from the scalar rules in {t * 1e3:.0f} ms after import "
-          f"(median of {runs} fresh processes; goal <= {TABLE_GOAL * 1e3:.0f} ms): {verdict}")
+    print(f"table: 16,384 rows from the scalar rules in {t * 1e3:.0f} ms CPU ({w * 1e3:.0f} ms "
+          f"wall) after import (median of {runs} fresh processes; goal <= "
+          f"{TABLE_GOAL * 1e3:.0f} ms CPU): {verdict}")
     return t
 
 

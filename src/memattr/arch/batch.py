@@ -265,7 +265,7 @@ def _tables(cpu: Cpu = ALL) -> _Tables:
 def _build(cpu: Cpu) -> _Tables:
     # Derived from the scalar rules; do not edit: every entry comes from combine's composition.
     intern: dict[tuple[int, int, str | None], int] = {}
-    by_entry: dict[int, int] = {}
+    by_outs: dict[str | None, dict[int, int]] = {}
     table: list[Resolution] = []
     flat: list[int] = []
     for fwb in (False, True):
@@ -276,15 +276,18 @@ def _build(cpu: Cpu) -> _Tables:
             ctx = _ctx(Controls(fwb=fwb, cd=cd), Access.READ, cpu, _impdef.DEFAULT)
             cols = [_column(s2, _SH_ISH, False, _SH_ISH, ctx) for s2 in range(16)]
             notes1 = [st1[2] for st1 in _stage1_column(_SH_ISH, ctx)[0]]
+            noted = [s1 for s1, n1 in enumerate(notes1) if n1 is not None]
             col_ids = []
             for hs, n2 in cols:
-                ids = []
-                for h, n1 in zip(hs, notes1):  # noqa: B905 - 256 each
-                    if n1 is None and n2 is None:  # most rows: the entry says it all
-                        oid = by_entry.get(id(h), -1)
-                        if oid >= 0:
-                            ids.append(oid)
-                            continue
+                # A row without a stage-1 note or a fault is its (interned) outcome tuple and
+                # stage 2's note: one id each.
+                seen = by_outs.setdefault(n2, {})
+                get = seen.get
+                ids = [-1 if h[2] else get(id(h[1]), -1) for h in hs]
+                redo = noted if -1 not in ids else sorted(
+                    {*noted, *(s1 for s1, oid in enumerate(ids) if oid == -1)})
+                for s1 in redo:
+                    h, n1 = hs[s1], notes1[s1]
                     note = n1 if n2 is None else (n2 if n1 is None else f"{n1}; {n2}")
                     # Outcome and fault tuples from _column are interned: ids say which.
                     key = (id(h[1]), id(h[2]), note)
@@ -293,11 +296,11 @@ def _build(cpu: Cpu) -> _Tables:
                         oid = intern[key] = len(table)
                         # Records are per input: call combine.resolve for them.
                         table.append(Resolution(h[1], note, h[2]))
-                    if note is None:
-                        by_entry[id(h)] = oid  # _column's entries live in its memo
-                    ids.append(oid)
+                    if n1 is None and not h[2]:
+                        seen[id(h[1])] = oid  # interned: alive in _OUTS
+                    ids[s1] = oid
                 col_ids.append(ids)
-            flat.extend(oid for row in zip(*col_ids, strict=True) for oid in row)  # s1 major
+            flat += [ids[s1] for s1 in range(256) for ids in col_ids]  # s1 major, s2 minor
     assert len(flat) == TABLE_SIZE and len(table) < _NO_ROW
     return _Tables(tuple(flat), tuple(table), cpu)
 
