@@ -61,6 +61,9 @@ ALLOWED: dict[str, int] = {
     "linux/mm.py": 4,
     # Being rewritten by the input-file work (one TOML reader, cli only parses and renders).
     "cli/walk.py": 1,
+    # FWB MemAttr[2:0] / MemAttr[3:1] sub-fields in the explanation renderer: to come from
+    # s2memattr's FwbMeaning.
+    "report/explain.py": 2,
     # Being rewritten by the report work.
     "report/demo.py": 1,
     # Not an Arm register: the PCIe ECAM address layout (bus << 20 | device << 15 | fn << 12,

@@ -95,11 +95,15 @@ def test_forcing_the_flag_off_keeps_a_vfio_pci_bar_device() -> None:
 
 
 def test_reason_names_the_flag_the_memattr_and_the_rule() -> None:
-    """The one-line reason says what KVM decided and which combining rule won."""
+    """The one-line reason says what KVM decided and which combining rule won (the rule is
+    rendered from the resolution's records by the report layer: report.text.why)."""
+    from memattr.report.text import why
+
     r = replay(sc()).get("wc", "6.9", False)
     assert "VM_ALLOW_ANY_UNCACHED" in r.reason
     assert "0b0101" in r.reason
-    assert "S2CombineS1AttrHints" in r.reason
+    assert "S2CombineS1AttrHints" in why(r)
+    assert why(r).startswith(r.reason)
 
 
 def test_results_are_json_ready() -> None:

@@ -108,7 +108,7 @@ def test_table_rows_order_and_narrowing() -> None:
 def test_lookup_table_is_read_only() -> None:
     """The derived table cannot be edited in place."""
     with pytest.raises(ValueError):
-        batch._tables().lut[0] = 1
+        batch._lut()[0] = 1
 
 
 @pytest.mark.parametrize(

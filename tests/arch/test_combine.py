@@ -18,6 +18,7 @@ import pytest
 
 from memattr.arch import combine, mair, s2memattr
 from memattr.arch.combine import Access, Controls
+from memattr.arch.cpu import ALL
 from memattr.arch.impdef import ImpDef
 from memattr.arch.memtype import (
     Cacheability,
@@ -256,6 +257,18 @@ def resolve_summaries(res: combine.Resolution) -> set[Ref]:
 
 INNER00 = (0b0100, 0b1000, 0b1100)
 
+# The reference is arch.md's: FEAT_XS and FEAT_MTE2, and no FEAT_MTE_PERM (which gives stage-2
+# MemAttr 0b0100 a meaning of its own, checked in test_mte_perm_* below).
+REF_CPU = ALL.with_(name="arch.md", mte_perm=False)
+
+
+def ref_reserved(memattr: int, *, fwb: bool, cd: bool, eff_at_s1: bool) -> set[Ref]:
+    """A reserved S1 byte stands for an UNKNOWN allocated one: every defined byte's results."""
+    out: set[Ref] = set()
+    for byte in DEFINED_S1:
+        out |= ref_resolve(byte, memattr, fwb=fwb, cd=cd, eff_at_s1=eff_at_s1) or set()
+    return out
+
 
 # --- the whole space (arch.md s4-s6) --------------------------------------------------------
 
@@ -269,14 +282,17 @@ def test_resolve_matches_reference(s2: int, fwb: bool, cd: bool, eff_at_s1: bool
     controls = Controls(fwb=fwb, cd=cd)
     imp = ImpDef(apply_effective_shareability_at_s1=eff_at_s1)
     bad = []
+    union = ref_reserved(s2, fwb=fwb, cd=cd, eff_at_s1=eff_at_s1)
     for byte in range(256):
         expected = ref_resolve(byte, s2, fwb=fwb, cd=cd, eff_at_s1=eff_at_s1)
-        res = combine.resolve(byte, s2, sh1=0b11, sh2=0b11, controls=controls, imp=imp)
-        if expected is None:
-            if res.outcomes or not res.reserved:
-                bad.append((f"0x{byte:02X}", "reserved S1 byte", res.outcomes, res.reserved))
-            continue
+        res = combine.resolve(byte, s2, sh1=0b11, sh2=0b11, controls=controls, imp=imp,
+                              cpu=REF_CPU)
         got = resolve_summaries(res)
+        if expected is None:
+            # S1DecodeMemAttrs: ConstrainUnpredictableBits(Unpredictable_RESMAIR, 8).
+            if got != union or "UNKNOWN allocated" not in (res.reserved or ""):
+                bad.append((f"0x{byte:02X}", "reserved S1 byte", len(got), res.reserved))
+            continue
         if res.faults or got != expected or len(res.outcomes) != len(expected):
             bad.append((f"0x{byte:02X}", sorted(expected), sorted(got), res.faults))
             continue
@@ -291,7 +307,7 @@ def test_resolve_matches_reference(s2: int, fwb: bool, cd: bool, eff_at_s1: bool
 @pytest.mark.parametrize("s2", INNER00, ids=lambda m: f"s2_{m:04b}")
 def test_inner00_has_three_outcomes_for_cacheable_s1(s2: int) -> None:
     """Without FWB, S2 inner field 00 over S1 Normal-WB gives inner NC, WT and WB (arch.md s3)."""
-    res = combine.resolve(0xFF, s2, controls=Controls(fwb=False))
+    res = combine.resolve(0xFF, s2, controls=Controls(fwb=False), cpu=REF_CPU)
     assert len(res.outcomes) == 3
     assert {a.inner.cacheability for a in res.outcomes} == set(Cacheability)  # type: ignore[union-attr]
     assert "UNPREDICTABLE" in (res.reserved or "")
@@ -304,7 +320,9 @@ def test_inner00_has_three_outcomes_for_cacheable_s1(s2: int) -> None:
                          ids=lambda d: d.name)
 def test_s2_combine_s1_device(s1: DeviceType, s2: DeviceType) -> None:
     """Both stages Device: the more restrictive of each G/R/E bit (arch.md s5, linux.md 2.3)."""
-    assert combine.s2_combine_s1_device(s1, s2).name == ref_more_restrictive(s1.name, s2.name)
+    got = combine.s2_combine_s1_device(s1, s2)
+    assert got.result.name == ref_more_restrictive(s1.name, s2.name)
+    assert got.rule.value == "S2CombineS1Device" and got.branch == got.result.name
 
 
 SH_TABLE = [
@@ -318,7 +336,7 @@ SH_TABLE = [
 def test_s2_combine_s1_shareability(s1: str, s2: str, expected: str) -> None:
     """Shareability: OSH if either stage is OSH, else ISH if either is ISH, else NSH (arch.md s5)."""
     got = combine.s2_combine_s1_shareability(Shareability[s1], Shareability[s2])
-    assert got is Shareability[expected]
+    assert got.result is Shareability[expected]
 
 
 ALL_LEVELS = sorted({ref_nibble(n) for n in range(1, 16)})
@@ -334,7 +352,8 @@ def test_s2_combine_s1_attr_hints(s1: Level) -> None:
     """Per level: NC if either NC, else WT if either WT, else WB; hints from S1 (arch.md s5)."""
     for s2 in ALL_LEVELS:
         got = combine.s2_combine_s1_attr_hints(cache_attrs(s1), cache_attrs(s2))
-        assert level_of(got) == ref_level(s1, s2), (s1, s2)
+        assert level_of(got.result) == ref_level(s1, s2), (s1, s2)
+        assert got.branch == ref_level(s1, s2)[0].lower()
 
 
 @pytest.mark.parametrize("sh", list(Shareability), ids=lambda s: s.value)
@@ -342,12 +361,12 @@ def test_effective_shareability(sh: Shareability) -> None:
     """Device and Normal iNC/oNC are OSH; other Normal keeps its shareability (arch.md s5)."""
     for dt in DeviceType:
         a = MemoryAttributes(MemType.Device, device=dt, shareability=sh)
-        assert combine.effective_shareability(a) is Shareability.OSH
+        assert combine.effective_shareability(a).result is Shareability.OSH
     for inner, outer in itertools.product(ALL_LEVELS, repeat=2):
         a = MemoryAttributes(MemType.Normal, inner=cache_attrs(inner), outer=cache_attrs(outer),
                              shareability=sh)
         expected = Shareability.OSH if inner[0] == outer[0] == "NC" else sh
-        assert combine.effective_shareability(a) is expected, (inner, outer)
+        assert combine.effective_shareability(a).result is expected, (inner, outer)
 
 
 DEFINED_S1 = [b for b in range(256) if ref_mair(b) is not None]
@@ -361,7 +380,9 @@ def test_aarch64_s2_apply_fwb_mem_attrs(memattr: int, fnxs: bool) -> None:
     for byte, s1_sh, sh2 in itertools.product(DEFINED_S1, SH_RANK, SH_RANK):
         s1 = ref_s1(byte, s1_sh, eff_at_s1=False)
         assert s1 is not None
-        got = combine.aarch64_s2_apply_fwb_mem_attrs(to_attrs(s1), memattr, Shareability[sh2], fnxs)
+        chain = combine.aarch64_s2_apply_fwb_mem_attrs(to_attrs(s1), memattr, Shareability[sh2],
+                                                       fnxs)
+        got = chain[-1].result
         expected = ref_fwb(s1, memattr, sh2, fnxs)
         if summary(got) != expected:
             bad.append((f"0x{byte:02X}", s1_sh, sh2, expected, summary(got)))
@@ -373,8 +394,8 @@ def test_fwb_memattr3_is_ignored_for_the_type(memattr: int) -> None:
     """With FWB, MemAttr[3] does not change the resulting type (arch.md s4: ASL94 ignores it)."""
     for byte in DEFINED_S1:
         s1 = to_attrs(ref_s1(byte))  # type: ignore[arg-type]
-        lo = combine.aarch64_s2_apply_fwb_mem_attrs(s1, memattr)
-        hi = combine.aarch64_s2_apply_fwb_mem_attrs(s1, memattr | 0b1000)
+        lo = combine.aarch64_s2_apply_fwb_mem_attrs(s1, memattr, cpu=REF_CPU)[-1].result
+        hi = combine.aarch64_s2_apply_fwb_mem_attrs(s1, memattr | 0b1000, cpu=REF_CPU)[-1].result
         assert summary(lo) == summary(hi), hex(byte)
 
 
@@ -620,7 +641,7 @@ def test_hcr_cd_does_not_affect_ifetch() -> None:
 @pytest.mark.parametrize("memattr", range(16), ids=lambda m: f"m{m:04b}")
 def test_s2_decode_mem_attrs(memattr: int, fnxs: bool) -> None:
     """Without FWB, MemAttr decodes to the arch.md s3 type(s), XS = NOT FnXS, no hints."""
-    got = s2memattr.s2_decode_mem_attrs(memattr, Shareability.ISH, fnxs)
+    got = s2memattr.s2_decode_mem_attrs(memattr, Shareability.ISH, fnxs, REF_CPU)
 
     def key(r: Ref) -> tuple:
         return (r.memtype, r.device, r.inner, r.outer, r.xs)
@@ -640,7 +661,7 @@ FWB_RULES = {0b000: ("DEVICE", "nGnRnE"), 0b001: ("DEVICE", "nGnRE"), 0b010: ("D
 @pytest.mark.parametrize("memattr", range(16), ids=lambda m: f"m{m:04b}")
 def test_fwb_meaning(memattr: int) -> None:
     """With FWB, MemAttr[2:0] selects the arch.md s4 rule; 0b100 and MemAttr[3] are noted."""
-    got = s2memattr.fwb_meaning(memattr)
+    got = s2memattr.fwb_meaning(memattr, REF_CPU).result
     rule, dev = FWB_RULES[memattr & 0b111]
     assert got.rule.name == rule
     assert (got.device.name if got.device is not None else None) == dev
@@ -657,12 +678,21 @@ def test_linux_s2_constants() -> None:
     assert S2_MEMATTRS["AS_S1"] == (0xF, 0x7)
 
 
-def test_features_reach_stage1_decode() -> None:
-    """resolve() decodes S1 with the given features: 0x05 is reserved without FEAT_XS (s1)."""
-    res = combine.resolve(0x05, 0b1111, features=mair.Features(xs=False, mte2=True))
-    assert not res.outcomes and res.reserved
-    res = combine.resolve(0xF0, 0b1111, features=mair.Features(xs=True, mte2=False))
-    assert not res.outcomes and res.reserved
+@pytest.mark.parametrize(("byte", "cpu"), [(0x05, ALL.with_(xs=False)),
+                                           (0xF0, ALL.with_(mte2=False, mte_perm=False))],
+                         ids=["0x05-no-xs", "0xF0-no-mte2"])
+def test_features_reach_stage1_decode(byte: int, cpu: object) -> None:
+    """resolve() decodes S1 with the CPU's features: 0x05 is reserved without FEAT_XS, 0xF0
+    without FEAT_MTE2, and a reserved byte permits what any allocated byte gives (s1)."""
+    res = combine.resolve(byte, 0b1111, cpu=cpu)  # type: ignore[arg-type]
+    assert res.reserved and "UNKNOWN allocated" in res.reserved
+    allocated = mair.allocated_bytes(cpu)  # type: ignore[arg-type]
+    # 20 bytes are reserved always; FEAT_XS allocates 0x01/05/09/0D, 0x40, 0xA0; FEAT_MTE2 0xF0.
+    assert byte not in allocated and len(allocated) == (230 if byte == 0x05 else 235)
+    expected = {a for b in allocated
+                for a in combine.resolve(b, 0b1111, cpu=cpu).outcomes}  # type: ignore[arg-type]
+    assert set(res.outcomes) == expected
+    assert combine.resolve(byte, 0b1111).single  # allocated with every feature
 
 
 # --- the remaining public rules -------------------------------------------------------------
@@ -675,7 +705,7 @@ def test_combine_function_matches_reference(fwb: bool) -> None:
     for byte, memattr in itertools.product(DEFINED_S1, range(16)):
         s1 = ref_s1(byte)
         assert s1 is not None
-        got = {summary(a) for a in combine.combine(to_attrs(s1), memattr, fwb=fwb)}
+        got = {summary(a) for a in combine.combine(to_attrs(s1), memattr, fwb=fwb, cpu=REF_CPU)}
         if fwb:
             expected = {ref_fwb(s1, memattr)}
         else:
@@ -695,15 +725,18 @@ def test_decode_shareability(sh: int, expected: set[str]) -> None:
 
 def test_s1_disabled_output() -> None:
     """Stage 1 off: DC gives Normal WB NSH XS 0, fetches WT-RA or NC, data nGnRnE OSH (s6)."""
-    dc = combine.s1_disabled_output(Access.READ, Controls(dc=True))
+    def out(access: Access, controls: Controls) -> MemoryAttributes:
+        return combine.s1_disabled_output(access, controls).result  # type: ignore[no-any-return]
+
+    dc = out(Access.READ, Controls(dc=True))
     assert summary(dc) == Ref("Normal", None, WB_RWA, WB_RWA, "NSH", False, False)
-    dct = combine.s1_disabled_output(Access.READ, Controls(dc=True, dct=True))
+    dct = out(Access.READ, Controls(dc=True, dct=True))
     assert dct.tagged is True
-    data = combine.s1_disabled_output(Access.WRITE, Controls(m=False))
+    data = out(Access.WRITE, Controls(m=False))
     assert (data.device, data.shareability) == (DeviceType.nGnRnE, Shareability.OSH)
-    fetch = combine.s1_disabled_output(Access.IFETCH, Controls(m=False, i=True))
+    fetch = out(Access.IFETCH, Controls(m=False, i=True))
     assert (level_of(fetch.inner), level_of(fetch.outer)) == (WT_RA, WT_RA)
-    nc = combine.s1_disabled_output(Access.IFETCH, Controls(m=False, i=False))
+    nc = out(Access.IFETCH, Controls(m=False, i=False))
     assert nc.is_nc and nc.shareability is Shareability.OSH
 
 
@@ -713,10 +746,14 @@ def test_s2_mem_tag_type(s1_tagged: bool) -> None:
     for inner, outer in itertools.product(ALL_LEVELS, repeat=2):
         a = MemoryAttributes(MemType.Normal, inner=cache_attrs(inner), outer=cache_attrs(outer))
         expected = s1_tagged and inner == WB_RWA and outer == WB_RWA
-        assert combine.s2_mem_tag_type(a, s1_tagged) is expected, (inner, outer)
-        assert combine.s2_mem_tag_type(a, s1_tagged, mte2=False) is False
+        assert combine.s2_mem_tag_type(a, s1_tagged).result is expected, (inner, outer)
+        assert combine.s2_mem_tag_type(a, s1_tagged, NO_MTE).result is False
     for dt in DeviceType:
-        assert combine.s2_mem_tag_type(MemoryAttributes(MemType.Device, device=dt), s1_tagged) is False
+        dev = MemoryAttributes(MemType.Device, device=dt)
+        assert combine.s2_mem_tag_type(dev, s1_tagged).result is False
+
+
+NO_MTE = ALL.with_(name="no-mte", mte2=False, mte_perm=False)
 
 
 def test_normal_nc_mem_attr() -> None:

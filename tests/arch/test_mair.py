@@ -15,6 +15,7 @@ import itertools
 import pytest
 
 from memattr.arch import mair
+from memattr.arch.cpu import ALL, Cpu
 from memattr.arch.memtype import CacheAttrs, MemoryAttributes, Shareability
 from memattr.errors import EncodingError, ReservedError
 from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
@@ -22,13 +23,16 @@ from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 # arch.md s1: dd = 00 nGnRnE, 01 nGnRE, 10 nGRE, 11 GRE.
 DEVICE_NAMES = ("nGnRnE", "nGnRE", "nGRE", "GRE")
 
-ALL_FEATURES = [
-    mair.Features(xs=xs, mte2=mte2) for xs, mte2 in itertools.product((False, True), repeat=2)
-]
+def feat(xs: bool, mte2: bool) -> Cpu:
+    """A CPU with or without FEAT_XS and FEAT_MTE2 (FEAT_MTE_PERM needs MTE2)."""
+    return ALL.with_(name=f"xs{int(xs)}-mte{int(mte2)}", xs=xs, mte2=mte2, mte_perm=mte2)
 
 
-def _fid(f: mair.Features) -> str:
-    return f"xs{int(f.xs)}-mte{int(f.mte2)}"
+ALL_FEATURES = [feat(xs, mte2) for xs, mte2 in itertools.product((False, True), repeat=2)]
+
+
+def _fid(f: Cpu) -> str:
+    return f.name
 
 
 # --- the reference decoder (arch.md section 1) ----------------------------------------------
@@ -48,7 +52,17 @@ def ref_nibble(n: int) -> tuple[str, bool, bool, bool]:
 
 
 def ref_decode(byte: int, xs_feat: bool, mte2: bool) -> tuple | None:
-    """arch.md s1: the decoded attributes of a MAIR byte, or None when it is reserved."""
+    """arch.md s1: the decoded attributes of a MAIR byte, or None when it is reserved.
+
+    Without FEAT_XS there is no XS attribute: its place holds None.
+    """
+    got = _ref_decode(byte, xs_feat, mte2)
+    if got is None or xs_feat:
+        return got
+    return (*got[:4], None, got[5])
+
+
+def _ref_decode(byte: int, xs_feat: bool, mte2: bool) -> tuple | None:
     hi, lo = byte >> 4, byte & 0xF
     if hi == 0:  # 0000 xxxx: Device
         if lo & 0b10:
@@ -120,7 +134,7 @@ ANCHORS = [
 def test_anchor_bytes(byte: int, expected: tuple) -> None:
     """Hand-decoded bytes from the arch.md section 1 table decode as written (FEAT_XS, FEAT_MTE2)."""
     assert ref_decode(byte, True, True) == expected
-    got = mair.decode_attr(byte, mair.Features(xs=True, mte2=True))
+    got = mair.decode_attr(byte, feat(True, True))
     assert got.attrs is not None and got.reserved is None
     assert summary(got.attrs) == expected
 
@@ -130,7 +144,7 @@ def test_anchor_bytes(byte: int, expected: tuple) -> None:
 
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
 @pytest.mark.parametrize("byte", range(256), ids=lambda b: f"0x{b:02X}")
-def test_decode_attr_matches_reference(byte: int, features: mair.Features) -> None:
+def test_decode_attr_matches_reference(byte: int, features: Cpu) -> None:
     """Every MAIR byte decodes as the arch.md section 1 reference says, or is reserved."""
     expected = ref_decode(byte, features.xs, features.mte2)
     got = mair.decode_attr(byte, features)
@@ -156,7 +170,7 @@ def test_reserved_set_sizes() -> None:
 
 
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
-def test_reserved_messages_name_the_rule(features: mair.Features) -> None:
+def test_reserved_messages_name_the_rule(features: Cpu) -> None:
     """A reserved byte's note names Unpredictable_RESMAIR and, if feature-gated, the feature (s1)."""
     for byte in range(256):
         got = mair.decode_attr(byte, features)
@@ -175,7 +189,7 @@ def test_reserved_messages_name_the_rule(features: mair.Features) -> None:
 
 
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
-def test_every_defined_byte_is_canonical(features: mair.Features) -> None:
+def test_every_defined_byte_is_canonical(features: Cpu) -> None:
     """encode(decode(b)) == b for every defined byte: no two defined bytes decode alike (s1)."""
     seen: dict[tuple, int] = {}
     for byte in range(256):
@@ -209,7 +223,7 @@ def test_decode_applies_descriptor_shareability(sh: Shareability) -> None:
 def test_out_of_range_byte_raises(bad: int) -> None:
     """A value outside 0x00..0xFF is not a MAIR attribute byte."""
     with pytest.raises(EncodingError):
-        mair.decode_attr(bad, mair.Features())
+        mair.decode_attr(bad, ALL)
 
 
 # --- the whole register ---------------------------------------------------------------------
@@ -222,7 +236,7 @@ def test_linux_mair_value() -> None:
 
 def test_linux_mair_register_decode() -> None:
     """Each of Linux's MAIR_EL1 fields decodes as its MT_* name says (arch.md s1, s8)."""
-    attrs = mair.decode_register(LINUX_MAIR, mair.Features(xs=True, mte2=True))
+    attrs = mair.decode_register(LINUX_MAIR, feat(True, True))
     assert len(attrs) == 8
     assert [a.value for a in attrs] == [0xFF, 0xF0, 0x44, 0x00, 0x04, 0x00, 0x00, 0x00]
     expected = [
@@ -237,7 +251,7 @@ def test_linux_mair_register_decode() -> None:
 
 def test_linux_mair_without_mte2() -> None:
     """Without FEAT_MTE2, Attr1 = 0xF0 of Linux's MAIR value is reserved (arch.md s1)."""
-    attrs = mair.decode_register(LINUX_MAIR, mair.Features(xs=True, mte2=False))
+    attrs = mair.decode_register(LINUX_MAIR, feat(True, False))
     assert [a.attrs is None for a in attrs] == [False, True, False, False, False, False, False, False]
 
 
@@ -254,3 +268,38 @@ def test_register_round_trip() -> None:
     value = mair.encode_register(fields)
     assert value == sum(b << (8 * n) for n, b in enumerate(fields))
     assert [a.value for a in mair.decode_register(value)] == fields
+
+
+# --- S1ConstrainUnpredictableRESMAIR (ASL v9.4, rems-project/sail-arm v8_base.sail) -------------
+
+
+def sail_resmair(attr: int, xs: bool, mte2: bool) -> bool:
+    """The v9.4 ASL's cases, in its order: '0000xx01' needs FEAT_XS, '0000xxxx' with
+    attr<1:0> != '00', 0x40 / 0xA0 need FEAT_XS, 0xF0 needs FEAT_MTE2, 'xxxx0000'."""
+    if attr >> 4 == 0 and attr & 0b11 == 0b01:
+        return not xs
+    if attr >> 4 == 0:
+        return attr & 0b11 != 0
+    if attr in (0x40, 0xA0):
+        return not xs
+    if attr == 0xF0:
+        return not mte2
+    return attr & 0xF == 0
+
+
+@pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
+def test_resmair_matches_the_asl(features: Cpu) -> None:
+    """Every byte: reserved exactly when the ASL's S1ConstrainUnpredictableRESMAIR says so, and
+    a reserved byte stands for any allocated byte (ConstrainUnpredictableBits, width 8)."""
+    allocated = mair.allocated_bytes(features)
+    for byte in range(256):
+        rec = mair.s1_constrain_unpredictable_resmair(byte, features)
+        assert rec.result is sail_resmair(byte, features.xs, features.mte2), hex(byte)
+        got = mair.decode_attr(byte, features)
+        assert got.is_reserved is rec.result
+        if rec.result:
+            bits = got.decisions[-1]
+            assert bits.rule.value == "ConstrainUnpredictableBits"
+            assert bits.input("width") == 8 and bits.result == allocated == got.permitted
+    assert set(allocated) == {b for b in range(256) if not sail_resmair(b, features.xs,
+                                                                         features.mte2)}

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from memattr.arch import registers as R
 from memattr.arch.esr import decode_fsc, encode_fsc
-from memattr.arch.mair import Features, decode_attr
+from memattr.arch.mair import decode_attr
 from memattr.arch.memtype import (
     CACHE_NC,
     Cacheability,
@@ -76,7 +76,7 @@ def test_success_round_trip(pa: int, byte: int, sh: Shareability) -> None:
     base = decode_attr(byte).attrs
     assert base is not None
     attrs = base.with_shareability(sh)
-    v = encode_par(pa, attrs, features=Features())
+    v = encode_par(pa, attrs)
     p = decode_par(v)
     assert not p.f and p.pa == pa & ~0xFFF and p.attr == byte and p.ns
     assert p.sh == par_encode_shareability(attrs) and p.problems == ()

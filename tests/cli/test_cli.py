@@ -12,7 +12,7 @@ import pytest
 
 from memattr import cli
 from memattr.arch.combine import Controls, resolve
-from memattr.arch.mair import LINUX_MAIR
+from memattr.arch.mair import LINUX_MAIR, allocated_bytes
 
 Run = tuple[int, str, str]
 
@@ -127,7 +127,7 @@ def test_combine_story_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     lines = out.splitlines()
     assert lines[0].startswith("effective: Device-nGnRE, Outer Shareable")
-    assert "  S2 MemAttr 0b001 with FWB: Device nGnRE (AArch64_S2ApplyFWBMemAttrs)" in lines
+    assert "  S2 MemAttr 0b001 with FWB: Device nGnRE (AArch64.S2ApplyFWBMemAttrs)" in lines
     assert "  S1 attribute 0x44: Normal-NC (S1DecodeMemAttrs)" in lines
     assert ("  unaligned data access: alignment fault, taken at stage 2 "
             "(AArch64.S2HasAlignmentFault)") in lines
@@ -154,7 +154,8 @@ def test_combine_stage_1_alignment_fault(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_combine_constrained_unpredictable_lists_the_set(capsys: pytest.CaptureFixture[str]) -> None:
     """Several permitted outcomes are printed as a set, never one guess."""
-    _, out, _ = run(capsys, "combine", "--s1", "0xff", "--s2", "0x4")
+    # 0b0100 is Normal WB NoTagAccess with FEAT_MTE_PERM: a CPU without it.
+    _, out, _ = run(capsys, "combine", "--s1", "0xff", "--s2", "0x4", "--cpu", "neoverse-n1")
     first = out.splitlines()[0]
     assert first.startswith("effective: CONSTRAINED UNPREDICTABLE: one of {")
     assert "Normal-NC OSH" in first and "Normal-iWT-oNC ISH" in first
@@ -167,11 +168,14 @@ def test_combine_constrained_unpredictable_lists_the_set(capsys: pytest.CaptureF
 
 
 def test_combine_reserved_s1_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:
-    """A reserved S1 byte has no defined outcome: UNKNOWN and the reason, status 0."""
+    """A reserved S1 byte acts as an UNKNOWN allocated byte: every outcome those give, the
+    rules (S1ConstrainUnpredictableRESMAIR, ConstrainUnpredictableBits), status 0."""
     status, out, _ = run(capsys, "combine", "--s1", "0x0e", "--s2", "0xf")
     assert status == 0
-    assert out.startswith("effective: UNKNOWN")
-    assert "S1ConstrainUnpredictableRESMAIR" in out
+    n = len({a for b in allocated_bytes() for a in resolve(b, 0xF).outcomes})
+    assert out.startswith(f"effective: CONSTRAINED UNPREDICTABLE: one of {n} attributes")
+    assert "S1ConstrainUnpredictableRESMAIR" in out and "ConstrainUnpredictableBits" in out
+    assert "UNKNOWN allocated" in out
 
 
 def test_combine_ifetch_from_device_lists_fault(capsys: pytest.CaptureFixture[str]) -> None:
@@ -201,8 +205,10 @@ def test_combine_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["outcomes"] == [a.to_json() for a in expected.outcomes]
     assert doc["input"]["controls"]["fwb"] is True
     assert doc["constrained_unpredictable"] is False
-    assert {"rule": "AArch64_S2ApplyFWBMemAttrs",
-            "text": "S2 MemAttr 0b001 with FWB: Device nGnRE"} in doc["steps"]
+    case = next(st for st in doc["steps"] if st["rule"] == "AArch64.S2ApplyFWBMemAttrs"
+                and st["branch"] == "0dd")
+    assert case["text"] == "S2 MemAttr 0b001 with FWB: Device nGnRE"
+    assert case["inputs"]["attr"] == 1 and case["result"] == "Device nGnRE"
     assert doc["alignment"]["stage"] == 2
     assert doc["properties"][0]["gathering"]["values"] == ["no"]
 
@@ -373,7 +379,8 @@ def test_table_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0].split() == ["FWB", "CD", "S1", "S1", "type", "S2", "effective", "SH", "XS",
                                 "note"]
     assert len(lines) == 5 and all("Normal-NC" in line for line in lines[1:])
-    _, out, _ = run(capsys, "table", "--s1", "0xff", "--s2", "4", "--no-fwb", "--no-cd")
+    _, out, _ = run(capsys, "table", "--s1", "0xff", "--s2", "4", "--no-fwb", "--no-cd",
+                    "--cpu", "neoverse-n1")
     assert "one of {" in out and "[1] S2 MemAttr=0b0100" in out
 
 
@@ -390,3 +397,44 @@ def test_single_query_imports_no_third_party() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+# --- --cpu ------------------------------------------------------------------------------------
+
+
+def test_cpu_option_on_decode_combine_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """--cpu NAME applies a preset's features: no FEAT_XS on Neoverse N1 (XS absent, 0x05
+    reserved), no FEAT_S2FWB (--fwb is a one-line ConfigError), the table has no FWB rows."""
+    _, out, _ = run(capsys, "combine", "--s1", "0x44", "--s2", "0x5", "--cpu", "neoverse-n1")
+    assert out.startswith("effective: Normal-NC, Outer Shareable (inner NC, outer NC)")
+    _, out, _ = run(capsys, "combine", "--s1", "0x44", "--s2", "0x5", "--cpu", "neoverse-n1",
+                    "--json")
+    doc = json.loads(out)
+    assert doc["input"]["cpu"] == "neoverse-n1" and doc["outcomes"][0]["xs"] is None
+    status, out, err = run(capsys, "combine", "--s1", "0x44", "--s2", "0x5", "--fwb", "--cpu",
+                           "neoverse-n1")
+    assert status == 2 and out == "" and "FEAT_S2FWB" in err and err.count("\n") == 1
+    _, out, _ = run(capsys, "decode", "mair", "0x05", "--cpu", "neoverse-n1")
+    assert "reserved" in out and "FEAT_XS" in out
+    _, out, _ = run(capsys, "decode", "mair", "0x05")
+    assert "Device-nGnRE" in out and "XS=0" in out
+    status, _, err = run(capsys, "decode", "s2", "0x7d7", "--fwb", "--cpu", "cortex-a76")
+    assert status == 2 and "FEAT_S2FWB" in err
+    _, out, _ = run(capsys, "table", "--cpu", "neoverse-n1", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert len(rows) == 1 + 8192 and {r[0] for r in rows[1:]} == {"0"}
+    status, _, err = run(capsys, "table", "--cpu", "pentium")
+    assert status == 2 and "neoverse-n1" in err
+
+
+def test_table_reserved_rows_list_outcomes(capsys: pytest.CaptureFixture[str]) -> None:
+    """A reserved S1 byte's table row lists every outcome an allocated byte gives."""
+    _, out, _ = run(capsys, "table", "--s1", "0x02", "--s2", "0xf", "--no-fwb", "--no-cd",
+                    "--json")
+    row = json.loads(out)["rows"][0]
+    expected = {json.dumps(a.to_json(), sort_keys=True)
+                for b in allocated_bytes() for a in resolve(b, 0xF).outcomes}
+    assert {json.dumps(a, sort_keys=True) for a in row["outcomes"]} == expected
+    assert "UNKNOWN allocated" in row["reserved"]
+    _, out, _ = run(capsys, "table", "--help")
+    assert "ConstrainUnpredictableBits" in " ".join(out.split())

@@ -28,7 +28,7 @@ def test_demo_says_the_wc_bar_answer_plainly(capsys: pytest.CaptureFixture[str])
     flat = " ".join(out.split())
     for why in ("vfio_pci_core_mmap sets VM_ALLOW_ANY_UNCACHED", "a39d3a966a09",
                 "user_mem_abort maps it NORMAL_NC", "8c47ce3e1d2c", "S2CombineS1MemAttrs",
-                "AArch64_S2ApplyFWBMemAttrs", "the guest's Normal-NC wins"):
+                "AArch64.S2ApplyFWBMemAttrs", "the guest's Normal-NC wins"):
         assert why in flat, why
     wc = row(out, "GPU BAR ioremap_wc").split()
     assert wc[-3:] == ["Device-nGnRE", "*Normal-NC", "*Normal-NC"]
@@ -46,7 +46,7 @@ def test_demo_guest_ram_and_fwb(capsys: pytest.CaptureFixture[str]) -> None:
     """Guest RAM mapped NC is Normal-NC without FWB and Normal-WB with it (forced WB)."""
     out = demo(capsys, "--color", "never")
     assert row(out, "RAM memremap WC").count("Normal-NC / Normal-WB") == 3
-    assert "AArch64_S2ApplyFWBMemAttrs 0b110 'force Normal WB'" in " ".join(out.split())
+    assert "AArch64.S2ApplyFWBMemAttrs 0b110 'force Normal WB'" in " ".join(out.split())
 
 
 def test_demo_access_outcomes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -407,7 +407,8 @@ def test_fnxs_needs_feat_xs() -> None:
     mem = PhysMem(cpu=ALL)
     s2root = 0x80_0000
     mem.write64(s2root, s2_leaf(0, 0x1, level=1, fnxs=True).encode())  # Device-nGnRE
-    for cpu, xs in ((ALL, False), (ALL.with_(xs=False), True)):
+    # Without FEAT_XS there is no XS attribute at all (None), so FnXS cannot force it to 0.
+    for cpu, xs in ((ALL, False), (ALL.with_(xs=False), None)):
         reg = Regime.from_registers(tcr=0, mair=0, sctlr=0, hcr=HCR_VM | R.HCR_EL2.encode(DC=0),
                                     vtcr=vtcr(G4, 40, 1), vttbr=s2root, cpu=cpu)
         t = go(mem, reg, 0x1000).translation

@@ -28,7 +28,8 @@ def test_key_row_and_combining_rule() -> None:
     row = key_row(rp)
     assert row.mapping == "GPU BAR ioremap_wc"
     text = combining(rp.get(row.mapping, "6.9", True))
-    assert text.startswith("the guest's Normal-NC wins (AArch64_S2ApplyFWBMemAttrs 0b101")
+    assert text.startswith("the guest's Normal-NC wins (AArch64.S2ApplyFWBMemAttrs 0b101")
     text = combining(rp.get(row.mapping, "6.8", False))
-    assert text == ("Device-nGnRE overrides the guest's Normal-NC "
-                    "(S2CombineS1MemAttrs/S2CombineS1Device)")
+    # S1 Normal under S2 Device: S2CombineS1MemAttrs takes S2's Device type itself; it calls
+    # S2CombineS1Device only when both stages are Device (the old text claimed it here).
+    assert text == "Device-nGnRE overrides the guest's Normal-NC (S2CombineS1MemAttrs)"

@@ -46,6 +46,7 @@ class Hazard:
     level: str
     case: str
     text: str
+    detail: str = ""  # the consequence alone (for reports that say what happens, not where)
 
     def __str__(self) -> str:
         return f"{self.level}: {self.kind} ({self.case}): {self.text}"
@@ -148,13 +149,14 @@ def unaligned(region: Region, access: _AccessLike) -> Hazard | None:
         return None
     what = f"unaligned {access.spec.size}-byte {access.spec.op} at offset 0x{access.spec.offset:x}"
     if region.kind in (RegionKind.PCIE_BAR, RegionKind.PCIE_VF_BAR):
-        return Hazard("unaligned", "ok", "case 28",
-                      f"{what}: on PCIe it becomes a TLP with byte enables")
+        bus = "on PCIe it becomes a TLP with byte enables"
+        return Hazard("unaligned", "ok", "case 28", f"{what}: {bus}", bus)
     if isinstance(region.errors, AxiErrorModel):
         param = region.errors.unaligned
         level = "unknown" if param.startswith("unknown") else \
             "hazard" if "SLVERR" in param else "ok"
-        return Hazard("unaligned", level, "case 28", f"{what} on an AXI target: {param}")
+        return Hazard("unaligned", level, "case 28", f"{what} on an AXI target: {param}",
+                      f"on an AXI target: {param}")
     return None
 
 

@@ -70,7 +70,6 @@ __all__ = [
     "reason",
     "decision",
     "cell_text",
-    "combine_rule",
     "ScriptEvent",
     "SCRIPT_KINDS",
 ]
@@ -445,7 +444,11 @@ def decision(e: Evaluation) -> str:
 
 
 def reason(e: Evaluation, backing: str) -> str:
-    """One line: why this is the answer (the KVM decision, the MemAttr, the combining rule)."""
+    """One line: why this is the answer (the KVM decision and the MemAttr).
+
+    The combining rule's part is rendered from ``e.resolution``'s records by
+    :mod:`memattr.report.explain`.
+    """
     if e.errno is not None or e.injected or e.effective is None:
         bad = [ev for ev in e.events if ev.errno is not None or ev.kind in
                (EventKind.MMIO_EXIT, EventKind.NISV_EXIT, EventKind.PREFETCH_ABORT_INJECTED,
@@ -457,19 +460,7 @@ def reason(e: Evaluation, backing: str) -> str:
     parts = [decision(e)] if e.leaf is not None else []
     if e.leaf is not None:
         parts.append(f"S2 MemAttr 0b{e.leaf.memattr:04b}" + (" (FWB)" if e.host.fwb else ""))
-    if e.resolution is not None:
-        rule = combine_rule(e)
-        if rule:
-            parts.append(rule)
     return "; ".join(p for p in parts if p) or backing
-
-
-def combine_rule(e: Evaluation) -> str:
-    """The last combining step that decided the type, with its ASL name."""
-    assert e.resolution is not None
-    skip = {"S1DecodeMemAttrs", "EffectiveShareability", "S2DecodeMemAttrs"}
-    steps = [s for s in e.resolution.steps if s.rule not in skip]
-    return f"{steps[-1].text} ({steps[-1].rule})" if steps else ""
 
 
 # --- the replay ---------------------------------------------------------------------------------

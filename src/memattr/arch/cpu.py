@@ -15,7 +15,18 @@ from __future__ import annotations
 from .._value import dataclass, replace  # dataclasses, cheaper to import
 from ..errors import ConfigError
 
-__all__ = ["Cpu", "ALL", "PRESETS", "get_cpu", "cpu_names", "PA_SIZES"]
+__all__ = [
+    "Cpu",
+    "ALL",
+    "NEOVERSE_N1",
+    "NEOVERSE_V2",
+    "CORTEX_A76",
+    "QEMU_9_2_MAX",
+    "PRESETS",
+    "get_cpu",
+    "cpu_names",
+    "PA_SIZES",
+]
 
 PA_SIZES = (32, 36, 40, 42, 44, 48, 52)
 """Output address sizes ID_AA64MMFR0_EL1.PARange (and TCR_EL1.IPS / VTCR_EL2.PS) can encode."""
@@ -78,6 +89,8 @@ class Cpu:
             raise ConfigError(f"Cpu.pa_max={self.pa_max}: not an implementable PA size {PA_SIZES}")
         if self.pa_max == 52 and not (self.lpa or self.lpa2):
             raise ConfigError("Cpu.pa_max=52: a 52-bit PA needs FEAT_LPA or FEAT_LPA2")
+        if self.mte_perm and not self.mte2:
+            raise ConfigError("Cpu.mte_perm: FEAT_MTE_PERM needs FEAT_MTE2 (mte2)")
         if self.hd and not self.ha:
             raise ConfigError("Cpu.hd: FEAT_HAFDBS dirty state needs the Access flag update (ha)")
         for g in (*self.granules, *self.s2_granules):
@@ -92,8 +105,60 @@ class Cpu:
 ALL = Cpu()
 """Every feature memattr models, PAMax 52: the default wherever no CPU is named."""
 
-PRESETS: dict[str, Cpu] = {"all": ALL}
-"""Named CPUs for ``--cpu NAME``; real cores are added with their sources."""
+# The presets below give the features of real cores as their ID registers report them.  Each
+# source names the register values used; fields: ID_AA64MMFR0_EL1 (PARange, TGran*),
+# ID_AA64MMFR1_EL1 (HAFDBS, HPDS, XNX), ID_AA64MMFR2_EL1 (VARange, ST, FWB), ID_AA64ISAR0/1_EL1
+# (Atomic, XS, LS64), ID_AA64PFR1_EL1 (MTE), ID_AA64PFR2_EL1 (MTEPERM) and CTR_EL0 (DIC, IDC).
+
+NEOVERSE_N1 = Cpu(
+    name="neoverse-n1", pa_max=48, xs=False, lpa=False, lpa2=False, lva=False, ttst=False,
+    xnx=True, s2fwb=False, mte2=False, mte_perm=False, hpds2=True, ha=True, hd=True, dic=False,
+    idc=False, lse=True, ls64=False,
+    source=("Arm Neoverse N1 r4p1 TRM B2.4 as QEMU target/arm/tcg/cpu64.c "
+            "aarch64_neoverse_n1_initfn has it: ID_AA64MMFR0_EL1=0x101125 (PARange 48 bits, "
+            "4K/16K/64K), MMFR1=0x10212122 (HAFDBS=2, HPDS=2, XNX=1), MMFR2=0x1011 (no LVA, TTST, "
+            "FWB), ISAR0=0x100010211120 (LSE), ISAR1=0x100001 (no XS), PFR1=0x20 (no MTE), "
+            "CTR_EL0=0x8444c004 (DIC=0, IDC=0)"),
+)
+
+CORTEX_A76 = Cpu(
+    name="cortex-a76", pa_max=40, xs=False, lpa=False, lpa2=False, lva=False, ttst=False,
+    xnx=True, s2fwb=False, mte2=False, mte_perm=False, hpds2=True, ha=True, hd=True, dic=False,
+    idc=False, lse=True, ls64=False,
+    source=("Arm Cortex-A76 r4p1 TRM B2.4 as QEMU target/arm/tcg/cpu64.c aarch64_a76_initfn "
+            "has it: ID_AA64MMFR0_EL1=0x101122 (PARange 40 bits, 4K/16K/64K), MMFR1=0x10212122 "
+            "(HAFDBS=2, HPDS=2, XNX=1), MMFR2=0x1011 (no LVA, TTST, FWB), ISAR0=0x100010211120 "
+            "(LSE), ISAR1=0x100001 (no XS), PFR1=0x10 (no MTE), CTR_EL0=0x8444c004 (DIC=0, "
+            "IDC=0)"),
+)
+
+NEOVERSE_V2 = Cpu(
+    name="neoverse-v2", pa_max=48, xs=False, lpa=False, lpa2=False, lva=False, ttst=True,
+    xnx=True, s2fwb=True, mte2=True, mte_perm=False, hpds2=True, ha=True, hd=True, dic=True,
+    idc=True, lse=True, ls64=False,
+    source=("Arm Neoverse V2 (Armv9.0-A): FEAT_MTE2 and no FEAT_XS as in LLVM "
+            "clang/test/Driver/print-enabled-extensions/aarch64-neoverse-v2.c; memory-model ID "
+            "fields as its Armv9.0 sibling Neoverse N2 reports them (QEMU aarch64_neoverse_n2_"
+            "initfn from the N2 TRM: MMFR0=0x22200101125 PARange 48 bits, MMFR1=0x10212122, "
+            "MMFR2=0x1221011112101011 ST=1 FWB=1 VARange=0, PFR1=0x221 MTE=2, CTR_EL0 DIC=IDC=1); "
+            "the V2 TRM's own register values were not available to re-check"),
+)
+
+QEMU_9_2_MAX = Cpu(
+    name="qemu-9.2-max", pa_max=52, xs=False, lpa=True, lpa2=True, lva=True, ttst=True,
+    xnx=True, s2fwb=True, mte2=True, mte_perm=False, hpds2=True, ha=True, hd=True, dic=True,
+    idc=True, lse=True, ls64=False,
+    source=("QEMU 9.2 -cpu max (target/arm/tcg/cpu64.c aarch64_max_tcg_initfn): PARANGE=6 "
+            "(FEAT_LPA, 52 bits) with the lpa2 property on (FEAT_LPA2), VARANGE=1 (FEAT_LVA), "
+            "ST=1, FWB=1, HAFDBS=2, HPDS=2, XNX=1, MTE=3 (needs -machine virt,mte=on; QEMU "
+            "lowers it to 0 without tag memory), CTR_EL0 DIC=IDC=1; FEAT_XS (ISAR1.XS) came with "
+            "QEMU 10.0, FEAT_MTE_PERM and FEAT_LS64 are not emulated"),
+)
+
+PRESETS: dict[str, Cpu] = {
+    c.name: c for c in (ALL, NEOVERSE_N1, NEOVERSE_V2, CORTEX_A76, QEMU_9_2_MAX)
+}
+"""Named CPUs for ``--cpu NAME``, each with its source."""
 
 
 def cpu_names() -> tuple[str, ...]:

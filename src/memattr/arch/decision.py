@@ -17,6 +17,10 @@ import enum
 
 from .._value import dataclass  # dataclasses, cheaper to import
 
+TYPE_CHECKING = False  # importing typing costs start-up; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["AslRule", "Decision", "chain_result"]
 
 
@@ -25,6 +29,7 @@ class AslRule(enum.Enum):
 
     S1DecodeMemAttrs = "S1DecodeMemAttrs"
     S1ConstrainUnpredictableRESMAIR = "S1ConstrainUnpredictableRESMAIR"
+    ConstrainUnpredictableBits = "ConstrainUnpredictableBits"
     DecodeDevice = "DecodeDevice"
     DecodeLDFAttr = "DecodeLDFAttr"
     DecodeShareability = "DecodeShareability"
@@ -41,6 +46,10 @@ class AslRule(enum.Enum):
     AArch64_S1DisabledOutput = "AArch64.S1DisabledOutput"
     AArch64_S1Translate = "AArch64.S1Translate"
     AArch64_S2Translate = "AArch64.S2Translate"
+    AArch64_S1CheckPermissions = "AArch64.S1CheckPermissions"
+    AArch64_S2CheckPermissions = "AArch64.S2CheckPermissions"
+    AArch64_S2NextWalkStateLeaf = "AArch64.S2NextWalkStateLeaf"
+    AArch64_NSS2TTWParams = "AArch64.NSS2TTWParams"
     AArch64_S1HasAlignmentFault = "AArch64.S1HasAlignmentFault"
     AArch64_S2HasAlignmentFault = "AArch64.S2HasAlignmentFault"
     EncodePARAttrs = "EncodePARAttrs"
@@ -59,9 +68,9 @@ class Decision:
     rule: enum.Enum
     branch: str
     inputs: tuple[tuple[str, object], ...] = ()
-    result: object = None
+    result: Any = None  # a rule's own type: readers know their rule's result
 
-    def input(self, name: str, default: object = None) -> object:
+    def input(self, name: str, default: object = None) -> Any:
         """The value of input ``name`` (``default`` if the rule did not record it)."""
         for key, value in self.inputs:
             if key == name:

@@ -36,6 +36,10 @@ class MemType(enum.Enum):
     Device = "Device"
     Normal = "Normal"
 
+    # Members are singletons compared by identity: hash them by identity too (C speed; the
+    # default Enum.__hash__ hashes the name in Python on every dict look-up).
+    __hash__ = object.__hash__
+
 
 class DeviceType(enum.IntEnum):
     """ASL DeviceType; the value is the 'dd' encoding, so a lower value is more restrictive."""
@@ -68,6 +72,8 @@ class Cacheability(enum.Enum):
     WT = "WT"
     WB = "WB"
 
+    __hash__ = object.__hash__  # identity, as MemType
+
     @property
     def rank(self) -> int:
         """Weakness order used by combining: NC (0) < WT (1) < WB (2)."""
@@ -83,6 +89,8 @@ class Shareability(enum.Enum):
     NSH = "NSH"
     ISH = "ISH"
     OSH = "OSH"
+
+    __hash__ = object.__hash__  # identity, as MemType
 
     @property
     def rank(self) -> int:
@@ -177,7 +185,9 @@ class MemoryAttributes:
     :param inner: inner cacheability when Normal, else None.
     :param outer: outer cacheability when Normal, else None.
     :param shareability: NSH, ISH or OSH.
-    :param xs: the XS attribute (FEAT_XS); True means the access may take longer.
+    :param xs: the XS attribute: True means the access may take longer (TLBI/DSB nXS do not
+        wait for it); None when the PE does not implement FEAT_XS, so that no XS attribute
+        exists (JSON ``null``, text omits it).
     :param tagged: MemTag_AllocationTagged (FEAT_MTE2).
     :param notagaccess: FEAT_MTE_PERM NoTagAccess.
     """
@@ -187,7 +197,7 @@ class MemoryAttributes:
     inner: CacheAttrs | None = None
     outer: CacheAttrs | None = None
     shareability: Shareability = Shareability.OSH
-    xs: bool = True
+    xs: bool | None = True
     tagged: bool = False
     notagaccess: bool = False
 
@@ -244,12 +254,12 @@ class MemoryAttributes:
         if self.notagaccess:
             return None
         if self.device is not None:
-            return (self.device.value << 2) | (0 if self.xs else 1)
+            return (self.device.value << 2) | (0 if self.xs in (True, None) else 1)
         assert self.inner is not None and self.outer is not None
         if self.tagged:
             return 0xF0 if (self.inner == CACHE_WB_RWA and self.outer == CACHE_WB_RWA) else None
         both_wb = self.is_wb
-        if self.xs == (not both_wb):
+        if self.xs is None or self.xs == (not both_wb):
             # XS is what the generic nibble encoding implies.
             if self.inner.nibble == 0 or self.outer.nibble == 0:
                 return None
@@ -286,7 +296,8 @@ class MemoryAttributes:
                 text += " Tagged"
             if self.notagaccess:
                 text += " NoTagAccess"
-        return f"{text}, {self.shareability.value}, XS={int(self.xs)}"
+        xs = "" if self.xs is None else f", XS={int(self.xs)}"
+        return f"{text}, {self.shareability.value}{xs}"
 
     def to_json(self) -> dict[str, object]:
         """The ATTR object of the JSON contract (see README)."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError
 from . import registers as R
+from .cpu import ALL, Cpu
 from .descriptor import SH_NAMES
 from .esr import FaultStatus, decode_fsc
-from .mair import Features, MairAttr, decode_attr
+from .mair import MairAttr, decode_attr
 from .memtype import Cacheability, CacheAttrs, MemoryAttributes, Shareability
 
 __all__ = [
@@ -82,15 +83,14 @@ def par_encode_shareability(attrs: MemoryAttributes) -> int:
     return attrs.shareability.encoding
 
 
-def encode_par(address: int, attrs: MemoryAttributes, *, features: Features | None = None,
-               mte_perm: bool = True, ns: bool = True) -> int:
+def encode_par(address: int, attrs: MemoryAttributes, *, cpu: Cpu = ALL, ns: bool = True) -> int:
     """The PAR_EL1 value of a successful AT: output ``address`` (its bits [51:12]), ATTR, SH,
-    NS (UNKNOWN in Non-secure state; default 1) and bit 11 (RES1)."""
-    feats = features if features is not None else Features()
+    NS (UNKNOWN in Non-secure state; default 1) and bit 11 (RES1); ATTR as ``cpu``'s features
+    (FEAT_XS, FEAT_MTE2, FEAT_MTE_PERM) allow."""
     if not 0 <= address < 1 << 52:
         raise EncodingError(f"PAR_EL1.PA=0x{address:x}: beyond 52 bits")
     value = _OK.encode(
-        ATTR=encode_par_attrs(attrs, xs=feats.xs, mte=feats.mte2, mte_perm=mte_perm),
+        ATTR=encode_par_attrs(attrs, xs=cpu.xs, mte=cpu.mte2, mte_perm=cpu.mte_perm),
         SH=par_encode_shareability(attrs), NS=int(ns),
     )
     return _OK.with_address(value, address & ~((1 << _OK.field("PA").lsb) - 1))

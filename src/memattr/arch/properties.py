@@ -1,5 +1,9 @@
 """What a resulting memory type permits: gathering, reordering, early ack, speculation, alignment,
-DC ZVA, exclusives/atomics and instruction fetch (arch.md section 7), each with its source.
+DC ZVA, exclusives/atomics and instruction fetch, each with its source.
+
+The alignment rules (ASL94 AArch64.S1HasAlignmentFault / AArch64.S2HasAlignmentFault) return
+their :class:`~memattr.arch.decision.Decision`; :class:`AlignmentOutcome` carries the records
+that decided it.
 """
 
 from __future__ import annotations
@@ -7,12 +11,16 @@ from __future__ import annotations
 from .._value import dataclass  # dataclasses, cheaper to import
 from . import impdef as _impdef
 from .combine import Access, Controls, Resolution, resolve
+from .cpu import ALL, Cpu
+from .decision import AslRule, Decision
 from .memtype import MemoryAttributes
 
 __all__ = [
     "Property",
     "TypeProperties",
     "type_properties",
+    "s1_alignment_fault",
+    "s2_alignment_fault",
     "s1_has_alignment_fault",
     "s2_has_alignment_fault",
     "AlignmentOutcome",
@@ -122,26 +130,52 @@ def type_properties(
     return TypeProperties(attrs, tuple(props))
 
 
-def s1_has_alignment_fault(s1: MemoryAttributes, access: Access, aligned: bool) -> bool:
-    """ASL94 AArch64.S1HasAlignmentFault: unaligned data or DC ZVA to stage-1 Device memory."""
+def _alignment(rule: AslRule, attrs: MemoryAttributes, access: Access, aligned: bool) -> Decision:
+    inputs = (("memattrs", attrs), ("access", access), ("aligned", aligned))
     if access is Access.IFETCH:
-        return False
+        return Decision(rule, "ifetch", inputs, False)
     if access is Access.DCZVA:
-        return s1.is_device
-    return s1.is_device and not aligned
+        return Decision(rule, "dczero", inputs, attrs.is_device)
+    if not attrs.is_device:
+        return Decision(rule, "normal", inputs, False)
+    return Decision(rule, "device_aligned" if aligned else "device_unaligned", inputs, not aligned)
+
+
+def s1_alignment_fault(s1: MemoryAttributes, access: Access, aligned: bool) -> Decision:
+    """ASL94 AArch64.S1HasAlignmentFault: unaligned data or DC ZVA to stage-1 Device memory."""
+    return _alignment(AslRule.AArch64_S1HasAlignmentFault, s1, access, aligned)
+
+
+def s2_alignment_fault(s2: MemoryAttributes, access: Access, aligned: bool) -> Decision:
+    """ASL94 AArch64.S2HasAlignmentFault: as stage 1, on the stage-2 (or FWB-combined) attributes."""
+    return _alignment(AslRule.AArch64_S2HasAlignmentFault, s2, access, aligned)
+
+
+def s1_has_alignment_fault(s1: MemoryAttributes, access: Access, aligned: bool) -> bool:
+    """The result of :func:`s1_alignment_fault`."""
+    return bool(s1_alignment_fault(s1, access, aligned).result)
 
 
 def s2_has_alignment_fault(s2: MemoryAttributes, access: Access, aligned: bool) -> bool:
-    """ASL94 AArch64.S2HasAlignmentFault: as stage 1, on the stage-2 (or FWB-combined) attributes."""
-    return s1_has_alignment_fault(s2, access, aligned)
+    """The result of :func:`s2_alignment_fault`."""
+    return bool(s2_alignment_fault(s2, access, aligned).result)
 
 
 @dataclass(frozen=True, slots=True)
 class AlignmentOutcome:
-    """Whether an access takes an alignment fault, and at which stage (1 or 2, or None)."""
+    """Whether an access takes an alignment fault, and at which stage (1 or 2, or None).
+
+    :param stage: the stage whose check faults first, or None.
+    :param rule: the deciding rule and why, in one phrase (for one-line reports).
+    :param decisions: the records of the checks that decided (the faulting one last).
+    :param certain: False when the permitted attributes disagree (a CONSTRAINED UNPREDICTABLE
+        or reserved input): then ``stage`` is where the fault is taken if it is taken.
+    """
 
     stage: int | None
     rule: str
+    decisions: tuple[Decision, ...] = ()
+    certain: bool = True
 
     @property
     def faults(self) -> bool:
@@ -162,18 +196,26 @@ def alignment_outcome(
     access: Access = Access.WRITE,
     aligned: bool = False,
     resolution: Resolution | None = None,
+    cpu: Cpu = ALL,
 ) -> AlignmentOutcome:
     """Where an access of this alignment faults: stage 1 checks S1, stage 2 checks S2 (or the
-    FWB-combined result); stage 1 is checked first (arch.md section 7, scenarios.md case 28).
+    FWB-combined result); stage 1 is checked first.
     """
     ctl = controls if controls is not None else Controls()
     if ctl.a and not aligned and access is not Access.IFETCH:
         return AlignmentOutcome(1, "SCTLR_EL1.A=1: every unaligned data access faults")
-    res = resolution if resolution is not None else resolve(s1_attr, s2_memattr, controls=ctl,
-                                                            access=access)
-    if any(s1_has_alignment_fault(a, access, aligned) for a in res.s1):
-        return AlignmentOutcome(1, "AArch64.S1HasAlignmentFault: stage-1 type is Device")
-    if ctl.s2_enabled and any(s2_has_alignment_fault(a, access, aligned) for a in res.s2):
+    res = resolution if resolution is not None else resolve(
+        s1_attr, s2_memattr, controls=ctl, access=access, cpu=cpu)
+    s1 = [s1_alignment_fault(a, access, aligned) for a in res.s1]
+    s2 = ([s2_alignment_fault(a, access, aligned) for a in res.s2] if ctl.s2_enabled else [])
+    if any(d.result for d in s1):
+        certain = all(d.result for d in s1)
+        hit = next(d for d in s1 if d.result)
+        return AlignmentOutcome(1, "AArch64.S1HasAlignmentFault: stage-1 type is Device",
+                                (hit,), certain)
+    if any(d.result for d in s2):
         why = "FWB-combined" if ctl.fwb else "stage-2"
-        return AlignmentOutcome(2, f"AArch64.S2HasAlignmentFault: {why} type is Device")
-    return AlignmentOutcome(None, "no Device type at either stage")
+        hit = next(d for d in s2 if d.result)
+        return AlignmentOutcome(2, f"AArch64.S2HasAlignmentFault: {why} type is Device",
+                                (*s1[:1], hit), all(d.result for d in s2))
+    return AlignmentOutcome(None, "no Device type at either stage", (*s1[:1], *s2[:1]))

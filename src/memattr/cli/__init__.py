@@ -90,6 +90,7 @@ def build_parser(argv: list[str] | None = None) -> tuple[Parser, dict[str, Modul
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ``memattr`` command line; returns the exit status (2 on bad input)."""
+    program = argv is None  # the console script: the process exits when main returns
     if argv is None:
         argv = sys.argv[1:]
     # A query allocates little that is cyclic; pausing the collector while the lazily imported
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if gc_was_enabled:
             gc.enable()
+        if program:
+            # Nothing left needs collecting before exit: moving every object out of the
+            # collector's reach spares the interpreter's final collection (~2 ms of a query).
+            gc.freeze()
 
 
 def _main(argv: list[str]) -> int:

@@ -187,10 +187,11 @@ def attrs_text(a: MemoryAttributes, *, shareability: bool = True) -> str:
     parts = [a.short]
     if shareability:
         parts.append(sh_long(a.shareability.value))
+    xs = "" if a.xs is None else f"XS={int(a.xs)}"  # no XS attribute without FEAT_XS
     if a.inner is not None and a.outer is not None:
-        detail = f"inner {a.inner}, outer {a.outer}, XS={int(a.xs)}"
+        detail = f"inner {a.inner}, outer {a.outer}" + (f", {xs}" if xs else "")
     else:
-        detail = f"XS={int(a.xs)}"
+        detail = xs or "no XS (no FEAT_XS)"
     if a.notagaccess:
         detail += ", NoTagAccess"
     return ", ".join(parts) + f" ({detail})"

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["register", "run", "ACCESSES"]
 
 ACCESSES = ("read", "write", "ifetch", "ttw", "dczva")
+CPU_HELP = ("the PE whose features apply: a preset name (default all: every feature memattr "
+            "models; an unknown name lists the presets)")
 
 _ACCESS_LABEL = {"read": "unaligned data access", "write": "unaligned data access",
                  "dczva": "DC ZVA"}
@@ -30,7 +32,7 @@ def register(subparsers: Any) -> None:
         help="effective attributes of S1 MAIR attribute x S2 MemAttr, with the rules",
         description=(
             "Combine a stage-1 MAIR attribute byte with a stage-2 MemAttr[3:0] as Arm's "
-            "pseudocode does (ASL94 S2CombineS1MemAttrs / AArch64_S2ApplyFWBMemAttrs), and show "
+            "pseudocode does (ASL94 S2CombineS1MemAttrs / AArch64.S2ApplyFWBMemAttrs), and show "
             "each rule that decided the result, the properties of the result and the alignment "
             "outcome.  Defaults: a running KVM guest (HCR_EL2.VM=1, FWB=0, CD=0; SCTLR_EL1.M=C="
             "I=1), SH1=SH2=ISH, a data read."
@@ -48,6 +50,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--access", default="read", choices=ACCESSES,
                    help="the access kind (default read)")
     p.add_argument("--fnxs", action="store_true", help="stage-2 descriptor FnXS=1 (FEAT_XS)")
+    p.add_argument("--cpu", default="all", metavar="NAME", help=CPU_HELP)
     p.add_argument("--sources", action="store_true",
                    help="show where each property comes from (always in --json)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
@@ -78,14 +81,21 @@ def _label(a: MemoryAttributes, all_: tuple[MemoryAttributes, ...]) -> str:
 
 def effective_line(res: Resolution) -> str:
     """'effective: ...': the one outcome, or every permitted one, never a guess."""
-    choices = [_label(a, res.outcomes) for a in res.outcomes] + list(res.faults)
+    labels = dict.fromkeys(_label(a, res.outcomes) for a in res.outcomes)
+    choices = list(labels) + list(res.faults)
     if len(res.outcomes) == 1 and not res.faults:
         return "effective: " + attrs_text(res.outcomes[0])
+    if len(choices) > _MAX_LISTED:
+        types = list(dict.fromkeys(a.short for a in res.outcomes))
+        shown = ", ".join(types[:_MAX_LISTED]) + (", ..." if len(types) > _MAX_LISTED else "")
+        faults = f" or one of {len(res.faults)} faults" if res.faults else ""
+        return (f"effective: CONSTRAINED UNPREDICTABLE: one of {len(res.outcomes)} attributes "
+                f"of {len(types)} types ({shown}){faults}")
     if len(choices) > 1:
         return "effective: CONSTRAINED UNPREDICTABLE: one of {" + ", ".join(choices) + "}"
     if res.faults:
         return "effective: " + res.faults[0]
-    return "effective: UNKNOWN (no defined outcome: reserved input)"
+    return "effective: no permitted outcome"
 
 
 def _alignment(
@@ -94,16 +104,18 @@ def _alignment(
     from ..arch.properties import alignment_outcome
 
     if access.value not in _ACCESS_LABEL or not res.s1:
-        return None  # no data access to check, or a reserved S1 byte (UNKNOWN type)
+        return None  # no data access to check
     return alignment_outcome(s1, s2, controls=controls, access=access, aligned=False, resolution=res)
 
 
 def alignment_line(access: Access, out: AlignmentOutcome) -> str:
-    """'unaligned data access: alignment fault, taken at stage 2 (rule)'."""
-    rule = out.rule.split(":")[0]
+    """'unaligned data access: alignment fault, taken at stage 2 (rule)', from its records."""
+    label = _ACCESS_LABEL[access.value]
     if out.stage is None:
-        return f"{_ACCESS_LABEL[access.value]}: no alignment fault ({out.rule})"
-    return f"{_ACCESS_LABEL[access.value]}: alignment fault, taken at stage {out.stage} ({rule})"
+        return f"{label}: no alignment fault ({out.rule})"
+    rule = out.decisions[-1].rule.value if out.decisions else "SCTLR_EL1.A"
+    maybe = "" if out.certain else " (for some of the permitted types)"
+    return f"{label}: alignment fault, taken at stage {out.stage}{maybe} ({rule})"
 
 
 def properties_lines(props: list[TypeProperties], *, sources: bool = False) -> list[str]:
@@ -126,15 +138,19 @@ def properties_lines(props: list[TypeProperties], *, sources: bool = False) -> l
 def run(args: argparse.Namespace) -> int:
     """Resolve one access and print (or emit as JSON) the answer."""
     from ..arch.combine import Access, resolve
+    from ..arch.cpu import get_cpu
     from ..arch.properties import type_properties
+    from ..report.explain import text_lines
 
     s1 = parse_int(args.s1, "S1 attribute", bits=8)
     s2 = parse_int(args.s2, "S2 MemAttr", bits=4)
     sh1 = parse_sh(args.sh1, "SH1")
     sh2 = parse_sh(args.sh2, "SH2")
+    cpu = get_cpu(args.cpu)
     controls, _ = controls_from_args(args)
     access = Access(args.access)
-    res = resolve(s1, s2, sh1=sh1, sh2=sh2, fnxs=args.fnxs, controls=controls, access=access)
+    res = resolve(s1, s2, sh1=sh1, sh2=sh2, fnxs=args.fnxs, controls=controls, access=access,
+                  cpu=cpu)
     align = _alignment(s1, s2, controls, access, res)
     props = [type_properties(a) for a in res.outcomes]
     if args.json:
@@ -142,8 +158,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     lines = [effective_line(res)]
     if len(res.outcomes) > 1:
-        lines += [f"  one of: {attrs_text(a)}" for a in res.outcomes]
-    lines += [f"  {step.text} ({step.rule})" for step in res.steps]
+        shown = res.outcomes[:_MAX_LISTED]
+        lines += [f"  one of: {attrs_text(a)}" for a in shown]
+        if len(res.outcomes) > len(shown):
+            lines.append(f"  ... and {len(res.outcomes) - len(shown)} more (--json lists all)")
+    lines += [f"  {line}" for line in text_lines(res.paths)]
     if res.reserved:
         lines += [f"  note: {note}" for note in res.reserved.split("; ")]
     lines += [f"  fault: {fault}" for fault in res.faults]
@@ -152,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
     lines += properties_lines(props, sources=args.sources)
     print("\n".join(lines))
     return 0
+
+
+_MAX_LISTED = 12
 
 
 def _to_json(
@@ -167,6 +189,7 @@ def _to_json(
     props: list[TypeProperties],
 ) -> dict[str, Any]:
     from .._value import fields
+    from ..report.explain import decision_json, steps_json
 
     return {
         "command": "combine",
@@ -177,17 +200,19 @@ def _to_json(
             "sh2": sh2,
             "fnxs": bool(args.fnxs),
             "access": access.value,
+            "cpu": args.cpu,
             "controls": {f.name: getattr(controls, f.name) for f in fields(controls)},
         },
         "outcomes": [a.to_json() for a in res.outcomes],
         "constrained_unpredictable": len(res.outcomes) + len(res.faults) > 1,
         "reserved": res.reserved,
         "faults": list(res.faults),
-        "steps": [{"rule": st.rule, "text": st.text} for st in res.steps],
+        "steps": steps_json(res.paths),
         "s1": [a.to_json() for a in res.s1],
         "s2": [a.to_json() for a in res.s2],
         "properties": [tp.to_json() for tp in props],
         "alignment": None if align is None else {
             "access": access.value, "faults": align.faults, "stage": align.stage, "rule": align.rule,
+            "certain": align.certain, "decisions": [decision_json(d) for d in align.decisions],
         },
     }

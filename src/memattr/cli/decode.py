@@ -15,6 +15,7 @@ TYPE_CHECKING = False  # importing typing costs ~2 ms of start-up; mypy treats t
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..arch.cpu import Cpu
     from ..arch.descriptor import Granule
     from ..arch.fields import Field, Layout
     from ..arch.mair import MairAttr
@@ -76,6 +77,7 @@ def register(subparsers: Any) -> None:
     m.add_argument("value", metavar="VALUE", help="attribute byte or MAIR_ELx value")
     m.add_argument("--register", action="store_true",
                    help="treat VALUE as the 64-bit register even if it is <= 0xff")
+    _cpu_arg(m)
     m.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     s1 = sub.add_parser(
@@ -96,7 +98,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Decode a stage-2 VMSAv8-64 descriptor with its field table (Arm ARM D8.3) and say "
             "what MemAttr[3:0] means without FWB (ASL94 S2DecodeMemAttrs) and with FWB (ASL94 "
-            "AArch64_S2ApplyFWBMemAttrs); --fwb or --no-fwb shows only that one."
+            "AArch64.S2ApplyFWBMemAttrs); --fwb or --no-fwb shows only that one (FWB needs "
+            "FEAT_S2FWB on --cpu)."
         ),
     )
     s2.add_argument("desc", metavar="DESC", help="the 64-bit descriptor")
@@ -120,7 +123,20 @@ def register(subparsers: Any) -> None:
 def _walk_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--granule", default="4k", help=f"translation granule: {_GRANULES} (default 4k)")
     p.add_argument("--level", default="3", help="lookup level the descriptor is at (default 3)")
+    _cpu_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+def _cpu_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cpu", default="all", metavar="NAME",
+                   help="the PE whose features apply (FEAT_XS, FEAT_MTE2, FEAT_MTE_PERM, "
+                        "FEAT_S2FWB): a preset name (default all)")
+
+
+def _cpu(args: argparse.Namespace) -> Cpu:
+    from ..arch.cpu import get_cpu
+
+    return get_cpu(getattr(args, "cpu", "all"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,7 +174,8 @@ def _mair_attr_json(attr: MairAttr, index: int | None, linux: str | None) -> dic
         if not (attr.attrs.is_device or attr.attrs.is_nc):
             attrs["shareability"] = None  # from the descriptor's SH, not from MAIR
     return {"index": index, "value": attr.value, "raw": f"0x{attr.value:02x}",
-            "reserved": attr.reserved, "rule": attr.rule, "attrs": attrs, "linux": linux}
+            "reserved": attr.reserved, "rule": attr.rule, "attrs": attrs, "linux": linux,
+            "permitted": list(attr.permitted)}
 
 
 def mair_text(attr: MairAttr) -> str:
@@ -177,13 +194,15 @@ def _run_mair(args: argparse.Namespace) -> int:
     from ..arch.sysregs import MAIR_ATTR
 
     value = parse_int(args.value, "MAIR_ELx", bits=64)
+    cpu = _cpu(args)
     typed = args.value.strip().lower()
     wide = typed.startswith("0x") and len(typed.replace("_", "")) > 4  # 0x0044: a register
     if value <= 0xFF and not args.register and not wide:
-        attr = decode_attr(value)
+        attr = decode_attr(value, cpu)
         if args.json:
             emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:02x}",
-                       "register": False, "attrs": [_mair_attr_json(attr, None, None)]})
+                       "register": False, "cpu": cpu.name,
+                       "attrs": [_mair_attr_json(attr, None, None)]})
             return 0
         print(f"MAIR attribute 0x{value:02x}: {mair_text(attr)}"
               + (" (EffectiveShareability)" if attr.attrs and attr.attrs.shareability.value == "OSH"
@@ -193,11 +212,11 @@ def _run_mair(args: argparse.Namespace) -> int:
             print(f"  outer nibble 0b{halves['Outer']:04b}, inner nibble 0b{halves['Inner']:04b} "
                   "(ASL94 S1DecodeMemAttrs)")
         return 0
-    attrs = decode_register(value, name="MAIR_ELx")
+    attrs = decode_register(value, cpu, name="MAIR_ELx")
     linux = _linux_names(attrs)
     if args.json:
         emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:016x}",
-                   "register": True, "linux": any(linux),
+                   "register": True, "cpu": cpu.name, "linux": any(linux),
                    "attrs": [_mair_attr_json(a, n, linux[n]) for n, a in enumerate(attrs)]})
         return 0
     texts = [mair_text(a) for a in attrs]
@@ -313,12 +332,15 @@ def _s1_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
     byte = MAIR_ELx.get(mair, f"Attr{idx}")
     sh_raw = desc.sh
     field = f"MAIR_ELx.Attr{idx}"
-    # A reserved byte is an error here: the descriptor needs a defined type (ReservedError).
-    base = mair_decode(byte, Shareability.ISH, field=field)
+    cpu = _cpu(args)
+    sh_text = _sh_text(sh_raw)
+    # A reserved byte is an error here (ReservedError): this command reports one descriptor's
+    # type, and `memattr combine` lists what an UNKNOWN allocated byte may give.
+    base = mair_decode(byte, Shareability.ISH, cpu, field=field)
     shs = sorted(desc.shareability or (), key=lambda s: s.rank)
     outcomes: list[MemoryAttributes] = []
     for sh in shs or [None]:
-        a = mair_decode(byte, sh, field=field) if sh is not None else base
+        a = mair_decode(byte, sh, cpu, field=field) if sh is not None else base
         if a not in outcomes:
             outcomes.append(a)
     result.update({"attr_index": idx, "mair_attr": byte, "sh": sh_raw,
@@ -328,7 +350,6 @@ def _s1_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
         "CONSTRAINED UNPREDICTABLE: one of {"
         + ", ".join(f"{a.short} {a.shareability.value}" for a in outcomes) + "}"
     ) + " (S1DecodeMemAttrs)"]
-    sh_text = _sh_text(sh_raw)
     if sh_text is not None:
         lines.append(f"shareability: SH=0b{sh_raw:02b} {sh_text}")
     return lines
@@ -336,24 +357,34 @@ def _s1_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
 
 def _s2_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> list[str]:
     """What a stage-2 block or page's MemAttr means, with and/or without FWB."""
-    from ..arch.s2memattr import describe, fwb_meaning, s2_decode_mem_attrs
+    from ..arch.memtype import Shareability
+    from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
+    from ..errors import ConfigError
+    from ..report.explain import decision_json, s2_meaning
 
     fwb = parse_flag_pair(args.fwb, args.no_fwb, "HCR_EL2.FWB", "fwb")
+    cpu = _cpu(args)
+    if fwb and not cpu.s2fwb:
+        raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
     memattr = desc.memattr
     lines = []
     meanings: dict[str, Any] = {}
     if fwb is not True:
-        dec = s2_decode_mem_attrs(memattr)
-        text = describe(memattr, False)
-        lines.append(f"MemAttr 0b{memattr:04b} without FWB: {text} (S2DecodeMemAttrs)")
+        dec = s2_decode_mem_attrs(memattr, Shareability.ISH, False, cpu)
+        records = tuple(chain[-1] for chain in dec.chains)
+        text = s2_meaning(records)
+        lines.append(f"MemAttr 0b{memattr:04b} without FWB: {text} ({records[0].rule.value})")
         meanings["no_fwb"] = {"text": text, "reserved": dec.reserved,
-                              "outcomes": [a.to_json() for a in dec.outcomes]}
-    if fwb is not False:
-        m = fwb_meaning(memattr)
-        text = describe(memattr, True)
-        lines.append(f"MemAttr 0b{memattr:04b} with FWB: {text} (AArch64_S2ApplyFWBMemAttrs)")
+                              "outcomes": [a.to_json() for a in dec.outcomes],
+                              "decisions": [decision_json(d) for c in dec.chains for d in c]}
+    if fwb is not False and cpu.s2fwb:
+        case = fwb_meaning(memattr, cpu)
+        m = case.result
+        text = s2_meaning((case,))
+        lines.append(f"MemAttr 0b{memattr:04b} with FWB: {text} ({case.rule.value})")
         meanings["fwb"] = {"text": text, "rule": m.rule.value, "reserved": m.reserved,
-                           "device": m.device.name if m.device is not None else None}
+                           "device": m.device.name if m.device is not None else None,
+                           "decisions": [decision_json(case)]}
     sh_text = _sh_text(desc.sh)
     if sh_text is not None:
         lines.append(f"shareability: SH=0b{desc.sh:02b} {sh_text}")

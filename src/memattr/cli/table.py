@@ -7,10 +7,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ._common import emit_json, parse_flag_pair, parse_int
+from ._common import parse_flag_pair, parse_int
 
 if TYPE_CHECKING:
     from ..arch.batch import TableRow
+    from ..arch.cpu import Cpu
+    from ..arch.memtype import MemoryAttributes
 
 __all__ = ["register", "run", "FORMATS", "CSV_HEADER"]
 
@@ -26,13 +28,17 @@ def register(subparsers: Any) -> None:
         help="the full S1 x S2 x FWB x CD matrix (16,384 rows unless narrowed)",
         description=(
             "Every stage-1 MAIR byte (0..255) x stage-2 MemAttr (0..15) x HCR_EL2.FWB {0,1} x "
-            "HCR_EL2.CD {0,1}: 16,384 rows in order fwb, hcr_cd, s1, s2, unless narrowed.  Fixed "
-            "inputs: SH1 = SH2 = ISH (0b11), a data read, FnXS = 0, every feature on (FEAT_XS, "
-            "FEAT_MTE2), stage 1 and stage 2 enabled with caches on.  Each row comes from the "
-            "scalar rules (combine.resolve) through memattr.arch.batch.  A defined input has "
-            "exactly one outcome; a reserved one says why and lists every permitted outcome "
-            "(none for a reserved S1 byte).  JSON: {\"rows\": [{\"fwb\", \"hcr_cd\", \"s1\", "
-            "\"s2\", \"reserved\", \"outcomes\": [ATTR, ...]}, ...]}."
+            "HCR_EL2.CD {0,1}: 16,384 rows in order fwb, hcr_cd, s1, s2, unless narrowed (no "
+            "FWB=1 rows for a CPU without FEAT_S2FWB).  Fixed inputs: SH1 = SH2 = ISH (0b11), a "
+            "data read, FnXS = 0, the features of --cpu (default all), stage 1 and stage 2 "
+            "enabled with caches on.  Each row comes from the scalar rules (combine.resolve) "
+            "through memattr.arch.batch.  A defined input has exactly one outcome; a "
+            "CONSTRAINED UNPREDICTABLE one says why and lists every permitted outcome.  A "
+            "reserved S1 byte (S1ConstrainUnpredictableRESMAIR) acts as an UNKNOWN allocated "
+            "byte (ConstrainUnpredictableBits(Unpredictable_RESMAIR, 8)): its row lists the "
+            "outcomes of every allocated byte (text shows their types, CSV and JSON each "
+            "attribute).  JSON: {\"rows\": [{\"fwb\", \"hcr_cd\", \"s1\", \"s2\", \"reserved\", "
+            "\"outcomes\": [ATTR, ...]}, ...]}; ATTR.xs is null without FEAT_XS."
         ),
     )
     p.add_argument("--fwb", action="store_true", help="only HCR_EL2.FWB=1 rows")
@@ -41,6 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-cd", action="store_true", help="only HCR_EL2.CD=0 rows")
     p.add_argument("--s1", metavar="X", help="only this stage-1 MAIR attribute byte")
     p.add_argument("--s2", metavar="Y", help="only this stage-2 MemAttr")
+    p.add_argument("--cpu", default="all", metavar="NAME",
+                   help="the PE whose features apply: a preset name (default all)")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default text)")
     p.add_argument("--json", action="store_true", help="same as --format json")
 
@@ -49,18 +57,23 @@ def _effective(row: TableRow) -> str:
     if len(row.outcomes) == 1:
         return row.outcomes[0].short
     if row.outcomes:
-        return "one of {" + ", ".join(f"{a.short} {a.shareability.value}" for a in row.outcomes) + "}"
-    return "UNKNOWN"
+        kinds = dict.fromkeys(f"{a.short} {a.shareability.value}" for a in row.outcomes)
+        return "one of {" + ", ".join(kinds) + "}"
+    return "no outcome"
 
 
-def _s1_type(s1: int) -> str:
+def _s1_type(s1: int, cpu: Cpu) -> str:
     from ..arch.mair import decode_attr
 
-    attr = decode_attr(s1)
+    attr = decode_attr(s1, cpu)
     return attr.attrs.short if attr.attrs is not None else "reserved"
 
 
-def _write_csv(rows: list[TableRow]) -> None:
+def _xs(a: MemoryAttributes) -> str:
+    return "" if a.xs is None else str(int(a.xs))
+
+
+def _write_csv(rows: list[TableRow], cpu: Cpu) -> None:
     import csv
 
     w = csv.writer(sys.stdout, lineterminator="\n")
@@ -69,17 +82,17 @@ def _write_csv(rows: list[TableRow]) -> None:
         one = r.outcomes[0] if len(r.outcomes) == 1 else None
         eff = str(one) if one else " | ".join(str(a) for a in r.outcomes)
         w.writerow([
-            int(r.fwb), int(r.hcr_cd), f"0x{r.s1:02x}", f"0b{r.s2:04b}", _s1_type(r.s1),
+            int(r.fwb), int(r.hcr_cd), f"0x{r.s1:02x}", f"0b{r.s2:04b}", _s1_type(r.s1, cpu),
             len(r.outcomes), eff,
             one.shareability.value if one else "",
-            int(one.xs) if one else "",
+            _xs(one) if one else "",
             int(one.tagged) if one else "",
             "" if one is None or one.mair is None else f"0x{one.mair:02x}",
             r.reserved or "",
         ])
 
 
-def _write_text(rows: list[TableRow]) -> None:
+def _write_text(rows: list[TableRow], cpu: Cpu) -> None:
     notes: dict[str, int] = {}
     body = []
     for r in rows:
@@ -88,10 +101,10 @@ def _write_text(rows: list[TableRow]) -> None:
         if r.reserved:
             mark = f"[{notes.setdefault(r.reserved, len(notes) + 1)}]"
         body.append((
-            str(int(r.fwb)), str(int(r.hcr_cd)), f"0x{r.s1:02x}", _s1_type(r.s1), f"0b{r.s2:04b}",
-            _effective(r),
+            str(int(r.fwb)), str(int(r.hcr_cd)), f"0x{r.s1:02x}", _s1_type(r.s1, cpu),
+            f"0b{r.s2:04b}", _effective(r),
             one.shareability.value if one else "-",
-            str(int(one.xs)) if one else "-",
+            (_xs(one) or "-") if one else "-",
             mark,
         ))
     head = ("FWB", "CD", "S1", "S1 type", "S2", "effective", "SH", "XS", "note")
@@ -105,9 +118,40 @@ def _write_text(rows: list[TableRow]) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
+def _rows_json_text(rows: list[TableRow]) -> str:
+    """The JSON document of the rows, compact, as ``json.dumps`` would write it.
+
+    Each distinct outcome list and note is encoded once (by ``json.dumps``) and reused: the
+    reserved S1 bytes' rows share one long list, so encoding per row would repeat it 1,280
+    times.  The result equals ``json.dumps({"rows": [r.to_json() ...]}, separators=(",", ":"))``.
+    """
+    import json
+
+    def enc(obj: object) -> str:
+        return json.dumps(obj, separators=(",", ":"))
+
+    lists: dict[int, str] = {}
+    notes: dict[str | None, str] = {}
+    flag = ("false", "true")
+    parts: list[str] = []
+    for r in rows:
+        outs = lists.get(id(r.outcomes))
+        if outs is None:
+            outs = lists[id(r.outcomes)] = enc([a.to_json() for a in r.outcomes])
+        note = notes.get(r.reserved)
+        if note is None:
+            note = notes[r.reserved] = enc(r.reserved)
+        parts += (f'{{"fwb":{flag[r.fwb]},"hcr_cd":{flag[r.hcr_cd]},"s1":{r.s1},"s2":{r.s2},'
+                  f'"reserved":{note},"outcomes":', outs, "},")
+    if parts:
+        parts[-1] = "}"
+    return '{"rows":[' + "".join(parts) + "]}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the table in the chosen format."""
     from ..arch.batch import table_rows
+    from ..arch.cpu import get_cpu
 
     fmt = args.format or ("json" if args.json else "text")
     if args.json and fmt != "json":
@@ -116,11 +160,12 @@ def run(args: argparse.Namespace) -> int:
     cd = parse_flag_pair(args.cd, args.no_cd, "HCR_EL2.CD", "cd")
     s1 = parse_int(args.s1, "S1 attribute", bits=8) if args.s1 is not None else None
     s2 = parse_int(args.s2, "S2 MemAttr", bits=4) if args.s2 is not None else None
-    rows = table_rows(fwb=fwb, cd=cd, s1=s1, s2=s2)
+    cpu = get_cpu(args.cpu)
+    rows = table_rows(fwb=fwb, cd=cd, s1=s1, s2=s2, cpu=cpu)
     if fmt == "json":
-        emit_json({"rows": [r.to_json() for r in rows]}, compact=True)
+        sys.stdout.write(_rows_json_text(rows) + "\n")
     elif fmt == "csv":
-        _write_csv(rows)
+        _write_csv(rows, cpu)
     else:
-        _write_text(rows)
+        _write_text(rows, cpu)
     return 0

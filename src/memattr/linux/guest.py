@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..arch import mair as _mair
 from ..arch.combine import Controls
+from ..arch.cpu import ALL, Cpu
 from ..arch.memtype import MemoryAttributes, Shareability
 from ..errors import ConfigError, EncodingError
 from .asm.memory import mair_for, mt_layout
@@ -72,7 +73,7 @@ class GuestStage1:
         """The register controls for combining: FWB from the host, M from the guest."""
         return Controls(fwb=fwb, m=self.mmu_on, cd=cd)
 
-    def attrs(self, features: _mair.Features = _mair.ALL_FEATURES) -> MemoryAttributes | None:
+    def attrs(self, features: Cpu = ALL) -> MemoryAttributes | None:
         """The stage-1 attributes alone (None with the MMU off or a reserved byte)."""
         if not self.mmu_on:
             return None

@@ -22,7 +22,7 @@ from ..arch.decision import AslRule, Decision
 from ..arch.esr import FaultKind, encode_fsc
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import AlignmentOutcome, TypeProperties, type_properties
-from ..arch.s2memattr import describe as describe_s2
+from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
 from ..errors import ConfigError
 from ..mmu.regime import Regime
 from ..mmu.walk import Translation, WalkResult, walk
@@ -184,7 +184,9 @@ class Evaluation:
     def s2_meaning(self) -> str | None:
         """What the written MemAttr means with this host's FWB setting."""
         m = self.s2_memattr
-        return describe_s2(m, self.host.fwb) if m is not None else None
+        if m is None:
+            return None
+        return fwb_meaning(m).result.description if self.host.fwb else s2_decode_mem_attrs(m).label
 
     @property
     def s2_prot(self) -> KVM_PGTABLE_PROT | None:

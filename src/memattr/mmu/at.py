@@ -21,7 +21,6 @@ import enum
 from dataclasses import dataclass
 
 from ..arch.esr import FaultKind
-from ..arch.mair import Features
 from ..arch.par import Par, decode_par, encode_par, encode_par_fault
 from ..errors import ConfigError
 from .physmem import DescReader
@@ -126,16 +125,18 @@ def at(mem: DescReader, regime: Regime, op: ATOp | str, va: int, *,
     t = res.translation
     assert t is not None
     cpu = regime.cpu
-    feats = Features(xs=cpu.xs, mte2=cpu.mte2)
     outcomes = t.resolution.s1 if not o.stage12 else t.resolution.outcomes
-    pars = tuple(dict.fromkeys(encode_par(t.pa, a, features=feats, mte_perm=cpu.mte_perm)
+    pars = tuple(dict.fromkeys(encode_par(t.pa, a, cpu=cpu)
                                for a in outcomes))
+    # A reserved MAIR byte: the attributes are an UNKNOWN allocated value, so PAR_EL1.ATTR is one
+    # of the permitted set (S1ConstrainUnpredictableRESMAIR); ``pars`` lists them all.
+    unknown = t.resolution.s1_unknown
     if pars:
-        return ATResult(o, va, from_el, pars[0], pars, res)
+        return ATResult(o, va, from_el, pars[0], pars, res, attrs_unknown=unknown)
     # Reserved MAIR byte: UNKNOWN attributes.  PA and the fixed bits are still known.
     from ..arch.memtype import NORMAL_NC
 
-    par = encode_par(t.pa, NORMAL_NC, features=feats) & ~_ATTR_MASK
+    par = encode_par(t.pa, NORMAL_NC, cpu=cpu) & ~_ATTR_MASK
     return ATResult(o, va, from_el, par, (), res, attrs_unknown=True)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..arch.combine import Access as CombineAccess
 from ..arch.combine import Controls, resolve
+from ..arch.cpu import Cpu
 from ..arch.descriptor import (
     DESC_AF,
     DESC_DBM,
@@ -56,7 +57,6 @@ from ..arch.descriptor import (
     S2_XN_SHIFT,
 )
 from ..arch.esr import FaultKind
-from ..arch.mair import Features
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
 from ..arch.walkparams import VA_RANGE_BIT, addr_top
 from ..errors import EncodingError
@@ -198,7 +198,7 @@ _resolve = lru_cache(maxsize=16384)(resolve)
 
 
 @lru_cache(maxsize=64)
-def _luts(controls: Controls, kind: AccessKind, features: Features) -> tuple[Any, Any]:
+def _luts(controls: Controls, kind: AccessKind, features: Cpu) -> tuple[Any, Any]:
     """(S1 type faults unaligned accesses [MAIR byte], S2 (or FWB-combined) type faults them
     [MAIR byte, MemAttr]) -- each entry from combine.resolve and arch.properties."""
     import numpy as np
@@ -207,10 +207,10 @@ def _luts(controls: Controls, kind: AccessKind, features: Features) -> tuple[Any
     s1dev = np.zeros(256, dtype=bool)
     s2dev = np.zeros((256, 16), dtype=bool)
     for b in range(256):
-        r = _resolve(b, 0xF, controls=controls, access=acc, features=features)
+        r = _resolve(b, 0xF, controls=controls, access=acc, cpu=features)
         s1dev[b] = any(s1_has_alignment_fault(a, acc, False) for a in r.s1)
         for m in range(16):
-            r2 = (_resolve(b, m, controls=controls, access=acc, features=features)
+            r2 = (_resolve(b, m, controls=controls, access=acc, cpu=features)
                   if controls.fwb or b == 0 else None)
             if r2 is None:  # without FWB the stage-2 type does not depend on stage 1
                 s2dev[b, m] = s2dev[0, m]
@@ -220,14 +220,14 @@ def _luts(controls: Controls, kind: AccessKind, features: Features) -> tuple[Any
 
 
 @lru_cache(maxsize=64)
-def _ptw_lut(controls: Controls, walk_attr: int, sh1: int, features: Features) -> Any:
+def _ptw_lut(controls: Controls, walk_attr: int, sh1: int, features: Cpu) -> Any:
     """S2 MemAttr -> the stage-1 walk hits stage-2 Device (resolve with AccessType TTW)."""
     import numpy as np
 
     out = np.zeros(16, dtype=bool)
     for m in range(16):
         r = _resolve(walk_attr, m, sh1=sh1, sh2=0b11, controls=controls,
-                     access=CombineAccess.TTW, features=features)
+                     access=CombineAccess.TTW, cpu=features)
         out[m] = any(a.is_device for a in r.s2)
     return out
 
@@ -519,9 +519,9 @@ def walk_batch(
     return BatchResult(**joined)
 
 
-def _features(regime: Regime) -> Features:
+def _features(regime: Regime) -> Cpu:
     cpu = regime.cpu
-    return Features(xs=cpu.xs, mte2=cpu.mte2)
+    return cpu
 
 
 def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,

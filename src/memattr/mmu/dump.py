@@ -62,7 +62,7 @@ from ..arch.descriptor import (
     XN_NAMES,
 )
 from ..arch.mair import LINUX_MT, decode_attr
-from ..arch.s2memattr import describe as s2_describe
+from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
 from ..errors import ConfigError
 from .pgtable import Codec, visit
 from .physmem import TableMemory
@@ -371,8 +371,9 @@ def memattr_dump(
             xn = (raw >> S2_XN_SHIFT) & S2_XN_MASK
             x = XN_NAMES[xn]
             af = "AF" if raw & _S2AF else "--"
-            text = f"{rng} {out} {r}{w} {x:<3} {af} MemAttr=0x{memattr:x} " \
-                   f"{s2_describe(memattr, fwb)}"
+            meaning = fwb_meaning(memattr).result.description if fwb else \
+                s2_decode_mem_attrs(memattr).label
+            text = f"{rng} {out} {r}{w} {x:<3} {af} MemAttr=0x{memattr:x} {meaning}"
             if s1_attr is not None:
                 # With DS=1 bits[9:8] are OA[51:50]; SH is VTCR_EL2.SH0, not given here: ISH.
                 sh2 = 0b11 if geom.ds else (raw >> DESC_SH_SHIFT) & DESC_SH_MASK

@@ -85,7 +85,6 @@ from ..arch.descriptor import (
 )
 from ..arch.esr import FaultKind, encode_abort_esr, encode_fsc
 from ..arch.fields import genmask
-from ..arch.mair import Features
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
 from ..arch.walkparams import WalkRule
@@ -613,7 +612,7 @@ class _Plan:
     def __init__(self, reg: Regime) -> None:
         cpu = reg.cpu
         self.ctl = reg.controls
-        self.features = Features(xs=cpu.xs, mte2=cpu.mte2)
+        self.cpu = cpu
         self.xs = cpu.xs
         self.s1_enabled = reg.s1_enabled
         self.s2_enabled = reg.s2_enabled
@@ -646,7 +645,8 @@ class _Plan:
         if got is None:
             res = self.resolve(s1_attr, memattr, sh1, sh2, fnxs, kind.combine_access)
             notes = ((res.reserved,) if res.reserved else ()) + tuple(res.faults)
-            got = self.final[key] = (res, res.outcomes[0] if res.outcomes else None, notes)
+            got = self.final[key] = (res, res.outcomes[0] if res.outcomes and not res.s1_unknown
+                                      else None, notes)
         return got
 
     def memo_for(self, mem: Any) -> dict[tuple[Any, ...], Any]:
@@ -663,7 +663,7 @@ class _Plan:
         r = self.res.get(key)
         if r is None:
             r = self.res[key] = resolve(s1_attr, memattr, sh1=sh1, sh2=sh2, fnxs=fnxs,
-                                        controls=self.ctl, access=kind, features=self.features)
+                                        controls=self.ctl, access=kind, cpu=self.cpu)
         return r
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..analysis.compare import Row, compare, groups
 from ..analysis.replay import Replay, Result, decision
+from ..arch.decision import AslRule
+from ..arch.memtype import MemoryAttributes
 from ..linux.mm import VM_ALLOW_ANY_UNCACHED
 from ..linux.mmap import COMMIT_VFIO_WC_SAFE
 from ..linux.policy import COMMITS
@@ -49,31 +51,41 @@ def story_sentence(row: Row) -> str:
 
 
 def combining(r: Result) -> str:
-    """Who wins the S1 x S2 combination, and by which rules (their ASL names)."""
+    """Who wins the S1 x S2 combination, and by which rules (their ASL names), from the records."""
+    head, rules = _combining(r)
+    return f"{head} ({rules})" if rules else head
+
+
+def _combining(r: Result) -> tuple[str, str]:
+    """(who wins, the rules that decided) of one result, rendered from its records."""
+    from .explain import deciding
+
     e = r.evaluation
     res, eff, g = e.resolution, e.effective, e.guest_s1
     if res is None or eff is None:
-        return r.cell
+        return r.cell, ""
     if g is None:
         head = f"{eff.short} (guest MMU off)"
     elif eff.short == g.short:
         head = f"the guest's {g.short} wins"
     else:
         head = f"{eff.short} overrides the guest's {g.short}"
-    skip = {"S1DecodeMemAttrs", "EffectiveShareability", "S2DecodeMemAttrs"}
-    steps = [st for st in res.steps if st.rule not in skip]
-    if r.fwb:
-        meaning = next((st.text.split(": ", 1)[-1] for st in steps
-                        if st.rule == "AArch64_S2ApplyFWBMemAttrs" and "with FWB" in st.text), "")
-        memattr = f" 0b{e.leaf.memattr & 7:03b}" if e.leaf is not None else ""
-        rules = f"AArch64_S2ApplyFWBMemAttrs{memattr}" + (f" '{meaning}'" if meaning else "")
-        extra = [st.rule for st in steps if st.rule != "AArch64_S2ApplyFWBMemAttrs"]
+    decided = deciding(res.paths)
+    names = [d.rule.value for d in decided]
+    fwb_rule = AslRule.AArch64_S2ApplyFWBMemAttrs
+    case = next((d for p in res.paths for d in p
+                 if d.rule is fwb_rule and not isinstance(d.result, MemoryAttributes)), None)
+    if case is not None:
+        attr = case.input("attr")
+        label = getattr(case.result, "label", "")
+        rules = f"{fwb_rule.value} 0b{attr & 7:03b} '{label}'" if isinstance(attr, int) \
+            else fwb_rule.value
+        extra = [n for n in dict.fromkeys(names) if n != fwb_rule.value]
         if extra:
-            rules += ", then " + ", ".join(dict.fromkeys(extra))
+            rules += ", then " + ", ".join(extra)
     else:
-        names = ["S2CombineS1MemAttrs"] + [st.rule for st in steps]
-        rules = "/".join(dict.fromkeys(names))
-    return f"{head} ({rules})"
+        rules = "/".join(dict.fromkeys([AslRule.S2CombineS1MemAttrs.value, *names]))
+    return head, rules
 
 
 def _why_group(rp: Replay, name: str, pols: list[str]) -> str:
@@ -100,13 +112,13 @@ def _why_group(rp: Replay, name: str, pols: list[str]) -> str:
         who = "user_mem_abort" if e.vma is not None else "kvm_phys_addr_ioremap"
         bits.append(f"so {who} maps it {e.leaf.kind} at stage 2 (MemAttr "
                     f"0b{e.leaf.memattr:04b}{cite})")
+    parts = {f: _combining(res) for f, res in first.items()}
     rules = [f"{combining(res)} {'with' if f else 'without'} FWB" for f, res in first.items()]
-    same = len({combining(res).split(" (")[0] for res in first.values()}) == 1
+    same = len({head for head, _ in parts.values()}) == 1
     if same and len(rules) > 1:
-        heads = [combining(res) for res in first.values()]
-        head = heads[0].split(" (")[0]
-        detail = "; ".join(f"{h[len(head) + 2:-1]} {'with' if f else 'without'} FWB"
-                           for f, h in zip(first, heads, strict=True))
+        head = next(iter(parts.values()))[0]
+        detail = "; ".join(f"{rule} {'with' if f else 'without'} FWB"
+                           for f, (_h, rule) in parts.items())
         bits.append(f"{head} ({detail})")
     else:
         bits.append("; ".join(rules))
@@ -157,8 +169,8 @@ def render_demo(rp: Replay, *, color: bool = False) -> str:
         seen: dict[str, list[tuple[str, bool]]] = {}
         for r in results:
             text = r.accesses[k].outcome
-            bus = [h.text.split(": ", 1)[1] for h in r.hazards
-                   if h.kind == "unaligned" and acc.op != "exec" and ": " in h.text]
+            bus = [h.detail for h in r.hazards
+                   if h.kind == "unaligned" and acc.op != "exec" and h.detail]
             if bus:
                 text += f"; {bus[0]}"
             seen.setdefault(text, []).append((r.policy_name, r.fwb))

@@ -17,8 +17,16 @@ SCHEMA = "memattr.replay/1"
 
 def replay_document(rp: Replay) -> dict[str, Any]:
     """The JSON-ready document: scenario, policies, FWB values, comparison table and results."""
+    from .explain import steps_json
+    from .text import why
+
     doc: dict[str, Any] = {"schema": SCHEMA}
     doc.update(rp.to_json())
+    # The reason with the deciding rule, and the records it is rendered from.
+    for item, r in zip(doc["results"], rp.results, strict=True):
+        item["reason"] = why(r)
+        res = r.evaluation.resolution
+        item["decisions"] = steps_json(res.paths) if res is not None else []
     doc["comparison"] = compare(rp).to_json()
     return doc
 

@@ -12,14 +12,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from ..analysis.compare import Comparison, compare
-from ..analysis.replay import Replay, Result, combine_rule
+from ..analysis.replay import Replay, Result
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import type_properties
 from ..linux.events import EventKind
 from .kernel import kernel_why, seen
 
-__all__ = ["Style", "render_table", "render_replay", "label_of", "grouped", "type_legend",
-           "run_why"]
+__all__ = ["Style", "render_table", "render_replay", "label_of", "grouped", "type_legend", "why", "run_why"]
 
 T = TypeVar("T")
 
@@ -94,6 +93,17 @@ def grouped(results: Iterable[Result], key: Callable[[Result], T]) -> list[tuple
     return list(out.items())
 
 
+def why(r: Result) -> str:
+    """Why a result is its answer: the replay's reason, then the rule that decided the type
+    (rendered from the resolution's records)."""
+    from .explain import decided_text
+
+    res = r.evaluation.resolution
+    rule = decided_text(res.paths) if res is not None and r.evaluation.effective is not None \
+        else ""
+    return "; ".join(p for p in (r.reason, rule) if p)
+
+
 def _chain(r: Result) -> str:
     e = r.evaluation
     vmm = e.vmm_s1.short if e.vmm_s1 is not None else "no VMA"
@@ -112,7 +122,10 @@ def run_why(r: Result) -> str:
     parts = [kernel_why(e.decisions)]
     if e.leaf is not None and e.effective is not None:
         parts.append(f"S2 MemAttr 0b{e.leaf.memattr:04b}" + (" (FWB)" if e.host.fwb else ""))
-        parts.append(combine_rule(e))
+        if e.resolution is not None:
+            from .explain import decided_text
+
+            parts.append(decided_text(e.resolution.paths))
     return "; ".join(p for p in parts if p) or r.reason
 
 
@@ -210,10 +223,10 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
         for chain, group in grouped(results, _chain):
             label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
             lines.append(f"  {label}: {chain}")
-            for why, sub in grouped(group, run_why):
+            for text, sub in grouped(group, run_why):
                 sub_label = label_of([(r.policy_name, r.fwb) for r in sub], rp.policies, rp.fwb)
                 prefix = "why" if sub_label == label else f"why, {sub_label}"
-                lines.append(f"      {prefix}: {why}")
+                lines.append(f"      {prefix}: {text}")
         for i, acc in enumerate(a for a in sc.accesses if a.mapping == name):
             what = (f"{acc.size}-byte {acc.op} at +0x{acc.offset:x}"
                     + ("" if (first.mapping.ipa + acc.offset) % acc.size == 0 else " (unaligned)"))

@@ -168,6 +168,8 @@ def _s2_nofwb(want: str) -> int:
         if d.reserved or len(d.outcomes) != 1:
             continue
         a = d.outcomes[0]
+        if a.notagaccess:  # 0b0100 with FEAT_MTE_PERM: WB NoTagAccess, not a type KVM names
+            continue
         if want == "DEVICE_nGnRE" and a.device is DeviceType.nGnRE:
             return v
         if want in ("NORMAL_NC", "NORMAL") and a.inner is not None and a.outer is not None:
@@ -179,7 +181,7 @@ def _s2_nofwb(want: str) -> int:
 
 def _s2_fwb(rule: FwbRule, device: DeviceType | None = None) -> int:
     for v in range(8):
-        m = fwb_meaning(v)
+        m = fwb_meaning(v).result
         if m.rule is rule and m.device is device and not m.reserved:
             return v
     raise AssertionError(rule)  # pragma: no cover

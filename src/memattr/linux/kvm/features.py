@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...arch.cpu import Cpu
-from ...arch.mair import Features
+from ...arch.cpu import ALL, Cpu
 from ...errors import ConfigError
 from ..commits import COMMITS
 from ..version import V6_17, KernelVersion
@@ -82,9 +81,9 @@ class HostFeatures:
                    idc=self.idc, lpa2=self.lpa2)
 
     @property
-    def arch_features(self) -> Features:
-        """The arch-level features used to decode the guest's MAIR."""
-        return Features(xs=self.xs, mte2=self.mte)
+    def arch_features(self) -> Cpu:
+        """The PE features the arch rules use (FEAT_XS, FEAT_MTE2; no FEAT_MTE_PERM)."""
+        return ALL.with_(name="kvm-host", xs=self.xs, mte2=self.mte, mte_perm=False)
 
 
 @dataclass(frozen=True, slots=True)
