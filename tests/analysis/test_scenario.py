@@ -93,7 +93,8 @@ def test_bad_size_string() -> None:
     """A size string that is not a number is a ParseError naming the key."""
     text = GOOD.replace('size = "1M"', 'size = "lots"')
     msg = error_of(text, ParseError)
-    assert re.match(r"s\.toml:\d+: device\[0\]\.bar\[0\]\.size: expected a size", msg)
+    assert re.match(r"s\.toml:\d+: device\[0\]\.bar\[0\]\.size: got 'lots' \(expected .*"
+                    r"such as '16M'\)$", msg)
 
 
 def test_unknown_policy_lists_the_known_ones() -> None:
