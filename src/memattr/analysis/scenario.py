@@ -460,7 +460,7 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (
     SourceKind("anon", "anonymous RAM (MAP_PRIVATE|MAP_ANONYMOUS)", None,
                (_mkey("size", required=True), _mkey("phys")), _anon),
     SourceKind("hugetlb", "hugetlbfs RAM (hugetlbfs_file_mmap)", None,
-               (_mkey("size", required=True), _mkey("phys"), _mkey("page_size")), _hugetlb),
+               (_mkey("size", required=True), _mkey("page_size"), _mkey("phys")), _hugetlb),
     SourceKind("gicv", "the GICv2 virtual CPU interface, mapped by KVM itself "
                "(kvm_phys_addr_ioremap)", "gicv2", (_mkey("ipa", required=True),), _gicv),
 )

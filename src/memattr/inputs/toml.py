@@ -316,9 +316,8 @@ class AnyOf(Kind):
                 kind.convert(value)
             except Invalid as exc:
                 if not exc.problem.startswith("got "):
-                    raise Invalid(exc.problem, exc.expected or self.expected, exc.at,
-                                  exc.kind) from None
-        raise Invalid(first.problem, self.expected, first.at, first.kind)
+                    raise Invalid(exc.problem, exc.expected, exc.at, exc.kind) from None
+        raise Invalid(first.problem, None, first.at, first.kind)
 
 
 class Check(Kind):
