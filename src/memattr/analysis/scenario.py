@@ -701,7 +701,7 @@ def _policies(rec: t.Record) -> tuple[str, ...]:
             get_policy(name)
         except ConfigError:
             at: KeyPath = (key,) if key == "policy" else (key, i)
-            raise rec.error(at, f"unknown policy {show(name)}", f"known: "
+            raise rec.error(at, f"unknown policy {show(name)}", f"one of "
                             f"{', '.join(policy_names())}, or a release such as 6.12") from None
     return tuple(dict.fromkeys(names))
 
