@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness import CALLS
+from .harness import CALLS, SET_ASIDE
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -12,3 +12,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"fuzz: {CALLS['count']} generated command lines run "
                                     "in-process, each checked (exit 0/2, one escaped error line, "
                                     "valid JSON, time and memory bounds)")
+    for what, n in SET_ASIDE.items():
+        terminalreporter.write_line(f"fuzz: {n} inputs set aside, known defect: {what}")

@@ -26,7 +26,8 @@ from hypothesis import settings
 
 from memattr.cli import main
 
-__all__ = ["Outcome", "call", "check", "fuzz_settings", "CALLS", "TIME_BOUND", "MEMORY_BOUND"]
+__all__ = ["Outcome", "call", "check", "fuzz_settings", "CALLS", "SET_ASIDE", "TIME_BOUND",
+           "MEMORY_BOUND"]
 
 TIME_BOUND = 30
 """Seconds one command line may take before it counts as a hang."""
@@ -36,6 +37,9 @@ MEMORY_BOUND = 2 << 30
 
 CALLS = {"count": 0}
 """Command lines run so far (reported at the end of the session)."""
+
+SET_ASIDE: dict[str, int] = {}
+"""Inputs set aside because they reach a known defect another helper is fixing, by defect."""
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -127,7 +131,7 @@ def check(o: Outcome) -> None:
             json.loads(o.out)
 
 
-def fuzz_settings(short: int, *, long_factor: int = 30) -> settings:
+def fuzz_settings(short: int, *, long_factor: int = 15) -> settings:
     """Hypothesis settings for a fuzz target: ``short`` examples, derandomised, under
     ``make test``; ``short * long_factor`` random ones (scaled by MEMATTR_FUZZ_SCALE) under
     ``make fuzz`` (MEMATTR_FUZZ=long), printing the blob that reproduces a failure."""
