@@ -12,6 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "memattr"
 # Lower index = lower layer.  interop and report share a rank; cli is on top.
 RANK = {
     "errors": 0,
+    "inputs": 0,  # bounded files, the TOML reader, the terminal sanitiser: usable everywhere
     "arch": 1,
     "mmu": 2,
     "platform": 3,

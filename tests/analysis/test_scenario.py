@@ -93,7 +93,8 @@ def test_bad_size_string() -> None:
     """A size string that is not a number is a ParseError naming the key."""
     text = GOOD.replace('size = "1M"', 'size = "lots"')
     msg = error_of(text, ParseError)
-    assert re.match(r"s\.toml:\d+: device\[0\]\.bar\[0\]\.size: expected a size", msg)
+    assert re.match(r"s\.toml:\d+: device\[0\]\.bar\[0\]\.size: got 'lots' \(expected .*"
+                    r"such as '16M'\)$", msg)
 
 
 def test_unknown_policy_lists_the_known_ones() -> None:
@@ -286,3 +287,122 @@ def test_access_beyond_its_mapping() -> None:
     msg = error_of(text, ConfigError)
     assert msg.startswith(f"s.toml:{line_of(text, 'offset = 0x1ffc')}: access[0].offset: ")
     assert "beyond guest mapping 'wc'" in msg
+
+
+# --- declarations: each source and device kind once, the docs agree ------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+
+def test_docs_list_every_source_with_its_keys() -> None:
+    """docs/scenarios.md's source table has one row per declared source, with its keys."""
+    from memattr.analysis.scenario import SOURCE_KINDS
+
+    rows = {}
+    for line in DOC.read_text().splitlines():
+        m = re.match(r"\| `([a-z-]+)` \|.*\| (.*) \|$", line)
+        if m and m.group(1) in SOURCES:
+            rows[m.group(1)] = re.findall(r"`([a-z_]+)`", m.group(2))
+    assert list(rows) == [s.name for s in SOURCE_KINDS]
+    for s in SOURCE_KINDS:
+        assert rows[s.name] == [f.key for f in s.fields], s.name
+
+
+def test_docs_describe_every_device_kind_key() -> None:
+    """Each device kind's bullet in docs/scenarios.md names every key it declares."""
+    from memattr.analysis.scenario import DEVICE_KIND_DECLS
+
+    text = DOC.read_text()
+    for kind in DEVICE_KIND_DECLS:
+        bullet = text.split(f'* `kind = "{kind.name}"`', 1)[1].split("\n* ", 1)[0]
+        for f in kind.keys:
+            assert f"`{f.key}`" in bullet or f"[[device.{f.key}]]" in bullet, (kind.name, f.key)
+
+
+def test_replay_builds_sources_from_their_declarations() -> None:
+    """The replay's mapping_source is the declaration's build, for every source."""
+    from memattr.analysis.replay import mapping_source
+    from memattr.analysis.scenario import SOURCE_KINDS, VmmMappingSpec
+
+    for s in SOURCE_KINDS:
+        spec = VmmMappingSpec("m", s.name, device="d", size=0x1000, phys=0)
+        assert type(mapping_source(spec)) is type(s.build(spec))
+    with pytest.raises(ConfigError, match="not a mapping source"):
+        mapping_source(VmmMappingSpec("m", "vfio-pcie"))
+
+
+# --- [cpu] presets and address widths -------------------------------------------------------------
+
+
+@pytest.fixture()
+def small_cpu(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A preset without FEAT_S2FWB or FEAT_XS and a 40-bit PA."""
+    from memattr.arch import cpu
+
+    preset = cpu.Cpu(name="small", pa_max=40, s2fwb=False, xs=False, lpa=False, lpa2=False)
+    monkeypatch.setitem(cpu.PRESETS, "small", preset)
+    return "small"
+
+
+def test_cpu_preset_gives_defaults_and_bounds(small_cpu: str) -> None:
+    """[cpu] name picks a preset: its features are the defaults, its PAMax bounds addresses."""
+    text = GOOD.replace("fwb = [false, true]", f'name = "{small_cpu}"')
+    sc = loads(text.replace("0x80_0000_0000", "0x80_0000_0000"), "s.toml")
+    assert sc.cpu.fwb == (False,) and sc.cpu.xs is False and sc.cpu.pa_max == 40
+    assert sc.cpu.name == small_cpu
+    msg = error_of(text.replace("base = 0x80_0000_0000", "base = 0x100_0000_0000"), ConfigError)
+    assert "device[0].bar[0].size: 0x10000000000 + 0x100000 ends beyond the 40-bit physical " \
+           "address space of cpu 'small'" in msg
+
+
+def test_cpu_features_a_preset_lacks(small_cpu: str) -> None:
+    """Switching on a feature the preset does not implement is an error at its key."""
+    text = GOOD.replace("fwb = [false, true]", f'name = "{small_cpu}"\nfwb = [false, true]')
+    msg = error_of(text, ConfigError)
+    assert msg.startswith(f"s.toml:{line_of(text, 'fwb =')}: cpu.fwb: cpu 'small' does not "
+                          "implement FEAT_S2FWB")
+    msg = error_of(GOOD.replace("fwb = [false, true]", 'name = "nope"'), ConfigError)
+    assert "cpu.name: unknown CPU 'nope' (expected one of" in msg and "all" in msg
+
+
+def test_default_cpu_is_52_bits() -> None:
+    """Without a preset every feature is there and PAMax is 52 bits."""
+    sc = loads(GOOD, "s.toml")
+    assert sc.cpu.name == "all" and sc.cpu.pa_max == 52
+    msg = error_of(GOOD.replace("ipa = 0x10_0000_0000", "ipa = 0xf_ffff_ffff_f000"), ConfigError)
+    assert "memslot[0].ipa: " in msg and "52-bit intermediate physical address space" in msg
+
+
+@pytest.mark.parametrize(("old", "new", "key", "why"), [
+    ('size = "1M"', 'size = "1M"\n[[device.bar]]\nindex = 0\nbase = 0x90_0000_0000\nsize = "1M"',
+     "device[0].bar[1].index", "BAR0 is defined twice"),
+    ('size = "1M"', 'size = "96K"', "device[0].bar[0].size", "0x18000 is not a power of two"),
+    ('ipa = 0x10_0000_0000', 'ipa = 0x10_0000_0000\noffset = 0x100000', "memslot[0].offset",
+     "0x100000 is beyond mapping 'bar0' (0x100000 bytes)"),
+    ('ipa = 0x10_0000_0000', 'ipa = 0x10_0000_0000\nsize = "2M"', "memslot[0].size",
+     "offset 0 + size 0x200000 is beyond mapping 'bar0'"),
+    ('device = "nic"', 'device = "nic"\nsize = "2M"', "vmm_mapping[0].size",
+     "offset 0 + size 0x200000 is beyond the BAR0 of 'nic' (0x100000 bytes)"),
+    ('kind = "pcie"', 'kind = "pcie"\nbdf = "01:00.9"', "device[0].bdf", "'01:00.9' is not a BDF"),
+    ('kind = "pcie"', 'kind = "pcie"\nnum_vfs = 65536', "device[0].num_vfs",
+     "65536 is out of range"),
+])
+def test_impossible_values_name_their_key(old: str, new: str, key: str, why: str) -> None:
+    """Values the hardware or the kernel cannot have are refused at the key that has them."""
+    msg = error_of(GOOD.replace(old, new, 1))
+    assert f": {key}: {why}" in msg, msg
+    assert "0x-" not in msg
+
+
+def test_scenario_locate_adds_the_place_once() -> None:
+    """Errors from lower layers get file:line: key once, however often they are re-raised."""
+    sc = loads(GOOD, "s.toml")
+    first = sc.locate(("device", 0, "bar", 0), ConfigError("BAR0 address=0x1: not aligned"))
+    assert sc.locate(("device", 0), first) is first
+    assert str(first).startswith(f"s.toml:{line_of(GOOD, '[[device.bar]]')}: device[0].bar[0]: ")
+
+
+def test_values_in_json_are_exact() -> None:
+    """Names keep their exact characters (the report escapes them, JSON does not)."""
+    text = GOOD.replace('name = "wc"', 'name = "\\u001b[2J wc"')
+    assert loads(text, "s.toml").guest_mappings[0].name == "\x1b[2J wc"

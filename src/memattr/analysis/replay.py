@@ -22,17 +22,9 @@ from ..linux.kvm.features import HostFeatures, VmConfig
 from ..linux.kvm.mmu import KVM_VGIC_V2_CPU_SIZE
 from ..linux.mm import VM_ALLOW_ANY_UNCACHED
 from ..linux.mmap import (
-    AnonymousRam,
-    DevMem,
-    DriverPfnmap,
     GicvInterface,
-    HugetlbRam,
     MappingSource,
-    NvgraceRegion,
-    PciSysfsResource,
     RawVma,
-    VfioPciBar,
-    VfioPlatformRegion,
     mmap_source,
     source_size,
 )
@@ -57,7 +49,7 @@ from ..platform import (
     SriovCapability,
 )
 from .hazards import Hazard, hazards_for
-from .scenario import AccessSpec, GuestMappingSpec, Scenario, VmmMappingSpec
+from .scenario import AccessSpec, GuestMappingSpec, Scenario, VmmMappingSpec, source_kind
 
 __all__ = [
     "AccessResult",
@@ -78,10 +70,8 @@ __all__ = [
 # --- building the Linux model's inputs from a scenario ----------------------------------------
 
 
-def _wrap(sc: Scenario, path: tuple[str | int, ...], exc: MemattrError) -> ConfigError:
-    from .tomlpos import format_path
-
-    return ConfigError(f"{sc.where(*path)}: {format_path(path)}: {exc}")
+def _wrap(sc: Scenario, path: tuple[str | int, ...], exc: MemattrError) -> MemattrError:
+    return sc.locate(path, exc)  # file:line: key: once, however many layers re-raise it
 
 
 def build_platform(sc: Scenario) -> Platform:
@@ -141,9 +131,9 @@ def build_platform(sc: Scenario) -> Platform:
             windows = tuple(HostBridgeWindow(b, s) for b, s in p.windows)
         else:  # one window spanning every BAR, VF BARs included
             every = [b for ep in endpoints for b in ep.all_bars()]
-            lo = min(b.address for b in every)
-            hi = max(b.end for b in every)
-            windows = (HostBridgeWindow(lo, hi - lo),)
+            lo = min((b.address for b in every), default=0)  # a device may have no BAR
+            hi = max((b.end for b in every), default=0)
+            windows = (HostBridgeWindow(lo, hi - lo),) if every else ()
         pcie_errors = PcieErrorModel(aer=p.aer, dpc=p.dpc,
                                      root_complex_errors=p.root_complex_errors,
                                      containment=Containment(p.containment))
@@ -167,32 +157,8 @@ _AXI_UNALIGNED = {
 
 
 def mapping_source(m: VmmMappingSpec) -> MappingSource:
-    """The Linux model's description of a ``[[vmm_mapping]]``."""
-    if m.source == "vfio-pci":
-        return VfioPciBar(m.device, m.bar, m.vf, m.offset, m.size)
-    if m.source in ("nvgrace-gpu-resmem", "nvgrace-gpu-usemem"):
-        return NvgraceRegion(m.device, m.source.rsplit("-", 1)[1], m.offset, m.size)
-    if m.source == "vfio-platform":
-        return VfioPlatformRegion(m.device, m.offset, m.size)
-    if m.source in ("sysfs-resource", "sysfs-resource-wc"):
-        return PciSysfsResource(m.device, m.bar, m.source.endswith("-wc"), m.offset, m.size)
-    if m.source == "dev-mem":
-        assert m.phys is not None and m.size is not None
-        return DevMem(m.phys, m.size, m.o_sync)
-    if m.source == "anon":
-        assert m.size is not None
-        return AnonymousRam(m.size, m.phys, bool(getattr(m, "thp", False)))
-    if m.source == "hugetlb":
-        assert m.size is not None
-        return HugetlbRam(m.size, m.page_size, m.phys)
-    if m.source == "gicv":
-        return GicvInterface()
-    if m.source == "pfnmap":  # keys the new reader adds: phys, size, pgprot, mixedmap
-        assert m.phys is not None and m.size is not None
-        return DriverPfnmap(m.phys, m.size, getattr(m, "pgprot", "writecombine"),
-                            bool(m.allow_any_uncached), bool(getattr(m, "mixedmap", False)),
-                            m.name)
-    raise ConfigError(f"vmm_mapping {m.name}: source {m.source!r} not modelled")
+    """The Linux model's description of a ``[[vmm_mapping]]`` (its source's declaration builds it)."""
+    return source_kind(m.source).build(m)
 
 
 def _forced_source(

@@ -1,18 +1,22 @@
 """Scenario files: a host, a VMM, KVM memslots, a guest and the policies to compare, in TOML.
 
-:func:`load` reads a file (:func:`loads` a string) with the standard library's ``tomllib``,
-checks it against the schema below and returns a :class:`Scenario`.  Every error names the file,
-the line and the key: ``demo.toml:12: vmm_mapping[1].source: 'vfio-pcie' is not a mapping source
-(expected one of ...)``.  Syntax and type errors raise :class:`~memattr.errors.ParseError`;
-well-formed but impossible content (an unknown policy, a dangling reference, overlapping regions)
+:func:`load` reads a file (:func:`loads` a string) through the shared reader
+(:mod:`memattr.inputs.toml`: bounded, pre-scanned, declaration-driven), checks it against
+:data:`SCHEMA` and the cross-references and widths below, and returns a :class:`Scenario`.  Every
+error names the file, the line and the key, once: ``demo.toml:12: vmm_mapping[1].source:
+'vfio-pcie' is not a mapping source (expected one of ...)``.  Syntax, type and range errors raise
+:class:`~memattr.errors.ParseError`; well-formed but impossible content (an unknown policy, a
+dangling reference, an offset beyond its BAR, an address beyond the CPU's physical address size)
 raises :class:`~memattr.errors.ConfigError`.
 
-The schema (docs/scenarios.md has the commented example)::
+Each mapping source (:data:`SOURCE_KINDS`) and device kind (:data:`DEVICE_KIND_DECLS`) declares
+its TOML name and keys once; the schema, the replay (``source_kind(name).build``) and the docs
+test read those declarations.  The schema (docs/scenarios.md has the commented example)::
 
     name, description              strings (optional)
     policy | policies              a policy name or a list of them (required; see POLICIES)
-    [cpu]                          fwb (bool or list of bools), dic, mte, xs, hcr_cd
-    [host]                         bits (64 or 32: BITS_PER_LONG), release (optional)
+    [cpu]                          name (a preset), fwb (bool or list of bools), dic, mte, xs, hcr_cd
+    [host]                         bits (64 or 32: BITS_PER_LONG)
     [pcie]                         ecam, windows, aer, dpc, root_complex_errors, containment
     [[ram]]                        name, base, size, linear_map
     [[device]]                     name, kind = pcie | platform | gicv2 | nvgrace-gpu, ...
@@ -27,23 +31,34 @@ The schema (docs/scenarios.md has the commented example)::
 
 from __future__ import annotations
 
-import re
-import tomllib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MemattrError, ParseError
-from .tomlpos import KeyPath, format_path, key_lines, line_of
+from ..inputs import toml as t
+from ..inputs.escape import show, show_int
+from ..inputs.tomlscan import KeyPath, line_of
+from ..inputs.units import parse_size as _parse_size
+
+if TYPE_CHECKING:
+    from ..linux.mmap import MappingSource
 
 __all__ = [
     "SOURCES",
+    "SOURCE_KINDS",
+    "SourceKind",
+    "source_kind",
     "DEVICE_KINDS",
+    "DEVICE_KIND_DECLS",
+    "DeviceKind",
     "GUEST_APIS",
     "ACCESS_OPS",
     "INSTR_CLASSES",
     "DEFAULT_ECAM",
+    "TOTAL_VFS_MAX",
+    "SCHEMA",
     "Cpu",
     "BarSpec",
     "DeviceSpec",
@@ -62,23 +77,6 @@ __all__ = [
     "bundled",
     "bundled_path",
 ]
-
-SOURCES: dict[str, str] = {
-    "vfio-pci": "a PCIe BAR mmapped from a vfio-pci device fd (vfio_pci_core_mmap)",
-    "nvgrace-gpu-resmem": "nvgrace-gpu resmem, the write-combined fake BAR2 (nvgrace_gpu_mmap)",
-    "nvgrace-gpu-usemem": "nvgrace-gpu usemem, the cacheable fake BAR4 (nvgrace_gpu_mmap)",
-    "vfio-platform": "a platform device region from a vfio-platform fd (vfio_platform_mmap_mmio)",
-    "sysfs-resource": "PCI sysfs resourceN (pci_mmap_resource_range, pgprot_device)",
-    "sysfs-resource-wc": "PCI sysfs resourceN_wc (pci_mmap_resource_range, pgprot_writecombine)",
-    "dev-mem": "/dev/mem at a physical address (mmap_mem)",
-    "anon": "anonymous RAM (MAP_PRIVATE|MAP_ANONYMOUS)",
-    "hugetlb": "hugetlbfs RAM (hugetlbfs_file_mmap)",
-    "gicv": "the GICv2 virtual CPU interface, mapped by KVM itself (kvm_phys_addr_ioremap)",
-}
-"""The ``source`` values of ``[[vmm_mapping]]``, with the kernel path each one runs."""
-
-DEVICE_KINDS = ("pcie", "platform", "gicv2", "nvgrace-gpu")
-"""The ``kind`` values of ``[[device]]``."""
 
 GUEST_APIS: dict[str, str] = {
     "ioremap": "Device-nGnRE (MT_DEVICE_nGnRE)",
@@ -108,6 +106,20 @@ INSTR_CLASSES: dict[str, str] = {
 DEFAULT_ECAM = 0x40_1000_0000
 """Where the PCIe ECAM window goes when ``[pcie] ecam`` is not given."""
 
+TOTAL_VFS_MAX = 0xFFFF
+"""The most VFs a PF can have: TotalVFs and NumVFs are 16-bit fields of the SR-IOV Extended
+Capability (PCIe Base Specification 6.0, 9.3.3.6 and 9.3.3.7)."""
+
+KVM_USER_MEM_SLOTS = 0x7FFF
+"""Memslot ids are below KVM_MEM_SLOTS_NUM = SHRT_MAX (include/linux/kvm_host.h; arm64 has no
+internal slots, so KVM_USER_MEM_SLOTS == KVM_MEM_SLOTS_NUM)."""
+
+
+def parse_size(value: object) -> int:
+    """A size or address: an integer, or a string such as '16M', '4KiB', '0x1000', '2G'."""
+    return _parse_size(value)
+
+
 def policy_names() -> tuple[str, ...]:
     """The policy names a scenario may use: every policy in the Linux model's registry."""
     from ..linux.policy import policies
@@ -125,6 +137,9 @@ class Cpu:
     :param fwb: FEAT_S2FWB as used by KVM (HCR_EL2.FWB), one value per run to compare.
     :param dic: CTR_EL0.DIC; :param mte: FEAT_MTE2 enabled; :param xs: FEAT_XS.
     :param hcr_cd: HCR_EL2.CD (the emulator path: non-Device results become NC).
+    :param name: the :mod:`memattr.arch.cpu` preset the features come from ('all' by default).
+    :param pa_max: its PAMax (ID_AA64MMFR0_EL1.PARange): every host PA and guest IPA lies below
+        ``2**pa_max``.
     """
 
     fwb: tuple[bool, ...] = (True,)
@@ -132,6 +147,8 @@ class Cpu:
     mte: bool = False
     xs: bool = True
     hcr_cd: bool = False
+    name: str = "all"
+    pa_max: int = 52
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,11 +306,17 @@ class Scenario:
     guest_mappings: tuple[GuestMappingSpec, ...]
     accesses: tuple[AccessSpec, ...]
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False, compare=False)
+    display: str = field(default="", repr=False, compare=False)
 
     def where(self, *path: str | int) -> str:
-        """'file:line' of a key path, for messages raised after loading."""
+        """'file:line' of a key path, for messages raised after loading (the name escaped)."""
+        name = self.display or self.path
         line = line_of(self.lines, tuple(path))
-        return f"{self.path}:{line}" if line else self.path
+        return f"{name}:{line}" if line else name
+
+    def locate(self, path: KeyPath, exc: MemattrError) -> MemattrError:
+        """``exc`` (from a lower layer) as ``file:line: key: ...``, unless it names its place."""
+        return t.locate(exc, self.where(*path), path)
 
     def device(self, name: str) -> DeviceSpec:
         for d in self.devices:
@@ -308,634 +331,695 @@ class Scenario:
         raise KeyError(name)
 
 
-# --- the reader ---------------------------------------------------------------------------------
+# --- declarations: each mapping source and device kind, once -----------------------------------
 
-T = TypeVar("T")
-
-_SIZE = re.compile(r"^\s*(0x[0-9a-f_]+|0b[01_]+|[0-9_]+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_DEVICE_KIND_NAMES = ("pcie", "platform", "gicv2", "nvgrace-gpu")
 
 
-def parse_size(value: object) -> int:
-    """A size or address: an integer, or a string such as '16M', '4KiB', '0x1000', '2G'."""
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        m = _SIZE.match(value)
-        if m:
-            return int(m.group(1).replace("_", ""), 0) * _UNITS[m.group(2).lower()]
-    raise ValueError(f"{value!r} is not a number or a size such as '16M'")
+def _device_ref(kind: str) -> t.Field:
+    return t.Field("device", t.Str(expected=f"the name of a {kind} [[device]]"), required=True,
+                   doc=f"the {kind} [[device]] it maps")
 
 
-class _Reader:
-    """Typed access to the parsed TOML with file:line: key errors."""
-
-    def __init__(self, path: str, text: str) -> None:
-        self.path = path
-        self.lines = key_lines(text)
-
-    def where(self, path: KeyPath) -> str:
-        """'file:line' of ``path``; a top-level key that is absent points at line 1."""
-        line = line_of(self.lines, path)
-        return f"{self.path}:{line if line is not None else 1}"
-
-    def fail(self, path: KeyPath, message: str, kind: type[MemattrError] = ParseError) -> MemattrError:
-        return kind(f"{self.where(path)}: {format_path(path)}: {message}")
-
-    def table(self, data: dict[str, Any], path: KeyPath, allowed: Iterable[str]) -> dict[str, Any]:
-        """Check a table has no unknown keys (a typo must not pass silently)."""
-        allowed = tuple(allowed)
-        for key in data:
-            if key not in allowed:
-                raise self.fail(path + (key,), f"unknown key (expected one of {', '.join(allowed)})")
-        return data
-
-    def get(
-        self,
-        data: dict[str, Any],
-        path: KeyPath,
-        key: str,
-        conv: Callable[[Any], T],
-        what: str,
-        default: T | None = None,
-        required: bool = False,
-    ) -> T:
-        if key not in data:
-            if required:
-                raise self.fail(path + (key,), f"missing required key ({what})")
-            return default  # type: ignore[return-value]
-        try:
-            return conv(data[key])
-        except (ValueError, TypeError) as exc:
-            detail = str(exc) or f"{data[key]!r}"
-            raise self.fail(path + (key,), f"expected {what} (got {_show(data[key])}): {detail}"
-                            if detail != f"{data[key]!r}" else
-                            f"expected {what} (got {_show(data[key])})") from None
-
-    def array(self, data: dict[str, Any], path: KeyPath, key: str) -> list[dict[str, Any]]:
-        """An array of tables (``[[key]]``), or an empty list."""
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(path + (key,), f"expected an array of tables [[{key}]] "
-                                           f"(got {_show(value)})")
-        return value
-
-    def subtable(self, data: dict[str, Any], key: str) -> dict[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail((key,), f"expected a table [{key}] (got {_show(value)})")
-        return value
+_MAPPING_KEYS: dict[str, t.Field] = {f.key: f for f in (
+    t.Field("bar", t.Int(0, 5, "a BAR index 0..5"), 0, doc="the BAR index"),
+    t.Field("vf", t.Int(0, TOTAL_VFS_MAX - 1, "a VF number"), None,
+            doc="a VF of the device (SR-IOV) instead of the PF"),
+    t.Field("offset", t.Number(expected="a byte offset such as 0x1000"), 0,
+            doc="where the mapping starts in the region (the mmap offset)"),
+    t.Field("size", t.Number(lo=1, expected="a size such as '16M'"), None,
+            doc="its length (default: the rest of the region)"),
+    t.Field("phys", t.Number(expected="a physical address"), None,
+            doc="the physical address it maps"),
+    t.Field("o_sync", t.Bool(), False, doc="the /dev/mem fd was opened with O_SYNC"),
+    t.Field("page_size", t.Number(lo=4 << 10, hi=16 << 30, power_of_two=True,
+                                  expected="a huge page size such as '2M'"), 2 << 20,
+            doc="the huge page size"),
+    t.Field("ipa", t.Number(expected="the guest physical address KVM maps GICV at"), None,
+            doc="KVM_VGIC_V2_ADDR_TYPE_CPU"),
+)}
 
 
-def _show(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return str(value)
+def _mkey(key: str, **changes: Any) -> t.Field:
+    return replace(_MAPPING_KEYS[key], **changes) if changes else _MAPPING_KEYS[key]
 
 
-def _bool(v: object) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError(f"{v!r}")
-    return v
+@dataclass(frozen=True)
+class SourceKind:
+    """A ``[[vmm_mapping]]`` source: its TOML name, the kernel path it runs, its keys, and how the
+    Linux model describes a mapping of it.
+
+    :param name: the ``source`` value.
+    :param summary: the kernel path, in a phrase.
+    :param device: the ``[[device]]`` kind it needs (None: no device).
+    :param keys: its keys besides ``name``, ``source``, ``allow_any_uncached`` (and ``device``).
+    :param build: the :class:`~memattr.linux.mmap.MappingSource` of a loaded mapping.
+    """
+
+    name: str
+    summary: str
+    device: str | None
+    keys: tuple[t.Field, ...]
+    build: Callable[[VmmMappingSpec], MappingSource]
+
+    @property
+    def fields(self) -> tuple[t.Field, ...]:
+        """Every key it adds to ``[[vmm_mapping]]``, ``device`` first when it needs one."""
+        return ((_device_ref(self.device),) if self.device else ()) + self.keys
 
 
-def _str(v: object) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"{v!r}")
-    return v
+def _vfio_pci(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import VfioPciBar
+
+    return VfioPciBar(m.device, m.bar, m.vf, m.offset, m.size)
 
 
-def _int(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{v!r}")
-    return v
+def _nvgrace(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import NvgraceRegion
+
+    return NvgraceRegion(m.device, m.source.rsplit("-", 1)[1], m.offset, m.size)
 
 
-def _size(v: object) -> int:
-    n = parse_size(v)
-    if n < 0:
-        raise ValueError("must not be negative")
-    return n
+def _vfio_platform(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import VfioPlatformRegion
+
+    return VfioPlatformRegion(m.device, m.offset, m.size)
 
 
-def _int_list(v: object) -> tuple[int, ...]:
-    if not isinstance(v, list):
-        raise TypeError(f"{v!r}")
-    return tuple(_int(x) for x in v)
+def _sysfs(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import PciSysfsResource
+
+    return PciSysfsResource(m.device, m.bar, m.source.endswith("-wc"), m.offset, m.size)
 
 
-def _bool_or_list(v: object) -> tuple[bool, ...]:
-    if isinstance(v, bool):
-        return (v,)
-    if isinstance(v, list) and v and all(isinstance(x, bool) for x in v):
-        return tuple(dict.fromkeys(v))
-    raise TypeError(f"{v!r}")
+def _dev_mem(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import DevMem
+
+    assert m.phys is not None and m.size is not None
+    return DevMem(m.phys, m.size, m.o_sync)
 
 
-def _choice(options: Iterable[str]) -> Callable[[object], str]:
-    opts = tuple(options)
+def _anon(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import AnonymousRam
 
-    def conv(v: object) -> str:
-        if not isinstance(v, str):
-            raise TypeError(f"{v!r}")
-        if v not in opts:
-            raise ValueError(f"{v!r} is not one of {', '.join(opts)}")
-        return v
-
-    return conv
+    assert m.size is not None
+    return AnonymousRam(m.size, m.phys)
 
 
-# --- sections -----------------------------------------------------------------------------------
+def _hugetlb(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import HugetlbRam
 
-_TOP = ("name", "description", "policy", "policies", "cpu", "host", "pcie", "ram", "device",
-        "vmm_mapping", "memslot", "guest", "guest_mapping", "access")
+    assert m.size is not None
+    return HugetlbRam(m.size, m.page_size, m.phys)
 
 
-def _policies(r: _Reader, data: dict[str, Any]) -> tuple[str, ...]:
-    if "policy" in data and "policies" in data:
-        raise r.fail(("policies",), "give either policy or policies, not both")
-    if "policy" in data:
-        names: tuple[str, ...] = (r.get(data, (), "policy", _str, "a policy name as a string"),)
-        key = "policy"
-    elif "policies" in data:
-        raw = data["policies"]
-        if not isinstance(raw, list) or not raw:
-            raise r.fail(("policies",), f"expected a non-empty array of policy names "
-                                        f"(got {_show(raw)})")
-        listed: list[str] = []
-        for i, v in enumerate(raw):
-            if not isinstance(v, str):
-                raise r.fail(("policies", i), f"expected a policy name as a string (got {_show(v)})")
-            listed.append(v)
-        names = tuple(listed)
-        key = "policies"
-    else:
-        raise r.fail(("policies",), "missing required key (a policy name, or a list of them, "
-                                    f"e.g. policies = [\"6.8\", \"6.9\"]; known: "
-                                    f"{', '.join(policy_names())})")
+def _gicv(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import GicvInterface
+
+    return GicvInterface()
+
+
+_REGION = (_mkey("offset"), _mkey("size"))
+
+SOURCE_KINDS: tuple[SourceKind, ...] = (
+    SourceKind("vfio-pci", "a PCIe BAR mmapped from a vfio-pci device fd (vfio_pci_core_mmap)",
+               "pcie", (_mkey("bar"), _mkey("vf")) + _REGION, _vfio_pci),
+    SourceKind("nvgrace-gpu-resmem", "nvgrace-gpu resmem, the write-combined fake BAR2 "
+               "(nvgrace_gpu_mmap)", "nvgrace-gpu", _REGION, _nvgrace),
+    SourceKind("nvgrace-gpu-usemem", "nvgrace-gpu usemem, the cacheable fake BAR4 "
+               "(nvgrace_gpu_mmap)", "nvgrace-gpu", _REGION, _nvgrace),
+    SourceKind("vfio-platform", "a platform device region from a vfio-platform fd "
+               "(vfio_platform_mmap_mmio)", "platform", _REGION, _vfio_platform),
+    SourceKind("sysfs-resource", "PCI sysfs resourceN (pci_mmap_resource_range, pgprot_device)",
+               "pcie", (_mkey("bar"),) + _REGION, _sysfs),
+    SourceKind("sysfs-resource-wc", "PCI sysfs resourceN_wc (pci_mmap_resource_range, "
+               "pgprot_writecombine)", "pcie", (_mkey("bar"),) + _REGION, _sysfs),
+    SourceKind("dev-mem", "/dev/mem at a physical address (mmap_mem)", None,
+               (_mkey("phys", required=True), _mkey("size", required=True), _mkey("o_sync")),
+               _dev_mem),
+    SourceKind("anon", "anonymous RAM (MAP_PRIVATE|MAP_ANONYMOUS)", None,
+               (_mkey("size", required=True), _mkey("phys")), _anon),
+    SourceKind("hugetlb", "hugetlbfs RAM (hugetlbfs_file_mmap)", None,
+               (_mkey("size", required=True), _mkey("page_size"), _mkey("phys")), _hugetlb),
+    SourceKind("gicv", "the GICv2 virtual CPU interface, mapped by KVM itself "
+               "(kvm_phys_addr_ioremap)", "gicv2", (_mkey("ipa", required=True),), _gicv),
+)
+"""Every mapping source, in the order messages and docs list them."""
+
+SOURCES: dict[str, str] = {s.name: s.summary for s in SOURCE_KINDS}
+"""The ``source`` values of ``[[vmm_mapping]]``, with the kernel path each one runs."""
+
+_SOURCE_BY_NAME = {s.name: s for s in SOURCE_KINDS}
+
+
+def source_kind(name: str) -> SourceKind:
+    """The declaration of the mapping source ``name`` (ConfigError listing them otherwise)."""
+    try:
+        return _SOURCE_BY_NAME[name]
+    except KeyError:
+        raise ConfigError(f"source={show(name)}: not a mapping source (expected one of "
+                          f"{', '.join(SOURCES)})") from None
+
+
+def _bdf_problem(text: str) -> str | None:
+    from ..platform.pcie import Bdf
+
+    try:
+        Bdf.parse(text)
+    except ConfigError:
+        return f"{show(text)} is not a BDF"
+    return None
+
+
+def _width_problem(v: int) -> str | None:
+    return None if v in (32, 64) else f"{v} is neither 32 nor 64"
+
+
+_BDF = t.Check(t.Str(64), _bdf_problem, "a BDF such as '0000:01:00.0' ([SSSS:]BB:DD.F, hex)")
+_PAGES = t.List(t.Int(0, (1 << 52) >> 12, "a 4 KiB page index"), max_length=4096,
+                expected="a list of page indexes")
+_ADDRESS = t.Number(expected="an address")
+
+BAR = t.Table((
+    t.Field("index", t.Int(0, 5, "a BAR index 0..5"), None, doc="default: its position"),
+    t.Field("base", _ADDRESS, required=True, doc="the address assigned to it"),
+    t.Field("size", t.Number(lo=16, power_of_two=True,
+                             expected="a power of two >= 16 such as '16M'"), required=True),
+    t.Field("prefetchable", t.Bool(), True),
+    t.Field("bits", t.Check(t.Int(), _width_problem, "32 or 64"), 64),
+    t.Field("read_side_effects", _PAGES, ()),
+), doc="a PCIe memory BAR")
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    """A ``[[device]]`` kind: its TOML name, what it is, and the keys it adds."""
+
+    name: str
+    summary: str
+    keys: tuple[t.Field, ...]
+
+
+DEVICE_KIND_DECLS: tuple[DeviceKind, ...] = (
+    DeviceKind("pcie", "a PCIe endpoint", (
+        t.Field("bdf", _BDF, None, doc="default: bus i+1, device 0"),
+        t.Field("bar", t.ArrayOf(BAR, max_length=6)),
+        t.Field("num_vfs", t.Int(0, TOTAL_VFS_MAX, f"a number of VFs 0..{TOTAL_VFS_MAX}: "
+                                 "SR-IOV NumVFs is 16 bits"), 0),
+        t.Field("vf_bar", t.ArrayOf(BAR, max_length=6)),
+    )),
+    DeviceKind("platform", "an AMBA/AXI device", (
+        t.Field("base", _ADDRESS, required=True),
+        t.Field("size", t.Number(lo=1, expected="a size such as '64K'"), required=True),
+        t.Field("errors", t.Enum(("contained", "uncontained"), "a containment"), "uncontained"),
+        t.Field("response", t.Enum(("SLVERR", "DECERR"), "an AXI error response"), "SLVERR"),
+        t.Field("unaligned", t.Enum(("unknown", "ok", "error"), "an unaligned-access behaviour"),
+                "unknown"),
+        t.Field("read_side_effects", _PAGES, ()),
+    )),
+    DeviceKind("gicv2", "the GICv2 virtual CPU interface frame (GICV)", (
+        t.Field("base", t.Number(expected="the GICV frame's address"), required=True),
+        t.Field("size", t.Number(lo=1, expected="a size such as '8K'"), 0x2000),
+    )),
+    DeviceKind("nvgrace-gpu", "Grace Hopper device memory (nvgrace-gpu)", (
+        t.Field("bdf", _BDF, None),
+        t.Field("usemem_base", _ADDRESS, required=True),
+        t.Field("usemem_size", t.Number(lo=1, expected="a size"), required=True),
+        t.Field("resmem_base", _ADDRESS, required=True),
+        t.Field("resmem_size", t.Number(lo=1, expected="a size"), required=True),
+    )),
+)
+"""Every device kind, in the order messages and docs list them."""
+
+DEVICE_KINDS = tuple(d.name for d in DEVICE_KIND_DECLS)
+"""The ``kind`` values of ``[[device]]``."""
+assert DEVICE_KINDS == _DEVICE_KIND_NAMES
+
+_NAME = t.Field("name", t.Str(expected="a string"), required=True)
+
+_CPU = t.Table((
+    t.Field("name", t.Str(64, "a CPU preset name"), None,
+            doc="a memattr.arch.cpu preset: its features give the defaults and bound addresses"),
+    t.Field("fwb", t.AnyOf(t.Bool(), t.List(t.Bool(), min_length=1, max_length=2, unique=True)),
+            None, expected="true, false or a list such as [false, true]"),
+    t.Field("dic", t.Bool(), None),
+    t.Field("mte", t.Bool(), None),
+    t.Field("xs", t.Bool(), None),
+    t.Field("hcr_cd", t.Bool(), False),
+))
+
+_HOST = t.Table((
+    t.Field("bits", t.Check(t.Int(), _width_problem, "the kernel word size, 64 or 32"), 64),
+))
+
+_PCIE = t.Table((
+    t.Field("ecam", _ADDRESS, DEFAULT_ECAM),
+    t.Field("windows", t.ArrayOf(t.Table((
+        t.Field("base", _ADDRESS, required=True),
+        t.Field("size", t.Number(lo=1, expected="a size such as '64G'"), required=True),
+    )), max_length=64), expected="an array of {base, size} tables"),
+    t.Field("aer", t.Bool(), False),
+    t.Field("dpc", t.Bool(), False),
+    t.Field("root_complex_errors", t.Bool(), False),
+    t.Field("containment", t.Enum(("contained", "uncontained"), "a containment"), "contained"),
+))
+
+_RAM = t.Table((
+    t.Field("name", t.Str(), None),
+    t.Field("base", _ADDRESS, required=True),
+    t.Field("size", t.Number(lo=1, expected="a size such as '2G'"), required=True),
+    t.Field("linear_map", t.Bool(), True),
+))
+
+_DEVICE = t.Table(
+    (_NAME, t.Field("kind", t.Enum(DEVICE_KINDS, "a device kind"), required=True)),
+    tag="kind", variants={d.name: d.keys for d in DEVICE_KIND_DECLS})
+
+_VMM_MAPPING = t.Table(
+    (_NAME, t.Field("source", t.Enum(tuple(SOURCES), "a mapping source", error=ConfigError),
+                    required=True),
+     t.Field("allow_any_uncached", t.Bool(), None,
+             doc="what-if: force VM_ALLOW_ANY_UNCACHED on or off")),
+    tag="source", variants={s.name: s.fields for s in SOURCE_KINDS})
+
+_MEMSLOT = t.Table((
+    t.Field("slot", t.Int(0, KVM_USER_MEM_SLOTS - 1, "a slot number"), None),
+    t.Field("mapping", t.Str(expected="the name of a [[vmm_mapping]]"), required=True),
+    t.Field("ipa", t.Number(expected="a guest physical address"), required=True),
+    t.Field("size", t.Number(lo=1, expected="a size such as '1G'"), None),
+    t.Field("offset", t.Number(expected="a byte offset into the mapping"), 0),
+    t.Field("readonly", t.Bool(), False),
+))
+
+_GUEST = t.Table((
+    t.Field("mmu", t.Bool(), True),
+    t.Field("mair_el1", t.Number(64, units=False, expected="a 64-bit MAIR_EL1 value"), None),
+))
+
+_SH = t.AnyOf(t.Enum({"NSH": 0, "OSH": 2, "ISH": 3}, "a shareability", fold_case=True),
+              t.Int(0, 3), expected="NSH, ISH, OSH or 0..3")
+
+_GUEST_MAPPING = t.Table((
+    _NAME,
+    t.Field("ipa", t.Number(expected="a guest physical address"), None),
+    t.Field("target", t.Str(expected="the name of a [[vmm_mapping]]"), None),
+    t.Field("offset", t.Number(expected="a byte offset"), 0),
+    t.Field("size", t.Number(lo=1, expected="a size such as '4K'"), 4096),
+    t.Field("api", t.Enum(tuple(GUEST_APIS), "a guest API"), None),
+    t.Field("attr", t.Number(8, units=False, expected="a MAIR attribute byte 0x00..0xff"), None),
+    t.Field("attr_index", t.Int(0, 7, "an AttrIndx 0..7"), None),
+    t.Field("sh", _SH, None),
+), exactly_one=(("api", "attr", "attr_index"), ("ipa", "target")))
+
+
+def _access_size(v: int) -> str | None:
+    return None if v in (1, 2, 4, 8, 16, 32, 64) else f"{v} is not an access size"
+
+
+_ACCESS = t.Table((
+    t.Field("mapping", t.Str(expected="the name of a [[guest_mapping]]"), required=True),
+    t.Field("op", t.Enum(ACCESS_OPS, "an access kind"), "read", expected="read, write or exec"),
+    t.Field("size", t.Check(t.Int(), _access_size, "1, 2, 4, 8, 16, 32 or 64 bytes"), 8),
+    t.Field("offset", t.Number(expected="a byte offset into the guest mapping"), 0),
+    t.Field("instr", t.Enum(tuple(INSTR_CLASSES), "an instruction class"), "ldr"),
+))
+
+SCHEMA = t.Table((
+    t.Field("name", t.Str(), None, doc="shown in the report (default: the file name)"),
+    t.Field("description", t.Str(4096), "", doc="shown in the report"),
+    t.Field("policy", t.Str(64, "a policy name as a string"), None),
+    t.Field("policies", t.List(t.Str(64, "a policy name as a string"), min_length=1,
+                               max_length=64), None,
+            expected="a non-empty array of policy names"),
+    t.Field("cpu", _CPU, {}),
+    t.Field("host", _HOST, {}),
+    t.Field("pcie", _PCIE, {}),
+    t.Field("ram", t.ArrayOf(_RAM)),
+    t.Field("device", t.ArrayOf(_DEVICE)),
+    t.Field("vmm_mapping", t.ArrayOf(_VMM_MAPPING)),
+    t.Field("memslot", t.ArrayOf(_MEMSLOT)),
+    t.Field("guest", _GUEST, {}),
+    t.Field("guest_mapping", t.ArrayOf(_GUEST_MAPPING)),
+    t.Field("access", t.ArrayOf(_ACCESS)),
+), at_most_one=(("policy", "policies"),))
+"""The scenario file's schema, read by :func:`memattr.inputs.toml.read`."""
+
+
+# --- from records to values, with the checks across tables ----------------------------------------
+
+
+class _Space:
+    """The physical address space of the host CPU: every range must end below 2**pa_max."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu = cpu
+        self.top = 1 << cpu.pa_max
+
+    def check(self, rec: t.Record, key: str, base: int, size: int, what: str = "physical") -> None:
+        """``base + size`` must not pass the top of the address space (blamed on ``key``)."""
+        if base + size > self.top:
+            raise rec.error(key, f"{show_int(base)} + {show_int(size)} ends beyond the "
+                                 f"{self.cpu.pa_max}-bit {what} address space of cpu "
+                                 f"{show(self.cpu.name)}", f"an end at most {show_int(self.top)}",
+                            ConfigError)
+
+
+def _policies(rec: t.Record) -> tuple[str, ...]:
     from ..linux.policy import get_policy
 
+    if rec["policy"] is not None:
+        names: tuple[str, ...] = (rec["policy"],)
+        key = "policy"
+    elif rec["policies"] is not None:
+        names, key = rec["policies"], "policies"
+    else:
+        raise rec.error("policies", "missing required key", "a policy name, or a list of them, "
+                        f"e.g. policies = [\"6.8\", \"6.9\"]; known: {', '.join(policy_names())}",
+                        ParseError)
     for i, name in enumerate(names):
         try:
             get_policy(name)
         except ConfigError:
-            path: KeyPath = (key,) if key == "policy" else (key, i)
-            raise r.fail(path, f"unknown policy {name!r} (known: {', '.join(policy_names())}, "
-                               "or a release such as 6.12)", ConfigError) from None
+            at: KeyPath = (key,) if key == "policy" else (key, i)
+            raise rec.error(at, f"unknown policy {show(name)}", f"one of "
+                            f"{', '.join(policy_names())}, or a release such as 6.12") from None
     return tuple(dict.fromkeys(names))
 
 
-def _cpu(r: _Reader, data: dict[str, Any]) -> Cpu:
-    t = r.table(r.subtable(data, "cpu"), ("cpu",), ("fwb", "dic", "mte", "xs", "hcr_cd"))
-    p: KeyPath = ("cpu",)
+# (scenario key, arch.cpu.Cpu feature) pairs a preset must implement to be switched on
+_CPU_FEATURES = (("fwb", "s2fwb", "FEAT_S2FWB"), ("dic", "dic", "CTR_EL0.DIC"),
+                 ("mte", "mte2", "FEAT_MTE2"), ("xs", "xs", "FEAT_XS"))
+
+
+def _cpu(rec: t.Record) -> Cpu:
+    from ..arch.cpu import cpu_names, get_cpu
+
+    name = rec["name"] if rec["name"] is not None else "all"
+    try:
+        arch = get_cpu(name)
+    except ConfigError:
+        raise rec.error("name", f"unknown CPU {show(name)}",
+                        "one of " + ", ".join(cpu_names())) from None
+    for key, feature, label in _CPU_FEATURES:
+        value = rec[key]
+        if value is not None and True in (value if isinstance(value, tuple) else (value,)) \
+                and not getattr(arch, feature):
+            raise rec.error(key, f"cpu {show(name)} does not implement {label}",
+                            f"{key} = false, or a cpu that has it")
+    fwb = rec["fwb"]
     return Cpu(
-        fwb=r.get(t, p, "fwb", _bool_or_list, "true, false or a list such as [false, true]",
-                  (True,)),
-        dic=r.get(t, p, "dic", _bool, "true or false", True),
-        mte=r.get(t, p, "mte", _bool, "true or false", False),
-        xs=r.get(t, p, "xs", _bool, "true or false", True),
-        hcr_cd=r.get(t, p, "hcr_cd", _bool, "true or false", False),
+        fwb=(fwb,) if isinstance(fwb, bool) else fwb if fwb is not None else (arch.s2fwb,),
+        dic=rec["dic"] if rec["dic"] is not None else arch.dic,
+        mte=rec["mte"] if rec["mte"] is not None else False,
+        xs=rec["xs"] if rec["xs"] is not None else arch.xs,
+        hcr_cd=rec["hcr_cd"], name=arch.name, pa_max=arch.pa_max,
     )
 
 
-def _host(r: _Reader, data: dict[str, Any]) -> int:
-    t = r.table(r.subtable(data, "host"), ("host",), ("bits",))
-
-    def bits(v: object) -> int:
-        if _int(v) not in (32, 64):
-            raise ValueError("must be 32 or 64")
-        return int(v)  # type: ignore[call-overload]
-
-    return r.get(t, ("host",), "bits", bits, "the kernel word size, 64 or 32", 64)
+def _pcie(rec: t.Record, space: _Space) -> PcieSpec:
+    space.check(rec, "ecam", rec["ecam"], 1 << 20)
+    for w in rec["windows"]:
+        space.check(w, "size", w["base"], w["size"])
+    return PcieSpec(ecam=rec["ecam"], windows=tuple((w["base"], w["size"]) for w in rec["windows"]),
+                    aer=rec["aer"], dpc=rec["dpc"], root_complex_errors=rec["root_complex_errors"],
+                    containment=rec["containment"])
 
 
-def _pcie(r: _Reader, data: dict[str, Any]) -> PcieSpec:
-    t = r.table(r.subtable(data, "pcie"), ("pcie",),
-                ("ecam", "windows", "aer", "dpc", "root_complex_errors", "containment"))
-    p: KeyPath = ("pcie",)
-    windows: list[tuple[int, int]] = []
-    raw = t.get("windows", [])
-    if not isinstance(raw, list):
-        raise r.fail(p + ("windows",), f"expected an array of {{base, size}} tables "
-                                       f"(got {_show(raw)})")
-    for i, w in enumerate(raw):
-        wp = p + ("windows", i)
-        if not isinstance(w, dict):
-            raise r.fail(wp, f"expected a table {{base = .., size = ..}} (got {_show(w)})")
-        r.table(w, wp, ("base", "size"))
-        windows.append((r.get(w, wp, "base", _size, "an address", required=True),
-                        r.get(w, wp, "size", _size, "a size such as '64G'", required=True)))
-    return PcieSpec(
-        ecam=r.get(t, p, "ecam", _size, "an address", DEFAULT_ECAM),
-        windows=tuple(windows),
-        aer=r.get(t, p, "aer", _bool, "true or false", False),
-        dpc=r.get(t, p, "dpc", _bool, "true or false", False),
-        root_complex_errors=r.get(t, p, "root_complex_errors", _bool, "true or false", False),
-        containment=r.get(t, p, "containment", _choice(("contained", "uncontained")),
-                          "contained or uncontained", "contained"),
-    )
-
-
-def _ram(r: _Reader, data: dict[str, Any]) -> tuple[RamSpec, ...]:
+def _ram(recs: tuple[t.Record, ...], space: _Space) -> tuple[RamSpec, ...]:
     out = []
-    for i, t in enumerate(r.array(data, (), "ram")):
-        p: KeyPath = ("ram", i)
-        r.table(t, p, ("name", "base", "size", "linear_map"))
-        out.append(RamSpec(
-            name=r.get(t, p, "name", _str, "a string", f"ram{i}"),
-            base=r.get(t, p, "base", _size, "an address", required=True),
-            size=r.get(t, p, "size", _size, "a size such as '2G'", required=True),
-            linear_map=r.get(t, p, "linear_map", _bool, "true or false", True),
-            line=line_of(r.lines, p) or 0,
-        ))
+    for i, r in enumerate(recs):
+        space.check(r, "size", r["base"], r["size"])
+        out.append(RamSpec(r["name"] if r["name"] is not None else f"ram{i}", r["base"], r["size"],
+                           r["linear_map"], r.line))
     return tuple(out)
 
 
-_DEVICE_KEYS = {
-    "pcie": ("name", "kind", "bdf", "bar", "num_vfs", "vf_bar"),
-    "platform": ("name", "kind", "base", "size", "errors", "response", "unaligned",
-                 "read_side_effects"),
-    "gicv2": ("name", "kind", "base", "size"),
-    "nvgrace-gpu": ("name", "kind", "bdf", "usemem_base", "usemem_size", "resmem_base",
-                    "resmem_size"),
-}
-
-
-def _width(v: object) -> int:
-    if _int(v) not in (32, 64):
-        raise ValueError("must be 32 or 64")
-    return int(v)  # type: ignore[call-overload]
-
-
-def _bars(r: _Reader, t: dict[str, Any], p: KeyPath, key: str) -> tuple[BarSpec, ...]:
-    """The ``[[device.bar]]`` (or ``[[device.vf_bar]]``) tables of a PCIe device."""
+def _bars(dev: t.Record, key: str, space: _Space, copies: int = 1) -> tuple[BarSpec, ...]:
+    """The BARs (``copies`` > 1: VF BARs, one copy per VF laid out from ``base``)."""
     out: list[BarSpec] = []
-    for j, b in enumerate(r.array(t, p, key)):
-        bp = p + (key, j)
-        r.table(b, bp, ("index", "base", "size", "prefetchable", "bits", "read_side_effects"))
-        out.append(BarSpec(
-            index=r.get(b, bp, "index", _int, "a BAR index 0..5", j),
-            base=r.get(b, bp, "base", _size, "an address", required=True),
-            size=r.get(b, bp, "size", _size, "a size such as '16M'", required=True),
-            prefetchable=r.get(b, bp, "prefetchable", _bool, "true or false", True),
-            bits=r.get(b, bp, "bits", _width, "32 or 64", 64),
-            read_side_effects=r.get(b, bp, "read_side_effects", _int_list,
-                                    "a list of page indexes", ()),
-            line=line_of(r.lines, bp) or 0,
-        ))
+    for j, b in enumerate(dev[key]):
+        index = b["index"] if b["index"] is not None else j
+        if any(o.index == index for o in out):
+            raise b.error("index" if b.has("index") else None, f"BAR{index} is defined twice",
+                          "one table per BAR index")
+        space.check(b, "size", b["base"], b["size"] * max(copies, 1))
+        out.append(BarSpec(index, b["base"], b["size"], b["prefetchable"], b["bits"],
+                           b["read_side_effects"], b.line))
     return tuple(out)
 
 
-def _devices(r: _Reader, data: dict[str, Any]) -> tuple[DeviceSpec, ...]:
+def _devices(recs: tuple[t.Record, ...], space: _Space) -> tuple[DeviceSpec, ...]:
     out: list[DeviceSpec] = []
     seen: set[str] = set()
-    for i, t in enumerate(r.array(data, (), "device")):
-        p: KeyPath = ("device", i)
-        name = r.get(t, p, "name", _str, "a string", required=True)
+    for i, d in enumerate(recs):
+        name, kind = d["name"], d["kind"]
         if name in seen:
-            raise r.fail(p + ("name",), f"device {name!r} is defined twice", ConfigError)
+            raise d.error("name", f"device {show(name)} is defined twice", "a unique name")
         seen.add(name)
-        kind = r.get(t, p, "kind", _choice(DEVICE_KINDS), "one of " + ", ".join(DEVICE_KINDS),
-                     required=True)
-        r.table(t, p, _DEVICE_KEYS[kind])
-        line = line_of(r.lines, p) or 0
+        bdf = d.get("bdf") or f"{i + 1:02x}:00.0"
         if kind == "pcie":
-            vf_bars = _bars(r, t, p, "vf_bar")
-            num_vfs = r.get(t, p, "num_vfs", _int, "a number of VFs", 0)
-            if vf_bars and num_vfs <= 0:
-                raise r.fail(p + ("num_vfs",), "[[device.vf_bar]] needs num_vfs >= 1",
-                             ConfigError)
-            out.append(DeviceSpec(name, kind, line,
-                                  bdf=r.get(t, p, "bdf", _str, "a BDF such as '01:00.0'",
-                                            f"{i + 1:02x}:00.0"),
-                                  bars=_bars(r, t, p, "bar"), num_vfs=num_vfs, vf_bars=vf_bars))
+            if d["vf_bar"] and d["num_vfs"] <= 0:
+                raise d.error("num_vfs", "[[device.vf_bar]] needs num_vfs >= 1",
+                              "num_vfs = N with the VF BARs")
+            out.append(DeviceSpec(name, kind, d.line, bdf=bdf, bars=_bars(d, "bar", space),
+                                  num_vfs=d["num_vfs"],
+                                  vf_bars=_bars(d, "vf_bar", space, d["num_vfs"])))
         elif kind == "platform":
-            out.append(DeviceSpec(
-                name, kind, line,
-                base=r.get(t, p, "base", _size, "an address", required=True),
-                size=r.get(t, p, "size", _size, "a size such as '64K'", required=True),
-                errors=r.get(t, p, "errors", _choice(("contained", "uncontained")),
-                             "contained or uncontained", "uncontained"),
-                response=r.get(t, p, "response", _choice(("SLVERR", "DECERR")),
-                               "SLVERR or DECERR", "SLVERR"),
-                unaligned=r.get(t, p, "unaligned", _choice(("unknown", "ok", "error")),
-                                "unknown, ok or error", "unknown"),
-                read_side_effects=r.get(t, p, "read_side_effects", _int_list,
-                                        "a list of page indexes", ()),
-            ))
+            space.check(d, "size", d["base"], d["size"])
+            out.append(DeviceSpec(name, kind, d.line, base=d["base"], size=d["size"],
+                                  errors=d["errors"], response=d["response"],
+                                  unaligned=d["unaligned"],
+                                  read_side_effects=d["read_side_effects"]))
         elif kind == "gicv2":
-            out.append(DeviceSpec(
-                name, kind, line,
-                base=r.get(t, p, "base", _size, "the GICV frame's address", required=True),
-                size=r.get(t, p, "size", _size, "a size such as '8K'", 0x2000),
-            ))
+            space.check(d, "size", d["base"], d["size"])
+            out.append(DeviceSpec(name, kind, d.line, base=d["base"], size=d["size"]))
         else:
-            out.append(DeviceSpec(
-                name, kind, line,
-                bdf=r.get(t, p, "bdf", _str, "a BDF such as '01:00.0'", f"{i + 1:02x}:00.0"),
-                usemem=(r.get(t, p, "usemem_base", _size, "an address", required=True),
-                        r.get(t, p, "usemem_size", _size, "a size", required=True)),
-                resmem=(r.get(t, p, "resmem_base", _size, "an address", required=True),
-                        r.get(t, p, "resmem_size", _size, "a size", required=True)),
-            ))
+            space.check(d, "usemem_size", d["usemem_base"], d["usemem_size"])
+            space.check(d, "resmem_size", d["resmem_base"], d["resmem_size"])
+            out.append(DeviceSpec(name, kind, d.line, bdf=bdf,
+                                  usemem=(d["usemem_base"], d["usemem_size"]),
+                                  resmem=(d["resmem_base"], d["resmem_size"])))
     return tuple(out)
 
 
-# Which device kind each source needs (None: no device).
-_SOURCE_DEVICE = {
-    "vfio-pci": "pcie", "sysfs-resource": "pcie", "sysfs-resource-wc": "pcie",
-    "nvgrace-gpu-resmem": "nvgrace-gpu", "nvgrace-gpu-usemem": "nvgrace-gpu",
-    "vfio-platform": "platform", "gicv": "gicv2",
-    "dev-mem": None, "anon": None, "hugetlb": None,
-}
-_SOURCE_KEYS = {
-    "vfio-pci": ("bar", "vf", "offset", "size"),
-    "sysfs-resource": ("bar", "offset", "size"),
-    "sysfs-resource-wc": ("bar", "offset", "size"),
-    "nvgrace-gpu-resmem": ("offset", "size"),
-    "nvgrace-gpu-usemem": ("offset", "size"),
-    "vfio-platform": ("offset", "size"),
-    "gicv": ("ipa",),
-    "dev-mem": ("phys", "size", "o_sync"),
-    "anon": ("size", "phys"),
-    "hugetlb": ("size", "phys", "page_size"),
-}
+def _region(m: t.Record, src: SourceKind, dev: DeviceSpec | None) -> tuple[str, int] | None:
+    """What a device-backed mapping maps into and that region's size (None: no device)."""
+    if dev is None:
+        return None
+    if dev.kind == "pcie":
+        vf = m.get("vf")
+        if vf is not None and not 0 <= vf < dev.num_vfs:
+            raise m.error("vf", f"device {show(dev.name)} has {dev.num_vfs} VFs, so no VF{vf}",
+                          f"a VF number 0..{dev.num_vfs - 1}" if dev.num_vfs else
+                          "no vf: the device has no SR-IOV VFs")
+        bars = dev.bars if vf is None else dev.vf_bars
+        what = "BAR" if vf is None else "VF BAR"
+        for b in bars:
+            if b.index == m["bar"]:
+                return f"{what}{b.index} of {show(dev.name)}", b.size
+        raise m.error("bar", f"device {show(dev.name)} has no {what}{m['bar']} (have "
+                             f"{[b.index for b in bars]})", "the index of one of its BARs")
+    if dev.kind == "nvgrace-gpu":
+        which = src.name.rsplit("-", 1)[1]
+        return f"{which} of {show(dev.name)}", (dev.usemem if which == "usemem" else dev.resmem)[1]
+    if dev.kind == "platform":
+        return f"region of {show(dev.name)}", dev.size
+    return None  # gicv2: KVM maps the frame itself
 
 
-def _vmm_mappings(r: _Reader, data: dict[str, Any],
-                  devices: tuple[DeviceSpec, ...]) -> tuple[VmmMappingSpec, ...]:
+def _vmm_mappings(recs: tuple[t.Record, ...], devices: tuple[DeviceSpec, ...],
+                  space: _Space) -> tuple[tuple[VmmMappingSpec, ...], dict[str, int | None]]:
+    """The VMM mappings, and the size of each (None for GICV) for the memslot checks."""
     out: list[VmmMappingSpec] = []
-    seen: set[str] = set()
+    sizes: dict[str, int | None] = {}
     by_name = {d.name: d for d in devices}
-    for i, t in enumerate(r.array(data, (), "vmm_mapping")):
-        p: KeyPath = ("vmm_mapping", i)
-        name = r.get(t, p, "name", _str, "a string", required=True)
-        if name in seen:
-            raise r.fail(p + ("name",), f"VMM mapping {name!r} is defined twice", ConfigError)
-        seen.add(name)
-        src_raw = r.get(t, p, "source", _str, "a mapping source as a string", required=True)
-        if src_raw not in SOURCES:
-            raise r.fail(p + ("source",), f"{src_raw!r} is not a mapping source (expected one "
-                                          f"of {', '.join(SOURCES)})", ConfigError)
-        need = _SOURCE_DEVICE[src_raw]
-        keys = ("name", "source", "allow_any_uncached") + _SOURCE_KEYS[src_raw]
-        r.table(t, p, keys + (("device",) if need else ()))
-        device = ""
-        if need is not None:
-            device = r.get(t, p, "device", _str, f"the name of a {need} [[device]]", required=True)
-            if device not in by_name:
-                raise r.fail(p + ("device",), f"no [[device]] named {device!r} (have "
-                                              f"{', '.join(by_name) or 'none'})", ConfigError)
-            if by_name[device].kind != need:
-                raise r.fail(p + ("device",), f"source {src_raw!r} needs a {need} device, but "
-                                              f"{device!r} is {by_name[device].kind}", ConfigError)
-        size_required = src_raw in ("dev-mem", "anon", "hugetlb")
-        spec = VmmMappingSpec(
-            name=name, source=src_raw, line=line_of(r.lines, p) or 0, device=device,
-            bar=r.get(t, p, "bar", _int, "a BAR index 0..5", 0),
-            vf=r.get(t, p, "vf", _int, "a VF number", None),
-            offset=r.get(t, p, "offset", _size, "a byte offset", 0),
-            size=r.get(t, p, "size", _size, "a size such as '16M'", None, required=size_required),
-            phys=r.get(t, p, "phys", _size, "a physical address", None,
-                       required=src_raw == "dev-mem"),
-            o_sync=r.get(t, p, "o_sync", _bool, "true or false", False),
-            page_size=r.get(t, p, "page_size", _size, "a huge page size such as '2M'", 2 << 20),
-            ipa=r.get(t, p, "ipa", _size, "the guest physical address KVM maps GICV at", None,
-                      required=src_raw == "gicv"),
-            allow_any_uncached=r.get(t, p, "allow_any_uncached", _bool, "true or false", None),
-        )
-        if need == "pcie":
-            dev = by_name[device]
-            if spec.vf is not None and not 0 <= spec.vf < dev.num_vfs:
-                raise r.fail(p + ("vf",), f"device {device!r} has {dev.num_vfs} VFs, so no "
-                                          f"VF{spec.vf}", ConfigError)
-            bars = dev.bars if spec.vf is None else dev.vf_bars
-            if not any(b.index == spec.bar for b in bars):
-                what = "BAR" if spec.vf is None else "VF BAR"
-                raise r.fail(p + ("bar",), f"device {device!r} has no {what}{spec.bar} (have "
-                                           f"{[b.index for b in bars]})", ConfigError)
-        out.append(spec)
-    return tuple(out)
+    for m in recs:
+        name, src = m["name"], source_kind(m["source"])
+        if name in sizes:
+            raise m.error("name", f"VMM mapping {show(name)} is defined twice", "a unique name")
+        dev: DeviceSpec | None = None
+        if src.device is not None:
+            ref = m["device"]
+            if ref not in by_name:
+                raise m.error("device", f"no [[device]] named {show(ref)} (have "
+                                        f"{', '.join(show(n) for n in by_name) or 'none'})")
+            dev = by_name[ref]
+            if dev.kind != src.device:
+                raise m.error("device", f"source {show(src.name)} needs a {src.device} device, "
+                                        f"but {show(ref)} is {dev.kind}",
+                              f"the name of a {src.device} [[device]]")
+        region = _region(m, src, dev)
+        offset, size = m.get("offset", 0), m.get("size")
+        if region is not None:
+            what, total = region
+            if offset >= total:
+                raise m.error("offset", f"{show_int(offset)} is beyond the {what} "
+                                        f"({show_int(total)} bytes)",
+                              f"an offset below {show_int(total)}")
+            if size is not None and offset + size > total:
+                raise m.error("size", f"offset {show_int(offset)} + size {show_int(size)} is "
+                                      f"beyond the {what} ({show_int(total)} bytes)",
+                              f"a size at most {show_int(total - offset)}")
+            sizes[name] = size if size is not None else total - offset
+        elif src.name == "gicv":
+            space.check(m, "ipa", m["ipa"], 0x2000, "intermediate physical")
+            sizes[name] = None
+        else:
+            if m.get("phys") is not None:
+                space.check(m, "phys", m["phys"], size)
+            sizes[name] = size
+        out.append(VmmMappingSpec(
+            name=name, source=src.name, line=m.line, device=dev.name if dev else "",
+            bar=m.get("bar", 0), vf=m.get("vf"), offset=offset, size=size, phys=m.get("phys"),
+            o_sync=m.get("o_sync", False), page_size=m.get("page_size", 2 << 20),
+            ipa=m.get("ipa"), allow_any_uncached=m["allow_any_uncached"]))
+    return tuple(out), sizes
 
 
-def _memslots(r: _Reader, data: dict[str, Any],
-              mappings: tuple[VmmMappingSpec, ...]) -> tuple[MemslotSpec, ...]:
+def _memslots(recs: tuple[t.Record, ...], mappings: tuple[VmmMappingSpec, ...],
+              sizes: dict[str, int | None], space: _Space) -> tuple[MemslotSpec, ...]:
     out: list[MemslotSpec] = []
     by_name = {m.name: m for m in mappings}
-    for i, t in enumerate(r.array(data, (), "memslot")):
-        p: KeyPath = ("memslot", i)
-        r.table(t, p, ("slot", "mapping", "ipa", "size", "offset", "readonly"))
-        mapping = r.get(t, p, "mapping", _str, "the name of a [[vmm_mapping]]", required=True)
+    for i, s in enumerate(recs):
+        mapping = s["mapping"]
         if mapping not in by_name:
-            raise r.fail(p + ("mapping",), f"no [[vmm_mapping]] named {mapping!r} (have "
-                                           f"{', '.join(by_name) or 'none'})", ConfigError)
+            raise s.error("mapping", f"no [[vmm_mapping]] named {show(mapping)} (have "
+                                     f"{', '.join(show(n) for n in by_name) or 'none'})")
         if by_name[mapping].source == "gicv":
-            raise r.fail(p + ("mapping",), f"{mapping!r} is the GICV frame: KVM maps it itself at "
-                                           "its ipa, it has no VMA and needs no memslot",
-                         ConfigError)
-        out.append(MemslotSpec(
-            slot=r.get(t, p, "slot", _int, "a slot number", i),
-            mapping=mapping,
-            ipa=r.get(t, p, "ipa", _size, "a guest physical address", required=True),
-            size=r.get(t, p, "size", _size, "a size such as '1G'", None),
-            offset=r.get(t, p, "offset", _size, "a byte offset into the mapping", 0),
-            readonly=r.get(t, p, "readonly", _bool, "true or false", False),
-            line=line_of(r.lines, p) or 0,
-        ))
+            raise s.error("mapping", f"{show(mapping)} is the GICV frame: KVM maps it itself at "
+                                     "its ipa, it has no VMA and needs no memslot",
+                          "a [[vmm_mapping]] with a VMA")
+        total = sizes[mapping]
+        assert total is not None
+        offset, size = s["offset"], s["size"]
+        if offset >= total:
+            raise s.error("offset", f"{show_int(offset)} is beyond mapping {show(mapping)} "
+                                    f"({show_int(total)} bytes)", f"below {show_int(total)}")
+        if size is not None and offset + size > total:
+            raise s.error("size", f"offset {show_int(offset)} + size {show_int(size)} is beyond "
+                                  f"mapping {show(mapping)} ({show_int(total)} bytes)",
+                          f"a size at most {show_int(total - offset)}")
+        space.check(s, "ipa", s["ipa"], size if size is not None else total - offset,
+                    "intermediate physical")
+        out.append(MemslotSpec(slot=s["slot"] if s["slot"] is not None else i, mapping=mapping,
+                               ipa=s["ipa"], size=size, offset=offset, readonly=s["readonly"],
+                               line=s.line))
     return tuple(out)
 
 
-def _guest(r: _Reader, data: dict[str, Any]) -> GuestSpec:
-    t = r.table(r.subtable(data, "guest"), ("guest",), ("mmu", "mair_el1"))
-    p: KeyPath = ("guest",)
-
-    def mair(v: object) -> int:
-        n = _int(v)
-        if not 0 <= n < 1 << 64:
-            raise ValueError("out of range (64 bits)")
-        return n
-
-    return GuestSpec(
-        mmu=r.get(t, p, "mmu", _bool, "true or false", True),
-        mair_el1=r.get(t, p, "mair_el1", mair, "a 64-bit MAIR_EL1 value", None),
-    )
-
-
-def _guest_mappings(r: _Reader, data: dict[str, Any], guest: GuestSpec,
-                    mappings: tuple[VmmMappingSpec, ...],
-                    memslots: tuple[MemslotSpec, ...]) -> tuple[GuestMappingSpec, ...]:
+def _guest_mappings(recs: tuple[t.Record, ...], guest: GuestSpec,
+                    mappings: tuple[VmmMappingSpec, ...], memslots: tuple[MemslotSpec, ...],
+                    space: _Space) -> tuple[GuestMappingSpec, ...]:
     out: list[GuestMappingSpec] = []
     seen: set[str] = set()
     by_name = {m.name: m for m in mappings}
-    for i, t in enumerate(r.array(data, (), "guest_mapping")):
-        p: KeyPath = ("guest_mapping", i)
-        r.table(t, p, ("name", "ipa", "target", "offset", "size", "api", "attr", "attr_index",
-                       "sh"))
-        name = r.get(t, p, "name", _str, "a string", required=True)
+    for g in recs:
+        name = g["name"]
         if name in seen:
-            raise r.fail(p + ("name",), f"guest mapping {name!r} is defined twice", ConfigError)
+            raise g.error("name", f"guest mapping {show(name)} is defined twice", "a unique name")
         seen.add(name)
-        kinds = [k for k in ("api", "attr", "attr_index") if k in t]
-        if len(kinds) != 1:
-            which = "none" if not kinds else " and ".join(kinds)
-            raise r.fail(p + ((kinds[-1],) if kinds else ()),
-                         f"give exactly one of api, attr or attr_index (got {which})")
-        api = r.get(t, p, "api", _choice(GUEST_APIS), "one of " + ", ".join(GUEST_APIS), None)
-
-        def byte(v: object) -> int:
-            n = _int(v)
-            if not 0 <= n <= 0xFF:
-                raise ValueError("out of range (0x00..0xff)")
-            return n
-
-        def index(v: object) -> int:
-            n = _int(v)
-            if not 0 <= n <= 7:
-                raise ValueError("out of range (0..7)")
-            return n
-
-        attr = r.get(t, p, "attr", byte, "a MAIR attribute byte 0x00..0xff", None)
-        attr_index = r.get(t, p, "attr_index", index, "an AttrIndx 0..7", None)
-        if attr_index is not None and guest.mair_el1 is None:
-            raise r.fail(p + ("attr_index",), "needs [guest] mair_el1", ConfigError)
-
-        def sh(v: object) -> int:
-            if isinstance(v, str) and v.upper() in ("NSH", "ISH", "OSH"):
-                return {"NSH": 0, "OSH": 2, "ISH": 3}[v.upper()]
-            n = _int(v)
-            if not 0 <= n <= 3:
-                raise ValueError("out of range (0..3)")
-            return n
-
-        if ("ipa" in t) == ("target" in t):
-            raise r.fail(p + (("ipa",) if "ipa" in t else ()),
-                         "give exactly one of ipa or target (a [[vmm_mapping]] name)")
-        offset = r.get(t, p, "offset", _size, "a byte offset", 0)
-        target = r.get(t, p, "target", _str, "the name of a [[vmm_mapping]]", None)
+        if g["attr_index"] is not None and guest.mair_el1 is None:
+            raise g.error("attr_index", "needs [guest] mair_el1",
+                          "mair_el1 = 0x... in [guest], or attr or api")
+        target = g["target"]
         if target is not None:
             if target not in by_name:
-                raise r.fail(p + ("target",), f"no [[vmm_mapping]] named {target!r} (have "
-                                              f"{', '.join(by_name) or 'none'})", ConfigError)
-            ipa = _ipa_of(r, p, by_name[target], memslots) + offset
+                raise g.error("target", f"no [[vmm_mapping]] named {show(target)} (have "
+                                        f"{', '.join(show(n) for n in by_name) or 'none'})")
+            base = _ipa_of(g, by_name[target], memslots)
         else:
-            ipa = r.get(t, p, "ipa", _size, "a guest physical address", required=True) + offset
-        out.append(GuestMappingSpec(
-            name=name, ipa=ipa,
-            size=r.get(t, p, "size", _size, "a size such as '4K'", 4096),
-            api=api, attr=attr, attr_index=attr_index,
-            sh=r.get(t, p, "sh", sh, "NSH, ISH, OSH or 0..3", None),
-            target=target, line=line_of(r.lines, p) or 0,
-        ))
+            base = g["ipa"]
+        ipa = base + g["offset"]
+        space.check(g, "offset" if g.has("offset") else "ipa" if g.has("ipa") else "target",
+                    ipa, g["size"], "intermediate physical")
+        out.append(GuestMappingSpec(name=name, ipa=ipa, size=g["size"], api=g["api"],
+                                    attr=g["attr"], attr_index=g["attr_index"], sh=g["sh"],
+                                    target=target, line=g.line))
     return tuple(out)
 
 
-def _ipa_of(r: _Reader, p: KeyPath, m: VmmMappingSpec, memslots: tuple[MemslotSpec, ...]) -> int:
+def _ipa_of(g: t.Record, m: VmmMappingSpec, memslots: tuple[MemslotSpec, ...]) -> int:
     if m.source == "gicv":
         assert m.ipa is not None
         return m.ipa
     for s in memslots:
         if s.mapping == m.name:
+            if s.ipa < s.offset:
+                raise g.error("target", f"[[memslot]] over {show(m.name)} starts "
+                              f"{show_int(s.offset)} into it at IPA {show_int(s.ipa)}, so the "
+                              "mapping's start has no IPA", "ipa instead of target")
             return s.ipa - s.offset
-    raise r.fail(p + ("target",), f"[[vmm_mapping]] {m.name!r} is in no [[memslot]], so it has "
-                                  "no guest physical address; give ipa instead", ConfigError)
+    raise g.error("target", f"[[vmm_mapping]] {show(m.name)} is in no [[memslot]], so it has no "
+                            "guest physical address", "ipa instead, or a [[memslot]] over it")
 
 
-def _accesses(r: _Reader, data: dict[str, Any],
+def _accesses(recs: tuple[t.Record, ...],
               gmaps: tuple[GuestMappingSpec, ...]) -> tuple[AccessSpec, ...]:
     out: list[AccessSpec] = []
     sizes = {g.name: g.size for g in gmaps}
-    names = set(sizes)
-    for i, t in enumerate(r.array(data, (), "access")):
-        p: KeyPath = ("access", i)
-        r.table(t, p, ("mapping", "op", "size", "offset", "instr"))
-        mapping = r.get(t, p, "mapping", _str, "the name of a [[guest_mapping]]", required=True)
-        if mapping not in names:
-            raise r.fail(p + ("mapping",), f"no [[guest_mapping]] named {mapping!r} (have "
-                                           f"{', '.join(sorted(names)) or 'none'})", ConfigError)
-
-        def size(v: object) -> int:
-            n = _int(v)
-            if n not in (1, 2, 4, 8, 16, 32, 64):
-                raise ValueError("must be 1, 2, 4, 8, 16, 32 or 64 bytes")
-            return n
-
-        out.append(AccessSpec(
-            mapping=mapping,
-            op=r.get(t, p, "op", _choice(ACCESS_OPS), "read, write or exec", "read"),
-            size=r.get(t, p, "size", size, "an access size in bytes", 8),
-            offset=r.get(t, p, "offset", _size, "a byte offset into the guest mapping", 0),
-            instr=r.get(t, p, "instr", _choice(INSTR_CLASSES), "one of "
-                        + ", ".join(INSTR_CLASSES), "ldr"),
-            line=line_of(r.lines, p) or 0,
-        ))
-        a = out[-1]
-        if a.offset + a.size > sizes[mapping]:
-            raise r.fail(p + ("offset",), f"offset 0x{a.offset:x} + size {a.size} is beyond guest "
-                                          f"mapping {mapping!r} (0x{sizes[mapping]:x} bytes)",
-                         ConfigError)
+    for a in recs:
+        mapping = a["mapping"]
+        if mapping not in sizes:
+            raise a.error("mapping", f"no [[guest_mapping]] named {show(mapping)} (have "
+                                     f"{', '.join(show(n) for n in sorted(sizes)) or 'none'})")
+        spec = AccessSpec(mapping=mapping, op=a["op"], size=a["size"], offset=a["offset"],
+                          instr=a["instr"], line=a.line)
+        if spec.offset + spec.size > sizes[mapping]:
+            raise a.error("offset", f"offset {show_int(spec.offset)} + size {spec.size} is "
+                                    f"beyond guest mapping {show(mapping)} "
+                                    f"({show_int(sizes[mapping])} bytes)",
+                          f"an offset at most {show_int(max(sizes[mapping] - spec.size, 0))}")
+        out.append(spec)
     return tuple(out)
+
+
+def _scenario(doc: t.Document) -> Scenario:
+    top = t.read(doc, SCHEMA)
+    policies = _policies(top)
+    cpu = _cpu(top["cpu"])
+    space = _Space(cpu)
+    pcie = _pcie(top["pcie"], space)
+    ram = _ram(top["ram"], space)
+    devices = _devices(top["device"], space)
+    vmm, sizes = _vmm_mappings(top["vmm_mapping"], devices, space)
+    slots = _memslots(top["memslot"], vmm, sizes, space)
+    guest = GuestSpec(mmu=top["guest"]["mmu"], mair_el1=top["guest"]["mair_el1"])
+    gmaps = _guest_mappings(top["guest_mapping"], guest, vmm, slots, space)
+    accesses = _accesses(top["access"], gmaps)
+    name = top["name"] if top["name"] is not None else Path(doc.path).stem
+    return Scenario(
+        path=doc.path, name=name, description=top["description"], policies=policies, cpu=cpu,
+        bits=top["host"]["bits"], pcie=pcie, ram=ram, devices=devices, vmm_mappings=vmm,
+        memslots=slots, guest=guest, guest_mappings=gmaps, accesses=accesses, lines=doc.lines,
+        display=doc.name,
+    )
 
 
 def loads(text: str, path: str = "<string>") -> Scenario:
     """Parse and validate scenario text; ``path`` names it in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        where = f"{path}:{m.group(1)}" if m else path
-        raise ParseError(f"{where}: TOML syntax: {msg}") from None
-    r = _Reader(path, text)
-    r.table(data, (), _TOP)
-    policies = _policies(r, data)
-    cpu = _cpu(r, data)
-    bits = _host(r, data)
-    pcie = _pcie(r, data)
-    ram = _ram(r, data)
-    devices = _devices(r, data)
-    vmm = _vmm_mappings(r, data, devices)
-    slots = _memslots(r, data, vmm)
-    guest = _guest(r, data)
-    gmaps = _guest_mappings(r, data, guest, vmm, slots)
-    accesses = _accesses(r, data, gmaps)
-    return Scenario(
-        path=path,
-        name=r.get(data, (), "name", _str, "a string", Path(path).stem),
-        description=r.get(data, (), "description", _str, "a string", ""),
-        policies=policies, cpu=cpu, bits=bits, pcie=pcie, ram=ram, devices=devices,
-        vmm_mappings=vmm, memslots=slots, guest=guest, guest_mappings=gmaps,
-        accesses=accesses, lines=r.lines,
-    )
+    from ..inputs.escape import show_path
+
+    return _scenario(t.parse(text, show_path(path), path=path))
 
 
-def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read scenario file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"{p}: not UTF-8 text: {exc.reason}") from None
-    return loads(text, str(path))
+def load(path: str | Path, *, arg: str | None = None) -> Scenario:
+    """Read (bounded: :mod:`memattr.inputs.files`) and validate a scenario file; '-' is stdin.
+
+    :param path: the file name.
+    :param arg: the command-line argument that named it, for messages about the name.
+    """
+    return _scenario(t.load(path, what="scenario file", arg=arg))
 
 
 def bundled_path(name: str) -> Path:
     """The path of a scenario shipped with memattr (``memattr/scenarios/<name>.toml``)."""
     base = Path(__file__).resolve().parent.parent / "scenarios"
-    p = base / (name if name.endswith(".toml") else f"{name}.toml")
-    if not p.is_file():
-        have = ", ".join(sorted(q.stem for q in base.glob("*.toml")))
-        raise ConfigError(f"scenario={name}: no bundled scenario of that name (have {have})")
-    return p
+    have = bundled()
+    stem = name[:-5] if name.endswith(".toml") else name
+    if stem not in have:
+        raise ConfigError(f"scenario={show(name)}: no bundled scenario of that name (expected a "
+                          f"file path or a bundled name; have {', '.join(have)})")
+    return base / f"{stem}.toml"
 
 
 def bundled() -> tuple[str, ...]:

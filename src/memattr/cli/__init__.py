@@ -14,11 +14,17 @@ not exist yet is skipped, so one missing command never breaks the others.
 
 Errors: any :class:`memattr.errors.MemattrError` (bad number, out of range, reserved where a
 value is required, conflicting flags) and every argparse error become one line on stderr,
-``memattr: error: <field>=<value>: <why>``, and exit status 2.
+``memattr: error: <field>=<value>: <why>``, and exit status 2.  The line is escaped
+(:func:`memattr.inputs.escape.escape`): no input reaches the terminal raw.
+
+Output: a reader that goes away (``memattr table | head``) ends the command quietly with status
+0; output that cannot be written (a full disk, a closed standard output) is one error line and
+status 2, never a traceback.  Input files are bounded (:mod:`memattr.inputs.files`).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
 from types import ModuleType
@@ -26,6 +32,10 @@ from types import ModuleType
 from .. import __version__
 from ..errors import MemattrError
 from ._common import Parser, error_line
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -88,24 +98,117 @@ def build_parser(argv: list[str] | None = None) -> tuple[Parser, dict[str, Modul
     return parser, modules
 
 
+class _OutputError(Exception):
+    """Writing to standard output failed (not a broken pipe): the disk is full, the fd closed."""
+
+
+class _Stdout:
+    """Standard output for one command: write errors become :class:`_OutputError`."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _complain(line: str) -> None:
+    """Print an error line on stderr if there is one to print on."""
+    if sys.stderr is None:
+        return
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's last flush of what is left cannot fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``memattr`` command line; returns the exit status (2 on bad input)."""
     program = argv is None  # the console script: the process exits when main returns
     if argv is None:
         argv = sys.argv[1:]
+    if sys.stdout is None:  # started with standard output closed (memattr ... >&-)
+        _complain("memattr: error: standard output is closed (expected somewhere to write to)")
+        return 2
+    for stream in (sys.stdout, sys.stderr):
+        # a file name that is not UTF-8 must never make a print raise UnicodeEncodeError
+        if stream is not None and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (OSError, ValueError):
+                pass
     # A query allocates little that is cyclic; pausing the collector while the lazily imported
     # modules build their classes shortens start-up.  The previous state is restored.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)  # type: ignore[assignment]
     try:
-        return _main(argv)
+        status = _main(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (memattr table | head): stop quietly.
+        _silence_stdout()
+        return 0
+    except _OutputError as exc:
+        _complain(f"memattr: error: cannot write the output: {exc} (expected a writable "
+                  "standard output)")
+        _silence_stdout()
+        return 2
     finally:
+        sys.stdout = stdout
         if gc_was_enabled:
             gc.enable()
         if program:
             # Nothing left needs collecting before exit: moving every object out of the
             # collector's reach spares the interpreter's final collection (~2 ms of a query).
             gc.freeze()
+
+
+# Commands whose FILE argument is not read through memattr.inputs yet: the name, the bounds and
+# the shape of the text are checked here first (a FIFO, /dev/zero, a 500-deep nesting or a
+# 20,000-part key never reaches them).  Remove a command when it reads with memattr.inputs.toml.
+_PRECHECK = {"walk": ("file", "FILE.toml", "walk file")}
+
+
+def _precheck(args: argparse.Namespace) -> None:
+    spec = _PRECHECK.get(args.command)
+    if spec is None or getattr(args, spec[0], None) is None:
+        return
+    from ..inputs.files import read_text, show_path
+    from ..inputs.tomlscan import scan
+
+    path = getattr(args, spec[0])
+    scan(read_text(path, what=spec[2], arg=spec[1], stdin=False), show_path(path))
 
 
 def _main(argv: list[str]) -> int:
@@ -115,14 +218,8 @@ def _main(argv: list[str]) -> int:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help / --version
             return exc.code if isinstance(exc.code, int) else 0
+        _precheck(args)
         return int(modules[args.command].run(args))
     except MemattrError as exc:
-        print(error_line(exc), file=sys.stderr)
+        _complain(error_line(exc))
         return 2
-    except BrokenPipeError:
-        # The reader went away (memattr table | head): stop quietly.
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0

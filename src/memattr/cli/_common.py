@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..errors import ConfigError, EncodingError, MemattrError, ParseError
+from ..inputs.escape import escape, show_int, truncate
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of start-up; mypy treats this name as True
 if TYPE_CHECKING:
@@ -67,7 +68,12 @@ def _terminal_width() -> int:
 
 
 def _one_line(message: str) -> str:
-    """Reshape argparse's messages to 'field=value: why' where argparse names both."""
+    """Reshape argparse's messages to 'field=value: why' where argparse names both (values cut
+    short: an argument may be arbitrarily long)."""
+    return truncate(_reshape(message), 600)
+
+
+def _reshape(message: str) -> str:
     required = "the following arguments are required: "
     if message.startswith(required):
         names = message[len(required):].split(", ")
@@ -75,7 +81,7 @@ def _one_line(message: str) -> str:
             f" (also missing: {', '.join(names[1:])})" if len(names) > 1 else "")
     unknown = "unrecognized arguments: "
     if message.startswith(unknown):
-        return f"argument={message[len(unknown):]}: unrecognized"
+        return f"argument={truncate(message[len(unknown):])}: unrecognized"
     head, sep, why = message.partition(": ")
     if head.startswith("argument ") and sep:
         field = head[len("argument "):].split("/")[0]
@@ -85,9 +91,9 @@ def _one_line(message: str) -> str:
                 if marker == "invalid choice: ":
                     value, _, choices = rest.partition(" (")
                     allowed = choices.rstrip(")").replace("'", "")
-                    return f"{field}={value.strip(chr(39))}: invalid choice ({allowed})"
+                    return f"{field}={truncate(value.strip(chr(39)))}: invalid choice ({allowed})"
                 kind, _, value = rest.partition(" value: ")
-                return f"{field}={value.strip(chr(39))}: invalid {kind} value"
+                return f"{field}={truncate(value.strip(chr(39)))}: invalid {kind} value"
         return f"{field}=(none): {why}"
     return " ".join(message.split())
 
@@ -110,16 +116,16 @@ def parse_int(
     """
     if isinstance(text, int):
         value = text
-        shown = hex(text)
+        shown = show_int(text)
     else:
-        shown = text.strip()
-        s = shown.lower().replace("_", "")
+        shown = truncate(text.strip())
+        s = text.strip().lower().replace("_", "")
         neg = s.startswith("-")
         body = s[1:] if neg else s
         base = {"0x": 16, "0b": 2, "0o": 8}.get(body[:2], 10)
         digits = body[2:] if base != 10 else body
         try:
-            if not digits or not digits.isalnum():
+            if not digits or not digits.isascii() or not digits.isalnum():
                 raise ValueError(digits)
             value = int(digits, base)
         except ValueError:
@@ -161,9 +167,17 @@ def parse_sh(text: str, field: str) -> int:
         raise ParseError(f"{field}={text}: not NSH, ISH, OSH or a number 0..3") from None
 
 
+_ERROR_LIMIT = 2000  # characters of one error line; values in it are cut far shorter
+
+
 def error_line(exc: BaseException) -> str:
-    """The one line the CLI prints for a rejected input."""
-    return f"memattr: error: {' '.join(str(exc).split())}"
+    """The one line the CLI prints for a rejected input: whitespace folded, control characters
+    escaped (:func:`memattr.inputs.escape.escape`), at most a couple of thousand characters."""
+    text = escape(" ".join(str(exc).split()))
+    if len(text) > _ERROR_LIMIT:
+        half = _ERROR_LIMIT // 2
+        text = f"{text[:half]} ... {text[-half:]}"
+    return f"memattr: error: {text}"
 
 
 def emit_json(obj: Any, *, compact: bool = False) -> None:

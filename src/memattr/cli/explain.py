@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import emit_json, parse_int
+from ._common import emit_json, parse_int, truncate
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of start-up; mypy treats this name as True
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "esr_argument"]
 
 
 def register(subparsers: Any) -> None:
@@ -31,11 +31,36 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
+def esr_argument(text: str) -> str:
+    """The ESR value in the ESR argument: the token after 'ESR_EL2=' (or 'ESR:') in a log line,
+    with a '0X' prefix written '0x', or the argument itself; checked to be at most 64 bits.
+
+    A log line's value must end at a word boundary, so '0X92000061' is never read as '0'.
+    """
+    import re
+
+    from ..errors import EncodingError, ParseError
+    from ..inputs.escape import show
+
+    m = re.search(r"\bESR(?:_EL2)?\s*[=:]\s*((?:0[xX])?[0-9a-fA-F]+)\b", text)
+    token = m.group(1) if m else text.strip()
+    if re.fullmatch(r"(?:0[xX])?[0-9a-fA-F]+", token) is None:
+        raise ParseError(f"ESR={show(text)}: not a number and no ESR_EL2=<hex> in it (expected "
+                         "an ESR_EL2 value in hex, or a log line containing ESR_EL2=0x...)")
+    if token[:2] == "0X":
+        token = "0x" + token[2:]
+    digits = token[2:] if token[:2] == "0x" else token
+    if len(digits.lstrip("0")) > 16 and all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise EncodingError(f"ESR={truncate(token)}: out of range (0x0..0xffffffffffffffff, "
+                            "64 bits)")
+    return token
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the explanation."""
     from ..interop.esr_story import explain, parse_report
 
-    esr = parse_report(args.esr)
+    esr = parse_report(esr_argument(args.esr))
     far = parse_int(args.far, "FAR_EL2", bits=64) if args.far is not None else None
     hpfar = parse_int(args.hpfar, "HPFAR_EL2", bits=64) if args.hpfar is not None else None
     story = explain(esr, far=far, hpfar=hpfar)

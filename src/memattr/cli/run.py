@@ -26,7 +26,10 @@ def register(subparsers: Any) -> None:
             "effective type and its properties, the accesses replayed, the hazards and the "
             "events (mapping created, MMIO exit, injected abort, -EINVAL/-EFAULT/-ENOEXEC).  "
             "The table marks with * every cell that differs from the first policy.  FILE is a "
-            "path, or the name of a bundled scenario (e.g. 'demo').  Schema: docs/scenarios.md."
+            "path ('-' for standard input), or the name of a bundled scenario (e.g. 'demo').  Input "
+            "files are bounded: at most 16 MiB (MEMATTR_MAX_INPUT=SIZE changes it), arrays and "
+            "inline tables nested at most 32 deep, keys of at most 16 dotted parts.  Schema: "
+            "docs/scenarios.md."
         ),
     )
     p.add_argument("file", metavar="FILE", help="scenario file (TOML) or bundled scenario name")
@@ -52,9 +55,9 @@ def use_color(choice: str) -> bool:
 
 
 def _scenario_path(text: str) -> str:
-    from pathlib import Path
-
-    if Path(text).is_file() or any(c in text for c in "/\\") or text.endswith(".toml"):
+    """FILE as given when it names a file ('-': standard input), else a bundled scenario's path."""
+    if text in ("", "-") or any(c in text for c in "/\\") or text.endswith(".toml") \
+            or os.path.isfile(text):  # isfile is False (not an error) for any unusable name
         return text
     from ..analysis.scenario import bundled_path
 
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.scenario import load
 
     fwb = parse_flag_pair(args.fwb, args.no_fwb, "FWB", "fwb")
-    sc = load(_scenario_path(args.file))
+    sc = load(_scenario_path(args.file), arg="FILE")
     rp = replay(sc, policies=args.policy, fwb=fwb)
     if args.json:
         from ..report.document import replay_document

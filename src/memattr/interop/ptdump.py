@@ -374,13 +374,18 @@ def parse_ptdump(
 
     # Levels: numbers for KVM and memattr; names for Linux (PGD is the root, its number depends on
     # the geometry).
-    def fixed_level(name: str) -> int | None:
+    def fixed_level(name: str, n: int) -> int | None:
         if fmt is not DumpFormat.LINUX:
-            return int(name.lstrip("L")) if name else None
+            if not name:
+                return None
+            digits = name[1:] if name.startswith("L") else name
+            if not digits.lstrip("-").isdigit():
+                raise fail(source, n, f"level {echo(name)}: expected L-1..L3 in a {fmt.value} dump")
+            return int(digits)
         return _LINUX_LEVELS.get(name)
 
     for n, start, end, name, _w, _mk, _x, _p in raw:
-        lvl = fixed_level(name)
+        lvl = fixed_level(name, n)
         if lvl is None or not -1 <= lvl <= 3:
             if lvl is not None:
                 raise fail(source, n, f"level {lvl}: expected -1 to 3")
@@ -414,7 +419,7 @@ def parse_ptdump(
                 valid, bits_, mask = _kvm_words(source, n, words, dialects)
             else:
                 valid, bits_, mask = False, 0, 0  # prot == 0: not even the valid bit
-            mappings.append(Mapping(start, end, fixed_level(name), name, valid, tuple(words), bits_, mask,
+            mappings.append(Mapping(start, end, fixed_level(name, n), name, valid, tuple(words), bits_, mask,
                                     n, sect))
             continue
         for w in words:
@@ -424,7 +429,7 @@ def parse_ptdump(
             valid, bits_, mask, memtype = _linux_words(source, n, words)
         else:
             valid, bits_, mask, memtype = False, 0, 0, None  # mainline: nothing after an invalid range
-        level = fixed_level(name)
+        level = fixed_level(name, n)
         if name == "PGD":
             level = pgd_level
         mappings.append(Mapping(start, end, level, name, valid, tuple(words), bits_, mask, n, sect,

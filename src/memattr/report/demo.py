@@ -15,6 +15,8 @@ from ..analysis.compare import Row, compare, groups
 from ..analysis.replay import Replay, Result, decision
 from ..arch.decision import AslRule
 from ..arch.memtype import MemoryAttributes
+from ..inputs.escape import escape as _esc  # every input-derived string is escaped (issue 9)
+from ..inputs.escape import show_path as _show_path
 from ..linux.mm import VM_ALLOW_ANY_UNCACHED
 from ..linux.mmap import COMMIT_VFIO_WC_SAFE
 from ..linux.policy import COMMITS
@@ -140,7 +142,7 @@ def render_demo(rp: Replay, *, color: bool = False) -> str:
     out = [st("bold", f"memattr demo: a GPU's write-combined BAR in a KVM guest, Linux "
                       f"{', '.join(rp.policies)}")]
     out.append("")
-    out += _wrap(sc.description, "", "")
+    out += _wrap(_esc(sc.description, newlines=True), "", "")
     out.append("")
     fwb_key = " / ".join("FWB" if f else "no FWB" for f in rp.fwb)
     out.append(f"Effective memory type of guest accesses (* = differs from {base}; "
@@ -149,7 +151,7 @@ def render_demo(rp: Replay, *, color: bool = False) -> str:
     out.append("")
     fwb_same = not any(c.fwb_matters for c in row.cells)
     tail = " (with and without FWB)" if fwb_same and len(rp.fwb) > 1 else ""
-    out.append(st("bold", f"{row.mapping} is {story_sentence(row)}{tail}.") + " Why:")
+    out.append(st("bold", f"{_esc(row.mapping)} is {story_sentence(row)}{tail}.") + " Why:")
     gs = groups(row)
     for i, (pols, answer) in enumerate(gs):
         when = ("every policy" if len(gs) == 1 else f"up to {pols[-1]}" if i == 0
@@ -176,11 +178,12 @@ def render_demo(rp: Replay, *, color: bool = False) -> str:
             seen.setdefault(text, []).append((r.policy_name, r.fwb))
         for text, keys in seen.items():
             label = label_of(keys, rp.policies, rp.fwb)
-            out += _wrap(text, f"    {'every policy' if label == 'all' else label:<12}  ", " " * 18)
+            out += _wrap(_esc(text), f"    {'every policy' if label == 'all' else label:<12}  ",
+                         " " * 18)
     out.append("")
     out.append("The other answers, and why (the latest policy):")
     last = rp.policies[-1]
-    width = max(len(r.mapping) for r in cmp.rows)
+    width = max(len(_esc(r.mapping)) for r in cmp.rows)
     for other in cmp.rows:
         if other.mapping == row.mapping:
             continue
@@ -190,15 +193,15 @@ def render_demo(rp: Replay, *, color: bool = False) -> str:
         else:
             text = f"{decision(per_fwb[0].evaluation)}; " + "; ".join(
                 f"{'with' if p.fwb else 'without'} FWB {p.cell}: {combining(p)}" for p in per_fwb)
-        out += _wrap(text, f"  {other.mapping:<{width}}  ", " " * (width + 4))
+        out += _wrap(_esc(text), f"  {_esc(other.mapping):<{width}}  ", " " * (width + 4))
     open_items = _open_items(rp, row.mapping, last)
     if open_items:
         out.append("")
-        out.append(f"What {last} leaves to the platform for {row.mapping}:")
+        out.append(f"What {last} leaves to the platform for {_esc(row.mapping)}:")
         for level, text in open_items:
-            out += _wrap(text, f"  {st(level, level)}: ", "      ")
+            out += _wrap(_esc(text), f"  {st(level, level)}: ", "      ")
     out.append("")
-    out += _wrap(f"Replay or change it: memattr run {sc.path} [--policy P ...] [--fwb|--no-fwb] "
+    out += _wrap(f"Replay or change it: memattr run {_show_path(sc.path)} [--policy P ...] [--fwb|--no-fwb] "
                  "[--json]; memattr demo --json gives this replay as one JSON document.", "", "")
     return "\n".join(out) + "\n"
 

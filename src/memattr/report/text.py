@@ -15,6 +15,8 @@ from ..analysis.compare import Comparison, compare
 from ..analysis.replay import Replay, Result
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import type_properties
+from ..inputs.escape import escape as _esc  # every input-derived string is escaped (issue 9)
+from ..inputs.escape import show_path as _show_path
 from ..linux.events import EventKind
 from .kernel import kernel_why, seen
 
@@ -49,7 +51,8 @@ def render_table(cmp: Comparison, style: Style | None = None, *, indent: str = "
     head = ["guest mapping", "guest S1", "VMM S1"] + list(cmp.policies)
     rows: list[list[tuple[str, str]]] = []
     for r in cmp.rows:
-        cells = [(r.mapping, r.mapping), (r.asks, r.asks), (r.vmm, r.vmm)]
+        name = _esc(r.mapping)
+        cells = [(name, name), (r.asks, r.asks), (r.vmm, r.vmm)]
         for c in r.cells:
             text = ("*" if c.differs else " ") + c.text
             cells.append((text, st("diff", text) if c.differs else text))
@@ -194,9 +197,10 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
     sc = rp.scenario
     cmp = compare(rp)
     fwb_txt = ", ".join("on" if f else "off" for f in rp.fwb)
-    lines = [st("bold", f"scenario {sc.name}") + f" ({sc.path})"]
+    lines = [st("bold", f"scenario {_esc(sc.name)}") + f" ({_show_path(sc.path)})"]
     if sc.description:
-        lines += textwrap.wrap(sc.description, 100, initial_indent="  ", subsequent_indent="  ")
+        lines += textwrap.wrap(_esc(sc.description, newlines=True), 100, initial_indent="  ",
+                               subsequent_indent="  ")
     lines.append(f"policies: {', '.join(rp.policies)} (baseline {rp.policies[0]});  FWB: {fwb_txt};"
                  f"  CTR_EL0.DIC={int(sc.cpu.dic)} MTE={int(sc.cpu.mte)} XS={int(sc.cpu.xs)}"
                  + (" HCR_EL2.CD=1" if sc.cpu.hcr_cd else "") + f"  kernel {sc.bits}-bit")
@@ -217,28 +221,29 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
         first = results[0]
         g = first.evaluation.guest
         lines.append("")
-        lines.append(st("bold", name) + f"  [IPA 0x{first.mapping.ipa:x}, {first.backing}]")
+        lines.append(st("bold", _esc(name)) + f"  [IPA 0x{first.mapping.ipa:x}, "
+                     f"{_esc(first.backing)}]")
         gs1 = first.evaluation.guest_s1
-        lines.append(f"  guest S1: {g.label}: {gs1.short if gs1 is not None else 'none'}")
+        lines.append(f"  guest S1: {_esc(g.label)}: {gs1.short if gs1 is not None else 'none'}")
         for chain, group in grouped(results, _chain):
             label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
             lines.append(f"  {label}: {chain}")
             for text, sub in grouped(group, run_why):
                 sub_label = label_of([(r.policy_name, r.fwb) for r in sub], rp.policies, rp.fwb)
                 prefix = "why" if sub_label == label else f"why, {sub_label}"
-                lines.append(f"      {prefix}: {text}")
+                lines.append(f"      {prefix}: {_esc(text)}")
         for i, acc in enumerate(a for a in sc.accesses if a.mapping == name):
             what = (f"{acc.size}-byte {acc.op} at +0x{acc.offset:x}"
                     + ("" if (first.mapping.ipa + acc.offset) % acc.size == 0 else " (unaligned)"))
             lines.append(f"  access: {what}")
             for outcome, group in grouped(results, _outcome_of(i)):
                 label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
-                lines.append(f"    {label}: {outcome}")
+                lines.append(f"    {label}: {_esc(outcome)}")
                 for view, sub in grouped(group, _seen_of(i)):
                     if view:
                         sl = label_of([(r.policy_name, r.fwb) for r in sub], rp.policies, rp.fwb)
                         tag = "" if sl == label else f" [{sl}]"
-                        lines.append(f"      seen{tag}: {view}")
+                        lines.append(f"      seen{tag}: {_esc(view)}")
         hz: dict[str, list[tuple[str, bool]]] = {}
         level: dict[str, str] = {}
         for r in results:
@@ -249,11 +254,11 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
         for text, keys in hz.items():
             label = label_of(keys, rp.policies, rp.fwb)
             where = "" if label == "all" else f" [{label}]"
-            lines.append(f"  {st(level[text], level[text])}: {text}{where}")
+            lines.append(f"  {st(level[text], level[text])}: {_esc(text)}{where}")
         for ev, group in grouped(results, _events):
             if ev:
                 label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
-                lines.append(f"  events [{label}]: {ev}")
+                lines.append(f"  events [{label}]: {_esc(ev)}")
     types = [r.evaluation.effective for r in rp.results if r.evaluation.effective is not None]
     if types:
         lines.append("")
