@@ -29,6 +29,10 @@ __all__ = [
     "emit_json",
     "attrs_text",
     "SH_NAMES",
+    "FAIL_ON",
+    "FAIL_STATUS",
+    "add_fail_on",
+    "fail_status",
 ]
 
 SH_NAMES = {"NSH": 0b00, "OSH": 0b10, "ISH": 0b11}
@@ -209,3 +213,26 @@ def attrs_text(a: MemoryAttributes, *, shareability: bool = True) -> str:
     if a.notagaccess:
         detail += ", NoTagAccess"
     return ", ".join(parts) + f" ({detail})"
+
+
+# --- gating CI: --fail-on -------------------------------------------------------------------
+
+FAIL_ON = ("fault", "hazard", "diff")
+"""What ``--fail-on`` can name: a fault or abort in the answer, a hazard found, a difference."""
+
+FAIL_STATUS = 1
+"""The exit status when something ``--fail-on`` names was found (2 stays bad input)."""
+
+
+def add_fail_on(parser: argparse.ArgumentParser, choices: tuple[str, ...] = FAIL_ON) -> None:
+    """Add ``--fail-on KIND`` (repeatable) to a command that can find ``choices``."""
+    parser.add_argument(
+        "--fail-on", action="append", choices=choices, default=[], metavar="KIND",
+        help=f"exit with status {FAIL_STATUS} when the answer has a {' / '.join(choices)} "
+             "(repeatable; for CI gates)")
+
+
+def fail_status(args: argparse.Namespace, found: set[str] | frozenset[str]) -> int:
+    """The exit status of a command that found ``found`` (kinds from :data:`FAIL_ON`)."""
+    wanted = set(getattr(args, "fail_on", None) or ())
+    return FAIL_STATUS if wanted & set(found) else 0
