@@ -20,7 +20,7 @@ from .commits import COMMITS
 from .kvm.features import HostFeatures
 from .kvm.pgtable import KVM_PGTABLE_PROT, LINUX_S2_MEMATTRS, PgtableVariant, S2MemAttrs, prot_str
 from .mm import Vma
-from .version import OLDEST_MODELLED, V6_8, V6_9, V6_17, V7_0, Commit, KernelVersion
+from .version import OLDEST_MODELLED, V6_8, V6_9, V6_17, V7_0, Commit, KernelVersion, modelled_release
 
 __all__ = [
     "FaultPath",
@@ -348,6 +348,7 @@ def policy_for_release(release: KernelVersion | str) -> Policy:
         raise ConfigError(f"kernel {r}: older than the oldest release modelled (v{OLDEST_MODELLED};"
                           " before it KVM had no exec-on-device rule, "
                           f"{_C['exec-device'].cite()})")
+    r = modelled_release(r, "release")  # 6.99 or a release newer than the model: refused
     base = POLICY_6_17 if r >= V6_17 else POLICY_6_9 if r >= V6_9 else POLICY_6_8
     return base if r == base.release else replace(base, release=r)
 
@@ -376,8 +377,15 @@ def get_policy(name: str | Policy) -> Policy:
     if bare in _REGISTRY:
         return _REGISTRY[bare]
     if "." in bare and bare.replace(".", "").isdigit():
+        if KernelVersion.parse(bare) >= OLDEST_MODELLED:
+            modelled_release(bare, "policy")  # 6.99 is not a release: an error, not 6.17
         return policy_for_release(bare)
-    raise ConfigError(f"policy {name!r}: unknown (known: {', '.join(_REGISTRY)})")
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(key, list(_REGISTRY), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"policy {name!r}: unknown (known: {', '.join(_REGISTRY)}, or a release "
+                      f"such as 6.12){hint}")
 
 
 def policies() -> dict[str, Policy]:

@@ -12,7 +12,7 @@ from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import ConfigError
 
 __all__ = ["KernelVersion", "Commit", "V5_5", "V5_10", "V5_14", "V6_1", "V6_8", "V6_9", "V6_12",
-           "V6_17", "V7_0", "OLDEST_MODELLED"]
+           "V6_17", "V7_0", "OLDEST_MODELLED", "NEWEST_MODELLED", "LAST_MINOR", "modelled_release"]
 
 
 @total_ordering
@@ -57,6 +57,31 @@ V7_0 = KernelVersion(7, 0)
 OLDEST_MODELLED = V5_5
 """The oldest release the Linux model describes: the exec-on-device rule (6d674e28f642) is in
 v5.5; older kernels are refused rather than silently given a newer kernel's behaviour."""
+
+NEWEST_MODELLED = V7_0
+"""The newest release the Linux model has read (MT_S2_AS_S1, the FEAT_XNX prot layout); a later
+number is refused rather than silently given 7.0's behaviour."""
+
+LAST_MINOR = {5: 19, 6: 19}
+"""The last minor release of each major series: 5.19, then 6.0; 6.19 (8 Feb 2026), then 7.0."""
+
+
+def modelled_release(text: str | KernelVersion, what: str = "kernel") -> KernelVersion:
+    """A release the model describes (OLDEST_MODELLED..NEWEST_MODELLED, and one that exists:
+    6.99 is not a release); ConfigError naming the range otherwise.
+
+    :param text: '6.9', 'v6.9', '6.9.3' or a KernelVersion.
+    :param what: the field name used in the error.
+    """
+    r = KernelVersion.parse(text)
+    last = LAST_MINOR.get(r.major, NEWEST_MODELLED.minor if r.major == NEWEST_MODELLED.major else -1)
+    if r < OLDEST_MODELLED or r > NEWEST_MODELLED or r.minor > last:
+        newest = (f"{NEWEST_MODELLED}" if NEWEST_MODELLED.minor == 0
+                  else f"{NEWEST_MODELLED.major}.0..{NEWEST_MODELLED}")
+        raise ConfigError(
+            f"{what}={str(text).strip()!r}: not a Linux release the model describes (expected "
+            f"{OLDEST_MODELLED}..5.{LAST_MINOR[5]}, 6.0..6.{LAST_MINOR[6]} or {newest})")
+    return r
 
 
 @dataclass(frozen=True, slots=True)
