@@ -77,6 +77,10 @@ def test_bad_input_is_one_line_and_status_2(
     assert out == ""
     lines = err.splitlines()
     assert len(lines) == 1, err
+    if "--json" in argv:  # under --json the one line is a JSON object (issue 11 item 7)
+        doc = json.loads(lines[0])
+        assert doc["message"].startswith(field) and doc["error"].endswith("Error"), doc
+        lines = [f"memattr: error: {doc['message']}"]
     assert lines[0].startswith(f"memattr: error: {field}"), lines[0]
     assert ": " in lines[0][len("memattr: error: "):]
 

@@ -118,13 +118,19 @@ def _printable(text: str, colour: bool) -> bool:
 
 def check(o: Outcome) -> None:
     """Assert the invariants every input must end in."""
-    assert o.status in (0, 2), o
+    # 1: a --fail-on gate found what it names (issue 11 item 7)
+    assert o.status in (0, 2) or (o.status == 1 and "--fail-on" in o.argv), o
     colour = "always" in o.argv and "--color" in o.argv
     assert _printable(o.out, colour), ("unescaped output", o.out[:2000])
     assert _printable(o.err, False), ("unescaped error", o.err[:2000])
     if o.status == 2:
         assert o.out == "", o
-        assert o.err.startswith("memattr: error: ") and o.err.count("\n") == 1, o.err[:2000]
+        assert o.err.count("\n") == 1, o.err[:2000]
+        if "--json" in o.argv[:o.argv.index("--")] if "--" in o.argv else "--json" in o.argv:
+            doc = json.loads(o.err)  # under --json the error line is one JSON object
+            assert set(doc) == {"error", "field", "message"}, doc
+        else:
+            assert o.err.startswith("memattr: error: "), o.err[:2000]
     else:
         assert o.err == "", o.err[:2000]
         if "--json" in o.argv and not {"-h", "--help", "--version"} & set(o.argv):

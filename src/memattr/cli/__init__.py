@@ -15,7 +15,12 @@ not exist yet is skipped, so one missing command never breaks the others.
 Errors: any :class:`memattr.errors.MemattrError` (bad number, out of range, reserved where a
 value is required, conflicting flags) and every argparse error become one line on stderr,
 ``memattr: error: <field>=<value>: <why>``, and exit status 2.  The line is escaped
-(:func:`memattr.inputs.escape.escape`): no input reaches the terminal raw.
+(:func:`memattr.inputs.escape.escape`): no input reaches the terminal raw.  A mistyped command,
+choice, option or policy name ends in "did you mean ...?".  Under ``--json`` the line on stderr
+is one JSON object instead, ``{"error": "ParseError", "field": "ESR", "message": "..."}``
+(standard output stays empty, so a pipe into a JSON reader never sees an error as a result).
+With no command at all the usage and the command list go to standard output, the error line to
+stderr (status 2).  ``--fail-on KIND`` makes a command that found what it names exit 1.
 
 Output: a reader that goes away (``memattr table | head``) ends the command quietly with status
 0; output that cannot be written (a full disk, a closed standard output) is one error line and
@@ -31,7 +36,7 @@ from types import ModuleType
 
 from .. import __version__
 from ..errors import MemattrError
-from ._common import Parser, error_line
+from ._common import Parser, error_json, error_line, json_wanted
 
 TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ COMMANDS = [
     "demo",
     "walk",
     "at",
+    "completion",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
 
@@ -214,6 +220,9 @@ def _precheck(args: argparse.Namespace) -> None:
 def _main(argv: list[str]) -> int:
     parser, modules = build_parser(argv)
     try:
+        if not any(not a.startswith("-") for a in argv) and not {"-h", "--help", "--version"} \
+                & set(argv):
+            sys.stdout.write(parser.format_help())  # no command: the usage and the commands
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help / --version
@@ -221,5 +230,5 @@ def _main(argv: list[str]) -> int:
         _precheck(args)
         return int(modules[args.command].run(args))
     except MemattrError as exc:
-        _complain(error_line(exc))
+        _complain(error_json(exc) if json_wanted(argv) else error_line(exc))
         return 2

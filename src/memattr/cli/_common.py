@@ -33,6 +33,11 @@ __all__ = [
     "FAIL_STATUS",
     "add_fail_on",
     "fail_status",
+    "HEX_KEYS",
+    "with_hex",
+    "json_wanted",
+    "error_json",
+    "suggest",
 ]
 
 SH_NAMES = {"NSH": 0b00, "OSH": 0b10, "ISH": 0b11}
@@ -46,10 +51,27 @@ class ArgumentError(MemattrError, ValueError):
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors raise :class:`ArgumentError` instead of printing usage."""
+    """An ArgumentParser whose errors raise :class:`ArgumentError` instead of printing usage.
+
+    A mistyped command, sub-command, choice or option gets a "did you mean" (difflib) for the
+    nearest name the parser knows.
+    """
+
+    _argv: list[str] | None = None
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(args) if args is not None else sys.argv[1:]
+        return super().parse_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        raise ArgumentError(_one_line(message))
+        hint = ""
+        unknown = "unrecognized arguments: "
+        if message.startswith(unknown) and self._argv is not None:
+            words = message[len(unknown):].split()
+            bad = next((w for w in words if w.startswith("-")), None)
+            if bad is not None:
+                hint = suggest(bad.partition("=")[0], _option_strings(self, self._argv), "")
+        raise ArgumentError(_one_line(message) + hint)
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse builds a formatter for every add_argument; giving the width here spares
@@ -95,11 +117,46 @@ def _reshape(message: str) -> str:
                 if marker == "invalid choice: ":
                     value, _, choices = rest.partition(" (")
                     allowed = choices.rstrip(")").replace("'", "")
-                    return f"{field}={truncate(value.strip(chr(39)))}: invalid choice ({allowed})"
+                    names = allowed.removeprefix("choose from ").split(", ")
+                    typed = value.strip(chr(39))
+                    return (f"{field}={truncate(typed)}: invalid choice ({allowed})"
+                            + suggest(typed, names))
                 kind, _, value = rest.partition(" value: ")
                 return f"{field}={truncate(value.strip(chr(39)))}: invalid {kind} value"
         return f"{field}=(none): {why}"
     return " ".join(message.split())
+
+
+def _option_strings(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Every option string of ``parser`` and of the sub-commands ``argv`` names, in order."""
+    found: list[str] = []
+    current: argparse.ArgumentParser | None = parser
+    words = iter(argv)
+    while current is not None:
+        subs = None
+        for action in current._actions:
+            found.extend(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                subs = action.choices
+        current = None
+        if subs:
+            for w in words:
+                if w in subs:
+                    current = subs[w]
+                    break
+    return found
+
+
+def suggest(word: str, names: list[str] | tuple[str, ...], quote: str = "'") -> str:
+    """``"; did you mean 'NAME'?"`` for the name nearest ``word`` (difflib), or ``""``.
+
+    :param names: the names that would have been accepted.
+    :param quote: how to quote the suggestion.
+    """
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(word, [n for n in names if n], n=1, cutoff=0.6)
+    return f"; did you mean {quote}{close[0]}{quote}?" if close else ""
 
 
 def parse_int(
@@ -184,15 +241,100 @@ def error_line(exc: BaseException) -> str:
     return f"memattr: error: {text}"
 
 
+HEX_KEYS = frozenset({
+    # registers
+    "esr", "far", "hpfar", "par", "pars", "tcr", "ttbr0", "ttbr1", "mair", "sctlr", "hcr",
+    "vtcr", "vttbr", "esr_el1", "esr_el2", "far_el1", "far_el2", "hpfar_el2", "pstate",
+    "vm_flags",
+    # descriptors and attribute encodings
+    "desc", "s1_desc", "s2_desc", "s2_descriptor", "old", "new", "attr", "s1_attr", "mair_attr",
+    "guest_attr", "s2_memattr", "memattr",
+    # addresses
+    "va", "ipa", "pa", "address", "desc_pa", "table", "input", "chain_va",
+    # a register or descriptor as decoded ("decode mair", "decode s1", "decode par")
+    "value", "raw",
+})
+"""Integer JSON fields that hold a register, descriptor, attribute encoding or address: the JSON
+writer puts a ``<key>_hex`` string ("0x92000061") next to each (lists: a list of strings)."""
+
+
+def _hex_of(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return f"0x{value:x}"
+    if isinstance(value, list) and value and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+        return [f"0x{v:x}" for v in value]
+    return None
+
+
+_ATTRS_KEYS = frozenset({"type", "shareability", "tagged"})  # MemoryAttributes.to_json()
+
+
+def with_hex(obj: Any) -> Any:
+    """``obj`` with a ``<key>_hex`` string beside every :data:`HEX_KEYS` integer (recursively;
+    a key that already has its ``_hex`` sibling is left alone, and a memory-attributes object,
+    ``MemoryAttributes.to_json()``, is a value kept as it is)."""
+    if isinstance(obj, dict):
+        if _ATTRS_KEYS <= obj.keys():
+            return obj
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            out[key] = with_hex(value)
+            if key in HEX_KEYS and f"{key}_hex" not in obj:
+                shown = _hex_of(value)
+                if shown is not None:
+                    out[f"{key}_hex"] = shown
+        return out
+    if isinstance(obj, list | tuple):
+        return [with_hex(v) for v in obj]
+    return obj
+
+
 def emit_json(obj: Any, *, compact: bool = False) -> None:
-    """Write one JSON document to stdout."""
+    """Write one JSON document to stdout (register values get hex strings, :func:`with_hex`)."""
     import json
 
+    obj = with_hex(obj)
     if compact:
         json.dump(obj, sys.stdout, separators=(",", ":"))
     else:
         json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def json_wanted(argv: list[str]) -> bool:
+    """``--json`` is on the command line (before any ``--``)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def error_json(exc: BaseException) -> str:
+    """The one-line JSON object the CLI writes on stderr for a rejected input under ``--json``:
+    ``{"error": kind, "field": name or null, "message": text}`` (the text escaped as in
+    :func:`error_line`)."""
+    import json
+
+    message = error_line(exc).removeprefix("memattr: error: ")
+    return json.dumps({"error": type(exc).__name__, "field": _field_of(message),
+                       "message": message})
+
+
+def _field_of(message: str) -> str | None:
+    """The field a message names: ``NAME=value: why`` or ``file:line: key: what``."""
+    head, sep, _ = message.partition(": ")
+    if not sep:
+        return None
+    name, eq, _ = head.partition("=")
+    if eq and name:
+        return name
+    parts = message.split(": ")
+    if len(parts) >= 3 and parts[0].rpartition(":")[2].isdigit() and " " not in parts[1]:
+        return parts[1]  # file:line: key: what
+    return None
 
 
 def sh_long(name: str) -> str:

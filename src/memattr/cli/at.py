@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ._common import emit_json, parse_int
+from ._common import add_fail_on, emit_json, fail_status, parse_int
 
 if TYPE_CHECKING:
     from ..mmu.at import ATResult
@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
                    help="Exception level executing it (default 2)")
     p.add_argument("--cpu", metavar="NAME", help="the PE (a preset name)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_fail_on(p, ("fault",))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,12 +56,15 @@ def run(args: argparse.Namespace) -> int:
     va = parse_int(args.va, "--va", bits=64)
     results = [at(built.mem, built.regime, op, va, from_el=int(args.from_el))
                for op in (args.op or ["S12E1R"])]
+    # a fault: an exception instead of PAR_EL1, or PAR_EL1.F=1 (the AT's walk faulted)
+    faulted = any(r.abort is not None or (r.decoded is not None and r.decoded.f) for r in results)
+    status = fail_status(args, {"fault"} if faulted else set())
     if args.json:
         emit_json({"file": path, "va": va, "results": [_json(r) for r in results]})
-        return 0
+        return status
     for r in results:
         print("\n".join(_text(r)))
-    return 0
+    return status
 
 
 def _text(r: ATResult) -> list[str]:

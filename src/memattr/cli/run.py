@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ._common import emit_json, parse_flag_pair
+from ._common import add_fail_on, emit_json, fail_status, parse_flag_pair
 
 TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def register(subparsers: Any) -> None:
                    help="colour the differences and hazard levels (default auto: on a terminal, "
                         "unless NO_COLOR is set)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_fail_on(p, ("fault", "hazard"))
 
 
 def use_color(choice: str) -> bool:
@@ -72,12 +73,30 @@ def run(args: argparse.Namespace) -> int:
     fwb = parse_flag_pair(args.fwb, args.no_fwb, "FWB", "fwb")
     sc = load(_scenario_path(args.file), arg="FILE")
     rp = replay(sc, policies=args.policy, fwb=fwb)
+    status = fail_status(args, _found(rp)) if args.fail_on else 0
     if args.json:
         from ..report.document import replay_document
 
         emit_json(replay_document(rp))
-        return 0
+        return status
     from ..report.text import render_replay
 
     sys.stdout.write(render_replay(rp, color=use_color(args.color), details=not args.brief))
-    return 0
+    return status
+
+
+def _found(rp: Any) -> set[str]:
+    """What --fail-on can name in a replay: 'fault' when a mapping or access ended in an
+    exception or an error (an errno, an injected abort, a stage-1 fault, a rejected memslot),
+    'hazard' when a check is at level hazard."""
+    found: set[str] = set()
+    for r in rp.results:
+        for e in (r.evaluation, *(a.evaluation for a in r.accesses)):
+            if e.errno is not None or e.injected or e.stage1_fault is not None \
+                    or e.memslot_rejected:
+                found.add("fault")
+        if any(a.events and any(ev.errno is not None for ev in a.events) for a in r.accesses):
+            found.add("fault")
+        if any(h.level == "hazard" for h in r.hazards):
+            found.add("hazard")
+    return found

@@ -101,7 +101,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ._common import emit_json, parse_int
+from ._common import add_fail_on, emit_json, fail_status, parse_int
 
 if TYPE_CHECKING:
     from ..arch.cpu import Cpu
@@ -152,6 +152,7 @@ def register(subparsers: Any) -> None:
                    help="also print a table: s1 (Linux kernel_page_tables format), s2/kvm (KVM "
                         "stage2_page_tables format), memattr (both, with memory types)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_fail_on(p, ("fault",))
 
 
 class _EpilogFormatter(argparse.HelpFormatter):
@@ -829,11 +830,12 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--access/--size/--el: only with --va")
         accesses = built.accesses
     results = [walk(built.mem, built.regime, a) for a in accesses]
+    status = fail_status(args, {"fault"} if any(r.fault is not None for r in results) else set())
     dumps = _dumps(built, args.dump or [])
     if args.json:
         emit_json({"file": path, "regime": _regime_json(built),
                    "walks": [_json(r) for r in results], "dumps": dumps})
-        return 0
+        return status
     print(f"{path}")
     print(_regime_line(built))
     for r in results:
@@ -845,7 +847,7 @@ def run(args: argparse.Namespace) -> int:
         print(text, end="")
     if not results and not dumps:
         print("(no [[access]] in the file and no --va: nothing to walk)")
-    return 0
+    return status
 
 
 def _regime_json(b: Built) -> dict[str, Any]:
