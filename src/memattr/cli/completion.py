@@ -94,6 +94,12 @@ def _words(values: Any) -> str:
     return " ".join(str(v) for v in values if str(v) and set(str(v)) <= _SAFE)
 
 
+def _name(action: argparse.Action) -> str:
+    """The metavar (or dest) of an action, lower case."""
+    meta = action.metavar if isinstance(action.metavar, str) else None
+    return (meta or action.dest or "").lower()
+
+
 def _option_values(action: argparse.Action) -> str | None:
     if action.nargs == 0:
         return None
@@ -102,7 +108,7 @@ def _option_values(action: argparse.Action) -> str | None:
     dynamic = _dynamic(action.dest)
     if dynamic is not None:
         return _words(dynamic)
-    if "file" in (action.metavar or action.dest or "").lower():
+    if "file" in _name(action):
         return _FILE
     return _ANY
 
@@ -133,8 +139,7 @@ def tree(parser: argparse.ArgumentParser | None = None) -> list[Node]:
             elif node.positional is None:
                 if action.choices is not None:
                     node.positional = _words(action.choices)
-                elif any(w in (action.metavar or action.dest or "").lower()
-                         for w in ("file", "esr", "input")):
+                elif any(w in _name(action) for w in ("file", "esr", "input")):
                     node.positional = _FILE
         for name, sub, h in children:
             visit(sub, (*path, name), h)
