@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import attrs_text, emit_json, parse_flag_pair, parse_int
+from ._common import attrs_text, emit_json, parse_flag_pair, parse_int, truncate
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of start-up; mypy treats this name as True
 if TYPE_CHECKING:
@@ -64,19 +64,28 @@ def register(subparsers: Any) -> None:
 
     m = sub.add_parser(
         "mair",
-        help="a MAIR_ELx attribute byte (0..0xff) or a whole 64-bit MAIR_ELx (Attr0..Attr7)",
+        help="a MAIR_ELx attribute byte (0..0xff), a whole 64-bit MAIR_ELx (Attr0..Attr7), or "
+             "the MAIR a Linux release programs (linux-6.9)",
         description=(
             "Decode a MAIR_ELx attribute byte (ASL94 S1DecodeMemAttrs), or a whole 64-bit "
             "MAIR_ELx when VALUE is above 0xff, is typed with more than two hex digits, or "
             "--register is given: Attr<n> is bits [8n+7:8n].  Reserved bytes are shown as "
-            "reserved, with the rule.  When the whole register is the MAIR Linux programs "
-            "(each MT_* index holding the kernel's byte, the others zero), each Attr<n> is "
-            "named after its MT_* index; no names are given to any other MAIR."
+            "reserved, with the rule.  VALUE 'linux-RELEASE' (linux-6.9, linux-5.13; "
+            "'linux-6.9+mte' with MT_NORMAL_TAGGED 0xf0 as cpu_enable_mte() leaves it) is the "
+            "MAIR_EL1 that release programs (proc.S MAIR_EL1_SET).  Linux's MT_* names: with "
+            "--kernel RELEASE (or a linux- VALUE) each Attr<n> holding the byte that release "
+            "puts at that index is named, and an index it uses for something else says what "
+            "it expects; without, names are given only when the whole register is one some "
+            "release programs, with the releases that do (a MAIR that merely shares bytes with "
+            "Linux's, such as TF-A's MAIR_EL3, gets none)."
         ),
     )
-    m.add_argument("value", metavar="VALUE", help="attribute byte or MAIR_ELx value")
+    m.add_argument("value", metavar="VALUE",
+                   help="attribute byte, MAIR_ELx value, or linux-RELEASE[+mte]")
     m.add_argument("--register", action="store_true",
                    help="treat VALUE as the 64-bit register even if it is <= 0xff")
+    m.add_argument("--kernel", metavar="RELEASE",
+                   help="name the MT_* indexes as this Linux release lays them out (5.5 ..)")
     _cpu_arg(m)
     m.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
@@ -89,7 +98,8 @@ def register(subparsers: Any) -> None:
         ),
     )
     s1.add_argument("desc", metavar="DESC", help="the 64-bit descriptor")
-    s1.add_argument("--mair", required=True, metavar="VALUE", help="MAIR_ELx (64-bit)")
+    s1.add_argument("--mair", required=True, metavar="VALUE",
+                    help="MAIR_ELx (64-bit), or linux-RELEASE[+mte]: what that release programs")
     _walk_args(s1)
 
     s2 = sub.add_parser(
@@ -153,18 +163,94 @@ def run(args: argparse.Namespace) -> int:
 # --- MAIR -------------------------------------------------------------------------------------
 
 
-def _linux_names(attrs: tuple[MairAttr, ...]) -> list[str | None]:
-    """Linux's MT_* name of each Attr<n> if the whole MAIR is one that a Linux release programs
-    (linux.asm.memory MT_LAYOUTS, with MT_NORMAL_TAGGED 0xff before cpu_enable_mte() or 0xf0),
-    else Nones: a MAIR that only shares some bytes with Linux's (TF-A's MAIR_EL3) gets no names.
-    """
-    from ..linux.asm.memory import MT_LAYOUTS
+MAIR_PRESET = "linux-"
+"""A MAIR typed as ``linux-RELEASE`` or ``linux-RELEASE+mte``: what that release programs."""
 
-    value = sum(attr.value << (8 * idx) for idx, attr in enumerate(attrs))
-    for layout in reversed(MT_LAYOUTS):
-        if value in (layout.mair(mte=False), layout.mair(mte=True)):
-            return [layout.name(idx) for idx in range(len(attrs))]
-    return [None] * len(attrs)
+
+def mair_value(text: str, field: str = "MAIR_ELx") -> tuple[int, Any, bool]:
+    """A MAIR_ELx value typed as a number or as a Linux preset.
+
+    :param text: ``0x...`` (any form :func:`parse_int` reads), or ``linux-6.9`` /
+        ``linux-6.9+mte``: the MAIR_EL1 that release programs (linux.asm.memory ``mair_for``).
+    :param field: the name used in errors.
+    :returns: (value, the release of a preset or None, whether MTE's 0xf0 is in it).
+    """
+    typed = text.strip().lower()
+    if not typed.startswith(MAIR_PRESET):
+        return parse_int(text, field, bits=64), None, False
+    from ..linux.asm.memory import mair_for
+    from ..linux.version import modelled_release
+
+    release_text, plus, extra = typed[len(MAIR_PRESET):].partition("+")
+    if plus and extra != "mte":
+        from ..errors import ParseError
+
+        raise ParseError(f"{field}={truncate(text.strip())}: a Linux MAIR preset takes only "
+                         "'+mte' after the release (expected linux-RELEASE or "
+                         "linux-RELEASE+mte, e.g. linux-6.9)")
+    from ..errors import ConfigError
+
+    try:
+        release = modelled_release(release_text, field)
+    except ConfigError as exc:
+        why = str(exc).partition(": ")[2]
+        raise ConfigError(f"{field}={truncate(text.strip())}: {why}") from None
+    return mair_for(release, mte=bool(plus)), release, bool(plus)
+
+
+def _releases(index: int) -> str:
+    """The releases MT_LAYOUTS[index] is in, e.g. '5.10..5.13' or '5.14..7.0'."""
+    from ..linux.asm.memory import MT_LAYOUTS
+    from ..linux.version import LAST_MINOR, NEWEST_MODELLED, KernelVersion
+
+    first = MT_LAYOUTS[index].since
+    if index + 1 < len(MT_LAYOUTS):
+        nxt = MT_LAYOUTS[index + 1].since
+        last = (KernelVersion(nxt.major, nxt.minor - 1) if nxt.minor
+                else KernelVersion(nxt.major - 1, LAST_MINOR[nxt.major - 1]))
+    else:
+        last = NEWEST_MODELLED
+    return f"{first}..{last}"
+
+
+def _byte_in_linux(byte: int, release: Any) -> str:
+    """Where Linux ``release`` puts attribute ``byte`` in its MAIR_EL1 (MT_* and index)."""
+    names, _notes, _r = _linux_names(byte * 0x0101010101010101, release)  # byte at every index
+    held = [f"{n} (Attr{i})" for i, n in enumerate(names) if n is not None]
+    return (f"Linux {release}: {', '.join(held)}" if held
+            else f"Linux {release} puts 0x{byte:02x} at no MT_* index")
+
+
+def _linux_names(value: int, release: Any) -> tuple[list[str | None], list[str | None], str | None]:
+    """Linux's MT_* names for each Attr<n> of MAIR ``value``, per release.
+
+    With ``release``: Attr<n> is named when it holds the byte that release puts at index n
+    (MT_NORMAL_TAGGED: 0xff as proc.S programs it, or 0xf0 after cpu_enable_mte()); an index the
+    release uses for another byte gets a note saying what it expects.  Without: names only when
+    the whole register is one that a layout of linux.asm.memory MT_LAYOUTS programs.
+
+    :returns: (names, notes, the releases the names hold for).
+    """
+    from ..linux.asm.memory import MT_LAYOUTS, mt_layout
+    from ..linux.asm.sysreg import MAIR_ATTR_NORMAL
+
+    names: list[str | None] = [None] * 8
+    notes: list[str | None] = [None] * 8
+    if release is None:
+        for i, layout in enumerate(MT_LAYOUTS):
+            if value in (layout.mair(mte=False), layout.mair(mte=True)):
+                return [layout.name(n) for n in range(8)], notes, _releases(i)
+        return names, notes, None
+    layout = mt_layout(release)
+    for name, idx, byte in layout.slots:
+        held = (value >> (8 * idx)) & 0xFF
+        allowed = {byte, MAIR_ATTR_NORMAL} if name == "MT_NORMAL_TAGGED" else {byte}
+        if held in allowed:
+            names[idx] = name
+        else:
+            want = " or ".join(f"0x{b:02x}" for b in sorted(allowed, reverse=True))
+            notes[idx] = f"not Linux {release}'s {name} ({want})"
+    return names, notes, str(release)
 
 
 def _mair_attr_json(attr: MairAttr, index: int | None, linux: str | None) -> dict[str, Any]:
@@ -193,11 +279,22 @@ def _run_mair(args: argparse.Namespace) -> int:
     from ..arch.mair import decode_attr, decode_register
     from ..arch.sysregs import MAIR_ATTR
 
-    value = parse_int(args.value, "MAIR_ELx", bits=64)
+    value, release, _mte = mair_value(args.value)
+    if args.kernel is not None:
+        from ..linux.version import modelled_release
+
+        kernel = modelled_release(args.kernel, "--kernel")
+        if release is not None and kernel != release:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"--kernel={truncate(args.kernel)}: VALUE is Linux {release}'s "
+                              "MAIR (give one release)")
+        release = kernel
     cpu = _cpu(args)
     typed = args.value.strip().lower()
     wide = typed.startswith("0x") and len(typed.replace("_", "")) > 4  # 0x0044: a register
-    if value <= 0xFF and not args.register and not wide:
+    preset = typed.startswith(MAIR_PRESET)
+    if value <= 0xFF and not args.register and not wide and not preset:
         attr = decode_attr(value, cpu)
         if args.json:
             emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:02x}",
@@ -211,19 +308,27 @@ def _run_mair(args: argparse.Namespace) -> int:
             halves = MAIR_ATTR.decode(value)
             print(f"  outer nibble 0b{halves['Outer']:04b}, inner nibble 0b{halves['Inner']:04b} "
                   "(ASL94 S1DecodeMemAttrs)")
+        if release is not None:
+            print(f"  {_byte_in_linux(value, release)}")
         return 0
     attrs = decode_register(value, cpu, name="MAIR_ELx")
-    linux = _linux_names(attrs)
+    linux, notes, releases = _linux_names(value, release)
     if args.json:
-        emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:016x}",
-                   "register": True, "cpu": cpu.name, "linux": any(linux),
-                   "attrs": [_mair_attr_json(a, n, linux[n]) for n, a in enumerate(attrs)]})
+        doc = {"command": "decode mair", "value": value, "hex": f"0x{value:016x}",
+               "register": True, "cpu": cpu.name, "linux": any(linux),
+               "linux_releases": releases if any(linux) else None,
+               "kernel": str(release) if release is not None else None,
+               "attrs": [_mair_attr_json(a, n, linux[n]) for n, a in enumerate(attrs)]}
+        for n, note in enumerate(notes):
+            doc["attrs"][n]["linux_note"] = note
+        emit_json(doc)
         return 0
     texts = [mair_text(a) for a in attrs]
     width = max(len(t) for t in texts)
     print(f"MAIR_ELx = 0x{value:016x}")
     for n, (a, t) in enumerate(zip(attrs, texts, strict=True)):
-        tail = f"  Linux {linux[n]}" if linux[n] else ""
+        tail = (f"  Linux {linux[n]} ({releases})" if linux[n] else
+                f"  {notes[n]}" if notes[n] else "")
         print(f"  Attr{n}  0x{a.value:02x}  {t:<{width}}{tail}".rstrip())
     return 0
 
@@ -275,7 +380,7 @@ def _run_desc(args: argparse.Namespace, stage: int) -> int:
     raw = parse_int(args.desc, "descriptor", bits=64)
     granule, level = _granule_level(args)
     if stage == 1:
-        args.mair_value = parse_int(args.mair, "MAIR_ELx", bits=64)
+        args.mair_value = mair_value(args.mair)[0]  # a number, or linux-6.9
     cls = S1Descriptor if stage == 1 else S2Descriptor
     desc = cls.decode(raw, granule, level)
     layout = desc.layout
