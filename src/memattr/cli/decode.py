@@ -314,14 +314,13 @@ def _run_mair(args: argparse.Namespace) -> int:
     attrs = decode_register(value, cpu, name="MAIR_ELx")
     linux, notes, releases = _linux_names(value, release)
     if args.json:
-        doc = {"command": "decode mair", "value": value, "hex": f"0x{value:016x}",
-               "register": True, "cpu": cpu.name, "linux": any(linux),
-               "linux_releases": releases if any(linux) else None,
-               "kernel": str(release) if release is not None else None,
-               "attrs": [_mair_attr_json(a, n, linux[n]) for n, a in enumerate(attrs)]}
-        for n, note in enumerate(notes):
-            doc["attrs"][n]["linux_note"] = note
-        emit_json(doc)
+        rows = [_mair_attr_json(a, n, linux[n]) for n, a in enumerate(attrs)]
+        for row, note in zip(rows, notes, strict=True):
+            row["linux_note"] = note
+        emit_json({"command": "decode mair", "value": value, "hex": f"0x{value:016x}",
+                   "register": True, "cpu": cpu.name, "linux": any(linux),
+                   "linux_releases": releases if any(linux) else None,
+                   "kernel": str(release) if release is not None else None, "attrs": rows})
         return 0
     texts = [mair_text(a) for a in attrs]
     width = max(len(t) for t in texts)
