@@ -13,7 +13,7 @@ def test_explain_text(capsys: pytest.CaptureFixture[str]) -> None:
     """A kvm dmesg line is explained in text."""
     assert main(["explain", "kvm: Unsupported FSC: EC=0x24 xFSC=0x21 ESR_EL2=0x92000061"]) == 0
     out = capsys.readouterr().out
-    assert "alignment fault (FSC 0x21)" in out and "Fixed from Linux 6.9" in out
+    assert "alignment fault (FSC 0x21)" in out and "fixed from Linux 6.9" in out
 
 
 def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
