@@ -57,20 +57,28 @@ class Parser(argparse.ArgumentParser):
     nearest name the parser knows.
     """
 
-    _argv: list[str] | None = None
+    _argv: list[str] | None = None  # the command line being parsed (sub-parsers share it)
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
-        self._argv = list(args) if args is not None else sys.argv[1:]
+        Parser._argv = list(args) if args is not None else sys.argv[1:]
         return super().parse_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         hint = ""
+        argv = Parser._argv
         unknown = "unrecognized arguments: "
-        if message.startswith(unknown) and self._argv is not None:
+        if message.startswith(unknown) and argv is not None:
             words = message[len(unknown):].split()
             bad = next((w for w in words if w.startswith("-")), None)
             if bad is not None:
-                hint = suggest(bad.partition("=")[0], _option_strings(self, self._argv), "")
+                hint = suggest(bad.partition("=")[0], _option_strings(self, argv), "")
+        elif message.startswith("the following arguments are required") and argv:
+            known = _option_strings(self, argv)  # 'memattr --verson': a typo, not a gap
+            bad = next((a for a in argv if a.startswith("-") and a != "-"
+                        and a.partition("=")[0] not in known), None)
+            if bad is not None:
+                hint = f"; {truncate(bad)} is not an option" + suggest(bad.partition("=")[0],
+                                                                        known, "")
         raise ArgumentError(_one_line(message) + hint)
 
     def _get_formatter(self) -> argparse.HelpFormatter:
