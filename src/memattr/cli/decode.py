@@ -215,7 +215,10 @@ def _releases(index: int) -> str:
 
 def _byte_in_linux(byte: int, release: Any) -> str:
     """Where Linux ``release`` puts attribute ``byte`` in its MAIR_EL1 (MT_* and index)."""
-    names, _notes, _r = _linux_names(byte * 0x0101010101010101, release)  # byte at every index
+    from ..arch.sysregs import MAIR_ELx
+
+    every = MAIR_ELx.encode(**{f"Attr{n}": byte for n in range(8)})  # the byte at every index
+    names, _notes, _r = _linux_names(every, release)
     held = [f"{n} (Attr{i})" for i, n in enumerate(names) if n is not None]
     return (f"Linux {release}: {', '.join(held)}" if held
             else f"Linux {release} puts 0x{byte:02x} at no MT_* index")
@@ -231,6 +234,7 @@ def _linux_names(value: int, release: Any) -> tuple[list[str | None], list[str |
 
     :returns: (names, notes, the releases the names hold for).
     """
+    from ..arch.sysregs import MAIR_ELx
     from ..linux.asm.memory import MT_LAYOUTS, mt_layout
     from ..linux.asm.sysreg import MAIR_ATTR_NORMAL
 
@@ -243,7 +247,7 @@ def _linux_names(value: int, release: Any) -> tuple[list[str | None], list[str |
         return names, notes, None
     layout = mt_layout(release)
     for name, idx, byte in layout.slots:
-        held = (value >> (8 * idx)) & 0xFF
+        held = MAIR_ELx.get(value, f"Attr{idx}")
         allowed = {byte, MAIR_ATTR_NORMAL} if name == "MT_NORMAL_TAGGED" else {byte}
         if held in allowed:
             names[idx] = name

@@ -132,6 +132,7 @@ def decode_chain(report: AbortReport, release: KernelVersion | None, *,
                      str(release) if release else None, unknown)
     from ..arch.descriptor import Granule, S1Descriptor
     from ..arch.mair import decode_attr
+    from ..arch.sysregs import MAIR_ELx
     from ..errors import MemattrError
     from ..mmu.walk import s1_perms
 
@@ -179,7 +180,7 @@ def decode_chain(report: AbortReport, release: KernelVersion | None, *,
             continue
         byte = mt = memtype = None
         if mair is not None and layout is not None:
-            byte = (mair >> (8 * d.attr_index)) & 0xFF
+            byte = MAIR_ELx.get(mair, f"Attr{d.attr_index}")
             mt = layout.name(d.attr_index)
             a = decode_attr(byte)
             memtype = a.attrs.short if a.attrs is not None else f"reserved ({a.reserved})"
