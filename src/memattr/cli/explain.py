@@ -108,7 +108,7 @@ def _read(text: str) -> tuple[str, bytes | str] | None:
         return "<stdin>", read_bytes("-", what="log", arg="INPUT")
     if "\n" not in text and len(text) < 4096:
         try:
-            is_file = os.path.isfile(text)
+            is_file = os.path.exists(text)  # a directory or a FIFO gets read_bytes' own error
         except (OSError, ValueError):
             is_file = False
         if is_file:
@@ -143,14 +143,21 @@ def run(args: argparse.Namespace) -> int:
         source, data = read if read is not None else ("<argument>", args.esr)
         stories = explain_log(data, source, kernel=kernel, el=el,
                               guest=True if args.guest else None)
-        if not stories and read is None:
+        if not stories and read is None and "ESR" in args.esr.upper():
             # a line with an 'ESR_EL2=' / 'ESR:' value but no report around it
             value = int(esr_argument(args.esr).replace("_", "").removeprefix("0x"), 16)
             stories = [explain_value(value, el=el, far=far, hpfar=hpfar, kernel=kernel,
                                      guest=args.guest)]
         if not stories:
             from ..errors import ParseError
+            from ..inputs.escape import show
 
+            if read is None:
+                what = "no such file, and " if " " not in args.esr.strip() else ""
+                raise ParseError(f"ESR={show(args.esr)}: {what}not an ESR value or a line with "
+                                 "an abort report (expected an ESR value in hex, a log line such "
+                                 "as 'kvm: Unsupported FSC: ... ESR_EL2=0x...', a log file, or "
+                                 "'-')")
             raise ParseError(f"{source}: no arm64 abort or exception report found (expected "
                              "'Unable to handle kernel ...', 'Unhandled fault', 'unhandled "
                              "exception', 'SError Interrupt', 'Internal error:', KVM's "
