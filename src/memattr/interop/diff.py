@@ -90,8 +90,9 @@ class Field:
             return self.values.get(v, f"0b{v:0{self.mask.bit_count()}b}")
         k = self.value(known)
         width = self.mask.bit_count()
-        pattern = "".join(("1" if v >> i & 1 else "0") if k >> i & 1 else "?"
-                          for i in reversed(range(width)))
+        pattern = "".join(bit if known_bit == "1" else "?"
+                          for bit, known_bit in zip(f"{v:0{width}b}", f"{k:0{width}b}",
+                                                    strict=True))
         return f"0b{pattern}"
 
 
@@ -209,6 +210,7 @@ def side_of_dump(d: PageTableDump, label: str | None = None) -> Side:
     :param label: how to name it (default its source).
     """
     valid = tuple(m for m in d.mappings if m.valid)
+    stated: tuple[tuple[int, int], ...]
     if d.format is DumpFormat.MEMATTR and d.va_bits is not None and \
             all(m.end <= 1 << d.va_bits for m in d.mappings):
         stated = ((0, 1 << d.va_bits),)
@@ -418,9 +420,13 @@ def diff_sides(a: Side, b: Side) -> DumpDiff:
     compared = _intersect(a.stated, b.stated)
     silent = {n for n, _ in a.silent} | {n for n, _ in b.silent}
     not_compared: list[str] = []
+    said: dict[tuple[str, str], list[str]] = {}
     for side in (a, b):
         for name, why in side.silent:
-            not_compared.append(f"{name}: {escape(side.label)}: {why}")
+            said.setdefault((name, why), []).append(side.label)
+    for (name, why), labels in said.items():
+        who = "both sides" if len(labels) == 2 else escape(labels[0])
+        not_compared.append(f"{name} ({who}): {why}")
     if a.granule is not None and b.granule is not None and a.granule != b.granule:
         silent.add("leaf size")
         not_compared.append(f"leaf size: the granules differ ({format_size(a.granule)} in "
@@ -431,22 +437,23 @@ def diff_sides(a: Side, b: Side) -> DumpDiff:
                             "ranges (pass it)")
     fa, fb = _stated_fields(a, stage), _stated_fields(b, stage)
     for name in sorted((fa ^ fb) - silent):
-        who = b if name in fa else a
-        not_compared.append(f"{name}: {escape(who.label)} does not state it")
-    for side, other in ((a, b), (b, a)):
-        mapped = merge_ranges((m.start, m.end) for m in side.mappings)
+        mute = b if name in fa else a
+        not_compared.append(f"{name}: {escape(mute.label)} does not state it")
+    for one, other in ((a, b), (b, a)):
+        mapped = merge_ranges((m.start, m.end) for m in one.mappings)
         outside = sum(y - x for x, y in mapped) - sum(y - x for x, y in _intersect(mapped, compared))
         if outside > 0:
-            not_compared.append(f"{format_size(outside)} mapped in {escape(side.label)} lie "
+            not_compared.append(f"{format_size(outside)} mapped in {escape(one.label)} lie "
                                 f"outside what {escape(other.label)} states")
     find_a, find_b = _Finder(a.mappings), _Finder(b.mappings)
     points: set[int] = set()
+    changes: list[Change]
     for x, y in compared:
         points.update((x, y))
-    for side in (a, b):
-        for m in side.mappings:
+    for each in (a, b):
+        for m in each.mappings:
             points.update((m.start, m.end))
-        for r0, r1, _w in side.reasons:
+        for r0, r1, _w in each.reasons:
             points.update((r0, r1))
     cuts = sorted(points)
     items: list[DiffItem] = []

@@ -346,9 +346,10 @@ def _merge_sysfs(bars: list[HostBar], rf: ResourceFile, total_vfs: int | None) -
             continue
         vf = r.role is ResourceRole.VF_BAR
         space = "io" if r.kind is ResourceKind.IO else "memory"
-        size = r.size
+        size: int | None = r.size
         size_from = f"sysfs resource line {r.index}"
         if vf:
+            assert size is not None
             if not total_vfs:
                 size, size_from = None, ""
             elif size % total_vfs:
@@ -406,8 +407,9 @@ def _device_flags(d: HostDevice) -> list[Flag]:
                                   "(driver_override) before a VMM can pass it through; the answers "
                                   "assume vfio-pci"))
     if d.express is None:
-        out.append(Flag("not-pcie", "no capability list (lspci as root, with -v): whether it is a "
-                                    "PCIe endpoint is not known"))
+        out.append(Flag("not-pcie", "the capability list is not known (lspci -v, or the sysfs "
+                                    "config file, as root): whether it is a PCIe endpoint is "
+                                    "not known"))
     elif d.express == "":
         out.append(Flag("not-pcie", "conventional PCI (no PCI Express capability): the error "
                                     "containment the 6.9 change relies on is PCIe's"))
@@ -469,7 +471,7 @@ def _bar_flags(d: HostDevice, b: HostBar, cfg: HostConfig) -> list[Flag]:
                                         f"{format_size(cfg.page_size)} page: vfio-pci maps the "
                                         "whole page and reserves the rest of it "
                                         "(vfio_pci_probe_mmaps)"
-                                        + (f"; the model's pages are 4K" if cfg.page_size > _PAGE
+                                        + ("; the model's pages are 4K" if cfg.page_size > _PAGE
                                            else "")))
     return out
 
@@ -723,7 +725,7 @@ class HazardNote:
     """A hazard (or note, or open question) of one BAR, with where it arises.
 
     :param level: 'note', 'unknown' or 'hazard' (:data:`memattr.analysis.hazards.LEVELS`).
-    :param policies: the policies it arises under; :param fwb: the FWB settings;
+    :param policies: the policies it arises under; :param fwb: the FWB settings (empty: all);
     :param apis: the guest mapping calls.
     """
 
@@ -819,7 +821,8 @@ def answer(devices: list[HostDevice], cfg: HostConfig, sources: tuple[str, ...] 
     out = []
     for p in plan.planned:
         mine = tuple(rows[f"{p.key} {api}"] for api, _l in VARIANTS if f"{p.key} {api}" in rows)
-        notes = tuple(HazardNote(lv, kind, text, tuple(pols), tuple(fwbs), tuple(apis))
+        notes = tuple(HazardNote(lv, kind, text, tuple(pols),
+                                 () if len(fwbs) == len(cfg.fwb) else tuple(fwbs), tuple(apis))
                       for (lv, kind, text), (pols, fwbs, apis) in hazards.get(p.key, {}).items())
         out.append(BarAnswer(p.device, p.bar, p.ipa, p.memslot, p.flags, mine, notes))
     return HostReport(cfg, sources, tuple(devices), tuple(out), plan.device_flags, plan.text,

@@ -769,6 +769,8 @@ def _vms(t: _Tree, host: LiveHost, dialect: str | None, granule: int | None) -> 
             continue
         if want is None:
             vm.problems.append(f"X column: {why}")
+        else:
+            vm.problems.append(f"X column read as the {want} dialect: {why}")
 
 
 # --- the VMs' stage 2 against the model, and the text ------------------------------------------
@@ -863,7 +865,7 @@ def render_live(host: LiveHost, diffs: list[VmDiff], *, limit: int = 40) -> str:
         out.append("  /dev/kvm: " + ", ".join(f"{k}={v}" for k, v in host.kvm_caps.items()))
     if host.iomem:
         wins = [e for e in host.iomem if e.name.startswith("PCI Bus")]
-        ram = sum(e.end - e.start + 1 for e in host.iomem if e.name == "System RAM")
+        ram = sum(e.end - e.start + 1 for e in host.iomem if e.name == "System RAM" and e.end)
         out.append(f"  /proc/iomem: {len(host.iomem)} entries, {len(wins)} PCI bus windows"
                    + (f", System RAM {format_size(ram)}" if ram else ""))
     for n in host.notes:
@@ -876,7 +878,7 @@ def render_live(host: LiveHost, diffs: list[VmDiff], *, limit: int = 40) -> str:
         ipa = f", {vm.ipa_bits}-bit IPA" if vm.ipa_bits else ""
         out.append("")
         out.append(f"VM {escape(vm.name)}: {what}{ipa}"
-                   + (f"; compared with the model of {escape(d.policy)} FWB={int(bool(d.fwb))} "
+                   + (f"; compared with the model of {escape(d.policy or '?')} FWB={int(bool(d.fwb))} "
                       f"({d.faults} faults modelled)" if d.diff is not None else ""))
         for p in vm.problems:
             out.append(f"  note: {p}")

@@ -77,8 +77,12 @@ class ModelVm:
         return memattr_dump(self.kvm.pgt.mem, t.geom, t.root, fwb=self.fwb)
 
     def dump(self) -> PageTableDump:
-        """The table KVM wrote, parsed back (as a real dump would be)."""
-        return parse_ptdump(self.dump_text(), self.label, format=DumpFormat.MEMATTR)
+        """The table KVM wrote, parsed back (as a real dump would be; empty before any fault)."""
+        text = self.dump_text()
+        if not any(line and not line.startswith("#") for line in text.split("\n")):
+            return PageTableDump(self.label, DumpFormat.MEMATTR, 2, (), (), frozenset({_PAGE}),
+                                 self.kvm.vm.ipa_bits)
+        return parse_ptdump(text, self.label, format=DumpFormat.MEMATTR)
 
     def slot_of(self, ipa: int) -> tuple[int, int, str] | None:
         for s in self.slots:
@@ -153,11 +157,11 @@ def model_vm(sc: Scenario, policy: str, *, fwb: bool, ipa_bits: int = 40,
             continue
         size = s.size if s.size is not None else vma.size - s.offset
         flags = 1 << 1 if s.readonly else 0  # KVM_MEM_READONLY
-        r = kvm.kvm_set_user_memory_region(Memslot(s.slot, s.ipa, size, vma.vm_start + s.offset,
-                                                   flags))
-        if r.errno is not None:
+        ms = kvm.kvm_set_user_memory_region(Memslot(s.slot, s.ipa, size, vma.vm_start + s.offset,
+                                                    flags))
+        if ms.errno is not None:
             setup.append(f"memslot {s.slot} over {s.mapping}: KVM_SET_USER_MEMORY_REGION "
-                         f"{r.errno}: " + "; ".join(e.text for e in r.events))
+                         f"{ms.errno}: " + "; ".join(e.text for e in ms.events))
         else:
             slots.append((s.ipa, size, f"memslot {s.slot} over {s.mapping}"))
     return ModelVm(kvm, sc, str(policy), fwb, tuple(sorted(slots)), tuple(setup))
@@ -194,8 +198,8 @@ def model_side(vm: ModelVm) -> Side:
     """The model's side after the scenario's own accesses: each guest mapping's first page is
     read and each ``[[access]]`` replayed; the model states the leaves it wrote and the pages it
     was asked about."""
-    from ..linux.kvm.abort import GuestAccess, InstrClass
     from ..arch.combine import Access
+    from ..linux.kvm.abort import GuestAccess, InstrClass
 
     ops = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH}
     instr = {"ldr": InstrClass.LDR_STR, "ldr-writeback": InstrClass.LDR_STR_WRITEBACK,
