@@ -89,6 +89,13 @@ where QEMU's virt machine puts its high PCIe MMIO window (hw/arm/virt.c VIRT_HIG
 _PAGE = 4096  # the Linux model's PAGE_SIZE
 
 
+def _sub_page_cite() -> str:
+    """The commit that lets vfio-pci mmap a sub-page BAR that starts a page."""
+    from ..linux.commits import COMMITS
+
+    return COMMITS["vfio-sub-page-bar"].cite()
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     """Something about a device or BAR that needs care.
@@ -460,19 +467,20 @@ def _bar_flags(d: HostDevice, b: HostBar, cfg: HostConfig) -> list[Flag]:
         if parts:
             out.append(Flag("msix", f"{' and '.join(parts)}: QEMU traps that page (the guest's "
                                     "accesses there exit to the VMM, whatever stage 2 says)"))
-    if b.size is not None and b.size < cfg.page_size:
+    if b.size is not None and b.size < cfg.page_size and cfg.page_size > _PAGE:
+        # The model's pages are 4K: for a larger host page, vfio_pci_probe_mmaps's rule (a
+        # sub-page BAR is mmap-able only when it starts a page) is applied with the host's page.
+        cite = _sub_page_cite()
         if b.address is not None and b.address % cfg.page_size:
             out.append(Flag("not-mmap", f"{format_size(b.size)} BAR not starting a "
                                         f"{format_size(cfg.page_size)} page: vfio-pci does not "
-                                        "allow mmap (vfio_pci_probe_mmaps), so the VMM emulates "
-                                        "every access"))
+                                        f"allow mmap (vfio_pci_probe_mmaps; {cite}), so the VMM "
+                                        "emulates every access"))
         else:
             out.append(Flag("sub-page", f"{format_size(b.size)}, smaller than the host's "
                                         f"{format_size(cfg.page_size)} page: vfio-pci maps the "
-                                        "whole page and reserves the rest of it "
-                                        "(vfio_pci_probe_mmaps)"
-                                        + ("; the model's pages are 4K" if cfg.page_size > _PAGE
-                                           else "")))
+                                        f"page and reserves the rest of it (vfio_pci_probe_mmaps; "
+                                        f"{cite}); the model's pages are 4K"))
     return out
 
 
@@ -522,7 +530,30 @@ def _bar_key(d: HostDevice, b: HostBar) -> str:
     return f"{d.address} {b.name}"
 
 
-def _head(cfg: HostConfig, sources: tuple[str, ...]) -> list[str]:
+_ECAM_SIZE = 256 << 20  # 256 buses x 1 MiB (PCI Express Base Specification, ECAM)
+
+
+def _ecam(taken: list[tuple[int, int, str]], top: int) -> int:
+    """An ECAM base clear of every BAR: QEMU virt's high ECAM if free, else the first free
+    256 MiB-aligned window."""
+    from ..analysis.scenario import DEFAULT_ECAM
+
+    def free(base: int) -> bool:
+        return base + _ECAM_SIZE <= top and not any(lo < base + _ECAM_SIZE and base < hi
+                                                      for lo, hi, _k in taken)
+
+    if free(DEFAULT_ECAM):
+        return DEFAULT_ECAM
+    base = _ECAM_SIZE
+    while not free(base):
+        base += _ECAM_SIZE
+        if base >= top:
+            raise ConfigError("the BARs leave no 256 MiB window for the PCIe ECAM below the "
+                              "CPU's physical address size")
+    return base
+
+
+def _head(cfg: HostConfig, sources: tuple[str, ...], ecam: int | None = None) -> list[str]:
     lines = ["# Written by `memattr host`: every memory BAR passed to a guest with vfio-pci, one",
              "# memslot each (from the guest window at 2**(ipa_bits-1)), and one guest mapping per",
              "# ioremap variant.  `memattr run` replays it; edit it to change the setup",
@@ -538,6 +569,8 @@ def _head(cfg: HostConfig, sources: tuple[str, ...]) -> list[str]:
         lines.append(f"dic = {'true' if cfg.dic else 'false'}")
     if cfg.mte is not None:
         lines.append(f"mte = {'true' if cfg.mte else 'false'}")
+    if ecam is not None:
+        lines += ["", "[pcie]", f"ecam = 0x{ecam:x}  # clear of every BAR"]
     return lines
 
 
@@ -563,7 +596,7 @@ def _device_toml(d: HostDevice, bars: list[_Planned]) -> list[str]:
 
 
 def _platform_check(devs: list[tuple[HostDevice, list[_Planned]]], cfg: HostConfig,
-                    sources: tuple[str, ...]) -> dict[str, str]:
+                    sources: tuple[str, ...], ecam: int) -> dict[str, str]:
     """Ask the Linux model whether vfio-pci mmaps each BAR: load the devices alone, build the
     platform and run ``vfio_pci_core_mmap`` on it.  Returns the refusals by BAR key."""
     from ..analysis.replay import build_platform
@@ -571,20 +604,26 @@ def _platform_check(devs: list[tuple[HostDevice, list[_Planned]]], cfg: HostConf
     from ..linux.mmap import VfioPciBar, mmap_source
     from ..linux.policy import get_policy
 
-    lines = _head(cfg, sources)
+    lines = _head(cfg, sources, ecam)
     for d, ps in devs:
         lines += _device_toml(d, ps)
     sc = loads("\n".join(lines) + "\n", "<host devices>")
     platform = build_platform(sc)
     release = get_policy(cfg.policies[0]).release
-    out = {}
+    from ..linux.decisions import KernelRule
+
+    out: dict[str, tuple[str, str]] = {}
     for d, ps in devs:
         for p in ps:
             src = VfioPciBar(_device_name(d), p.bar.index or 0, 0 if p.bar.vf else None)
             try:
-                mmap_source(platform, src, release=release, hva=0x7F00_0000_0000)
+                vma = mmap_source(platform, src, release=release, hva=0x7F00_0000_0000)
             except ConfigError as exc:
-                out[p.key] = str(exc)
+                out[p.key] = ("not-mmap", str(exc))
+                continue
+            if any(x.rule is KernelRule.vfio_pci_probe_mmaps and x.branch == "sub_page_reserved"
+                   for x in vma.decisions):
+                out[p.key] = ("sub-page", "")
     return out
 
 
@@ -624,7 +663,7 @@ def host_scenario(devices: list[HostDevice], cfg: HostConfig,
                     usable = False
             if usable:
                 assert b.address is not None and b.size is not None
-                end = b.address + b.size
+                end = b.address + b.size * (max(d.total_vfs or 1, 1) if b.vf else 1)
                 clash = next((k for lo, hi, k in taken if lo < end and b.address < hi), None)
                 if clash is not None:
                     flags.append(Flag("overlap", f"overlaps {escape(clash)}: left out", False))
@@ -648,14 +687,20 @@ def host_scenario(devices: list[HostDevice], cfg: HostConfig,
             if usable:
                 mine.append(p)
         per_device.append((d, mine))
-    refused = _platform_check([(d, ps) for d, ps in per_device if ps], cfg, sources) \
+    ecam = _ecam(taken, pa_top)
+    refused = _platform_check([(d, ps) for d, ps in per_device if ps], cfg, sources, ecam) \
         if any(ps for _d, ps in per_device) else {}
     for i, p in enumerate(planned):
-        if p.key in refused and p.memslot:
+        kind, why = refused.get(p.key, ("", ""))
+        if kind == "not-mmap" and p.memslot:
             planned[i] = replace(p, memslot=False, flags=p.flags + (
-                Flag("not-mmap", f"the model's vfio-pci refuses mmap: {escape(refused[p.key])}; "
-                                 "the VMM emulates every access"),))
-    lines = _head(cfg, sources)
+                Flag("not-mmap", f"the model's vfio-pci refuses mmap: {escape(why)}; the VMM "
+                                 "emulates every access"),))
+        elif kind == "sub-page" and not any(f.kind == "sub-page" for f in p.flags):
+            planned[i] = replace(p, flags=p.flags + (
+                Flag("sub-page", "smaller than a page: the model's vfio_pci_probe_mmaps maps the "
+                                 f"page and reserves the rest of it ({_sub_page_cite()})"),))
+    lines = _head(cfg, sources, ecam)
     by_dev = {d.address: ps for d, ps in per_device}
     for d in devices:
         ps = [p for p in planned if p.device is d and p.ipa is not None]
