@@ -76,8 +76,8 @@ def _s2_table(maps: list[tuple[int, int, int, int]]) -> str:
     """A memattr stage-2 dump of (ipa, size, pa, memattr) leaves."""
     mem = PhysMem(48)
     pt = PageTable(mem, Geometry.for_stage2(Granule.K4, 40), vmid=1)
-    for ipa, size, pa, memattr in maps:
-        pt.map(ipa, size, pa, s2_attrs(memattr=memattr, xn=memattr != 0xF))
+    for ipa, size, pa, attr in maps:
+        pt.map(ipa, size, pa, s2_attrs(memattr=attr, xn=attr != 0xF))
     return memattr_dump(mem, pt.geom, pt.root)
 
 

@@ -596,9 +596,10 @@ def _device_toml(d: HostDevice, bars: list[_Planned]) -> list[str]:
 
 
 def _platform_check(devs: list[tuple[HostDevice, list[_Planned]]], cfg: HostConfig,
-                    sources: tuple[str, ...], ecam: int) -> dict[str, str]:
+                    sources: tuple[str, ...], ecam: int) -> dict[str, tuple[str, str]]:
     """Ask the Linux model whether vfio-pci mmaps each BAR: load the devices alone, build the
-    platform and run ``vfio_pci_core_mmap`` on it.  Returns the refusals by BAR key."""
+    platform and run ``vfio_pci_core_mmap`` on it.  Returns, by BAR key, ('not-mmap', why) for
+    a refusal and ('sub-page', '') for a sub-page BAR mapped with the rest of its page reserved."""
     from ..analysis.replay import build_platform
     from ..analysis.scenario import loads
     from ..linux.mmap import VfioPciBar, mmap_source
