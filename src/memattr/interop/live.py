@@ -470,13 +470,16 @@ def _release(text: str) -> Any:
     return KernelVersion(int(m.group(1)), int(m.group(2)))
 
 
-def _int_file(t: _Tree, rel: str, what: str) -> int | None:
+def _int_file(t: _Tree, rel: str, what: str, top: int) -> int | None:
+    """A number file of sysfs (``0x8086``, ``64``), at most ``top``; else None and a note."""
     text = t.text(rel, what, quiet=True)
     if text is None:
         return None
-    v = _num(text.strip())
-    if v is None or v < 0:
-        t.notes.append(f"{t.show(rel)}: {truncate(escape(text.strip()), 40)!s} is not a number")
+    v = _num(text.strip()[:64])
+    if v is None or not 0 <= v <= top:
+        t.notes.append(f"{t.show(rel)}: {truncate(escape(text.strip()), 40)} is not {what} "
+                       f"(0..0x{top:x})")
+        return None
     return v
 
 
@@ -641,12 +644,12 @@ def _pci(t: _Tree, host: LiveHost) -> None:
 
 
 def _pci_device(t: _Tree, rel: str, name: str, host: LiveHost) -> HostDevice | None:
-    cls = _int_file(t, f"{rel}/class", "the class code")
-    vendor = _int_file(t, f"{rel}/vendor", "the vendor id")
-    device = _int_file(t, f"{rel}/device", "the device id")
+    cls = _int_file(t, f"{rel}/class", "a class code", 0xFFFFFF)
+    vendor = _int_file(t, f"{rel}/vendor", "a vendor id", 0xFFFF)
+    device = _int_file(t, f"{rel}/device", "a device id", 0xFFFF)
     driver = t.link_name(f"{rel}/driver") if t.exists(f"{rel}/driver") else None
-    total = _int_file(t, f"{rel}/sriov_totalvfs", "TotalVFs")
-    num = _int_file(t, f"{rel}/sriov_numvfs", "NumVFs")
+    total = _int_file(t, f"{rel}/sriov_totalvfs", "a TotalVFs count", 0xFFFF)
+    num = _int_file(t, f"{rel}/sriov_numvfs", "a NumVFs count", 0xFFFF)
     bars: list[HostBar] = []
     text = t.text(f"{rel}/resource", "the resources")
     if text is not None:
@@ -680,10 +683,8 @@ def _pci_device(t: _Tree, rel: str, name: str, host: LiveHost) -> HostDevice | N
         caps = pci_config_caps(cfg)
         if not caps.get("caps_read") and caps["express"] is None:
             host.notes.append(f"/{rel}/config: capabilities beyond the first 64 bytes need root")
-    ids = f" [{vendor:04x}:{device:04x}]" if vendor is not None and device is not None \
-        and vendor <= 0xFFFF and device <= 0xFFFF else ""
-    cname = _CLASSES.get(cls >> 16, f"class {cls:06x}") if cls is not None and cls <= 0xFFFFFF \
-        else "unknown class"
+    ids = f" [{vendor:04x}:{device:04x}]" if vendor is not None and device is not None else ""
+    cname = _CLASSES.get(cls >> 16, f"class {cls:06x}") if cls is not None else "unknown class"
     physfn = t.link_name(f"{rel}/physfn") if t.exists(f"{rel}/physfn") else None
     flags: tuple[Flag, ...] = ()
     if physfn is not None:
