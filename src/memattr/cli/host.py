@@ -131,7 +131,10 @@ def _artefacts(args: argparse.Namespace) -> tuple[list[Any], tuple[str, ...], li
     from ..interop.lspci import parse_lspci
     from ..interop.sysfs import parse_resource
 
-    stdin_used = [args.lspci == "-"]
+    dashes = [args.lspci] + [_split_named(r, _BDF)[1] for r in args.resource]
+    if dashes.count("-") > 1:
+        raise ConfigError("--resource -: standard input is already read by another argument "
+                          "(expected '-' once)")
     data = read_bytes(args.lspci, what="lspci listing", arg="--lspci")
     name = display_name(args.lspci)
     devs = parse_lspci(data, name)
@@ -140,11 +143,6 @@ def _artefacts(args: argparse.Namespace) -> tuple[list[Any], tuple[str, ...], li
     sources = [name]
     for spec in args.resource:
         bdf, path = _split_named(spec, _BDF)
-        if path == "-":
-            if any(stdin_used):
-                raise ConfigError("--resource -: standard input is already read by another "
-                                  "argument (expected a file)")
-            stdin_used.append(True)
         raw = read_bytes(path, what="sysfs resource file", arg="--resource")
         rname = display_name(path)
         sources.append(rname)
