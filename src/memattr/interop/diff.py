@@ -438,6 +438,8 @@ def diff_sides(a: Side, b: Side) -> DumpDiff:
     fa, fb = _stated_fields(a, stage), _stated_fields(b, stage)
     for name in sorted((fa ^ fb) - silent):
         mute = b if name in fa else a
+        if not mute.mappings:
+            continue  # it maps nothing: nothing it could state
         not_compared.append(f"{name}: {escape(mute.label)} does not state it")
     for one, other in ((a, b), (b, a)):
         mapped = merge_ranges((m.start, m.end) for m in one.mappings)

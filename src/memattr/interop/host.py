@@ -465,8 +465,9 @@ def _bar_flags(d: HostDevice, b: HostBar, cfg: HostConfig) -> list[Flag]:
                  (("MSI-X table", tbar, toff), ("PBA", pbar, poff))
                  if bar_ == b.index and off is not None]
         if parts:
-            out.append(Flag("msix", f"{' and '.join(parts)}: QEMU traps that page (the guest's "
-                                    "accesses there exit to the VMM, whatever stage 2 says)"))
+            out.append(Flag("msix", f"{' and '.join(parts)}: QEMU traps the page(s) holding "
+                                    "them (the guest's accesses there exit to the VMM, whatever "
+                                    "stage 2 says)"))
     if b.size is not None and b.size < cfg.page_size and cfg.page_size > _PAGE:
         # The model's pages are 4K: for a larger host page, vfio_pci_probe_mmaps's rule (a
         # sub-page BAR is mmap-able only when it starts a page) is applied with the host's page.
