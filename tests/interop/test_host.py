@@ -250,3 +250,23 @@ def test_no_bars_no_replay() -> None:
 def test_page_size_hint(text: str, want: tuple[int, int] | None) -> None:
     """Only a page size arm64 has, right after the getconf line."""
     assert page_size_hint(text) == want
+
+
+def test_listed_twice_and_too_many() -> None:
+    """A function listed twice is left out the second time; past MAX_BARS BARs, the rest too."""
+    from memattr.interop.host import MAX_BARS
+
+    one = ("01:00.0 Ethernet controller: A\n"
+           "\tRegion 0: Memory at 90000000 (64-bit, prefetchable) [size=64K]\n\n")
+    rep = answer(_devices(one + one)[0], HostConfig(policies=("6.9",), fwb=(True,)))
+    assert [b.ipa is not None for b in rep.bars] == [True, False]
+    assert any("listed twice" in f.text for f in rep.bars[1].flags)
+    many = "".join(f"{i // 32:02x}:{i % 32:02x}.0 Ethernet controller: N{i}\n\tRegion 0: Memory at "
+                   f"{0x9000_0000 + i * 0x10000:x} (64-bit, prefetchable) [size=64K]\n\n"
+                   for i in range(MAX_BARS + 3))
+    devs = _devices(many)[0]
+    from memattr.interop.host import host_scenario
+
+    plan = host_scenario(devs, HostConfig(policies=("6.9",), fwb=(True,)))
+    assert sum(p.ipa is not None for p in plan.planned) == MAX_BARS
+    assert any("more than 64 BARs" in f.text for p in plan.planned for f in p.flags)

@@ -48,6 +48,7 @@ __all__ = [
     "render_host",
     "toml_string",
     "GUEST_WINDOW_BITS",
+    "MAX_BARS",
 ]
 
 VARIANTS: tuple[tuple[str, str], ...] = (
@@ -76,7 +77,7 @@ FLAG_KINDS: dict[str, str] = {
     "32-bit-np": "a 32-bit non-prefetchable BAR",
     "side-effects": "reads may have side effects on pages nobody listed",
     "msix": "holds the MSI-X table or PBA, which QEMU traps",
-    "overlap": "overlaps another BAR in the listing",
+    "overlap": "overlaps another BAR, or left out (listed twice, too many BARs)",
     "sizes-differ": "lspci and sysfs disagree",
     "numbered": "the listing gives no BAR number",
 }
@@ -87,6 +88,9 @@ GUEST_WINDOW_BITS = 1
 where QEMU's virt machine puts its high PCIe MMIO window (hw/arm/virt.c VIRT_HIGH_PCIE_MMIO)."""
 
 _PAGE = 4096  # the Linux model's PAGE_SIZE
+
+MAX_BARS = 64
+"""BARs modelled from one listing (each is replayed per variant, policy and FWB setting)."""
 
 
 def _sub_page_cite() -> str:
@@ -639,12 +643,23 @@ def host_scenario(devices: list[HostDevice], cfg: HostConfig,
     per_device: list[tuple[HostDevice, list[_Planned]]] = []
     ipa_top = 1 << cfg.ipa_bits
     cursor = 1 << (cfg.ipa_bits - GUEST_WINDOW_BITS)
+    seen: set[str] = set()
+    modelled = 0
     for d in devices:
-        device_flags[d.address] = tuple(_device_flags(d))
+        twice = _norm_bdf(d.address) in seen
+        seen.add(_norm_bdf(d.address))
+        device_flags[d.address] = tuple(_device_flags(d)) + (
+            (Flag("overlap", f"{escape(d.address)} is listed twice: the second is left out",
+                  False),) if twice else ())
         mine: list[_Planned] = []
         for b in d.bars:
             flags = _bar_flags(d, b, cfg)
             key = _bar_key(d, b)
+            if twice:
+                flags.append(Flag("overlap", "its function is listed twice: left out", False))
+            elif b.space == "memory" and modelled >= MAX_BARS:
+                flags.append(Flag("overlap", f"more than {MAX_BARS} BARs in one listing: left out "
+                                             "(pass fewer devices, e.g. lspci -s)", False))
             usable = all(f.modelled for f in flags) and b.space == "memory" and \
                 b.address is not None and b.size is not None and b.index is not None
             if usable:
@@ -688,6 +703,7 @@ def host_scenario(devices: list[HostDevice], cfg: HostConfig,
             planned.append(p)
             if usable:
                 mine.append(p)
+                modelled += 1
         per_device.append((d, mine))
     ecam = _ecam(taken, pa_top)
     refused = _platform_check([(d, ps) for d, ps in per_device if ps], cfg, sources, ecam) \
@@ -703,10 +719,9 @@ def host_scenario(devices: list[HostDevice], cfg: HostConfig,
                 Flag("sub-page", "smaller than a page: the model's vfio_pci_probe_mmaps maps the "
                                  f"page and reserves the rest of it ({_sub_page_cite()})"),))
     lines = _head(cfg, sources, ecam)
-    by_dev = {d.address: ps for d, ps in per_device}
-    for d in devices:
+    for d, mine in per_device:
         ps = [p for p in planned if p.device is d and p.ipa is not None]
-        if by_dev.get(d.address):
+        if mine:
             lines += _device_toml(d, ps)
     for p in planned:
         if p.ipa is None or not p.memslot:
