@@ -270,3 +270,17 @@ def test_listed_twice_and_too_many() -> None:
     plan = host_scenario(devs, HostConfig(policies=("6.9",), fwb=(True,)))
     assert sum(p.ipa is not None for p in plan.planned) == MAX_BARS
     assert any("more than 64 BARs" in f.text for p in plan.planned for f in p.flags)
+
+
+def test_odd_bar_shapes() -> None:
+    """A 32-bit BAR above 4 GiB is left out; a BAR at 0 is flagged; low-1M and type 3 are kept."""
+    text = ("01:00.0 Ethernet controller: A\n"
+            "\tRegion 0: Memory at 190000000 (32-bit, prefetchable) [size=64K]\n"
+            "\tRegion 1: Memory at 0 (64-bit, prefetchable) [size=64K]\n"
+            "\tRegion 2: Memory at 80000 (low-1M, prefetchable) [size=64K]\n"
+            "\tRegion 3: Memory at a0000000 (type 3, prefetchable) [size=64K]\n")
+    rep = answer(_devices(text)[0], HostConfig(policies=("6.9",), fwb=(True,)))
+    by = {b.bar.name: b for b in rep.bars}
+    assert by["BAR0"].ipa is None and "above 4 GiB" in by["BAR0"].flags[0].text
+    assert by["BAR1"].ipa is not None and [f.kind for f in by["BAR1"].flags] == ["no-address"]
+    assert by["BAR2"].rows and by["BAR3"].rows and by["BAR3"].bar.bits is None

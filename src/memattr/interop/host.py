@@ -447,6 +447,9 @@ def _bar_flags(d: HostDevice, b: HostBar, cfg: HostConfig) -> list[Flag]:
         out.append(Flag("no-address", f"address {escape(b.note or 'unknown')}: nothing to map "
                                       "until the kernel assigns it (or a sysfs resource file "
                                       "gives it)", False))
+    elif b.address == 0:
+        out.append(Flag("no-address", "address 0: firmware and the kernel leave a BAR there when "
+                                      "they did not assign it; the answers take it as given"))
     if b.size is None:
         why = ("lspci prints no VF BAR size; give the PF's sysfs resource file (its IOV line is "
                "TotalVFs x the VF BAR size)") if b.vf else "lspci printed no size"
@@ -667,6 +670,11 @@ def host_scenario(devices: list[HostDevice], cfg: HostConfig,
                 if b.size < 16 or b.size & (b.size - 1):
                     flags.append(Flag("no-size", f"size 0x{b.size:x} is not a power of two >= 16: "
                                                  "not a BAR size", False))
+                    usable = False
+                elif b.bits == 32 and b.address + b.size * (
+                        max(d.total_vfs or 1, 1) if b.vf else 1) > 1 << 32:
+                    flags.append(Flag("overlap", f"a 32-bit BAR at 0x{b.address:x}, above 4 GiB: "
+                                                 "not a BAR address", False))
                     usable = False
                 elif b.address % b.size:
                     flags.append(Flag("overlap", f"0x{b.address:x} is not aligned to its size "

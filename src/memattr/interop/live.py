@@ -820,8 +820,13 @@ def diff_vms(host: LiveHost, scenarios: dict[str | None, Any], cfg: Any, *,
                                        "memory backs each range is not known from the host"))
             continue
         policy = cfg.policies[0]
-        fwb = host.fwb if host.fwb is not None else cfg.fwb[-1]
-        note = "" if host.kernel is not None else f"the host's release is not known: policy {policy}"
+        fwb = cfg.fwb[-1]  # the command line's, else the host's, else both: FWB (a KVM dump
+        # prints neither memory type nor anything else FWB changes)
+        notes = [] if host.kernel is not None else [f"the host's release is not known: policy "
+                                                    f"{policy}"]
+        if len(cfg.fwb) > 1:
+            notes.append("FEAT_S2FWB as KVM uses it is not known: modelled with it")
+        note = "; ".join(notes)
         try:
             model = model_vm(sc, policy, fwb=fwb, ipa_bits=vm.ipa_bits or 40,
                              host={"page_size": cfg.page_size})
