@@ -128,6 +128,8 @@ def test_live_this_machine_is_harmless(capsys: pytest.CaptureFixture[str]) -> No
     (["--lspci", E810, "--fwb", "--no-fwb"], "conflicting flags"),
     (["--lspci", E810, "--emit-scenario", "/no/such/dir/x.toml"], "cannot write"),
     (["--live", "--root", "/no/such/tree"], "not a directory"),
+    (["--live", "--root", str(HOSTS / "arm64_6.12_n1_written"), "--ipa-bits", "52"],
+     "beyond the host's IPA size limit of 48 bits"),
 ])
 def test_argument_errors(argv: list[str], want: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Each misuse is one line naming the argument."""

@@ -284,3 +284,15 @@ def test_odd_bar_shapes() -> None:
     assert by["BAR0"].ipa is None and "above 4 GiB" in by["BAR0"].flags[0].text
     assert by["BAR1"].ipa is not None and [f.kind for f in by["BAR1"].flags] == ["no-address"]
     assert by["BAR2"].rows and by["BAR3"].rows and by["BAR3"].bar.bits is None
+
+
+def test_vf_bar_size_printed_by_a_listing() -> None:
+    """A VF BAR line with a size (pciutils prints none) is taken as the size of one VF's BAR."""
+    text = ("01:00.0 Ethernet controller: A\n"
+            "\tCapabilities: [160 v1] Single Root I/O Virtualization (SR-IOV)\n"
+            "\t\tInitial VFs: 8, Total VFs: 8, Number of VFs: 0, Function Dependency Link: 00\n"
+            "\t\tRegion 0: Memory at 0000000090000000 (64-bit, prefetchable) [size=16K]\n"
+            "\tKernel driver in use: vfio-pci\n")
+    (d,), _ = _devices(text)
+    (vf,) = d.bars
+    assert (vf.vf, vf.size, vf.size_from) == (True, 16 << 10, "lspci (per VF)")

@@ -32,6 +32,7 @@ def test_arm64_tree_golden() -> None:
     assert h.cpu == "neoverse-n1" and h.midr == ((0x41, 0xD0C),) and "atomics" in h.features
     assert h.detected == {"idc": "/var/log/kern.log", "ras": "/var/log/kern.log"}
     assert (h.fwb, h.dic, h.mte) == (False, False, False)
+    assert h.ipa_limit == 48  # "kvm [1]: IPA Size Limit: 48 bits" (kvm_set_ipa_limit)
     devs = {d.address: d for d in h.devices}
     assert set(devs) == {"0000:00:01.0", "0000:01:00.0", "0000:01:00.1", "0000:05:00.0"}
     gpu = devs["0000:01:00.0"]

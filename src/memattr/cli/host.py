@@ -121,7 +121,13 @@ def _config(args: argparse.Namespace, live: Any, hint: int | None) -> Any:
         if args.ipa_bits is not None else 40
     dic = live.dic if live is not None else None
     mte = live.mte if live is not None and cpu.mte2 else None
-    return HostConfig(tuple(dict.fromkeys(pols)), fwb, cpu.name, kernel, page, ipa, dic, mte)
+    limit = live.ipa_limit if live is not None else None
+    if limit is not None and ipa > limit:
+        raise ConfigError(f"--ipa-bits={ipa}: beyond the host's IPA size limit of {limit} bits "
+                          "(KVM_CREATE_VM would fail with -EINVAL; expected at most "
+                          f"{limit})")
+    return HostConfig(tuple(dict.fromkeys(pols)), fwb, cpu.name, kernel, page, ipa, dic, mte,
+                      limit)
 
 
 def _artefacts(args: argparse.Namespace) -> tuple[list[Any], tuple[str, ...], list[str], int | None]:

@@ -206,6 +206,7 @@ class HostConfig:
     :param kernel: the host's release when known (its policy is the first column).
     :param page_size: the host kernel's PAGE_SIZE.
     :param ipa_bits: the guest's IPA size (KVM_VM_TYPE_ARM_IPA_SIZE; 40 by default).
+    :param ipa_limit: the host's largest IPA size (KVM_CAP_ARM_VM_IPA_SIZE), when known.
     """
 
     policies: tuple[str, ...] = DEFAULT_POLICIES
@@ -216,11 +217,12 @@ class HostConfig:
     ipa_bits: int = 40
     dic: bool | None = None
     mte: bool | None = None
+    ipa_limit: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"policies": list(self.policies), "fwb": list(self.fwb), "cpu": self.cpu,
                 "kernel": self.kernel, "page_size": self.page_size, "ipa_bits": self.ipa_bits,
-                "dic": self.dic, "mte": self.mte}
+                "ipa_limit": self.ipa_limit, "dic": self.dic, "mte": self.mte}
 
 
 # --- from lspci and sysfs ----------------------------------------------------------------------
@@ -256,10 +258,11 @@ def page_size_hint(text: str | bytes) -> tuple[int, int] | None:
 def _from_region(r: Region, source: str) -> HostBar:
     return HostBar(
         index=r.index, vf=r.vf, space=r.space, address=r.address,
-        size=None if r.vf else r.size,  # lspci prints no VF BAR size (ls-ecaps.c cap_sriov)
-        prefetchable=r.prefetchable, bits=_bits(r), disabled=r.disabled, virtual=r.virtual,
-        note=r.address_note, where=f"{source}:{r.line}",
-        size_from="" if r.vf or r.size is None else "lspci")
+        # pciutils' cap_sriov (ls-ecaps.c) prints no VF BAR size; a listing that has one gives
+        # what sizing a VF BAR register gives, the size of one VF's BAR.
+        size=r.size, prefetchable=r.prefetchable, bits=_bits(r), disabled=r.disabled,
+        virtual=r.virtual, note=r.address_note, where=f"{source}:{r.line}",
+        size_from="" if r.size is None else ("lspci (per VF)" if r.vf else "lspci"))
 
 
 def _match_resource(rf: ResourceFile, devs: list[PciDevice]) -> tuple[PciDevice, bool] | None:
@@ -873,8 +876,9 @@ def answer(devices: list[HostDevice], cfg: HostConfig, sources: tuple[str, ...] 
     if any(p.ipa is not None for p in plan.planned):
         sc = loads(plan.text, "<host scenario>")
         try:
+            limit = cfg.ipa_limit if cfg.ipa_limit is not None else max(cfg.ipa_bits, 48)
             rp = replay(sc, vm=VmConfig(ipa_bits=cfg.ipa_bits),
-                        host={"page_size": cfg.page_size, "ipa_limit": max(cfg.ipa_bits, 48)})
+                        host={"page_size": cfg.page_size, "ipa_limit": limit})
         except MemattrError as exc:
             raise ConfigError(f"the model could not replay the host's devices: {exc}") from None
         rows = {r.mapping: r for r in compare(rp).rows}

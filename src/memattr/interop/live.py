@@ -115,6 +115,8 @@ _CLASSES = {0x00: "Unclassified device", 0x01: "Mass storage controller",
             0x0C: "Serial bus controller", 0x0D: "Wireless controller",
             0x12: "Processing accelerators"}
 
+# arch/arm64/kvm/reset.c kvm_set_ipa_limit: kvm_info("IPA Size Limit: %d bits%s\n", ...).
+_IPA_LIMIT = re.compile(r"kvm \[\d+\]: IPA Size Limit: (\d{2}) bits")
 _BDF = re.compile(r"^[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$")
 _VM_DIR = re.compile(r"^(\d{1,10})-(\d{1,10})$")
 
@@ -330,6 +332,7 @@ class LiveHost:
     cpu: str | None = None
     detected: dict[str, str] = field(default_factory=dict)  # feature -> the line's source
     feature_lines: bool = False
+    ipa_limit: int | None = None  # KVM_CAP_ARM_VM_IPA_SIZE, or the boot log's "IPA Size Limit"
     page_size: int | None = None
     devices: list[HostDevice] = field(default_factory=list)
     iomem: tuple[IomemEntry, ...] = ()
@@ -371,7 +374,7 @@ class LiveHost:
             "features": list(self.features), "cpu": self.cpu,
             "midr": [[hex(i), hex(p)] for i, p in self.midr],
             "detected": dict(self.detected), "fwb": self.fwb, "dic": self.dic, "mte": self.mte,
-            "page_size": self.page_size, "kvm_caps": self.kvm_caps,
+            "page_size": self.page_size, "kvm_caps": self.kvm_caps, "ipa_limit": self.ipa_limit,
             "iomem": {"entries": len(self.iomem),
                       "pci_windows": [[hex(e.start), hex(e.end), e.name] for e in self.iomem
                                       if e.name.startswith("PCI Bus")]},
@@ -514,6 +517,9 @@ def read_live(root: str = "/", *, ioctl: bool | None = None, kvm_dialect: str | 
     want = ioctl if ioctl is not None else (t.real == os.path.realpath("/") and bool(host.arm64))
     if want:
         host.kvm_caps = _kvm_caps(host)
+        size = (host.kvm_caps or {}).get("KVM_CAP_ARM_VM_IPA_SIZE")
+        if size and 32 <= size <= 52:
+            host.ipa_limit = size
     elif t.real == os.path.realpath("/"):
         host.notes.append("KVM_CHECK_EXTENSION not asked: "
                           + ("this machine is not arm64" if not host.arm64 else "not requested"))
@@ -615,6 +621,9 @@ def _cpu(t: _Tree, host: LiveHost) -> None:
         if text is None:
             continue
         for line in text.split("\n"):
+            m = _IPA_LIMIT.search(line)
+            if m is not None and 32 <= int(m.group(1)) <= 52:
+                host.ipa_limit = int(m.group(1))
             i = line.find("CPU features: detected: ")
             if i < 0:
                 continue
@@ -869,6 +878,8 @@ def render_live(host: LiveHost, diffs: list[VmDiff], *, limit: int = 40) -> str:
                f"MTE: {({True: 'yes', False: 'no', None: 'not known'})[host.mte]}")
     if host.kvm_caps is not None:
         out.append("  /dev/kvm: " + ", ".join(f"{k}={v}" for k, v in host.kvm_caps.items()))
+    if host.ipa_limit is not None:
+        out.append(f"  KVM's IPA size limit: {host.ipa_limit} bits")
     if host.iomem:
         wins = [e for e in host.iomem if e.name.startswith("PCI Bus")]
         ram = sum(e.end - e.start + 1 for e in host.iomem if e.name == "System RAM" and e.end)
