@@ -270,3 +270,14 @@ def test_kvm_dialect_for(release: tuple[int, int] | None, want: str | None) -> N
     """Only releases known to print the v6.11 X column settle it."""
     r = KernelVersion(*release) if release else None
     assert L.kvm_dialect_for(r)[0] == want
+
+
+def test_big_log_read_from_its_head(tmp_path: Path) -> None:
+    """A kernel log past the bound is read from its head, where the boot lines are."""
+    root = _tree(tmp_path, {"var/log/kern.log": "kernel: CPU features: detected: Stage-2 Force "
+                            "Write-Back\n"})
+    log = root / "var/log/kern.log"
+    with open(log, "ab") as fh:
+        fh.write(b"y" * (17 << 20))
+    h = L.read_live(str(root))
+    assert h.detected == {"fwb": "/var/log/kern.log"} and h.fwb is True

@@ -18,7 +18,8 @@ artefacts, from ``/proc``, ``/sys``, ``/boot``, ``/var/log`` and KVM's debugfs.
 - each VM's ``sys/kernel/debug/kvm/<pid>-<fd>/{stage2_page_tables,ipa_range,stage2_levels}``.
 
 Everything is read-only: files are opened O_RDONLY through the bounded reader
-(:func:`memattr.inputs.files.read_bytes`: regular files only, at most ``_LIMIT`` bytes each),
+(:func:`memattr.inputs.files.read_bytes`: regular files only, at most ``_LIMIT`` bytes each; a
+log's first 16 MiB the same way),
 directories are listed with bounds, a path that resolves outside ``root`` is not followed, and
 what cannot be read becomes a note, not an error.  Strings from the tree are kept raw in the
 values and escaped (:func:`memattr.inputs.escape.escape`) wherever they are shown.
@@ -58,8 +59,8 @@ __all__ = [
     "render_live",
 ]
 
-_LIMIT = 1 << 20  # bytes read from one file of the tree (a log is read up to 16 MiB)
-_LOG_LIMIT = 16 << 20
+_LIMIT = 1 << 20  # bytes read from one file of the tree
+_LOG_LIMIT = 16 << 20  # bytes read from the head of a log
 _MAX_ENTRIES = 4096  # directory entries looked at
 _MAX_VMS = 256
 
@@ -427,6 +428,39 @@ class _Tree:
             self.notes.append(f"{self.show(rel)}: {truncate(escape(str(exc)), 300)}")
             return None
 
+    def head(self, rel: str, what: str, limit: int) -> str | None:
+        """The first ``limit`` bytes of a regular file (a log: boot lines come first), opened
+        read-only and without blocking, as :func:`memattr.inputs.files.read_bytes` opens it."""
+        import stat
+
+        p = self.path(rel)
+        if not os.path.lexists(p) or not self.inside(p):
+            return None
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+            | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(p, flags)
+        except OSError as exc:
+            self.notes.append(f"{self.show(rel)}: cannot read {what}: {exc.strerror or exc}")
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self.notes.append(f"{self.show(rel)}: not a regular file ({what} not read)")
+                return None
+            chunks, total = [], 0
+            while total < limit:
+                chunk = os.read(fd, min(1 << 20, limit - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        except OSError as exc:
+            self.notes.append(f"{self.show(rel)}: cannot read {what}: {exc.strerror or exc}")
+            return None
+        finally:
+            os.close(fd)
+        return b"".join(chunks).decode("utf-8", "replace")
+
     def text(self, rel: str, what: str, **kw: Any) -> str | None:
         data = self.read(rel, what, **kw)
         if data is None:
@@ -617,7 +651,7 @@ def _cpu(t: _Tree, host: LiveHost) -> None:
             host.notes.append(f"CPU implementer/part {parts}: no memattr CPU preset (--cpu); the "
                               "'all' CPU is assumed")
     for rel in ("var/log/kern.log", "var/log/dmesg", "var/log/messages", "var/log/syslog"):
-        text = t.text(rel, "the kernel log", limit=_LOG_LIMIT, quiet=True)
+        text = t.head(rel, "the kernel log", _LOG_LIMIT)
         if text is None:
             continue
         for line in text.split("\n"):
