@@ -585,24 +585,27 @@ def _head(cfg: HostConfig, sources: tuple[str, ...], ecam: int | None = None) ->
     return lines
 
 
+def _bar_toml(table: str, b: HostBar) -> list[str]:
+    out = ["", f"[[{table}]]", f"index = {b.index}", f"base = 0x{b.address:x}",
+           f"size = 0x{b.size:x}", f"prefetchable = {'true' if b.prefetchable else 'false'}",
+           f"bits = {b.bits or 64}"]
+    if not b.prefetchable:
+        out.append("# read_side_effects = [0]  # the 4K pages whose reads have side effects "
+                   "(no listing says)")
+    return out
+
+
 def _device_toml(d: HostDevice, bars: list[_Planned]) -> list[str]:
     out = ["", "[[device]]", f"name = {toml_string(_device_name(d))}", 'kind = "pcie"',
            f"bdf = {toml_string(d.address)}"]
+    if any(p.bar.vf for p in bars):
+        out.append("num_vfs = 1  # VF 0 stands for every VF")
+    for p in bars:
+        if not p.bar.vf:
+            out += _bar_toml("device.bar", p.bar)
     for p in bars:
         if p.bar.vf:
-            continue
-        out += ["", "[[device.bar]]", f"index = {p.bar.index}", f"base = 0x{p.bar.address:x}",
-                f"size = 0x{p.bar.size:x}",
-                f"prefetchable = {'true' if p.bar.prefetchable else 'false'}",
-                f"bits = {p.bar.bits or 64}"]
-    vfs = [p for p in bars if p.bar.vf]
-    if vfs:
-        out.insert(5, "num_vfs = 1  # VF 0 stands for every VF")
-        for p in vfs:
-            out += ["", "[[device.vf_bar]]", f"index = {p.bar.index}",
-                    f"base = 0x{p.bar.address:x}", f"size = 0x{p.bar.size:x}",
-                    f"prefetchable = {'true' if p.bar.prefetchable else 'false'}",
-                    f"bits = {p.bar.bits or 64}"]
+            out += _bar_toml("device.vf_bar", p.bar)
     return out
 
 
@@ -613,6 +616,7 @@ def _platform_check(devs: list[tuple[HostDevice, list[_Planned]]], cfg: HostConf
     a refusal and ('sub-page', '') for a sub-page BAR mapped with the rest of its page reserved."""
     from ..analysis.replay import build_platform
     from ..analysis.scenario import loads
+    from ..linux.decisions import KernelRule
     from ..linux.mmap import VfioPciBar, mmap_source
     from ..linux.policy import get_policy
 
@@ -622,8 +626,6 @@ def _platform_check(devs: list[tuple[HostDevice, list[_Planned]]], cfg: HostConf
     sc = loads("\n".join(lines) + "\n", "<host devices>")
     platform = build_platform(sc)
     release = get_policy(cfg.policies[0]).release
-    from ..linux.decisions import KernelRule
-
     out: dict[str, tuple[str, str]] = {}
     for d, ps in devs:
         for p in ps:
