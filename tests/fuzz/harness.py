@@ -1,9 +1,9 @@
 """Run one command line in-process and check what every input must end in.
 
-The invariants (issue 9): exit status 0 or 2, never a traceback (any exception escaping
-``memattr.cli.main`` fails the test with the input that caused it); status 2 is exactly one line
-``memattr: error: ...`` on stderr and nothing on stdout; no character that is not printable
-reaches either stream (only memattr's own colour codes under ``--color always``); ``--json``
+The invariants (issue 9): exit status 0 or 2 (1 under ``--fail-on``), never a traceback (any
+exception escaping ``memattr.cli.main`` fails the test with the input that caused it); status 2
+is exactly one line ``memattr: error: ...`` on stderr and nothing on stdout; no character that is
+not printable reaches either stream (only memattr's own colour codes under ``--color always``); ``--json``
 output is one valid JSON document; each call stays within a time and a memory bound (a call past
 them raises Hang or MemoryError, failing the test with its input).
 """

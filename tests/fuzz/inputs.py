@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -468,10 +470,28 @@ _TEXTS = st.one_of(hostile_strings, st.sampled_from([
 ]))
 
 
+_DATA = Path(__file__).resolve().parents[1] / "data"
+_ARTEFACTS = st.sampled_from(sorted(str(p) for p in _DATA.glob("*.txt")))
+_TREES = st.sampled_from(sorted(str(p) for p in (_DATA / "hosts").iterdir() if p.is_dir())
+                         + ["/no/such/tree", "/dev/null"])
+_SCENARIOS = st.sampled_from(["demo", "vfio-pci-bar", "sources",
+                              str(_DATA / "hosts" / "arm64_6.12_n1_written.vm-4242-15.toml")])
+# Outputs go to standard output or to one scratch file, never to a name drawn at random.
+_SCRATCH = str(Path(tempfile.gettempdir()) / "memattr-fuzz-output.txt")
+
+
 def _action_values(action: argparse.Action) -> st.SearchStrategy[str]:
     if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
         return st.one_of(st.sampled_from([str(c) for c in action.choices]), _TEXTS)
     name = (action.dest or "").lower()
+    if name.startswith("emit_"):
+        return st.sampled_from(["-", _SCRATCH, "", "/no/such/dir/out.txt"])
+    if name in ("lspci", "resource", "dumps"):
+        return st.one_of(_ARTEFACTS, _ARTEFACTS.map(lambda p: f"05:00.0={p}"), _TEXTS)
+    if name == "root":
+        return st.one_of(_TREES, _TEXTS)
+    if name == "scenario":
+        return st.one_of(_SCENARIOS, _SCENARIOS.map(lambda p: f"4242-15={p}"), _TEXTS)
     if name in ("file",):
         return st.one_of(st.sampled_from(["demo", "sources", "exec", "mmio-exit"]), _TEXTS)
     if name in ("esr",):
@@ -497,6 +517,9 @@ def _parser_argv(draw: Any, parser: argparse.ArgumentParser) -> list[str]:
             continue
         if not action.option_strings:
             if action.nargs == "?" and draw(st.booleans()):
+                continue
+            if action.nargs == "*":
+                positional += draw(st.lists(_action_values(action), max_size=2))
                 continue
             if draw(st.integers(0, 19)) > 0:
                 positional.append(draw(_action_values(action)))

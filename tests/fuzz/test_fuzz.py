@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
+from tests.interop.strategies import lspci_texts, ptdump_texts, resource_texts
+from tests.interop.strategies import mutated as mutated_text
 
 from .harness import SET_ASIDE, call, fuzz_settings
 from .inputs import argvs, log_lines, scenario_texts, walk_texts
@@ -102,7 +104,7 @@ def test_log_lines(line_and_value: tuple[str, int | None], as_json: bool) -> Non
 
 
 COMMANDS = {"decode": 600, "combine": 600, "table": 80, "explain": 400, "run": 300, "demo": 50,
-            "walk": 300}
+            "walk": 300, "host": 120, "diff": 150}
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -137,3 +139,77 @@ def test_outputs_that_cannot_be_written(argv: list[str]) -> None:
     closed = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60,
                             preexec_fn=lambda: os.close(1))
     assert closed.returncode == 2 and b"Traceback" not in closed.stderr
+
+
+# --- the artefact commands: generated lspci, resource and page-table dump files, live trees ------
+
+_DATA = Path(__file__).resolve().parents[1] / "data"
+_HOST_OPTIONS = st.lists(st.sampled_from([
+    ["--json"], ["--policy", "6.9"], ["--kernel", "6.12"], ["--fwb"], ["--no-fwb"],
+    ["--page-size", "64K"], ["--ipa-bits", "36"], ["--fail-on", "hazard"], ["--cpu", "neoverse-n1"],
+]), max_size=3).map(lambda opts: [x for o in opts for x in o])
+
+
+@fuzz_settings(150)
+@given(st.one_of(lspci_texts(), mutated_text((_DATA / "lspci_vv_intel_x550_pf_sriov_ixgbe.txt")
+                                             .read_text())),
+       st.one_of(st.none(), resource_texts(),
+                 mutated_text((_DATA / "sysfs_resource_intel_x550_pf_and_vf.txt").read_text())),
+       _HOST_OPTIONS)
+def test_lspci_files(lspci: str, resource: str | None, options: list[str]) -> None:
+    """`memattr host` on generated lspci listings and resource files."""
+    argv = ["host", "--lspci", _file(lspci, "lspci.txt"), *options]
+    if resource is not None:
+        argv += ["--resource", _file(resource, "resource")]
+    call(argv)
+
+
+_DIFF_OTHER = st.sampled_from([[str(_DATA / "kvm_stage2_xnx_4k_40bit_written.txt")],
+                               [str(_DATA / "ptdump_arm64_16k_47bit_written.txt")],
+                               ["--scenario", "demo"], ["--scenario", "vfio-pci-bar", "--policy",
+                                                        "6.8", "--policy", "6.9"]])
+_DIFF_OPTIONS = st.lists(st.sampled_from([
+    ["--json"], ["--kvm-dialect", "v6.11"], ["--granule", "4K"], ["--va-bits", "40"],
+    ["--fail-on", "diff"], ["--touch", "scenario"], ["--limit", "3"], ["--budget", "50"],
+]), max_size=3).map(lambda opts: [x for o in opts for x in o])
+
+
+@fuzz_settings(200)
+@given(st.one_of(ptdump_texts(), mutated_text((_DATA / "kvm_stage2_v6.11_4k_40bit_written.txt")
+                                              .read_text())),
+       _DIFF_OTHER, _DIFF_OPTIONS)
+def test_dump_files(dump: str, other: list[str], options: list[str]) -> None:
+    """`memattr diff` on generated page-table dumps, against a dump or the model."""
+    call(["diff", _file(dump, "dump.txt"), *other, *options])
+
+
+_TREE_FILES = {
+    "proc/sys/kernel/osrelease": st.sampled_from(["6.12.1\n", "5.4\n", "x\n", "6.9\x1b[2J\n"]),
+    "proc/cpuinfo": st.one_of(st.text(max_size=80), st.just(
+        "Features\t: fp mte\nCPU implementer\t: 0x41\nCPU part\t: 0xd4f\n")),
+    "proc/iomem": st.one_of(st.text(max_size=60), st.just("00000000-0fffffff : System RAM\n")),
+    "var/log/kern.log": st.sampled_from(["CPU features: detected: Stage-2 Force Write-Back\n", ""]),
+    "sys/bus/pci/devices/0000:01:00.0/resource": st.one_of(resource_texts(), st.text(max_size=40)),
+    "sys/bus/pci/devices/0000:01:00.0/class": st.sampled_from(["0x020000\n", "zz", "0x" + "f" * 90]),
+    "sys/bus/pci/devices/0000:01:00.0/sriov_totalvfs": st.sampled_from(["64\n", "0\n", "-1"]),
+    "sys/kernel/debug/kvm/1-2/stage2_page_tables": ptdump_texts(),
+    "sys/kernel/debug/kvm/1-2/ipa_range": st.sampled_from(["40\n", "99\n", ""]),
+}
+
+
+@fuzz_settings(80)
+@given(st.fixed_dictionaries({}, optional=_TREE_FILES), st.booleans())
+def test_live_trees(files: dict[str, str], as_json: bool) -> None:
+    """`memattr host --live --root` on generated trees."""
+    import shutil
+
+    root = _DIR / "tree"
+    shutil.rmtree(root, ignore_errors=True)
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8", errors="surrogatepass")
+    root.mkdir(exist_ok=True)
+    scenario = str(_DATA / "hosts" / "arm64_6.12_n1_written.vm-4242-15.toml")
+    call(["host", "--live", "--root", str(root), "--scenario", scenario,
+          *(["--json"] if as_json else [])])

@@ -53,6 +53,8 @@ COMMANDS = [
     "demo",
     "walk",
     "at",
+    "host",
+    "diff",
     "completion",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
