@@ -48,6 +48,8 @@ COMMANDS = [
     "demo",
     "walk",
     "at",
+    "replay",
+    "report",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
 
