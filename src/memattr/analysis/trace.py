@@ -292,14 +292,15 @@ def parse_line(raw: bytes, line: int, where: str, names: Iterable[str]) -> Trace
     if len(raw) > MAX_LINE:
         raise _error(where, line, "line", f"{len(raw)} bytes long",
                      f"at most {MAX_LINE} bytes per line")
+    bare = raw.strip(b" \t")
+    if bare == b"" or bare.startswith(b"#"):
+        return None  # a comment is skipped whatever bytes it holds
     try:
-        text = raw.decode("utf-8")
+        stripped = bare.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _error(where, line, "line", f"not UTF-8 ({exc.reason} at column {exc.start + 1})",
+        col = exc.start + 1 + len(raw) - len(raw.lstrip(b" \t"))
+        raise _error(where, line, "line", f"not UTF-8 ({exc.reason} at column {col})",
                      "UTF-8 text") from None
-    stripped = text.strip(" \t")
-    if stripped == "" or stripped.startswith("#"):
-        return None
     fields: list[object]
     if stripped.startswith("{"):
         fields = _json_fields(stripped, where, line)
@@ -801,7 +802,7 @@ def _parse_piece(data: bytes, first_line: int, names: _Tokens, kinds: _Tokens) -
     win = _Windows(buf)
     pb = win.padded
     nl = np.flatnonzero(buf == 10)
-    ends = nl if (nb and buf[-1] == 10) else np.append(nl, nb)
+    ends = nl if (nb == 0 or buf[-1] == 10) else np.append(nl, nb)
     n = len(ends)
     starts = np.empty_like(ends)
     if n:
