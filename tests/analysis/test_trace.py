@@ -12,12 +12,12 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.fuzz.traces import trace_bytes, trace_lines
 
 import memattr.analysis.replay  # noqa: F401 - loads the Linux model in a good order
 from memattr.analysis import trace as T
 from memattr.analysis.scenario import ACCESS_OPS, INSTR_CLASSES, bundled_path, load, loads
 from memattr.errors import MemattrError, ParseError
-from tests.fuzz.traces import trace_bytes, trace_lines
 
 
 @cache
