@@ -59,6 +59,7 @@ __all__ = [
     "build_layout",
     "Answer",
     "answer_of",
+    "is_fault",
     "Offender",
     "TraceReplay",
     "replay_trace",
@@ -480,7 +481,8 @@ _OUTSIDE_ANSWER = Answer(OUTSIDE, False)
 _COUNTED = ("hazard", "unknown")
 
 
-def _is_fault(a: AccessResult) -> bool:
+def is_fault(a: AccessResult) -> bool:
+    """Whether a replayed access does not complete (see :class:`Answer` ``fault``)."""
     from ..linux.events import EventKind
 
     e = a.evaluation
@@ -516,7 +518,7 @@ def answer_of(layout: Layout, m: int, offset: int, size: int, op: str, instr: st
         (acc,) = r.accesses
         eff = acc.evaluation.effective
         hz = tuple(h for h in r.hazards if h.level in _COUNTED)
-        out[(r.policy_name, r.fwb)] = Answer(acc.outcome, _is_fault(acc),
+        out[(r.policy_name, r.fwb)] = Answer(acc.outcome, is_fault(acc),
                                              eff.short if eff is not None else None, hz)
     return out
 
@@ -730,7 +732,7 @@ def _hex(win: _Windows, s: Any, e: Any) -> tuple[Any, Any]:
     outside = np.arange(16) < (16 - ln)[:, None]
     ok = (ln >= 1) & (ln <= 16) & ~_any_rows((d == 255) & ~outside)
     d[outside] = 0
-    packed = np.ascontiguousarray((d[:, 0::2] << 4) | d[:, 1::2])
+    packed = np.ascontiguousarray(d[:, 0::2] * np.uint8(16) + d[:, 1::2])  # two digits a byte
     return packed.view(">u8").ravel().astype(np.uint64), ok
 
 

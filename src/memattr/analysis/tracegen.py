@@ -149,8 +149,8 @@ def _memcpy(t: Targets, rng: random.Random) -> Iterator[tuple[int, int, str, int
                 yield end - 16, 16, "write:ldp", cpu
         else:  # copy_long: one unaligned stp, then 16-byte aligned ones, the last 64 from the end
             yield dst, 16, "write:ldp", cpu
-            d = dst & ~15
-            left = count + (dst & 15) - (128 + 16)
+            d = dst - dst % 16
+            left = count + dst % 16 - (128 + 16)
             while left > 0:  # loop64
                 for off in (16, 32, 48, 64):
                     yield d + off, 16, "write:ldp", cpu
