@@ -15,11 +15,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.report.dom import parse
 
 from memattr import cli
 from memattr.analysis.ordering import REVIEW_CASES
 from memattr.analysis.scenario import bundled
-from tests.report.dom import parse
 
 # The flags a headless Chromium needs here: no sandbox as root, no GPU, and no background
 # connections (the machine's network is closed; /work/.library/env/machines/python.md).

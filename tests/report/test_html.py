@@ -7,6 +7,7 @@ import re
 from functools import cache
 
 import pytest
+from tests.report.dom import Element, parse
 
 import memattr.analysis.replay  # noqa: F401 - loads the Linux model in a good order
 from memattr.analysis.ordering import REVIEW_CASES, explore
@@ -15,7 +16,6 @@ from memattr.analysis.scenario import bundled_path, load, loads
 from memattr.report import html as H
 from memattr.report.citations import cite_html
 from memattr.report.matrix_source import build_matrix_document
-from tests.report.dom import Element, parse
 
 _SCENARIO = """\
 name = "<script>alert(1)</script>\\u001b[2J\\u202e&amp;"
