@@ -91,13 +91,16 @@ def _tame(argv: list[str]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("command", ["replay"])
+_ARGV_EXAMPLES = {"replay": 100, "report": 20}
+
+
+@pytest.mark.parametrize("command", list(_ARGV_EXAMPLES))
 def test_argument_vectors(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The command under argument vectors drawn from its own parser (run in a scratch
     directory, output files redirected there)."""
     monkeypatch.chdir(_DIR)
 
-    @fuzz_settings(100)
+    @fuzz_settings(_ARGV_EXAMPLES[command])
     @given(argvs(command))
     def one(argv: list[str]) -> None:
         argv = _tame(argv)
