@@ -55,6 +55,8 @@ COMMANDS = [
     "at",
     "host",
     "diff",
+    "replay",
+    "report",
     "completion",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""

@@ -19,6 +19,10 @@ import stat
 from ..errors import ConfigError, ParseError
 from .escape import show, show_path
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
 __all__ = [
     "DEFAULT_MAX_INPUT",
     "MAX_INPUT_ENV",
@@ -27,6 +31,7 @@ __all__ = [
     "display_name",
     "check_path",
     "read_bytes",
+    "open_stream",
     "read_text",
 ]
 
@@ -169,6 +174,42 @@ def read_bytes(path: str | os.PathLike[str], *, what: str = "file", limit: int |
         raise _open_error(name, what, exc) from None
     finally:
         os.close(fd)
+
+
+def open_stream(path: str | os.PathLike[str], *, what: str = "file", arg: str | None = None,
+                stdin: bool = True) -> tuple[BinaryIO, int | None]:
+    """An input file opened for streaming (no size bound: the reader reads it in pieces).
+
+    The same checks as :func:`read_bytes` before a byte is read (a name that cannot be a file,
+    a FIFO, a directory or a device is refused); '-' is standard input.
+
+    :returns: the binary stream (the caller closes it) and the file's size (None for stdin).
+    """
+    check_path(path, what=what, arg=arg, stdin=stdin)
+    name = display_name(path) if stdin else show_path(path)
+    if stdin and os.fspath(path) == STDIN:
+        import sys
+
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise ConfigError(f"<stdin>: cannot read {what}: standard input is closed")
+        return stream, None
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _open_error(name, what, exc) from None
+    except ValueError as exc:
+        raise ConfigError(f"{name}: cannot read {what}: {exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{name}: {_kind(st.st_mode)} ({_EXPECTED})")
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_text(path: str | os.PathLike[str], *, what: str = "file", limit: int | None = None,
