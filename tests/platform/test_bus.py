@@ -13,9 +13,7 @@ from memattr.platform.bus import (
     Containment,
     ErrorResponse,
     PcieErrorModel,
-    ResetPath,
     error_outcome,
-    reset_ordering,
 )
 
 
@@ -66,12 +64,3 @@ def test_other_bus_kinds() -> None:
     """A bus with no specific model gives an uncontained external abort."""
     out = BusErrorModel(BusKind.GIC).outcome(False, NORMAL_NC)
     assert out.containment is Containment.UNCONTAINED
-
-
-def test_reset_ordering() -> None:
-    """PCIe FLR after TLBI+DSB is ordered (case 21); a platform reset is unknown (case 22);
-    without TLBI+DSB (context switch) nothing is ordered (case 24)."""
-    assert reset_ordering(ResetPath.PCIE_FLR).ordered is True
-    assert reset_ordering(ResetPath.PLATFORM_RESET).ordered is None
-    assert reset_ordering(ResetPath.PCIE_FLR, tlbi_dsb=False).ordered is False
-    assert reset_ordering(ResetPath.NONE).ordered is None

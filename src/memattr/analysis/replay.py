@@ -33,6 +33,7 @@ from ..linux.system import Evaluation, MemslotSpec, Session, evaluate
 from ..platform import (
     AmbaDevice,
     AxiErrorModel,
+    AxiUnaligned,
     Bar,
     BarKind,
     Bdf,
@@ -149,11 +150,7 @@ def build_platform(sc: Scenario) -> Platform:
         raise ConfigError(f"{sc.path}: {exc}") from None
 
 
-_AXI_UNALIGNED = {
-    "unknown": "unknown (AXI slave behaviour; linux.md 3.6)",
-    "ok": "the slave accepts unaligned accesses (platform parameter)",
-    "error": "the slave answers SLVERR to unaligned accesses (platform parameter)",
-}
+_AXI_UNALIGNED = {u.value: u for u in AxiUnaligned}  # docs/review.md#unaligned-accesses-and-axi
 
 
 def mapping_source(m: VmmMappingSpec) -> MappingSource:
