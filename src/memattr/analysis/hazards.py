@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..arch.memtype import MemoryAttributes
@@ -206,9 +206,7 @@ def reclaim(region: Region, eff: MemoryAttributes) -> Hazard | None:
         return None
     bus, host, sp, known = setup
     if eff.is_cacheable:
-        return Hazard("reclaim", "unknown", "cases 21-23",
-                      f"{eff.short}: cacheable writes need cache maintenance before a reset, "
-                      "which the ordering model does not cover (see the cacheable-MMIO hazard)")
+        return None  # cacheable MMIO is its own hazard; the ordering model covers uncached types
     from .ordering import write_type_of
 
     wt = write_type_of(eff).value
@@ -256,8 +254,8 @@ def context_switch(region: Region, eff: MemoryAttributes) -> Hazard:
 
 def error_response(region: Region, eff: MemoryAttributes | None) -> Hazard | None:
     """Case 25: what a device error response to a load does; containment is the platform's."""
-    if region.errors is None or region.errors.kind is BusKind.MEMORY:
-        return None
+    if region.errors is None or region.errors.kind in (BusKind.MEMORY, BusKind.GIC):
+        return None  # memory, and the GIC's CPU interface, have no error response modelled
     out = error_outcome(region.errors, False, eff)
     if out.read_value is not None:
         return Hazard("error response", "ok", "case 25",
@@ -268,6 +266,9 @@ def error_response(region: Region, eff: MemoryAttributes | None) -> Hazard | Non
     if out.note:
         text += f"; {out.note}"
     return Hazard("error response", level, "case 25", text)
+
+
+_error_response = lru_cache(maxsize=1024)(lambda region, eff: error_response(region, eff))
 
 
 def mismatched_alias(vmm: MemoryAttributes | None, eff: MemoryAttributes) -> Hazard | None:
@@ -348,9 +349,10 @@ def cacheable_mmio(region: Region, eff: MemoryAttributes) -> Hazard | None:
 # --- putting them together ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def _mapping(region: Region, eff: MemoryAttributes, vmm: MemoryAttributes | None,
-             pa: int) -> list[Hazard | None]:
-    """The checks that depend on the mapping, not on one access."""
+             pa: int) -> tuple[Hazard | None, ...]:
+    """The checks that depend on the mapping, not on one access (the same for every access)."""
     out: list[Hazard | None] = []
     if region.kind is RegionKind.GICV:
         out.append(context_switch(region, eff))
@@ -360,7 +362,7 @@ def _mapping(region: Region, eff: MemoryAttributes, vmm: MemoryAttributes | None
         out.append(mismatched_alias(vmm, eff))
         out.append(speculation(region, pa, eff))
         out.append(cacheable_mmio(region, eff))
-    return out
+    return tuple(out)
 
 
 def check_outcome(o: AccessOutcome) -> tuple[Hazard, ...]:
@@ -373,7 +375,7 @@ def check_outcome(o: AccessOutcome) -> tuple[Hazard, ...]:
     if o.effective is not None and o.pa is not None:
         out += _mapping(region, o.effective, o.vmm, o.pa)
     if any(r.reaches_device for r in o.results):
-        out.append(error_response(region, o.effective))
+        out.append(_error_response(region, o.effective))
     out.append(unaligned(region, o.kind, o.results, o.guest))
     out.append(ifetch_io(region, o.kind, o.results))
     return tuple(h for h in out if h is not None)
@@ -402,8 +404,7 @@ def hazards_for(
     if eff is None or leaf is None:
         return ()
     region = platform.lookup(leaf.phys)
-    out: list[Hazard | None] = []
-    out += _mapping(region, eff, base.vmm_s1, leaf.phys)
+    out: list[Hazard | None] = list(_mapping(region, eff, base.vmm_s1, leaf.phys))
     if region.kind in DEVICE_KINDS:
         out.append(error_response(region, eff))
         for a in accesses:

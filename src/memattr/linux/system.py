@@ -558,9 +558,25 @@ class Session:
                         pol, host, source, g, GuestAccess.read(), slot.guest_phys_addr + offset,
                         vma, self.region, slot, None, tuple(kvm.events), None, None, cd,
                         decisions=tuple(kvm.decisions), vm=vmc, kvm=kvm)
-        self.mmu = GuestMmu(kvm.pgt.table, g, ipa_bits=vmc.ipa_bits)
-        self.regime = self.mmu.regime(fwb=host.fwb, cd=cd, vtcr=kvm.pgt.vtcr,
-                                      vttbr=kvm.pgt.vttbr)
+        self._mmu: GuestMmu | None = None
+        self._regime: Regime | None = None
+
+    @property
+    def mmu(self) -> GuestMmu:
+        """The guest's stage-1 tables (written on first use: a session that only asks KVM about
+        its stage 2 never builds them)."""
+        if self._mmu is None:
+            self._mmu = GuestMmu(self.kvm.pgt.table, self.guest, ipa_bits=self.vm.ipa_bits)
+        return self._mmu
+
+    @property
+    def regime(self) -> Regime:
+        """The registers the guest's accesses are walked with."""
+        if self._regime is None:
+            pgt = self.kvm.pgt
+            self._regime = self.mmu.regime(fwb=self.host.fwb, cd=self.cd, vtcr=pgt.vtcr,
+                                           vttbr=pgt.vttbr)
+        return self._regime
 
     # --- events between accesses ------------------------------------------------------------
     def zap(self, reason: str = "memory decode disabled") -> None:

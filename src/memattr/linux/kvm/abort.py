@@ -28,6 +28,7 @@ ESR_ELx_ISV = _R.ESR_ELx_ISS_DABT_ISV
 ESR_ELx_CM = _R.ESR_ELx_ISS_DABT_CM
 _FSC_MASK = _R.ESR_ELx_ISS_DABT_DFSC_MASK
 # The instruction-syndrome fields (SAS, SSE, SRT, SF, AR) that ISV=1 makes valid.
+_EC_MASK, _EC_SHIFT = _R.ESR_ELx_EC_MASK, _R.ESR_ELx_EC_SHIFT
 _ISS_SYNDROME = (_R.ESR_ELx_ISS_DABT_SAS_MASK | _R.ESR_ELx_ISS_DABT_SSE_MASK
                  | _R.ESR_ELx_ISS_DABT_SRT_MASK | _R.ESR_ELx_ISS_DABT_SF_MASK
                  | _R.ESR_ELx_ISS_DABT_AR_MASK)
@@ -223,7 +224,7 @@ class Stage2Fault:
 
     @property
     def ec(self) -> int:
-        return (self.esr & _R.ESR_ELx_EC_MASK) >> _R.ESR_ELx_EC_SHIFT
+        return (self.esr & _EC_MASK) >> _EC_SHIFT
 
     @property
     def is_iabt(self) -> bool:

@@ -18,7 +18,7 @@ from ...platform.physmap import Platform
 from ..decisions import KernelRule, decide
 from ..events import Errno, Event, EventKind
 from ..mm import VM_ALLOW_ANY_UNCACHED, VM_MIXEDMAP, VM_PFNMAP, Vma, kvm_vma_is_cacheable
-from ..policy import DeviceContext, FaultPath, Policy
+from ..policy import DeviceContext, FaultContext, FaultPath, Policy, RuleResult
 from ..version import V5_14, V7_0, KernelVersion
 from .abort import GuestAccess, Stage2Fault
 from .exits import (
@@ -148,6 +148,8 @@ def _device_decision(policy: Policy, host: HostFeatures, platform: Platform, vma
                                                  in_linear_map=False)
         return False, False, None, "", decide(KernelRule.user_mem_abort, "assume_cacheable", False,
                                               pfnmap=pfnmap, in_linear_map=map_memory)
+    if path is FaultPath.RULES:
+        raise AssertionError("rules policies are decided by _rule_decision")
     if path is FaultPath.V1_LINEAR_ALIAS:
         device = not kvm_vma_is_cacheable(vma)
         if not map_memory and not host.fwb:
@@ -163,6 +165,16 @@ def _device_decision(policy: Policy, host: HostFeatures, platform: Platform, vma
             KernelRule.user_mem_abort, "vma_cacheable_no_alias", Errno.EINVAL, fwb=False)
     return device, False, None, "", decide(KernelRule.user_mem_abort, "vma_pgprot", device,
                                            pgprot=vma.vm_page_prot.mt_name)
+
+
+def _rule_decision(policy: Policy, host: HostFeatures, platform: Platform, vma: Vma, pfn: int,
+                   fault: str) -> tuple[RuleResult, Decision]:
+    """A policy file's rules for one page (FaultPath.RULES): the first matching rule decides."""
+    assert policy.rules is not None
+    r = policy.rules(FaultContext(vma, pfn, platform, host, fault))
+    result: object = r.errno if r.errno is not None else r.prot
+    return r, decide(KernelRule.user_mem_abort, "policy_rule", result, policy_rule=r.rule, x=r.x,
+                     fault=fault)
 
 
 def user_mem_abort(
@@ -223,7 +235,16 @@ def user_mem_abort(
     region = platform.lookup(pfn << 12)
     map_memory = platform.pfn_is_map_memory(pfn)
     where = f"PFN 0x{pfn:x} ({region.name}, {'in' if map_memory else 'not in'} the linear map)"
-    device, cacheable_pfnmap, errno, why, d = _device_decision(policy, host, platform, vma, pfn)
+    rule: RuleResult | None = None
+    if policy.fault_path is FaultPath.RULES:
+        fault_kind = "exec" if exec_fault else "write" if write_fault else "read"
+        rule, d = _rule_decision(policy, host, platform, vma, pfn, fault_kind)
+        device = rule.prot is not None and bool(
+            rule.prot & (KVM_PGTABLE_PROT.DEVICE | KVM_PGTABLE_PROT.NORMAL_NC))
+        cacheable_pfnmap, errno, why = False, rule.errno, f"policy rule {rule.rule}"
+    else:
+        device, cacheable_pfnmap, errno, why, d = _device_decision(policy, host, platform, vma,
+                                                                   pfn)
     ds.append(d)
     if errno is not None:
         events.append(_err(fn, errno, f"{why}: VMA {vma.name} over {where} (FWB={int(host.fwb)}, "
@@ -236,9 +257,9 @@ def user_mem_abort(
 
     if not device and memslot.logging and not write_fault:
         writable = False
-    if exec_fault and device:
+    if exec_fault and (device if rule is None else not rule.x):
         ds.append(decide(KernelRule.user_mem_abort, "exec_on_device", Errno.ENOEXEC,
-                         exec_fault=True, device=True))
+                         exec_fault=True, device=device))
         events.append(_err(fn, Errno.ENOEXEC, "instruction fetch from device memory"))
         return AbortResult(None, tuple(events), pfn=pfn, device=True,
                            vfio_allow_any_uc=vfio_allow_any_uc, internal_errno=Errno.ENOEXEC,
@@ -270,7 +291,12 @@ def user_mem_abort(
         prot |= KVM_PGTABLE_PROT.W
     if exec_fault:
         prot |= KVM_PGTABLE_PROT.X
-    if device:
+    if rule is not None:
+        assert rule.prot is not None
+        prot |= rule.prot
+        if not device and host.dic and rule.x:
+            prot |= KVM_PGTABLE_PROT.X
+    elif device:
         choice = policy.choose_device_prot(DeviceContext(vma, pfn, platform, host))
         ds.append(decide(KernelRule.user_mem_abort, f"device_{policy.device_choice.name.lower()}",
                          choice, vm_allow_any_uncached=vfio_allow_any_uc,
