@@ -696,6 +696,7 @@ def build_matrix(
     accesses: Iterable[str] | None = None,
     fwb: Iterable[bool] | None = None,
     engine: str = "bulk",
+    scalar_limit: int | None = 4000,
 ) -> Matrix:
     """Every policy x device class x mapping source x guest mapping x access kind x FWB.
 
@@ -706,7 +707,9 @@ def build_matrix(
     :param accesses: access kind names (default :data:`memattr.analysis.access.DEFAULT_ACCESSES`).
     :param fwb: the FWB settings (default both).
     :param engine: 'bulk' (tables, fast) or 'scalar' (a VM per cell; the reference).
-    :raises ConfigError: an unknown name (listing the known ones).
+    :param scalar_limit: the most rows the scalar engine is asked for (None: no limit): it takes
+        about a millisecond or two per row.
+    :raises ConfigError: an unknown name (listing the known ones), or a scalar matrix too large.
     """
     import memattr.linux.system  # noqa: F401  (the Linux model, before its policy module)
 
@@ -718,7 +721,11 @@ def build_matrix(
     else:
         for p in policies:
             pols.append(get_policy(p))
-    names = tuple(dict.fromkeys(p.name for p in pols))
+    names = tuple(p.name for p in pols)
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"policy={show(dup)}: given twice (policies in one matrix need distinct "
+                          "names)")
     devs = _pick("device", devices, tuple(d.name for d in DEVICES))
     gms = _pick("guest mapping", guests, tuple(GUEST_MAPPINGS))
     accs = _pick("access", accesses, DEFAULT_ACCESSES if accesses is None else
@@ -726,6 +733,13 @@ def build_matrix(
     fwbs = tuple(dict.fromkeys(fwb)) if fwb is not None else (False, True)
     if engine not in ("bulk", "scalar"):
         raise ConfigError(f"engine={show(engine)}: expected bulk or scalar")
+    if engine == "scalar" and scalar_limit is not None:
+        n = len(pols) * len(fwbs) * len(gms) * len(accs) * sum(
+            len(_DEVICE_BY_NAME[d].sources) for d in devs)
+        if n > scalar_limit:
+            raise ConfigError(f"engine=scalar: {n:,} rows at a VM or more each is minutes of "
+                              f"work (at most {scalar_limit:,}: narrow it with --policy, "
+                              "--device, --guest, --access)")
     bulk = _Bulk() if engine == "bulk" else None
     rows: list[Row] = []
     verdicts: list[Verdict] = []

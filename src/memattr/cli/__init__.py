@@ -48,6 +48,7 @@ COMMANDS = [
     "demo",
     "walk",
     "at",
+    "matrix",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""
 
