@@ -442,7 +442,7 @@ def policy_docs(draw: Any) -> dict[str, Any]:
     if draw(st.integers(0, 9)) < 2:
         doc["memattrs"] = {"normal_nc": draw(_v(st.just([0xF, 0x6])))}
     rules = []
-    for i in range(draw(st.integers(0, 4))):
+    for _ in range(draw(st.integers(0, 4))):
         r: dict[str, Any] = {}
         when = {}
         for key, strat in _CONDITIONS.items():

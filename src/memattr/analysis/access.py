@@ -129,7 +129,7 @@ class AccessKind:
         if cls is AccessClass.LS64:
             return (BusAccess(address, 64, self.is_write, atomic64=True),)
         if cls is AccessClass.DCZVA:
-            return (BusAccess(address & ~63, 64, True),)
+            return (BusAccess(address - address % 64, 64, True),)
         unit = self.unit
         return tuple(BusAccess(address + off + self.skew + e * unit, unit, self.is_write)
                      for off in self.offsets() for e in range(self.size // unit))
@@ -359,7 +359,7 @@ def bus_results(kind: AccessKind, region: Region | None, eff: MemoryAttributes, 
                 arch: str) -> frozenset[Result]:
     """The completed access ``arch`` on the target's bus: one :class:`Result` per bus outcome."""
     cls = kind.instr.access_class
-    pieces = kind.pieces(pa & ~0x3F)
+    pieces = kind.pieces(pa - pa % 64)
     bus = region.errors if region is not None else None
     if cls is AccessClass.ATOMIC and not eff.is_cacheable:
         return frozenset({Result(arch, None, BusOutcome(

@@ -481,7 +481,8 @@ class _Bulk:
     def __init__(self) -> None:
         self.s2: dict[tuple[Any, ...], _Stage2] = {}
         self.res: dict[tuple[Any, ...], Resolution] = {}
-        self.cells: dict[tuple[Any, ...], tuple[frozenset[Result], Any, Any]] = {}
+        self.cells: dict[tuple[Any, ...], tuple[frozenset[Result], str | None,
+                                                MemoryAttributes | None, int | None]] = {}
         self.bus: dict[tuple[Any, ...], frozenset[Result]] = {}
         self.arch: dict[tuple[Any, ...], frozenset[Outcome]] = {}
         self.contents: dict[tuple[Any, ...], int] = {}

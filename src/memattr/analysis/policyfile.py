@@ -9,7 +9,7 @@ whose ``when`` conditions all hold gives the stage-2 memory type (``DEVICE``, ``
 VFIO and mm paths make, the memslot checks, the mapping sizes, ``stage2_set_prot_attr`` and the
 MemAttr values written -- is the named release's, so that a rule file changes exactly the choice
 the review argued about.  Each built-in policy is also shipped in this form
-(``memattr/policies/*.toml``, :func:`named_policy_files`) and tested equal to the built-in one over
+(``memattr/data/policies/*.toml``, :func:`named_policy_files`) and tested equal to the built-in one over
 the whole matrix.
 """
 
@@ -172,7 +172,7 @@ def _facts(ctx: FaultContext) -> dict[str, Any]:
         "fwb": ctx.host.fwb,
         "dic": ctx.host.dic,
         "pgprot": pgprot,
-        "bus": _BUS_NAME.get(bus.name if bus is not None else None, "none"),
+        "bus": _BUS_NAME.get(bus.name, "none") if bus is not None else "none",
         "device": region.kind.name.lower().replace("_", "-"),
         "fault": ctx.fault,
     }
@@ -261,7 +261,7 @@ def load_policy_file(path: str | os.PathLike[str], *, arg: str | None = None) ->
 
 def named_policy_files() -> dict[str, str]:
     """The built-in policies as policy files shipped with the package: name -> path."""
-    root = resources.files("memattr") / "policies"
+    root = resources.files("memattr") / "data" / "policies"
     out = {}
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):

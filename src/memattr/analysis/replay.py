@@ -243,11 +243,13 @@ def _backing_of(sc: Scenario, slots: list[tuple[VmmMappingSpec, MemslotSpec, int
 
 # --- results ------------------------------------------------------------------------------------
 
-_OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH}
+_OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH,
+        "dczva": Access.DCZVA}
 _INSTR = {"ldr": InstrClass.LDR_STR, "ldr-writeback": InstrClass.LDR_STR_WRITEBACK,
           "ldp": InstrClass.LDP_STP, "simd": InstrClass.SIMD_FP,
           "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC,
-          "dc-civac": InstrClass.CACHE_MAINTENANCE}
+          "dc-civac": InstrClass.CACHE_MAINTENANCE, "ls64": InstrClass.LS64,
+          "dc-zva": InstrClass.DC_ZVA}
 
 
 @dataclass(frozen=True)

@@ -264,9 +264,9 @@ def pcie_tlps(address: int, size: int, *, write: bool, max_payload: int = 256,
     at, end = address, address + size
     while at < end:
         stop = min(end, (at // PCIE_BOUNDARY + 1) * PCIE_BOUNDARY)
-        first_dw = at & ~3
+        first_dw = at - at % 4
         stop = min(stop, first_dw + limit)
-        last_dw = (stop - 1) & ~3
+        last_dw = (stop - 1) - (stop - 1) % 4
         length = (last_dw - first_dw) // 4 + 1
         first_be = sum(1 << b for b in range(4) if at <= first_dw + b < stop)
         last_be = 0 if length == 1 else sum(1 << b for b in range(4) if last_dw + b < stop)

@@ -124,10 +124,10 @@ def render_html(m: Matrix, *, rows: bool = True) -> str:
                      f"<td>{e(h.needs)}</td></tr>")
     parts.append("</tbody></table>")
     parts.append("<h2 id=\"dimensions\">Dimensions</h2><ul>")
-    for d in DEVICES:
-        if d.name in m.devices:
-            parts.append(f"<li><b>{e(d.name)}</b>: {e(d.summary)} (sources: "
-                         f"{e(', '.join(s.name for s in d.sources))})</li>")
+    for dc in DEVICES:
+        if dc.name in m.devices:
+            parts.append(f"<li><b>{e(dc.name)}</b>: {e(dc.summary)} (sources: "
+                         f"{e(', '.join(s.name for s in dc.sources))})</li>")
     for g in m.guests:
         parts.append(f"<li><b>{e(g)}</b>: {e(GUEST_MAPPINGS[g])}</li>")
     parts.append("</ul>")
