@@ -285,6 +285,15 @@ class Result:
         return not self.completed or (self.bus is not None and self.bus.kind not in
                                       ("completed", "no device access"))
 
+    @property
+    def misfit(self) -> bool:
+        """The access did not work the way a driver expecting Normal memory meant it: an
+        Alignment fault, an unsupported exclusive/atomic/64-byte abort, accesses that are not
+        single-copy atomic, or the bus refusing it (not a KVM refusal of the whole mapping)."""
+        return self.arch.startswith(("alignment fault", "unsupported exclusive")) or \
+            "not single-copy atomic" in self.arch or \
+            (self.bus is not None and self.bus.kind not in ("completed", "no device access"))
+
     def to_json(self) -> dict[str, Any]:
         return {"arch": self.arch, "kvm": self.kvm,
                 "bus": None if self.bus is None else {

@@ -304,10 +304,12 @@ def unaligned(region: Region, kind: AccessKind, results: frozenset[Result],
     expected none (docs/review.md#unaligned-accesses-and-axi)."""
     if not kind.odd or region.kind not in DEVICE_KINDS:
         return None
-    faults = [r for r in results if r.fault]
-    fine = [r for r in results if not r.fault]
+    faults = [r for r in results if r.misfit]
+    fine = [r for r in results if not r.fault and not r.misfit]
     what = kind.summary
     if not faults:
+        if not fine:
+            return None  # refused for another reason (KVM): not this hazard
         if region.bus is BusKind.PCIE:
             tlps = next((r.bus.text for r in fine if r.bus is not None), "")
             return Hazard("unaligned", "ok", "case 28", f"{what}: {_BYTE_ENABLES} ({tlps})",

@@ -331,19 +331,18 @@ def _verdict(policy: str, device: str, rows: Sequence[Row]) -> Verdict:
     broken = [r for r in rows if r.broken]
     counts: Counter[str] = Counter(h for r in rows for h in r.hazards)
     ids = tuple(h for h in HAZARDS if h in counts)
+    parts = []
+    for h in ids:
+        levels = {lv for r in rows for i, lv in r.levels if i == h and lv != "ok"}
+        mark = " (open: platform-specific)" if levels == {"unknown"} else ""
+        parts.append(f"{HAZARDS[h].kind}{mark} in {counts[h]} of {len(rows)} rows")
     if broken:
         where = sorted({(r.source, r.fwb) for r in broken})
-        first = broken[0]
         sites = ", ".join(f"{s} {'with' if f else 'without'} FWB" for s, f in where)
+        also = f"; also {'; '.join(parts)}" if parts else ""
         return Verdict(policy, device, "broken", ids,
-                       f"basic accesses fail ({sites}): {first.outcome}")
+                       f"basic accesses fail ({sites}): {broken[0].outcome}{also}")
     if ids:
-        parts = []
-        for h in ids:
-            levels = {lv for r in rows for i, lv in r.levels if i == h and lv != "ok"}
-            mark = "" if levels == {"hazard"} else " (open: platform-specific)" \
-                if levels == {"unknown"} else ""
-            parts.append(f"{HAZARDS[h].kind}{mark} in {counts[h]} of {len(rows)} rows")
         return Verdict(policy, device, "hazard", ids, "; ".join(parts))
     return Verdict(policy, device, "ok", (), f"no hazard in {len(rows)} rows")
 
