@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from memattr.analysis.hazards import HAZARDS, Hazard, context_switch, reclaim
+from memattr.analysis.hazards import HAZARDS, Hazard, context_switch, ordering_verdict, reclaim
 from memattr.analysis.policyfile import loads_policy
 from memattr.analysis.replay import Result, replay
 from memattr.analysis.scenario import loads
@@ -149,6 +149,11 @@ def test_reset_ordering_by_path() -> None:
     assert context_switch(gicv, NORMAL_NC).level == "hazard"
     assert context_switch(gicv, DEVICE_nGnRE).level == "ok"
     assert reclaim(gicv, NORMAL_NC) is None  # context-switched, never reset
+    v = ordering_verdict(amba, NORMAL_NC)
+    assert v is not None and v.reachable and v.witness[-1].after_boundary
+    assert v.config.host.value == "platform-reset"
+    v = ordering_verdict(bar, NORMAL_NC)
+    assert v is not None and not v.reachable and v.config.host.value == "config-reset"
 
 
 @pytest.mark.parametrize("fwb", [False, True])

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .scenario import GuestMappingSpec, Scenario, VmmMappingSpec
 
 __all__ = ["LEVELS", "Hazard", "HazardInfo", "HAZARDS", "hazards_for", "check_outcome",
+           "ordering_verdict",
            "reclaim", "context_switch", "error_response", "mismatched_alias", "speculation",
            "unaligned", "ifetch_io", "cacheable_mmio", "DEVICE_KINDS"]
 
@@ -196,6 +197,25 @@ def _reclaim_setup(region: Region) -> tuple[str, str, str, bool] | None:
             return "pcie", "platform-reset", "root-complex", True
         return "axi-like", "platform-reset", "interconnect", True
     return None
+
+
+def ordering_verdict(region: Region, eff: MemoryAttributes) -> Verdict | None:
+    """The ordering model's verdict (with its witness) behind the reclaim or context-switch check
+    of ``region`` mapped ``eff``: the host sequence its reset path gives (vfio-pci's FLR, a platform
+    reset) or a vCPU switch (GICV), under the default serialisation assumption.  None where no
+    check applies (no reset path, a cacheable type)."""
+    if eff.is_cacheable:
+        return None
+    from .ordering import write_type_of
+
+    wt = write_type_of(eff).value
+    if region.kind is RegionKind.GICV:
+        return _explore(wt, "axi-like", "interconnect", "context-switch")
+    setup = _reclaim_setup(region)
+    if setup is None:
+        return None
+    bus, host, sp, _known = setup
+    return _explore(wt, bus, sp, host)
 
 
 def reclaim(region: Region, eff: MemoryAttributes) -> Hazard | None:
