@@ -27,6 +27,8 @@ __all__ = [
     "scenario_texts",
     "walk_docs",
     "walk_texts",
+    "policy_docs",
+    "policy_texts",
     "log_lines",
     "argvs",
     "mutated",
@@ -413,6 +415,59 @@ def walk_docs(draw: Any) -> dict[str, Any]:
 walk_texts = st.integers(0, 9).flatmap(
     lambda n: mutated(walk_docs().map(toml_text)) if n < 3 else walk_docs().map(toml_text))
 """Walk files: 7 in 10 rendered as generated, 3 in 10 then mutated."""
+
+
+# --- policy files ---------------------------------------------------------------------------------
+
+_CONDITIONS = {
+    "linear_map": st.booleans(), "vm_pfnmap": st.booleans(),
+    "vm_allow_any_uncached": st.booleans(), "host_bridge": st.booleans(), "fwb": st.booleans(),
+    "dic": st.booleans(),
+    "pgprot": st.sampled_from(["cacheable", "normal-nc", "device", ["device", "normal-nc"]]),
+    "bus": st.sampled_from(["pcie", "axi", "gic", "memory", "none", ["pcie", "axi"]]),
+    "device": st.sampled_from(["ram", "pcie-bar", "amba", "gicv", "nvgrace-resmem",
+                               ["pcie-bar", "pcie-vf-bar"]]),
+    "fault": st.sampled_from(["read", "write", "exec", ["read", "write"]]),
+}
+
+
+@st.composite
+def policy_docs(draw: Any) -> dict[str, Any]:
+    """A policy file as TOML data (docs/policy-files.md): ordered rules, the last one
+    unconditional, values now and then hostile."""
+    doc: dict[str, Any] = {"name": draw(_v(st.sampled_from(["mine", "6.9", "try-nc"]))),
+                           "release": draw(_v(st.sampled_from(["6.9", "6.8", "6.17", "7.0",
+                                                               "5.5", "4.19"])))}
+    _maybe(doc, "summary", draw, _v(st.sampled_from(["a reviewer's idea", "\x1b[31mred"])), 3)
+    _maybe(doc, "set_prot_attr", draw, _v(st.sampled_from(["6.8", "6.9", "v3", "v4", "7"])), 3)
+    _maybe(doc, "ioremap", draw, _v(st.sampled_from(["DEVICE", "NORMAL_NC", "NORMAL"])), 3)
+    if draw(st.integers(0, 9)) < 2:
+        doc["memattrs"] = {"normal_nc": draw(_v(st.just([0xF, 0x6])))}
+    rules = []
+    for _ in range(draw(st.integers(0, 4))):
+        r: dict[str, Any] = {}
+        when = {}
+        for key, strat in _CONDITIONS.items():
+            if draw(st.integers(0, 9)) < 2:
+                when[key] = draw(_v(strat))
+        if when:
+            r["when"] = when
+        if draw(st.integers(0, 5)) == 0:
+            r["errno"] = draw(_v(st.sampled_from(["EFAULT", "EINVAL", "ENOEXEC"])))
+        else:
+            r["s2"] = draw(_v(st.sampled_from(["DEVICE", "NORMAL_NC", "NORMAL"])))
+        _maybe(r, "x", draw, _v(st.booleans()), 2)
+        rules.append(r)
+    if rules and draw(st.integers(0, 9)) < 8:
+        rules.append({"s2": draw(st.sampled_from(["DEVICE", "NORMAL_NC", "NORMAL"]))})
+    if rules or draw(st.booleans()):
+        doc["rule"] = rules
+    return doc
+
+
+policy_texts = st.integers(0, 9).flatmap(
+    lambda n: mutated(policy_docs().map(toml_text)) if n < 3 else policy_docs().map(toml_text))
+"""Policy files: 7 in 10 rendered as generated, 3 in 10 then mutated."""
 
 
 # --- log lines ------------------------------------------------------------------------------------

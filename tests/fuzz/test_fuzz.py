@@ -18,7 +18,7 @@ from tests.interop.strategies import lspci_texts, ptdump_texts, resource_texts
 from tests.interop.strategies import mutated as mutated_text
 
 from .harness import SET_ASIDE, call, fuzz_settings
-from .inputs import argvs, log_lines, scenario_texts, walk_texts
+from .inputs import argvs, log_lines, policy_texts, scenario_texts, walk_texts
 
 _DIR = Path(tempfile.mkdtemp(prefix="memattr-fuzz-"))
 
@@ -103,8 +103,28 @@ def test_log_lines(line_and_value: tuple[str, int | None], as_json: bool) -> Non
             assert json.loads(o.out)["esr"] == value
 
 
+@fuzz_settings(300)
+@given(policy_texts, st.sampled_from(["matrix", "run"]), st.booleans())
+def test_policy_files(text: str, command: str, stdin: bool) -> None:
+    """`memattr matrix --policy-file` and `memattr run --policy-file` on generated policy files
+    (a narrow matrix: one device, guest and access, so that each call is quick)."""
+    path = "-" if stdin else _file(text, "p.toml")
+    feed = text.encode("utf-8", "surrogatepass") if stdin else b""
+    if command == "matrix":
+        o = call(["matrix", "--policy-file", path, "--device", "pcie-bar", "--guest",
+                  "ioremap_wc", "--access", "str8-unaligned", "--format", "json"], stdin=feed)
+        if o.status == 0:
+            import json
+
+            assert json.loads(o.out)["rows"]
+    else:
+        o = call(["run", "gating", "--policy-file", path, "--brief", "--color", "never"],
+                 stdin=feed)
+    assert o.err.count("p.toml") <= 1, o.err
+
+
 COMMANDS = {"decode": 600, "combine": 600, "table": 80, "explain": 400, "run": 300, "demo": 50,
-            "walk": 300, "host": 120, "diff": 150}
+            "walk": 300, "host": 120, "diff": 150, "matrix": 10}
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))

@@ -3,7 +3,10 @@
 * :mod:`~memattr.analysis.scenario`: the TOML schema and its loader; errors give file:line: key.
 * :mod:`~memattr.analysis.replay`: every guest mapping x policy x FWB, with accesses and reasons.
 * :mod:`~memattr.analysis.hazards`: reclaim, context switch, errors, aliases, speculation,
-  unaligned accesses on the bus.
+  unaligned accesses on the bus, instruction fetches, cacheable MMIO: each a documented check.
+* :mod:`~memattr.analysis.access`: access kinds end to end (architecture, KVM, bus).
+* :mod:`~memattr.analysis.matrix`: every policy x device x source x guest x access x FWB.
+* :mod:`~memattr.analysis.policyfile`: a stage-2 policy written as rules (TOML).
 * :mod:`~memattr.analysis.compare`: the policy-comparison table.
 * :mod:`~memattr.analysis.x86`: the x86 contrast (EPT x PAT).
 

@@ -33,6 +33,7 @@ from ..linux.system import Evaluation, MemslotSpec, Session, evaluate
 from ..platform import (
     AmbaDevice,
     AxiErrorModel,
+    AxiUnaligned,
     Bar,
     BarKind,
     Bdf,
@@ -149,11 +150,7 @@ def build_platform(sc: Scenario) -> Platform:
         raise ConfigError(f"{sc.path}: {exc}") from None
 
 
-_AXI_UNALIGNED = {
-    "unknown": "unknown (AXI slave behaviour; linux.md 3.6)",
-    "ok": "the slave accepts unaligned accesses (platform parameter)",
-    "error": "the slave answers SLVERR to unaligned accesses (platform parameter)",
-}
+_AXI_UNALIGNED = {u.value: u for u in AxiUnaligned}  # docs/review.md#unaligned-accesses-and-axi
 
 
 def mapping_source(m: VmmMappingSpec) -> MappingSource:
@@ -246,11 +243,13 @@ def _backing_of(sc: Scenario, slots: list[tuple[VmmMappingSpec, MemslotSpec, int
 
 # --- results ------------------------------------------------------------------------------------
 
-_OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH}
+_OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH,
+        "dczva": Access.DCZVA}
 _INSTR = {"ldr": InstrClass.LDR_STR, "ldr-writeback": InstrClass.LDR_STR_WRITEBACK,
           "ldp": InstrClass.LDP_STP, "simd": InstrClass.SIMD_FP,
           "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC,
-          "dc-civac": InstrClass.CACHE_MAINTENANCE}
+          "dc-civac": InstrClass.CACHE_MAINTENANCE, "ls64": InstrClass.LS64,
+          "dc-zva": InstrClass.DC_ZVA}
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ COMMANDS = [
     "diff",
     "replay",
     "report",
+    "matrix",
     "completion",
 ]
 """Command modules of :mod:`memattr.cli`, in the order ``--help`` lists them."""

@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policy", action="append", metavar="P",
                    help="policy for the scenarios and the matrix (repeatable; default: each "
                         "scenario's own, and every policy in the matrix)")
+    p.add_argument("--policy-file", action="append", metavar="FILE",
+                   help="a proposed policy written as rules (TOML, docs/policy-files.md), added "
+                        "to the matrix and the scenarios (repeatable)")
     p.add_argument("--no-matrix", action="store_true", help="leave the policy matrix out")
 
 
@@ -62,18 +65,27 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..inputs.escape import show_path
     from ..report.html import render_report
+    from .matrix import policies_from_args
     from .run import _scenario_path
 
     names = args.scenarios or [str(bundled_path(n)) for n in bundled()]
     scenarios = [load(_scenario_path(n), arg="SCENARIO") for n in names]
-    replays = [replay(sc, policies=args.policy) for sc in scenarios]
+    chosen = policies_from_args(args.policy, args.policy_file)
+    if args.policy_file and chosen:
+        from ..linux.policy import policies, register_policy
+
+        known = policies()
+        for pol in chosen:  # this process only: the scenarios replay the files' policies too
+            if known.get(pol.name) is not pol:
+                register_policy(pol.name, pol, replace=True)
+    pol_names = [pol.name for pol in chosen] if chosen else None
+    replays = [replay(sc, policies=pol_names) for sc in scenarios]
     matrix = None
     if not args.no_matrix:
-        from ..report.matrix_source import build_matrix_document
+        from ..analysis.matrix import build_matrix
 
-        matrix = build_matrix_document(scenarios if args.scenarios else None,
-                                       policies=args.policy)
-    page = render_report(replays, matrix, policies=args.policy or (),
+        matrix = build_matrix(policies=chosen).to_json()
+    page = render_report(replays, matrix, policies=pol_names or (),
                          docs_base=_docs_base(args.output))
     if args.output == "-":
         sys.stdout.write(page)

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policy", action="append", metavar="P",
                    help="policy to compare (repeatable; replaces the file's policies), e.g. "
                         "6.8, 6.9, 6.17, v2, pcie-only, mirror-vma, fwb-0b110")
+    p.add_argument("--policy-file", action="append", metavar="FILE",
+                   help="a policy written as rules (TOML, docs/policy-files.md; repeatable; "
+                        "compared with the --policy ones, or with the file's policies)")
     p.add_argument("--fwb", action="store_true", help="only a host with FEAT_S2FWB")
     p.add_argument("--no-fwb", action="store_true", help="only a host without FEAT_S2FWB")
     p.add_argument("--brief", action="store_true", help="only the comparison table")
@@ -72,7 +75,18 @@ def run(args: argparse.Namespace) -> int:
 
     fwb = parse_flag_pair(args.fwb, args.no_fwb, "FWB", "fwb")
     sc = load(_scenario_path(args.file), arg="FILE")
-    rp = replay(sc, policies=args.policy, fwb=fwb)
+    names = args.policy
+    if args.policy_file:
+        from ..linux.policy import policies, register_policy
+        from .matrix import policies_from_args
+
+        chosen = policies_from_args(args.policy or list(sc.policies), args.policy_file) or []
+        known = policies()
+        for pol in chosen:
+            if known.get(pol.name) is not pol:
+                register_policy(pol.name, pol, replace=True)
+        names = [pol.name for pol in chosen]
+    rp = replay(sc, policies=names, fwb=fwb)
     status = fail_status(args, _found(rp)) if args.fail_on else 0
     if args.json:
         from ..report.document import replay_document

@@ -7,7 +7,7 @@ the commit; a ``note`` says where a fact was not verified against the release's 
 
 from __future__ import annotations
 
-from .version import V5_5, V5_14, V6_9, V6_12, V6_17, Commit, KernelVersion
+from .version import V5_5, V5_14, V6_9, V6_12, V6_17, V7_0, Commit, KernelVersion
 
 __all__ = ["COMMITS", "commit"]
 
@@ -59,6 +59,10 @@ COMMITS: dict[str, Commit] = {
     "allow-cacheable": Commit("0c67288e0c8b", "KVM: arm64: Allow cacheable stage 2 mapping using "
                               "VMA flags", V6_17),
     "cap": Commit("f55ce5a6cd33", "KVM: arm64: Expose new KVM cap for cacheable PFNMAP", V6_17),
+    # --- FEAT_LS64 in guests (kvmarm, for the release after 6.19) -----------------------------------
+    "ls64-dabt": Commit("2937aeec9dc5", "KVM: arm64: Handle DABT caused by LS64* instructions on "
+                        "unsupported memory", V7_0, "linux-next hash; the release (targeted as "
+                        "6.20, numbered 7.0) not verified against the tag"),
     # --- mm ----------------------------------------------------------------------------------------
     "hugetlb-mte": Commit("25c17c4b55de", "hugetlb: arm64: add mte support", _V(6, 13),
                           "release not re-verified"),

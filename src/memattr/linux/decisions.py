@@ -50,6 +50,7 @@ class KernelRule(enum.Enum):
     vfio_pci_mmap_fault = "vfio_pci_mmap_huge_fault"
     vgic_v2_probe = "vgic_v2_probe"
     kvm_handle_guest_serror = "kvm_handle_guest_serror"
+    kvm_inject_dabt_excl_atomic = "kvm_inject_dabt_excl_atomic"
 
 
 def decide(rule: KernelRule, branch: str, result: object = None, **inputs: object) -> Decision:

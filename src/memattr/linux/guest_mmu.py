@@ -35,6 +35,10 @@ GUEST_VA_BITS = 48
 """The guest's TCR_EL1.T0SZ = 16: a 48-bit TTBR0 range."""
 
 
+_REGIME_CACHE = 256
+_REGIMES: dict[tuple[int, ...], Regime] = {}
+
+
 def pt_pool_ipa(ipa_bits: int) -> int:
     """The IPA of the guest's page-table pool in a VM with ``ipa_bits`` of IPA space."""
     return (1 << ipa_bits) - PT_POOL_SIZE
@@ -79,12 +83,23 @@ class GuestMmu:
         return ipa
 
     def regime(self, *, fwb: bool, cd: bool = False, vtcr: int, vttbr: int) -> Regime:
-        """The EL1&0 regime: the guest's TCR/TTBR0/MAIR/SCTLR and KVM's VTCR/VTTBR/HCR."""
+        """The EL1&0 regime: the guest's TCR/TTBR0/MAIR/SCTLR and KVM's VTCR/VTTBR/HCR.
+
+        A regime is a value of its registers; one with the same registers is shared, so that
+        what the walker derives from them (its plan) is built once for every VM that uses them.
+        """
         g = self.guest
         sctlr = R.SCTLR_EL1.encode(M=int(g.mmu_on), C=1, I=1)
-        s1 = Stage1Regime(self.tcr, ttbr0=self.table.ttbr, mair=g.mair, sctlr=sctlr)
         hcr = R.HCR_EL2.encode(VM=1, RW=1, FWB=int(fwb), CD=int(cd))
-        return Regime(s1, Stage2Regime(vtcr, vttbr), hcr)
+        key = (self.tcr, self.table.ttbr, g.mair, sctlr, vtcr, vttbr, hcr)
+        got = _REGIMES.get(key)
+        if got is None:
+            s1 = Stage1Regime(self.tcr, ttbr0=self.table.ttbr, mair=g.mair, sctlr=sctlr)
+            got = Regime(s1, Stage2Regime(vtcr, vttbr), hcr)
+            if len(_REGIMES) >= _REGIME_CACHE:
+                _REGIMES.clear()
+            _REGIMES[key] = got
+        return got
 
     @property
     def el(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..errors import ConfigError
 from ..platform.physmap import Platform
@@ -26,6 +27,8 @@ __all__ = [
     "FaultPath",
     "DeviceChoice",
     "DeviceContext",
+    "FaultContext",
+    "RuleResult",
     "Policy",
     "register_policy",
     "unregister_policy",
@@ -46,6 +49,7 @@ __all__ = [
     "POLICY_V4",
     "POLICY_V7",
     "with_prot",
+    "builtin_policies",
     "COMMITS",
 ]
 
@@ -64,6 +68,9 @@ class FaultPath(enum.Enum):
     # v1 1/2 as posted: device from the VMA pgprot, and without FWB every fault on a PFN that is
     # not the kernel's linear alias is -EINVAL, device VMAs included (the NIC regression).
     V1_LINEAR_ALIAS = "v1 1/2: -EINVAL without FWB unless the PFN is in the linear map"
+    # A reviewer's rules (a policy file, memattr.analysis.policyfile): ordered rules over what
+    # user_mem_abort sees give the stage-2 memory type, whether X is allowed, or an errno.
+    RULES = "the policy's rules"
 
 
 class DeviceChoice(enum.Enum):
@@ -87,6 +94,41 @@ class DeviceContext:
     host: HostFeatures
 
 
+@dataclass(frozen=True, slots=True)
+class FaultContext:
+    """What ``user_mem_abort`` sees of one faulting page, for a policy's rules.
+
+    :param vma: the VMA (flags, pgprot).  :param pfn: the host PFN.
+    :param platform: the host (what the PFN is: RAM in the linear map, a BAR, a window).
+    :param host: the host CPU features (FWB, CTR_EL0.DIC).
+    :param fault: 'read', 'write' or 'exec'.
+    """
+
+    vma: Vma
+    pfn: int
+    platform: Platform
+    host: HostFeatures
+    fault: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """What a policy's rules decided for one page.
+
+    :param prot: the memory-type bits: ``KVM_PGTABLE_PROT.DEVICE``, ``.NORMAL_NC``, or the empty
+        flag for Normal (cacheable); None when ``errno`` is given.
+    :param x: the mapping may be executable (an exec fault adds X; with CTR_EL0.DIC a Normal
+        mapping is always executable, as the kernel does); False: an exec fault is -ENOEXEC.
+    :param errno: the error user_mem_abort returns instead of mapping.
+    :param rule: which rule decided ('file:line', for the explanation).
+    """
+
+    prot: KVM_PGTABLE_PROT | None
+    x: bool
+    errno: Any = None
+    rule: str = ""
+
+
 @dataclass(frozen=True)
 class Policy:
     """A stage-2 memory-type policy.
@@ -105,6 +147,9 @@ class Policy:
     :param chooser: for DeviceChoice.CUSTOM: returns KVM_PGTABLE_PROT.DEVICE, .NORMAL_NC, or the
         empty flag for Normal.
     :param notes: caveats shown with results.
+    :param rules: for FaultPath.RULES: the ordered rules of a policy file
+        (:func:`memattr.analysis.policyfile.load_policy_file`).
+    :param source: where the policy was read from (a policy file's name), if not built in.
     """
 
     name: str
@@ -119,8 +164,12 @@ class Policy:
     what_if: bool = False
     chooser: Callable[[DeviceContext], KVM_PGTABLE_PROT] | None = field(default=None, compare=False)
     notes: tuple[str, ...] = ()
+    rules: Callable[[FaultContext], RuleResult] | None = field(default=None, compare=False)
+    source: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.fault_path is FaultPath.RULES) != (self.rules is not None):
+            raise ConfigError(f"policy {self.name!r}: FaultPath.RULES goes with rules, and only it")
         if self.device_choice is DeviceChoice.CUSTOM and self.chooser is None:
             raise ConfigError(f"policy {self.name!r}: device_choice CUSTOM needs a chooser")
         if self.ioremap_choice not in (KVM_PGTABLE_PROT.DEVICE, KVM_PGTABLE_PROT.NORMAL_NC):
@@ -386,6 +435,13 @@ def get_policy(name: str | Policy) -> Policy:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ConfigError(f"policy {name!r}: unknown (known: {', '.join(_REGISTRY)}, or a release "
                       f"such as 6.12){hint}")
+
+
+def builtin_policies() -> tuple[Policy, ...]:
+    """The built-in policies, merged kernels first (6.8, 6.9, 6.17), then the postings of the
+    series and the review's what-ifs."""
+    first = (POLICY_6_8, POLICY_6_9, POLICY_6_17)
+    return first + tuple(p for p in _BUILTIN if p not in first)
 
 
 def policies() -> dict[str, Policy]:

@@ -19,19 +19,29 @@ from typing import Any
 from ..arch import regdefs as _R
 from ..arch.combine import Resolution
 from ..arch.decision import AslRule, Decision
-from ..arch.esr import FaultKind, encode_fsc
+from ..arch.esr import FaultKind, encode_abort_esr, encode_fsc
+from ..arch.instr import (
+    FAULT_ORDER,
+    AccessClass,
+    Outcome,
+    after_translation,
+    unaligned_access_faults,
+)
+from ..arch.instr import (
+    permitted as _instr_permitted,
+)
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import AlignmentOutcome, TypeProperties, type_properties
 from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
 from ..errors import ConfigError
 from ..mmu.regime import Regime
-from ..mmu.walk import Translation, WalkResult, walk
+from ..mmu.walk import Fault, Translation, WalkResult, walk
 from ..platform.bus import Containment, ErrorOutcome
 from ..platform.physmap import Platform, Region
 from .events import Errno, Event, EventKind
 from .guest import GuestStage1, LinuxGuest
 from .guest_mmu import PT_POOL_PA, PT_POOL_SIZE, GuestMmu, pt_pool_ipa
-from .kvm.abort import GuestAccess, InstrClass, Stage2Fault, hpfar_of
+from .kvm.abort import GuestAccess, Stage2Fault, hpfar_of
 from .kvm.exits import Injection, VmmExit
 from .kvm.features import HostFeatures, VmConfig, capabilities
 from .kvm.memslot import Memslot
@@ -93,6 +103,12 @@ class Evaluation:
     :param vm: the VM options.  :param kvm: the VM (its tables, memslots and events).
     :param regime: the registers the walks used (guest TCR/TTBR0/MAIR/SCTLR, KVM's VTCR/VTTBR,
         HCR_EL2).
+    :param instr: the instruction-level decisions (:mod:`memattr.arch.instr`: alignment by
+        instruction class, LD64B/ST64B and exclusive/atomic memory types, DC ZVA on Device).
+    :param permitted: every outcome those rules permit for this access (None: no such rule
+        applied); several when the architecture leaves an IMPLEMENTATION DEFINED or CONSTRAINED
+        UNPREDICTABLE choice.
+    :param chosen: the member of ``permitted`` this run followed.
     """
 
     policy: Policy
@@ -117,6 +133,9 @@ class Evaluation:
     vm: VmConfig | None = None
     kvm: Kvm | None = field(default=None, compare=False, repr=False)
     regime: Regime | None = field(default=None, compare=False, repr=False)
+    instr: tuple[Decision, ...] = ()
+    permitted: frozenset[Outcome] | None = None
+    chosen: Outcome | None = None
 
     # --- what item 6 prints -------------------------------------------------------------
     @property
@@ -351,29 +370,50 @@ def _leaf_of(kvm: Kvm, ipa: int, aborts: list[AbortResult]) -> Stage2Leaf | None
     return hw
 
 
-def _atomic_fault(acc: GuestAccess, tr: Translation, host: HostFeatures) -> int | None:
-    """The stage (1 or 2) at which an exclusive or atomic takes xFSC 0x35, or None."""
-    if acc.instr not in (InstrClass.EXCLUSIVE, InstrClass.ATOMIC) or host.atomics_uncached:
-        return None
+def _instr_after(acc: GuestAccess, tr: Translation, host: HostFeatures, region: Region | None,
+                 s2_enabled: bool) -> list[Decision]:
+    """The instruction-level rules that look at the translated attributes
+    (:func:`memattr.arch.instr.after_translation`), with this host's IMPLEMENTATION DEFINED
+    choices and the target's LD64B/ST64B support (its bus model)."""
     res = tr.resolution
-    if any(not a.is_wb for a in res.s1):
-        return 1
-    if any(not a.is_wb for a in res.s2) or any(not a.is_wb for a in res.outcomes):
-        return 2
-    return None
+    bus = region.errors if region is not None else None
+    return list(after_translation(
+        acc.access_class, tr.va, acc.size, res.s1, res.s2, res.outcomes, s2_enabled=s2_enabled,
+        atomics_supported=host.atomics_uncached, ls64_location=bus.ls64 if bus is not None
+        else None, ls64_checks=host.ls64_checks, lse2=host.lse2))
+
+
+def _stage1_fault(kind: FaultKind, acc: GuestAccess, va: int, el: int, reason: str,
+                  decision: Decision) -> Fault:
+    """A fault the guest's own EL1 takes for an instruction-level rule (not a walk fault)."""
+    esr = encode_abort_esr(fsc=encode_fsc(kind), wnr=acc.is_write, lower_el=el == 0)
+    return Fault(kind, 1, None, False, va, None, acc.walk_access(va, el=el), reason, esr, 1, va,
+                 None, decision)
 
 
 def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: int,
                  host: HostFeatures, region: Region | None, bus_error: bool,
+                 instr: list[Decision], chosen: list[Outcome], choice: Outcome | None = None,
                  ) -> tuple[list[WalkResult], list[AbortResult], object, int]:
     """Walk ``acc`` until it completes or KVM does not retry it; hand each stage-2 fault to KVM
-    (the hardware's fault events go into the VM's event list just before KVM's)."""
+    (the hardware's fault events go into the VM's event list just before KVM's).  The
+    instruction-level decisions go to ``instr``, the outcome followed to ``chosen``."""
     walks: list[WalkResult] = []
     aborts: list[AbortResult] = []
     events = kvm.events
     stage1: object = None
     mark = -1
     waccess = acc.walk_access(va, el=mmu.el)
+    pre = unaligned_access_faults(acc.access_class, waccess.va, acc.size, acc.unit,
+                                  lse2=host.lse2)
+    instr.append(pre)
+    if Outcome.ALIGNMENT_S1 in pre.result:
+        stage1 = _stage1_fault(FaultKind.ALIGNMENT, acc, waccess.va, mmu.el,
+                               f"unaligned {acc.size}-byte {acc.instr.value} "
+                               f"({pre.branch}: {pre.rule.value})", pre)
+        events.append(Event(EventKind.STAGE1_FAULT, "guest", f"{stage1}: ESR_EL1=0x"
+                            f"{stage1.esr:x}, taken to the guest's EL1 (KVM is not involved)"))
+        return walks, aborts, stage1, mark
     for _ in range(MAX_RETRIES):
         wr = walk(kvm.pgt.mem, regime, waccess)
         walks.append(wr)
@@ -381,19 +421,29 @@ def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: 
             tr = wr.translation
             assert tr is not None
             mark = len(kvm.decisions)
-            stage = _atomic_fault(acc, tr, host)
-            if stage == 1:
-                stage1 = "unsupported exclusive or atomic"
-                events.append(Event(EventKind.STAGE1_FAULT, "guest", "unsupported exclusive or "
-                                    "atomic access (xFSC 0x35) at stage 1, taken to the guest's "
-                                    "EL1"))
+            after = _instr_after(acc, tr, host, region, regime.s2_enabled)
+            instr += after
+            permitted = _instr_permitted(acc.access_class, after)
+            picked: Outcome | None = None
+            if permitted is not None:
+                picked = choice if choice in permitted else \
+                    next(o for o in FAULT_ORDER if o in permitted)
+                chosen.append(picked)
+            if picked in (Outcome.ALIGNMENT_S1, Outcome.ABORT_S1):
+                kind = FaultKind.ALIGNMENT if picked is Outcome.ALIGNMENT_S1 else \
+                    FaultKind.UNSUPPORTED_ATOMIC
+                stage1 = _stage1_fault(kind, acc, tr.va, mmu.el, picked.value, after[-1])
+                events.append(Event(EventKind.STAGE1_FAULT, "guest", f"{picked.value} for a "
+                                    f"{acc.instr.value}, taken to the guest's EL1 (KVM is not "
+                                    "involved)"))
                 break
-            if stage == 2:
-                f = Stage2Fault.from_access(tr.ipa, acc, FaultKind.UNSUPPORTED_ATOMIC)
+            if picked in (Outcome.ALIGNMENT_S2, Outcome.ABORT_S2):
+                kind = FaultKind.ALIGNMENT if picked is Outcome.ALIGNMENT_S2 else \
+                    FaultKind.UNSUPPORTED_ATOMIC
+                f = Stage2Fault.from_access(tr.ipa, acc, kind)
                 f = Stage2Fault(f.esr, va, f.hpfar, tr.ipa)
-                events.append(Event(EventKind.STAGE2_FAULT, "hardware", "unsupported exclusive or "
-                                    f"atomic access at IPA 0x{tr.ipa:x}: ESR_EL2=0x{f.esr:x} "
-                                    f"FAR_EL2=0x{f.far:x}"))
+                events.append(Event(EventKind.STAGE2_FAULT, "hardware", f"{picked.value} at IPA "
+                                    f"0x{tr.ipa:x}: ESR_EL2=0x{f.esr:x} FAR_EL2=0x{f.far:x}"))
                 aborts.append(kvm.handle_fault(f, acc, from_el0=mmu.el == 0))
                 break
             if bus_error and region is not None and region.errors is not None:
@@ -508,9 +558,25 @@ class Session:
                         pol, host, source, g, GuestAccess.read(), slot.guest_phys_addr + offset,
                         vma, self.region, slot, None, tuple(kvm.events), None, None, cd,
                         decisions=tuple(kvm.decisions), vm=vmc, kvm=kvm)
-        self.mmu = GuestMmu(kvm.pgt.table, g, ipa_bits=vmc.ipa_bits)
-        self.regime = self.mmu.regime(fwb=host.fwb, cd=cd, vtcr=kvm.pgt.vtcr,
-                                      vttbr=kvm.pgt.vttbr)
+        self._mmu: GuestMmu | None = None
+        self._regime: Regime | None = None
+
+    @property
+    def mmu(self) -> GuestMmu:
+        """The guest's stage-1 tables (written on first use: a session that only asks KVM about
+        its stage 2 never builds them)."""
+        if self._mmu is None:
+            self._mmu = GuestMmu(self.kvm.pgt.table, self.guest, ipa_bits=self.vm.ipa_bits)
+        return self._mmu
+
+    @property
+    def regime(self) -> Regime:
+        """The registers the guest's accesses are walked with."""
+        if self._regime is None:
+            pgt = self.kvm.pgt
+            self._regime = self.mmu.regime(fwb=self.host.fwb, cd=self.cd, vtcr=pgt.vtcr,
+                                           vttbr=pgt.vttbr)
+        return self._regime
 
     # --- events between accesses ------------------------------------------------------------
     def zap(self, reason: str = "memory decode disabled") -> None:
@@ -543,8 +609,12 @@ class Session:
 
     # --- an access ---------------------------------------------------------------------------
     def access(self, access: GuestAccess | None = None, *, offset: int = 0,
-               bus_error: bool = False) -> Evaluation:
-        """One guest access at ``offset`` from the mapping's IPA: walks, KVM, retries."""
+               bus_error: bool = False, choice: Outcome | None = None) -> Evaluation:
+        """One guest access at ``offset`` from the mapping's IPA: walks, KVM, retries.
+
+        :param choice: where the architecture permits several outcomes for the instruction
+            (:attr:`Evaluation.permitted`), the one to follow (default: the first fault).
+        """
         if self.rejected is not None:
             return self.rejected
         kvm, host, g = self.kvm, self.host, self.guest
@@ -557,8 +627,10 @@ class Session:
         # The guest's stage-1 tables can only map outputs below its 48-bit IPS; a larger IPA is
         # reached with a VA equal to it (and faults where the architecture says).
         va = mmu.map_page(fault_ipa) if fault_ipa < _GUEST_S1_OA_LIMIT else fault_ipa
+        instr: list[Decision] = []
+        chosen: list[Outcome] = []
         walks, aborts, stage1, mark = _walk_access(kvm, mmu, regime, acc, va, host, self.region,
-                                                   bus_error)
+                                                   bus_error, instr, chosen, choice)
         tr = walks[-1].translation if walks else None
         decisions = list(kvm.decisions[:mark] if mark >= 0 else kvm.decisions)
         after = list(kvm.decisions[mark:]) if mark >= 0 else []
@@ -581,20 +653,36 @@ class Session:
                 decisions.append(Decision(AslRule.AArch64_S1Translate, "stage1_fault",
                                           (("kind", getattr(stage1, "kind", None)),),
                                           "stage-1 fault"))
-        if acc.access.value in ("read", "write") and not acc.aligned:
-            if last_fault is not None and last_fault.kind is FaultKind.ALIGNMENT:
-                rule = ("AArch64.S1HasAlignmentFault: stage-1 type is Device"
-                        if last_fault.stage == 1 else "AArch64.S2HasAlignmentFault: "
-                        + ("FWB-combined" if host.fwb else "stage-2") + " type is Device")
-                alignment = AlignmentOutcome(last_fault.stage, rule)
+        if acc.access.value in ("read", "write", "dczva") and \
+                (not acc.aligned or acc.access_class is AccessClass.DCZVA):
+            s1_align = isinstance(stage1, Fault) and stage1.kind is FaultKind.ALIGNMENT
+            if s1_align and not walks:
+                alignment = AlignmentOutcome(1, "AArch64.UnalignedAccessFaults: the "
+                                             f"{acc.instr.value} must be aligned")
+            elif s1_align or (last_fault is not None and last_fault.kind is FaultKind.ALIGNMENT
+                              and last_fault.stage == 1):
+                alignment = AlignmentOutcome(1, "AArch64.S1HasAlignmentFault: stage-1 type is "
+                                             "Device")
+            elif (last_fault is not None and last_fault.kind is FaultKind.ALIGNMENT) or \
+                    (chosen and chosen[-1] is Outcome.ALIGNMENT_S2):
+                alignment = AlignmentOutcome(2, "AArch64.S2HasAlignmentFault: "
+                                             + ("FWB-combined" if host.fwb else "stage-2")
+                                             + " type is Device")
             elif tr is not None:
                 alignment = AlignmentOutcome(None, "no Device type at either stage")
         leaf = _leaf_of(kvm, fault_ipa, self.setup + aborts)
         last = aborts[-1] if aborts else None
+        if len(instr) > 1:
+            permitted = _instr_permitted(acc.access_class, instr[1:])
+        elif instr and instr[0].result != {Outcome.OK}:
+            permitted = instr[0].result
+        else:
+            permitted = None
         return Evaluation(self.policy, host, self.source, g, acc, fault_ipa, self.vma,
                           self.region, self.slot, last, tuple(kvm.events), resolution, alignment,
                           self.cd, tuple(walks), tuple(aborts), tuple(decisions), leaf, stage1,
-                          self.vm, kvm, regime)
+                          self.vm, kvm, regime, instr=tuple(instr), permitted=permitted,
+                          chosen=chosen[-1] if chosen else None)
 
 
 def evaluate(
@@ -612,6 +700,7 @@ def evaluate(
     cd: bool = False,
     bus_error: bool = False,
     prepare: Callable[[Kvm], None] | None = None,
+    choice: Outcome | None = None,
 ) -> Evaluation:
     """Run one guest access through the VMM mmap, KVM's memslot and fault path, and two-stage
     walks of the tables the guest and KVM wrote.
@@ -635,6 +724,8 @@ def evaluate(
         decides what the CPU takes; a synchronous external abort goes to KVM).
     :param prepare: called with the VM after its memslots exist and before the access (a scenario's
         events: a reset, a revoke, a replaced VMA).
+    :param choice: where the architecture permits several outcomes for the instruction, the one
+        to follow (:attr:`Evaluation.permitted`; default: the first fault).
     """
     session = Session(policy, host, platform, source, memslot, guest, offset=offset, ipa=ipa,
                       vm=vm, cd=cd)
@@ -644,4 +735,4 @@ def evaluate(
             session.vma = session.kvm.mm.find_vma(session.vma.vm_start)
             if session.vma is not None:
                 session.region = platform.lookup(session.vma.phys)
-    return session.access(access, offset=offset, bus_error=bus_error)
+    return session.access(access, offset=offset, bus_error=bus_error, choice=choice)

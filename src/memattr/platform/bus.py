@@ -1,10 +1,14 @@
-"""Bus error behaviour and reset paths of host devices: what a failed access does, and how a device
-is reset on reclaim.
+"""The bus between the CPU and a host device: how an access travels (PCIe TLPs with byte
+enables, what may gather), what a failed access does, and how the device is reset on reclaim.
 
-Containment is a *platform* parameter, independent of the memory type the CPU used (linux.md 3.1,
-scenarios.md case 25): the memory type only changes the reported understanding of how the error
-reaches the CPU (asynchronous SError for Device, possibly containable for Normal-NC), never
-whether the platform contains it.
+Containment is a *platform* parameter, independent of the memory type the CPU used
+(docs/review.md#error-containment, docs/review.md#case-25-error-response-to-a-load): the memory
+type only changes the reported understanding of how the error reaches the CPU (asynchronous SError
+for Device, possibly containable for Normal-NC), never whether the platform contains it.
+
+Whether a reset is ordered after a guest's buffered writes is not a property of the bus alone:
+:mod:`memattr.analysis.ordering` explores it from the bus kind, the memory type and the host's
+sequence (docs/review.md#reclaim-and-reset-ordering).
 """
 
 from __future__ import annotations
@@ -18,15 +22,21 @@ __all__ = [
     "BusKind",
     "ErrorResponse",
     "Containment",
+    "AxiUnaligned",
     "BusErrorModel",
     "PcieErrorModel",
     "AxiErrorModel",
     "ErrorOutcome",
     "error_outcome",
     "ResetPath",
-    "ResetOrdering",
-    "reset_ordering",
     "ALL_ONES",
+    "Tlp",
+    "pcie_tlps",
+    "BusAccess",
+    "BusOutcome",
+    "bus_outcomes",
+    "GATHER_GRANULE",
+    "PCIE_BOUNDARY",
 ]
 
 
@@ -56,14 +66,38 @@ class Containment(enum.Enum):
     NONE = "no error reaches the CPU"  # e.g. a PCIe root complex returning all-ones
 
 
+class AxiUnaligned(enum.Enum):
+    """What an AXI slave does with an unaligned or 64-byte (ST64B) access: a platform parameter
+    nobody examined in the review (docs/review.md#unaligned-accesses-and-axi)."""
+
+    UNKNOWN = "unknown"
+    OK = "ok"
+    ERROR = "error"
+
+    @property
+    def describe(self) -> str:
+        return {"unknown": "unknown (AXI slave behaviour was never examined; "
+                           "docs/review.md#unaligned-accesses-and-axi)",
+                "ok": "the slave accepts unaligned and 64-byte accesses (platform parameter)",
+                "error": "the slave answers SLVERR to unaligned and 64-byte accesses (platform "
+                         "parameter)"}[self.value]
+
+
 ALL_ONES = 0xFFFF_FFFF_FFFF_FFFF
 
 
 @dataclass(frozen=True, slots=True)
 class BusErrorModel:
-    """A bus's error behaviour: base of :class:`PcieErrorModel` and :class:`AxiErrorModel`."""
+    """A bus's error behaviour: base of :class:`PcieErrorModel` and :class:`AxiErrorModel`.
+
+    :param kind: the interconnect.
+    :param ls64: the target and the path to it support 64-byte single-copy atomic accesses
+        (LD64B/ST64B, Arm ARM C3.2.8 "IMPLEMENTATION DEFINED which memory locations support this
+        instruction"); None when not known.
+    """
 
     kind: BusKind
+    ls64: bool | None = None
 
     def outcome(self, access_is_write: bool, attrs: MemoryAttributes | None) -> ErrorOutcome:
         """What a failed access does on this bus (see :func:`error_outcome`)."""
@@ -78,7 +112,7 @@ class PcieErrorModel(BusErrorModel):
     :param dpc: Downstream Port Containment is enabled (the link is taken down on an uncorrectable
         error, so later accesses also complete with all-ones).
     :param root_complex_errors: the root complex turns an error completion into an external abort
-        instead of all-ones data (a platform integration choice; linux.md 1.1, Jason 11-13 Sep 2023).
+        instead of all-ones data (a platform integration choice; docs/review.md#error-containment).
     :param containment: how such an abort is handled when ``root_complex_errors`` is set.
     """
 
@@ -96,13 +130,13 @@ class AxiErrorModel(BusErrorModel):
     :param response: the error response the slave gives.
     :param containment: the platform parameter: whether the resulting external abort is contained.
     :param unaligned: what the slave does with an unaligned or 64-byte (ST64B) access; unknown by
-        default (linux.md 3.6: AXI behaviour was never examined).
+        default (docs/review.md#unaligned-accesses-and-axi: AXI behaviour was never examined).
     """
 
     kind: BusKind = BusKind.AXI
     response: ErrorResponse = ErrorResponse.SLVERR
     containment: Containment = Containment.UNCONTAINED
-    unaligned: str = "unknown (AXI slave behaviour; linux.md 3.6)"
+    unaligned: AxiUnaligned = AxiUnaligned.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +158,8 @@ class ErrorOutcome:
 
 
 _DEVICE_NOTE = ("Device access: reported to arrive as an asynchronous SError, uncontained on the "
-                "IP in question (linux.md 3.1, reported understanding, not architecture)")
+                "IP in question (docs/review.md#error-containment: reported understanding, not "
+                "architecture)")
 _NC_NOTE = ("Normal-NC access: potentially containable, an issued Normal access can be dropped "
             "(Catalin 12 Oct 2023, reported understanding, not architecture)")
 
@@ -174,33 +209,191 @@ class ResetPath(enum.Enum):
     NONE = "no reset"  # e.g. the GIC virtual CPU interface: context-switched, never reset
 
 
+# --- how an access travels ---------------------------------------------------------------------
+
+PCIE_BOUNDARY = 4096
+"""A PCIe memory request must not cross a 4 KiB boundary (PCIe Base Specification 6.0, 2.2.7)."""
+
+GATHER_GRANULE = 64
+"""The largest block the model lets a gathering write buffer merge stores into: one 64-byte
+granule, the size of one ST64B (an assumption about the PE, not an architecture rule: the Arm ARM
+permits gathering for Normal and Device-G memory without saying how much, B2.10)."""
+
+
 @dataclass(frozen=True, slots=True)
-class ResetOrdering:
-    """Whether earlier posted (buffered Normal-NC) writes are ordered before the reset.
+class Tlp:
+    """One PCIe memory request: MemWr or MemRd, its DW-aligned address, length and byte enables.
 
-    ``ordered`` is None when the answer is SoC-specific (unknown to the model).
+    :param write: MemWr (posted) or MemRd (non-posted).
+    :param address: the address of the first DW (a multiple of 4).
+    :param length: the number of DWs.
+    :param first_be: First DW Byte Enables (bit n: byte n of the first DW).
+    :param last_be: Last DW Byte Enables; 0 for a one-DW request (PCIe 6.0, 2.2.5).
     """
 
-    path: ResetPath
-    ordered: bool | None
-    why: str
+    write: bool
+    address: int
+    length: int
+    first_be: int
+    last_be: int
+
+    @property
+    def payload(self) -> int:
+        """Bytes enabled."""
+        if self.length == 1:
+            return bin(self.first_be).count("1")
+        return bin(self.first_be).count("1") + bin(self.last_be).count("1") + 4 * (self.length - 2)
+
+    def __str__(self) -> str:
+        kind = "MemWr" if self.write else "MemRd"
+        return (f"{kind} {self.length} DW, BE 0b{self.first_be:04b}/0b{self.last_be:04b}")
 
 
-def reset_ordering(path: ResetPath, *, tlbi_dsb: bool = True) -> ResetOrdering:
-    """Is the reset ordered after a guest's earlier NC writes (scenarios.md cases 21-24)?
+def pcie_tlps(address: int, size: int, *, write: bool, max_payload: int = 256,
+              max_read: int = 512) -> tuple[Tlp, ...]:
+    """The memory requests a root complex forms for ``size`` bytes at ``address``: split at 4 KiB
+    boundaries and at the maximum payload (writes) or read request size (reads), each with its
+    First/Last DW byte enables (PCIe Base Specification 6.0, 2.2.5 and 2.2.7).
 
-    :param path: the reset path the host uses.
-    :param tlbi_dsb: the host ran stage-2 unmap + TLBI + DSB before the reset (reclaim does; a
-        vCPU context switch does not).
+    :param max_payload: Max_Payload_Size in bytes.  :param max_read: Max_Read_Request_Size.
     """
-    if not tlbi_dsb:
-        return ResetOrdering(path, False, "no TLBI+DSB: buffered NC writes may land after the "
-                             "switch or reset (context-switched peripheral, case 24)")
-    if path is ResetPath.PCIE_FLR:
-        return ResetOrdering(path, True, "TLBI+DSB pushes other CPUs' NC writes to the root "
-                             "complex; PCIe ordering keeps the non-posted config write behind "
-                             "earlier posted MemWr (linux.md 3.3)")
-    if path is ResetPath.PLATFORM_RESET:
-        return ResetOrdering(path, None, "reset over a different interconnect path: SoC-specific, "
-                             "a flushing read is needed (linux.md 3.3, open)")
-    return ResetOrdering(path, None, "no reset path: ordering is not defined")
+    if size <= 0:
+        raise ValueError(f"pcie_tlps: size={size}: must be positive")
+    limit = max_payload if write else max_read
+    out: list[Tlp] = []
+    at, end = address, address + size
+    while at < end:
+        stop = min(end, (at // PCIE_BOUNDARY + 1) * PCIE_BOUNDARY)
+        first_dw = at - at % 4
+        stop = min(stop, first_dw + limit)
+        last_dw = (stop - 1) - (stop - 1) % 4
+        length = (last_dw - first_dw) // 4 + 1
+        first_be = sum(1 << b for b in range(4) if at <= first_dw + b < stop)
+        last_be = 0 if length == 1 else sum(1 << b for b in range(4) if last_dw + b < stop)
+        out.append(Tlp(write, first_dw, length, first_be, last_be))
+        at = stop
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class BusAccess:
+    """One single-copy atomic piece of a CPU access as the PE issues it: ``size`` bytes at
+    ``address`` (one element of LDP/LD1, one unaligned register, an ST64B block).
+
+    :param atomic64: an LD64B/ST64B block: one 64-byte transaction, never merged with later
+        stores (Arm ARM C3.2.8).
+    """
+
+    address: int
+    size: int
+    write: bool
+    atomic64: bool = False
+
+    @property
+    def unaligned(self) -> bool:
+        return self.address % self.size != 0
+
+
+@dataclass(frozen=True, slots=True)
+class BusOutcome:
+    """What the bus and the device make of one access.
+
+    :param kind: 'completed' (the device took it), 'all-ones' (a load completed with all-ones
+        data, no error), 'dropped' (a store silently discarded), 'contained abort',
+        'uncontained SError' (or 'uncontained abort'), 'no device access'.
+    :param tlps: the PCIe requests when each piece travels on its own (PCIe only).
+    :param merged: the fewest PCIe requests gathering may make of them (None: no gathering).
+    :param text: one phrase.
+    """
+
+    kind: str
+    text: str
+    tlps: tuple[Tlp, ...] = ()
+    merged: tuple[Tlp, ...] | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.kind == "completed"
+
+
+def _gather(pieces: tuple[BusAccess, ...]) -> tuple[tuple[int, int], ...]:
+    """Contiguous runs of ``pieces`` inside one :data:`GATHER_GRANULE`, as (address, size)."""
+    runs: list[list[int]] = []
+    for p in sorted(pieces, key=lambda p: p.address):
+        lo, hi = p.address, p.address + p.size
+        while lo < hi:
+            cut = min(hi, (lo // GATHER_GRANULE + 1) * GATHER_GRANULE)
+            if runs and runs[-1][1] == lo and (runs[-1][0] // GATHER_GRANULE ==
+                                                lo // GATHER_GRANULE):
+                runs[-1][1] = cut
+            else:
+                runs.append([lo, cut])
+            lo = cut
+    return tuple((a, b - a) for a, b in runs)
+
+
+def _describe_tlps(tlps: tuple[Tlp, ...]) -> str:
+    kinds = {str(t) for t in tlps}
+    if len(kinds) == 1:
+        return f"{len(tlps)} x {next(iter(kinds))}" if len(tlps) > 1 else str(tlps[0])
+    return ", ".join(str(t) for t in tlps)
+
+
+def _error(bus: BusErrorModel, write: bool, attrs: MemoryAttributes | None, why: str) -> BusOutcome:
+    out = error_outcome(bus, write, attrs)
+    if out.read_value is not None:
+        return BusOutcome("all-ones", f"{why}: the load completes with all-ones data, no error")
+    if out.write_dropped:
+        return BusOutcome("dropped", f"{why}: the store is dropped, no error")
+    if out.containment is Containment.CONTAINED:
+        return BusOutcome("contained abort", f"{why}: {out.abort}, contained (platform parameter)")
+    serror = out.abort is not None and out.abort.startswith("SError")
+    return BusOutcome("uncontained SError" if serror else "uncontained abort",
+                      f"{why}: {out.abort}, uncontained (platform parameter)")
+
+
+def bus_outcomes(bus: BusErrorModel | None, pieces: tuple[BusAccess, ...], *,
+                 attrs: MemoryAttributes | None, gathering: bool,
+                 error: bool = False) -> frozenset[BusOutcome]:
+    """Every permitted outcome of ``pieces`` on ``bus``: how they travel (PCIe: the TLPs, and what
+    gathering may merge), or what the bus does with an access it cannot serve.
+
+    :param bus: the target's bus error model (None: no device behind it, e.g. RAM).
+    :param pieces: the single-copy atomic pieces of the access, as the PE issues them.
+    :param attrs: the effective memory type (for the error notes only).
+    :param gathering: the type permits gathering (Device-GRE, Normal): pieces in one 64-byte
+        granule may merge.
+    :param error: the target answers the access with an error (the platform decides the rest).
+    """
+    if not pieces:
+        return frozenset({BusOutcome("no device access", "no transaction reaches the device")})
+    write = pieces[0].write
+    if bus is None or bus.kind is BusKind.MEMORY:
+        return frozenset({BusOutcome("completed", "served by memory")})
+    if error:
+        return frozenset({_error(bus, write, attrs, "the target answers with an error")})
+    if isinstance(bus, AxiErrorModel):
+        odd = any(p.unaligned or p.atomic64 for p in pieces)
+        if not odd:
+            return frozenset({BusOutcome("completed", "AXI: completed")})
+        why = "an unaligned or 64-byte access on AXI"
+        if bus.unaligned is AxiUnaligned.OK:
+            return frozenset({BusOutcome("completed", f"{why}: completed (platform parameter)")})
+        bad = _error(bus, write, attrs, f"{why} answered {bus.response.value}")
+        if bus.unaligned is AxiUnaligned.ERROR:
+            return frozenset({bad})
+        return frozenset({BusOutcome("completed", f"{why}: completed, if the slave accepts it"),
+                          bad})
+    if isinstance(bus, PcieErrorModel):
+        tlps = tuple(t for p in pieces for t in pcie_tlps(p.address, p.size, write=p.write))
+        merged = None
+        if gathering and len(pieces) > 1 and not any(p.atomic64 for p in pieces):
+            runs = _gather(pieces)
+            merged = tuple(t for a, n in runs for t in pcie_tlps(a, n, write=write))
+            if len(merged) >= len(tlps):
+                merged = None
+        text = f"PCIe: {_describe_tlps(tlps)}"
+        if merged is not None:
+            text += f"; gathering may merge them into {_describe_tlps(merged)}"
+        return frozenset({BusOutcome("completed", text, tlps, merged)})
+    return frozenset({BusOutcome("completed", f"{bus.kind.value}: completed")})

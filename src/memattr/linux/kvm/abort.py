@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from ...arch import regdefs as _R
 from ...arch.combine import Access
 from ...arch.esr import EC, FaultKind, decode_fsc, encode_abort_esr, encode_fsc, encode_hpfar
+from ...arch.instr import AccessClass
 from ...errors import ConfigError
 from ...mmu.walk import Access as WalkAccess
 from ...mmu.walk import AccessKind, Fault
 
-__all__ = ["InstrClass", "GuestAccess", "esr_isv", "Stage2Fault", "ESR_ELx_CM", "ESR_ELx_ISV",
+__all__ = ["InstrClass", "GuestAccess", "AccessClass", "esr_isv", "Stage2Fault", "ESR_ELx_CM", "ESR_ELx_ISV",
            "ESR_ELx_WNR", "hpfar_of"]
 
 # arch/arm64/include/asm/esr.h: the ISS bits KVM tests (ESR_ELx_CM BIT(8), ESR_ELx_WNR BIT(6),
@@ -27,6 +28,7 @@ ESR_ELx_ISV = _R.ESR_ELx_ISS_DABT_ISV
 ESR_ELx_CM = _R.ESR_ELx_ISS_DABT_CM
 _FSC_MASK = _R.ESR_ELx_ISS_DABT_DFSC_MASK
 # The instruction-syndrome fields (SAS, SSE, SRT, SF, AR) that ISV=1 makes valid.
+_EC_MASK, _EC_SHIFT = _R.ESR_ELx_EC_MASK, _R.ESR_ELx_EC_SHIFT
 _ISS_SYNDROME = (_R.ESR_ELx_ISS_DABT_SAS_MASK | _R.ESR_ELx_ISS_DABT_SSE_MASK
                  | _R.ESR_ELx_ISS_DABT_SRT_MASK | _R.ESR_ELx_ISS_DABT_SF_MASK
                  | _R.ESR_ELx_ISS_DABT_AR_MASK)
@@ -43,6 +45,19 @@ class InstrClass(enum.Enum):
     ATOMIC = "FEAT_LSE atomic"
     CACHE_MAINTENANCE = "data cache maintenance (DC)"
     IFETCH = "instruction fetch"
+    LS64 = "FEAT_LS64 single-copy atomic 64-byte load/store (LD64B/ST64B)"
+    DC_ZVA = "DC ZVA (zero a block)"
+
+    @property
+    def access_class(self) -> AccessClass:
+        """The architecture's class of the access (what its alignment and type rules use)."""
+        return _ACCESS_CLASS.get(self, AccessClass.PLAIN)
+
+
+_ACCESS_CLASS = {InstrClass.EXCLUSIVE: AccessClass.EXCLUSIVE, InstrClass.ATOMIC: AccessClass.ATOMIC,
+                 InstrClass.CACHE_MAINTENANCE: AccessClass.DC_CM,
+                 InstrClass.IFETCH: AccessClass.IFETCH, InstrClass.LS64: AccessClass.LS64,
+                 InstrClass.DC_ZVA: AccessClass.DCZVA}
 
 
 def esr_isv(instr: InstrClass) -> bool:
@@ -58,22 +73,47 @@ _SAS = {1: 0, 2: 1, 4: 2, 8: 3}
 class GuestAccess:
     """One guest access: read, write or instruction fetch; its size; the instruction class.
 
-    :param access: Access.READ, Access.WRITE or Access.IFETCH (Access.TTW for a stage-1 walk).
-    :param size: bytes (1, 2, 4, 8; 16/64 for pairs and SIMD).
+    :param access: Access.READ, Access.WRITE, Access.IFETCH or Access.DCZVA (Access.TTW for a
+        stage-1 walk).
+    :param size: bytes (1, 2, 4, 8; 16/64 for pairs and SIMD; 64 for LD64B/ST64B and DC ZVA).
     :param instr: the instruction class (ISV depends on it).
     :param aligned: the address is aligned to ``size``.
+    :param element: the size of one element (LDP: one register; LD1 {v.16b}: one byte; Arm ARM
+        B2.8.2.1.1): what the memory type's alignment check applies to (None: ``size``).
+    :param skew: how far an unaligned access is from ``size`` alignment (None: ``size // 2``).
     """
 
     access: Access = Access.READ
     size: int = 4
     instr: InstrClass = InstrClass.LDR_STR
     aligned: bool = True
+    element: int | None = None
+    skew: int | None = None
 
     def __post_init__(self) -> None:
         if self.access is Access.IFETCH and self.instr is not InstrClass.IFETCH:
             object.__setattr__(self, "instr", InstrClass.IFETCH)
         if self.size <= 0:
             raise ConfigError(f"guest access size={self.size}: must be positive")
+        if self.element is not None and (self.element <= 0 or self.size % self.element):
+            raise ConfigError(f"guest access element={self.element}: must divide size="
+                              f"{self.size}")
+        if self.skew is not None and not 0 <= self.skew < self.size:
+            raise ConfigError(f"guest access skew={self.skew}: must be 0..{self.size - 1}")
+        if self.access is Access.DCZVA and self.instr is not InstrClass.DC_ZVA:
+            object.__setattr__(self, "instr", InstrClass.DC_ZVA)
+
+    @property
+    def offset(self) -> int:
+        """The byte offset from ``size`` alignment the access is made at."""
+        if self.aligned:
+            return 0
+        return self.skew if self.skew is not None else max(1, self.size // 2)
+
+    @property
+    def unit(self) -> int:
+        """What the memory type's alignment check is made on: the element (default the size)."""
+        return self.element if self.element is not None else self.size
 
     @classmethod
     def read(cls, size: int = 4, instr: InstrClass = InstrClass.LDR_STR) -> GuestAccess:
@@ -86,6 +126,11 @@ class GuestAccess:
     @classmethod
     def fetch(cls) -> GuestAccess:
         return cls(Access.IFETCH, 4, InstrClass.IFETCH)
+
+    @property
+    def access_class(self) -> AccessClass:
+        """The architecture's class of the access."""
+        return self.instr.access_class
 
     @property
     def is_write(self) -> bool:
@@ -120,18 +165,22 @@ class GuestAccess:
                                 sas=_SAS.get(self.size, 0), sf=self.size == 8, cm=self.cm)
 
     def walk_access(self, va: int, *, el: int = 1) -> WalkAccess:
-        """The access the walker translates: a read, write or fetch of ``size`` bytes at ``va``
-        (a cache-maintenance op walks as a read; its syndrome is fixed up by Stage2Fault).
+        """The access the walker translates: a read, write or fetch at ``va`` (a cache-maintenance
+        op walks as a read, DC ZVA as a write of its block; its syndrome is fixed up by
+        Stage2Fault).
 
-        A single general-purpose register load/store carries SRT (x0) so that a stage-2 data
-        abort reports ISV=1 with SAS/SF, as the hardware does.
+        The walker checks the memory type's alignment on :attr:`unit` (one element); an unaligned
+        access is moved :attr:`offset` bytes from ``size`` alignment.  A single general-purpose
+        register load/store carries SRT (x0) so that a stage-2 data abort reports ISV=1 with
+        SAS/SF, as the hardware does.
         """
-        kind = {Access.WRITE: AccessKind.WRITE, Access.IFETCH: AccessKind.EXEC}.get(
-            self.access, AccessKind.READ)
-        size = self.size if self.size in (1, 2, 4, 8, 16, 32, 64) else 8
+        kind = {Access.WRITE: AccessKind.WRITE, Access.DCZVA: AccessKind.WRITE,
+                Access.IFETCH: AccessKind.EXEC}.get(self.access, AccessKind.READ)
+        unit = self.unit if self.element is not None else self.size
+        size = unit if unit in (1, 2, 4, 8, 16, 32, 64) else 8
         srt = 0 if (self.isv and size in _SAS) else None
         if not self.aligned:
-            va |= max(1, size // 2) if size > 1 else 0
+            va |= self.offset if self.skew is not None else (max(1, size // 2) if size > 1 else 0)
         return WalkAccess(va, kind, el, size, srt=srt, sf=size == 8)
 
     def __str__(self) -> str:
@@ -175,7 +224,7 @@ class Stage2Fault:
 
     @property
     def ec(self) -> int:
-        return (self.esr & _R.ESR_ELx_EC_MASK) >> _R.ESR_ELx_EC_SHIFT
+        return (self.esr & _EC_MASK) >> _EC_SHIFT
 
     @property
     def is_iabt(self) -> bool:

@@ -16,7 +16,7 @@ from ...arch import regdefs as _R
 from ...arch.esr import EC, FaultKind, encode_abort_esr, encode_esr, encode_fsc
 
 __all__ = ["KVM_EXIT_MMIO", "KVM_EXIT_ARM_NISV", "KVM_CAP_ARM_NISV_TO_USER", "VmmExit",
-           "Injection", "inject_abt64", "inject_vabt", "VECTOR_OFFSETS"]
+           "Injection", "inject_abt64", "inject_dabt_excl_atomic", "inject_vabt", "VECTOR_OFFSETS"]
 
 KVM_EXIT_MMIO = 6
 KVM_EXIT_ARM_NISV = 28
@@ -88,6 +88,16 @@ def inject_abt64(*, is_iabt: bool, addr: int, from_el0: bool) -> Injection:
     source = "EL0 AArch64" if from_el0 else "EL1h"
     return Injection("prefetch abort" if is_iabt else "data abort", esr, addr,
                      VECTOR_OFFSETS[(source, "sync")], source)
+
+
+def inject_dabt_excl_atomic(*, addr: int, from_el0: bool) -> Injection:
+    """``kvm_inject_dabt_excl_atomic``: a data abort as ``inject_abt64`` builds it, with the DFSC
+    replaced by 0b110101 (unsupported exclusive or atomic access).  Since Linux commit
+    2937aeec9dc5 ("KVM: arm64: Handle DABT caused by LS64* instructions on unsupported memory")
+    (in v7.0)."""
+    esr = encode_abort_esr(fsc=encode_fsc(FaultKind.UNSUPPORTED_ATOMIC), lower_el=from_el0)
+    source = "EL0 AArch64" if from_el0 else "EL1h"
+    return Injection("data abort", esr, addr, VECTOR_OFFSETS[(source, "sync")], source)
 
 
 def inject_vabt(*, from_el0: bool = False) -> Injection:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...arch.cpu import ALL, Cpu
+from ...arch.instr import LS64Check
 from ...errors import ConfigError
 from ..commits import COMMITS
 from ..version import V6_17, KernelVersion
@@ -50,7 +51,12 @@ class HostFeatures:
     :param atomics_uncached: the system supports exclusives and atomics to memory that is not
         Write-Back cacheable (IMPLEMENTATION DEFINED); without it such an access takes an
         "Unsupported Exclusive or Atomic access" abort (xFSC 0x35) at the stage whose type is not
-        Write-Back.
+        Write-Back; None: not known (both are permitted; a run follows the abort unless told).
+    :param ls64_checks: the IMPLEMENTATION DEFINED ways the PE checks an LD64B/ST64B's memory type
+        (Arm ARM C3.2.8, :class:`memattr.arch.instr.LS64Check`): one for a given PE, all three when
+        not known.
+    :param lse2: FEAT_LSE2 (mandatory from Armv8.4, as FEAT_S2FWB): an exclusive or atomic inside
+        a 16-byte quantity does not fault for being unaligned (Arm ARM B2.8.2.1.2).
     """
 
     fwb: bool = True
@@ -65,7 +71,9 @@ class HostFeatures:
     ipa_limit: int = 48
     ras: bool = True
     page_size: int = 4096
-    atomics_uncached: bool = False
+    atomics_uncached: bool | None = False
+    ls64_checks: tuple[LS64Check, ...] = tuple(LS64Check)
+    lse2: bool = True
 
     def __post_init__(self) -> None:
         if self.bits not in (32, 64):

@@ -18,10 +18,18 @@ from ...platform.physmap import Platform
 from ..decisions import KernelRule, decide
 from ..events import Errno, Event, EventKind
 from ..mm import VM_ALLOW_ANY_UNCACHED, VM_MIXEDMAP, VM_PFNMAP, Vma, kvm_vma_is_cacheable
-from ..policy import DeviceContext, FaultPath, Policy
-from ..version import V5_14, KernelVersion
+from ..policy import DeviceContext, FaultContext, FaultPath, Policy, RuleResult
+from ..version import V5_14, V7_0, KernelVersion
 from .abort import GuestAccess, Stage2Fault
-from .exits import KVM_EXIT_ARM_NISV, KVM_EXIT_MMIO, Injection, VmmExit, inject_abt64, inject_vabt
+from .exits import (
+    KVM_EXIT_ARM_NISV,
+    KVM_EXIT_MMIO,
+    Injection,
+    VmmExit,
+    inject_abt64,
+    inject_dabt_excl_atomic,
+    inject_vabt,
+)
 from .features import HostFeatures, VmConfig, kvm_supports_cacheable_pfnmap
 from .mapsize import stage2_mapping_size
 from .memslot import Memslot, kvm_vma_mte_allowed
@@ -36,6 +44,7 @@ from .pgtable import (
 
 __all__ = [
     "AbortResult",
+    "EXCL_ATOMIC_INJECT_SINCE",
     "user_mem_abort",
     "kvm_phys_addr_ioremap",
     "io_mem_abort",
@@ -47,6 +56,12 @@ __all__ = [
 ]
 
 KVM_VGIC_V2_CPU_SIZE = 0x2000  # include/kvm/arm_vgic.h: SZ_8K
+EXCL_ATOMIC_INJECT_SINCE = V7_0
+"""Since Linux commit 2937aeec9dc5 ("KVM: arm64: Handle DABT caused by LS64* instructions on
+unsupported memory") an xFSC 0x35 abort passes ``kvm_handle_guest_abort``'s filter and
+``user_mem_abort`` injects it into the guest; before, it is "Unsupported FSC" and KVM_RUN fails
+with -EFAULT."""
+_EXCL_ATOMIC = "excl/atomic"  # user_mem_abort's marker: inject the 0x35 abort
 IPA_ABORT_INJECT_SINCE = KernelVersion(5, 17)
 """Since about v5.17 an abort on an IPA beyond the VM's IPA size injects an abort into the guest
 ("Falls between the IPA range and the PARange?" in kvm_handle_guest_abort); before, the IPA had
@@ -133,6 +148,8 @@ def _device_decision(policy: Policy, host: HostFeatures, platform: Platform, vma
                                                  in_linear_map=False)
         return False, False, None, "", decide(KernelRule.user_mem_abort, "assume_cacheable", False,
                                               pfnmap=pfnmap, in_linear_map=map_memory)
+    if path is FaultPath.RULES:
+        raise AssertionError("rules policies are decided by _rule_decision")
     if path is FaultPath.V1_LINEAR_ALIAS:
         device = not kvm_vma_is_cacheable(vma)
         if not map_memory and not host.fwb:
@@ -148,6 +165,16 @@ def _device_decision(policy: Policy, host: HostFeatures, platform: Platform, vma
             KernelRule.user_mem_abort, "vma_cacheable_no_alias", Errno.EINVAL, fwb=False)
     return device, False, None, "", decide(KernelRule.user_mem_abort, "vma_pgprot", device,
                                            pgprot=vma.vm_page_prot.mt_name)
+
+
+def _rule_decision(policy: Policy, host: HostFeatures, platform: Platform, vma: Vma, pfn: int,
+                   fault: str) -> tuple[RuleResult, Decision]:
+    """A policy file's rules for one page (FaultPath.RULES): the first matching rule decides."""
+    assert policy.rules is not None
+    r = policy.rules(FaultContext(vma, pfn, platform, host, fault))
+    result: object = r.errno if r.errno is not None else r.prot
+    return r, decide(KernelRule.user_mem_abort, "policy_rule", result, policy_rule=r.rule, x=r.x,
+                     fault=fault)
 
 
 def user_mem_abort(
@@ -208,7 +235,16 @@ def user_mem_abort(
     region = platform.lookup(pfn << 12)
     map_memory = platform.pfn_is_map_memory(pfn)
     where = f"PFN 0x{pfn:x} ({region.name}, {'in' if map_memory else 'not in'} the linear map)"
-    device, cacheable_pfnmap, errno, why, d = _device_decision(policy, host, platform, vma, pfn)
+    rule: RuleResult | None = None
+    if policy.fault_path is FaultPath.RULES:
+        fault_kind = "exec" if exec_fault else "write" if write_fault else "read"
+        rule, d = _rule_decision(policy, host, platform, vma, pfn, fault_kind)
+        device = rule.prot is not None and bool(
+            rule.prot & (KVM_PGTABLE_PROT.DEVICE | KVM_PGTABLE_PROT.NORMAL_NC))
+        cacheable_pfnmap, errno, why = False, rule.errno, f"policy rule {rule.rule}"
+    else:
+        device, cacheable_pfnmap, errno, why, d = _device_decision(policy, host, platform, vma,
+                                                                   pfn)
     ds.append(d)
     if errno is not None:
         events.append(_err(fn, errno, f"{why}: VMA {vma.name} over {where} (FWB={int(host.fwb)}, "
@@ -221,12 +257,22 @@ def user_mem_abort(
 
     if not device and memslot.logging and not write_fault:
         writable = False
-    if exec_fault and device:
+    if exec_fault and (device if rule is None else not rule.x):
         ds.append(decide(KernelRule.user_mem_abort, "exec_on_device", Errno.ENOEXEC,
-                         exec_fault=True, device=True))
+                         exec_fault=True, device=device))
         events.append(_err(fn, Errno.ENOEXEC, "instruction fetch from device memory"))
         return AbortResult(None, tuple(events), pfn=pfn, device=True,
                            vfio_allow_any_uc=vfio_allow_any_uc, internal_errno=Errno.ENOEXEC,
+                           decisions=tuple(ds))
+    if fault is not None and fault.kind is FaultKind.UNSUPPORTED_ATOMIC:
+        # v7.0: "Guest performs atomic/exclusive operations on memory with unsupported
+        # attributes ... inject the fault back to the guest" (the memslot is valid).
+        ds.append(decide(KernelRule.user_mem_abort, "excl_atomic_inject", "data abort",
+                         fsc=fault.fsc))
+        events.append(Event(EventKind.NOTE, fn, "unsupported exclusive or atomic access (xFSC "
+                            "0x35) on a valid memslot: kvm_inject_dabt_excl_atomic"))
+        return AbortResult(None, tuple(events), pfn=pfn, device=device,
+                           vfio_allow_any_uc=vfio_allow_any_uc, injected=_EXCL_ATOMIC,
                            decisions=tuple(ds))
     if not device and vm.mte:
         if not kvm_vma_mte_allowed(vma, policy.release):
@@ -245,7 +291,12 @@ def user_mem_abort(
         prot |= KVM_PGTABLE_PROT.W
     if exec_fault:
         prot |= KVM_PGTABLE_PROT.X
-    if device:
+    if rule is not None:
+        assert rule.prot is not None
+        prot |= rule.prot
+        if not device and host.dic and rule.x:
+            prot |= KVM_PGTABLE_PROT.X
+    elif device:
         choice = policy.choose_device_prot(DeviceContext(vma, pfn, platform, host))
         ds.append(decide(KernelRule.user_mem_abort, f"device_{policy.device_choice.name.lower()}",
                          choice, vm_allow_any_uncached=vfio_allow_any_uc,
@@ -466,7 +517,9 @@ def kvm_handle_guest_abort(
                                             f"IPA 0x{ipa:x} beyond the {pgt.ipa_bits}-bit IPA "
                                             f"space: {inj}"),),
                                injected=inj.kind, decisions=(d,), injection=inj, fault=fault)
-    if fault.kind not in (FaultKind.TRANSLATION, FaultKind.PERMISSION, FaultKind.ACCESS_FLAG):
+    passes = (FaultKind.TRANSLATION, FaultKind.PERMISSION, FaultKind.ACCESS_FLAG) + \
+        ((FaultKind.UNSUPPORTED_ATOMIC,) if policy.release >= EXCL_ATOMIC_INJECT_SINCE else ())
+    if fault.kind not in passes:
         line = (f"kvm [vcpu]: Unsupported FSC: EC=0x{fault.ec:x} xFSC=0x{fault.fsc:x} "
                 f"ESR_EL2=0x{fault.esr:x}")
         d = decide(KernelRule.kvm_handle_guest_abort, "unsupported_fsc", Errno.EFAULT,
@@ -532,6 +585,14 @@ def kvm_handle_guest_abort(
         return AbortResult(None, ev, None, r.prot, r.prot_attr, r.device, r.vfio_allow_any_uc,
                            r.pfn, None, "prefetch abort", Errno.ENOEXEC, ds, injection=inj,
                            fault=fault)
+    if r.injected == _EXCL_ATOMIC:
+        inj = inject_dabt_excl_atomic(addr=fault.far, from_el0=from_el0)
+        ds += (decide(KernelRule.kvm_inject_dabt_excl_atomic, "inject", inj.kind,
+                      far=fault.far),)
+        ev = r.events + (Event(EventKind.DATA_ABORT_INJECTED, "kvm_inject_dabt_excl_atomic",
+                               f"unsupported exclusive or atomic access at IPA 0x{ipa:x}: {inj}"),)
+        return AbortResult(None, ev, None, r.prot, r.prot_attr, r.device, r.vfio_allow_any_uc,
+                           r.pfn, None, "data abort", decisions=ds, injection=inj, fault=fault)
     if r.errno is not None:
         ev = r.events + (Event(EventKind.RUN_FAILED, "kvm_arch_vcpu_ioctl_run",
                                f"KVM_RUN returns {r.errno}", r.errno),)
