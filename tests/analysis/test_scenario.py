@@ -865,3 +865,18 @@ def test_docs_describe_every_declared_key() -> None:
         assert f"`{kind}`" in section("[[event]]"), kind
     for prot in S.POLICY_PROTS:
         assert f"`{prot}`" in section("[[policy]]"), prot
+
+
+def test_loads_from_a_fresh_interpreter() -> None:
+    """The Python API works as the first import: loads() resolves policy names in a new process
+    (memattr.linux.policy imported first used to fail on an import cycle through linux.kvm)."""
+    import subprocess
+    import sys
+
+    code = ("from memattr.analysis.scenario import bundled_path, loads\n"
+            "sc = loads(bundled_path('reset-revoke').read_text(), 'r.toml')\n"
+            "print(sc.policy('v7').name, len(sc.events))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["v7", "3"]

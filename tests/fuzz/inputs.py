@@ -125,14 +125,23 @@ def _v(good: st.SearchStrategy[Any], bad_weight: int = 1) -> st.SearchStrategy[A
 _SIZES = st.sampled_from([0x1000, 0x4000, 0x10000, 0x100000, 1 << 21, 1 << 24, 1 << 30])
 _SIZE_TEXT = st.sampled_from(["4K", "64K", "1M", "2 MiB", "16M", "1G", "4KiB", "0x1000", "64G"])
 _SIZE = st.one_of(_SIZES, _SIZE_TEXT)
-_POLICIES = ["6.8", "6.9", "6.17", "v2", "pcie-only", "mirror-vma", "fwb-0b110", "fwb-0b111",
-             "device-gre", "6.12"]
-_SOURCES = ["vfio-pci", "nvgrace-gpu-resmem", "nvgrace-gpu-usemem", "vfio-platform",
-            "sysfs-resource", "sysfs-resource-wc", "dev-mem", "anon", "hugetlb", "gicv"]
-_SOURCE_DEVICE = {"vfio-pci": "pcie", "sysfs-resource": "pcie", "sysfs-resource-wc": "pcie",
-                  "nvgrace-gpu-resmem": "nvgrace-gpu", "nvgrace-gpu-usemem": "nvgrace-gpu",
-                  "vfio-platform": "platform", "gicv": "gicv2", "dev-mem": None, "anon": None,
-                  "hugetlb": None}
+def _registry() -> list[str]:
+    from memattr.analysis.scenario import policy_names
+
+    return list(policy_names())
+
+
+def _declared() -> tuple[dict[str, str | None], list[str], list[str], list[str]]:
+    from memattr.analysis import scenario as sc
+
+    return ({s.name: s.device for s in sc.SOURCE_KINDS}, list(sc.INSTR_CLASSES),
+            list(sc.EVENT_KINDS), list(sc.POLICY_PROTS))
+
+
+# the policy registry's names and releases back to (and below) the oldest modelled, 5.5
+_POLICIES = _registry() + ["6.12", "5.5", "5.10", "6.1", "5.4"]
+_SOURCE_DEVICE, _INSTRS, _EVENT_KINDS, _PROTS = _declared()
+_SOURCES = list(_SOURCE_DEVICE)
 _APIS = ["ioremap", "ioremap_np", "ioremap_wc", "ioremap_cache", "memremap_wb", "memremap_wc",
          "resource_wc", "mmu_off"]
 
@@ -164,10 +173,35 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
     for key in ("dic", "mte", "xs", "hcr_cd"):
         _maybe(cpu, key, draw, _v(st.booleans()), 2)
     _maybe(cpu, "name", draw, _v(st.just("all"), 6), 2)
+    _maybe(cpu, "atomics_uncached", draw, _v(st.booleans()), 1)
     if cpu:
         doc["cpu"] = cpu
+    if draw(st.integers(0, 9)) < 3:
+        host: dict[str, Any] = {}
+        _maybe(host, "bits", draw, _v(st.sampled_from([64, 64, 32])), 5)
+        _maybe(host, "page_size", draw, _v(st.sampled_from([4096, "16K", 65536, 8192])), 3)
+        for key in ("apei", "ras", "pkvm", "lpa2"):
+            _maybe(host, key, draw, _v(st.booleans()), 2)
+        _maybe(host, "ipa_limit", draw, _v(st.sampled_from([40, 44, 48, 52])), 2)
+        doc["host"] = host
     if draw(st.integers(0, 9)) < 2:
-        doc["host"] = {"bits": draw(_v(st.sampled_from([64, 64, 32])))}
+        vm: dict[str, Any] = {}
+        _maybe(vm, "ipa_bits", draw, _v(st.sampled_from([32, 40, 42, 44, 48, 52])), 6)
+        _maybe(vm, "nisv_to_user", draw, _v(st.booleans()), 4)
+        _maybe(vm, "mte", draw, _v(st.booleans()), 2)
+        doc["vm"] = vm
+    if draw(st.integers(0, 9)) == 0:
+        custom = [{"name": draw(_v(st.sampled_from(["what-if", "6.9", "w2"]))),
+                   "base": draw(_v(st.sampled_from(["v3", "v4", "v7", "6.9", "what-if", "5.4"]))),
+                   "prot": draw(_v(st.sampled_from(_PROTS + ["WB"])))}
+                  for _ in range(draw(st.integers(1, 2)))]
+        doc.pop("policy", None)
+        doc["policy"] = custom
+        if draw(st.booleans()):
+            doc["policies"] = draw(_v(st.lists(st.sampled_from(["6.8", "what-if", "w2"]),
+                                               min_size=1, max_size=2)))
+        else:
+            doc.pop("policies", None)
     if draw(st.integers(0, 9)) < 3:
         pcie: dict[str, Any] = {}
         _maybe(pcie, "aer", draw, _v(st.booleans()))
@@ -220,12 +254,18 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
         src = draw(_v(st.sampled_from(usable)))
         names = kinds.get(_SOURCE_DEVICE.get(src) or "", []) if isinstance(src, str) else []
         m: dict[str, Any] = {"name": f"m{i}", "source": src}
-        if src in ("dev-mem", "anon", "hugetlb"):
+        if src in ("dev-mem", "anon", "hugetlb", "pfnmap"):
             m["size"] = draw(_v(_SIZE))
-            if src == "dev-mem" or draw(st.booleans()):
+            if src in ("dev-mem", "pfnmap") or draw(st.booleans()):
                 m["phys"] = draw(_v(st.sampled_from([0x8000_0000, 0x80_0000_0000])))
             if src == "hugetlb":
                 _maybe(m, "page_size", draw, _v(st.sampled_from(["2M", "1G", "64K"])), 3)
+            if src == "anon":
+                _maybe(m, "thp", draw, _v(st.booleans()), 3)
+            if src == "pfnmap":
+                _maybe(m, "pgprot", draw, _v(st.sampled_from(["writecombine", "device",
+                                                              "noncached", "cached"])), 5)
+                _maybe(m, "mixedmap", draw, _v(st.booleans()), 2)
         elif names or draw(st.integers(0, 9)) == 0:
             m["device"] = draw(_v(st.sampled_from(names or ["ghost"])))
             if src == "gicv":
@@ -285,10 +325,21 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
         _maybe(a, "op", draw, _v(st.sampled_from(["read", "write", "exec"])), 6)
         _maybe(a, "size", draw, _v(st.sampled_from([1, 2, 4, 8, 16, 64])), 5)
         _maybe(a, "offset", draw, _v(st.sampled_from([0, 1, 4, 0xFF8])), 5)
-        _maybe(a, "instr", draw, _v(st.sampled_from(["ldr", "ldp", "simd", "atomic"])), 2)
+        _maybe(a, "instr", draw, _v(st.sampled_from(_INSTRS)), 2)
+        _maybe(a, "bus_error", draw, _v(st.booleans()), 1)
         accesses.append(a)
     if accesses:
         doc["access"] = accesses
+    events = []
+    for _ in range(draw(st.integers(0, 2)) if accesses and draw(st.integers(0, 4)) == 0 else 0):
+        e: dict[str, Any] = {"mapping": draw(_v(st.sampled_from([g["name"] for g in gmaps]))),
+                             "before": draw(_v(st.integers(0, 2))),
+                             "kind": draw(_v(st.sampled_from(_EVENT_KINDS)))}
+        if e["kind"] == "replace-vma" or draw(st.integers(0, 9)) == 0:
+            e["source"] = draw(_v(st.sampled_from([m["name"] for m in mappings] or ["none"])))
+        events.append(e)
+    if events:
+        doc["event"] = events
     return doc
 
 

@@ -178,11 +178,21 @@ def parse_size(value: object) -> int:
     return _parse_size(value)
 
 
+def _policy_module() -> Any:
+    """:mod:`memattr.linux.policy`, imported after :mod:`memattr.linux.kvm`: imported first from a
+    fresh interpreter it fails (policy imports kvm.features, whose package imports kvm.mmu, which
+    imports policy before it is initialised)."""
+    from ..linux import (
+        kvm,  # noqa: F401  (breaks the cycle; see the docstring)
+        policy,
+    )
+
+    return policy
+
+
 def policy_names() -> tuple[str, ...]:
     """The policy names a scenario may use: every policy in the Linux model's registry."""
-    from ..linux.policy import policies
-
-    return tuple(policies())
+    return tuple(_policy_module().policies())
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -449,12 +459,12 @@ class Scenario:
         """The policy ``name`` as this scenario means it: one of its ``[[policy]]`` what-ifs, or
         a policy (or release) of the Linux model's registry.  Nothing is registered globally, so
         no load changes what another scenario sees."""
-        from ..linux.policy import get_policy, with_prot
-
+        pol = _policy_module()
         for p in self.custom_policies:
             if p.name == name:
-                return with_prot(self.policy(p.base), _prot(p.prot), name=p.name)
-        return get_policy(name)
+                return pol.with_prot(self.policy(p.base), _prot(p.prot), name=p.name)
+        result: Policy = pol.get_policy(name)
+        return result
 
     def host_features(self) -> dict[str, Any]:
         """The :class:`~memattr.linux.kvm.features.HostFeatures` fields ``[cpu]`` and ``[host]``
@@ -957,7 +967,7 @@ def _unknown_policy(name: str) -> str:
 
 def _custom_policies(recs: tuple[t.Record, ...]) -> tuple[PolicySpec, ...]:
     """The file's ``[[policy]]`` what-ifs: new names over a known (or earlier) base."""
-    from ..linux.policy import get_policy
+    get_policy = _policy_module().get_policy
 
     out: list[PolicySpec] = []
     for r in recs:
@@ -984,7 +994,7 @@ def _custom_policies(recs: tuple[t.Record, ...]) -> tuple[PolicySpec, ...]:
 
 
 def _policies(rec: t.Record, custom: tuple[PolicySpec, ...]) -> tuple[str, ...]:
-    from ..linux.policy import get_policy
+    get_policy = _policy_module().get_policy
 
     mine = [p.name for p in custom]
     if rec["policies"] is not None:
