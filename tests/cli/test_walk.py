@@ -473,3 +473,19 @@ def test_at_reads_the_raw_form(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     f.write_text(RAW.format(tcr=_tcr48()))
     status, out, err = run(capsys, "at", str(f), "--va", "0x1008", "--op", "S1E1R")
     assert status == 0 and err == "" and "PA 0x90001000" in out
+
+
+def test_dump_of_a_huge_tree_is_refused(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    """32 GiB in 4 KiB pages (8 Mi descriptors) walks at once, but --dump names the bound instead
+    of reading every descriptor for tens of seconds (found by the fuzzer as a hang)."""
+    f = tmp_path / "big.toml"
+    f.write_text("[stage2]\nipa_bits = 40\n[[s2]]\nipa = 0x10_0000_0000\nsize = \"32G\"\npa = 0\n"
+                 "memattr = 0xf\nmax_leaf = \"4k\"\n")
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x17_ffff_f008")
+    assert status == 0 and "PA 0x7fffff008" in out
+    status, out, err = run(capsys, "walk", str(f), "--va", "0", "--dump", "kvm")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "--dump: the stage-2 tables hold 8,40" in err and "at most 2,097,152" in err
+    status, out, _ = run(capsys, "walk", "--example", "--va", "0", "--dump", "kvm")
+    assert status == 0 and "Guest IPA" in out

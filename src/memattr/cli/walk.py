@@ -329,9 +329,35 @@ def _regime_json(b: Built) -> dict[str, Any]:
     }
 
 
+DUMP_LIMIT = 1 << 21
+"""Descriptors a --dump of tables memattr laid out may cover (the dump reads each one; a
+32 GiB mapping in 4 KiB pages holds 8 Mi of them): a larger tree is walked, not dumped.  Raw
+tables are bounded by the walker's own limit (memattr.mmu.pgtable.VISIT_LIMIT)."""
+
+
+def _check_dump_size(b: Built, which: list[str]) -> None:
+    """ConfigError naming --dump when a laid-out tree holds more than :data:`DUMP_LIMIT`
+    descriptors."""
+    from ..errors import ConfigError
+
+    trees = []
+    if b.s1 is not None and {"s1", "memattr"} & set(which):
+        trees.append(("stage-1", b.s1))
+    if b.s2 is not None and {"s2", "kvm", "memattr"} & set(which):
+        trees.append(("stage-2", b.s2))
+    for what, pt in trees:
+        count = sum(pt.geom.entries(level) for level in pt.tables().values())
+        if count > DUMP_LIMIT:
+            raise ConfigError(f"--dump: the {what} tables hold {count:,} descriptors in "
+                              f"{len(pt.tables()):,} table pages; a dump reads at most "
+                              f"{DUMP_LIMIT:,} (walk addresses with --va instead)")
+
+
 def _dumps(b: Built, which: list[str]) -> dict[str, str]:
     from ..mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 
+    if which and not b.raw:
+        _check_dump_size(b, which)
     out: dict[str, str] = {}
     reg = b.regime
     g1 = reg.s1.halves[0].geometry if reg.s1_enabled else None
