@@ -489,3 +489,26 @@ def test_dump_of_a_huge_tree_is_refused(capsys: pytest.CaptureFixture[str],
     assert "--dump: the stage-2 tables hold 8,40" in err and "at most 2,097,152" in err
     status, out, _ = run(capsys, "walk", "--example", "--va", "0", "--dump", "kvm")
     assert status == 0 and "Guest IPA" in out
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("[stage2]\nipa_bits = 48\n[[s2]]\nipa = 0\nsize = \"8T\"\npa = 0x1000\nmemattr = 0xf\n",
+     "bad.toml:5: s2[0].size: 0x80000000000 bytes in these leaves need more than the 256 MiB of "
+     "table memory"),
+    ("[stage1]\n[[s1]]\nva = 0\nsize = \"1T\"\noa = 0x1000\nattr_index = 0\n",
+     "bad.toml:4: s1[0].size: 0x10000000000 bytes in these leaves need more than the 256 MiB"),
+    ("[stage2]\n[stage1]\ntable_pool = 0\npool_size = \"1G\"\n",
+     "bad.toml:4: stage1.pool_size: 0x40000000 is above 0x10000000"),
+])
+def test_table_memory_is_bounded(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
+                                 expect: str) -> None:
+    """A walk file cannot make memattr write terabytes of descriptors: 256 MiB of tables per
+    stage, the bound named at the mapping (an 8 TiB map in 4 KiB pages ran out of memory)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    status, out, err = run(capsys, "walk", str(bad), "--va", "0")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert expect in err, err
+    from memattr.analysis.walkfile import TABLE_MEMORY
+
+    assert TABLE_MEMORY == 256 << 20

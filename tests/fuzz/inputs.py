@@ -460,8 +460,9 @@ def walk_docs(draw: Any) -> dict[str, Any]:
                               (0x80_0000_0000, 0x80_0000_0000, "64k"),
                               (0x10_0000_0000, 0, "32G")):
             if draw(st.integers(0, 9)) < 8:
-                m: dict[str, Any] = {"ipa": ipa, "size": draw(_v(st.just(size))),
-                                     "pa": draw(_v(st.just(pa)))}
+                huge = draw(st.integers(0, 39)) == 0  # beyond the table-memory bound
+                m: dict[str, Any] = {"ipa": ipa, "size": draw(_v(st.just("4T" if huge else size))),
+                                     "pa": draw(_v(st.just(pa + 0x1000 if huge else pa)))}
                 if draw(st.booleans()):
                     m["type"] = draw(_v(st.sampled_from(["NORMAL", "NORMAL_NC", "DEVICE_nGnRE"])))
                 else:

@@ -49,6 +49,7 @@ __all__ = [
     "stage2_table_base",
     "TABLE_FLOOR",
     "TABLE_ALIGN",
+    "TABLE_MEMORY",
 ]
 
 RAW_REGISTERS = ("TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "SCTLR_EL1", "HCR_EL2",
@@ -69,6 +70,11 @@ TABLE_FLOOR = 0x8000_0000
 
 TABLE_ALIGN = 2 << 20
 """Stage-2 tables start on a 2 MiB boundary (a level-2 block of the 4 KB granule)."""
+
+TABLE_MEMORY = 256 << 20
+"""The most table memory memattr lays out for one stage (32 Mi descriptors: 128 GiB in 4 KiB
+pages): a file cannot make it write terabytes of descriptors.  A mapping that needs more fails
+with 'out of table memory' at that mapping."""
 
 
 # --- the declaration ----------------------------------------------------------------------------
@@ -121,7 +127,9 @@ STAGE1 = t.Table((
     t.Field("asid", t.Number(16, units=False, expected="a 16-bit ASID"), 0, doc="TTBR0_EL1.ASID"),
     t.Field("table_pool", t.Number(expected="an address such as 0x4000_0000"), None,
             doc="where the stage-1 tables go: an IPA mapped by [[s2]] (a PA without stage 2)"),
-    t.Field("pool_size", _SIZE, 1 << 20, doc="the size of that pool"),
+    t.Field("pool_size", t.Number(lo=4 << 10, hi=TABLE_MEMORY, align=4 << 10,
+                                  expected="a size from '4K' to '256M', a multiple of 4K"),
+            1 << 20, doc="the size of that pool"),
 ), at_most_one=(("tcr", "granule"), ("tcr", "va_bits"), ("tcr", "ips_bits")),
    doc="the guest's stage 1 (TCR_EL1, MAIR_EL1, SCTLR_EL1)")
 
@@ -462,7 +470,7 @@ def _build_laid_out(top: t.Record, cpu: Cpu) -> tuple[PhysMem, Regime, PageTable
                             f"{geom2.oa_bits}-bit output address size",
                             "a lower table_base")
         try:
-            mem = PhysMem(cpu=cpu, alloc_base=base, alloc_limit=limit)
+            mem = PhysMem(cpu=cpu, alloc_base=base, alloc_limit=min(limit, base + TABLE_MEMORY))
         except MemattrError as exc:
             raise t.locate(exc, st2.where("table_base"), st2.path + ("table_base",)) from None
         s2pt = PageTable(mem, geom2, vmid=st2["vmid"])
@@ -473,11 +481,7 @@ def _build_laid_out(top: t.Record, cpu: Cpu) -> tuple[PhysMem, Regime, PageTable
             xn = (0b10 if m["xn"] else 0b00) if isinstance(m["xn"], bool) else m["xn"]
             attrs = s2_attrs(memattr=memattr, s2ap=m["s2ap"], sh=m["sh"], af=m["af"], xn=xn,
                              fnxs=m["fnxs"])
-            try:
-                s2pt.map(m["ipa"], m["size"], m["pa"], attrs, contiguous=m["contiguous"],
-                         max_leaf=m["max_leaf"])
-            except MemattrError as exc:
-                raise t.locate(exc, m.where(), m.path) from None
+            _map(s2pt, m, m["ipa"], m["pa"], attrs)
     else:
         if s2_maps:
             raise top.error("s2", "[[s2]] mappings need a [stage2] table", "a [stage2] table")
@@ -490,7 +494,7 @@ def _build_laid_out(top: t.Record, cpu: Cpu) -> tuple[PhysMem, Regime, PageTable
                 raise t.locate(exc, st1.where("table_pool"), st1.path + ("table_pool",)) \
                     from None
         else:
-            mem = PhysMem(cpu=cpu)
+            mem = PhysMem(cpu=cpu, alloc_base=TABLE_FLOOR, alloc_limit=TABLE_FLOOR + TABLE_MEMORY)
     # --- stage 1 ----------------------------------------------------------------------------
     if st1 is not None:
         enabled = st1["enabled"] if st1["enabled"] is not None else True
@@ -551,11 +555,7 @@ def _build_laid_out(top: t.Record, cpu: Cpu) -> tuple[PhysMem, Regime, PageTable
             attrs = s1_attrs(attr_index=idx, ap=m["ap"], sh=m["sh"], af=m["af"], ng=m["ng"],
                              pxn=m["pxn"], uxn=m["uxn"])
             out = m["ipa"] if m["ipa"] is not None else m["oa"]
-            try:
-                s1pt.map(m["va"], m["size"], out, attrs, contiguous=m["contiguous"],
-                         max_leaf=m["max_leaf"])
-            except MemattrError as exc:
-                raise t.locate(exc, m.where(), m.path) from None
+            _map(s1pt, m, m["va"], out, attrs)
     elif s1_maps:
         raise top.error("s1", "[[s1]] mappings need stage 1 enabled",
                         "no [[s1]], or [stage1] enabled = true")
@@ -567,6 +567,21 @@ def _build_laid_out(top: t.Record, cpu: Cpu) -> tuple[PhysMem, Regime, PageTable
         vttbr=s2pt.vttbr if s2pt is not None else 0, cpu=cpu,
     )
     return mem, regime, s1pt, s2pt, s1_mem
+
+
+def _map(pt: PageTable, m: t.Record, ia: int, oa: int, attrs: int) -> None:
+    """Lay out one ``[[s1]]`` / ``[[s2]]`` mapping; errors at that mapping, and the table-memory
+    bound (:data:`TABLE_MEMORY`) named when it is what stopped it."""
+    try:
+        pt.map(ia, m["size"], oa, attrs, contiguous=m["contiguous"], max_leaf=m["max_leaf"])
+    except MemattrError as exc:
+        used = sum(getattr(pt.mem, "allocated", {}).values())
+        if used + TABLE_ALIGN >= TABLE_MEMORY:
+            raise m.error("size", f"{show_int(m['size'])} bytes in these leaves need more than "
+                                  f"the {TABLE_MEMORY >> 20} MiB of table memory memattr lays out "
+                                  f"for a stage ({exc})", "a smaller mapping, or larger leaves "
+                                  "(an output address aligned like the input, max_leaf)") from None
+        raise t.locate(exc, m.where(), m.path) from None
 
 
 def _vtcr_from_keys(st2: t.Record, cpu: Cpu) -> int:

@@ -96,6 +96,8 @@ Both forms take accesses::
 
 The file is read with memattr's TOML reader (a regular file of at most 16 MiB; the schema is
 declared in ``memattr.analysis.walkfile``).  A file gives one form or the other, not both.
+memattr lays out at most 256 MiB of tables per stage (128 GiB in 4 KiB pages, far more in
+blocks), and ``--dump`` reads at most 2 Mi descriptors of them.
 Errors name ``file:line: key``; the CLI prints that one line and exits 2.  The example
 ``src/memattr/data/walk_example.toml`` is installed with the package (``memattr walk
 --example`` prints its path).
