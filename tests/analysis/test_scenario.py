@@ -817,6 +817,9 @@ def test_custom_policies_stay_in_their_scenario() -> None:
     ('name = "6.9"\nbase = "6.8"\nprot = "DEVICE"', "policy[0].name: '6.9' already names a policy"),
     ('name = "x"\nbase = "7.99x"\nprot = "DEVICE"', "policy[0].base: unknown policy '7.99x'"),
     ('name = "x"\nbase = "6.9"\nprot = "WB"', "policy[0].prot: 'WB' is not a kvm_pgtable_prot"),
+    ('name = "\\u001b[2J"\nbase = "6.9"\nprot = "DEVICE"',
+     "policy[0].name: '\\x1b[2J' is not a policy name (expected a name of ASCII letters"),
+    ('name = ""\nbase = "6.9"\nprot = "DEVICE"', "policy[0].name: '' is not a policy name"),
 ])
 def test_custom_policy_errors(policy: str, expect: str) -> None:
     """A bad [[policy]] names its key."""

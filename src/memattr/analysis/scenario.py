@@ -802,8 +802,16 @@ _VM = t.Table((
     t.Field("mte", t.Bool(), False, doc="KVM_CAP_ARM_MTE enabled"),
 ))
 
+def _policy_name_problem(v: str) -> str | None:
+    """A policy name is a column heading: ASCII letters, digits and ``. _ + | -`` only."""
+    import re
+
+    return None if re.fullmatch(r"[A-Za-z0-9._+|-]+", v) else f"{show(v)} is not a policy name"
+
+
 _POLICY = t.Table((
-    t.Field("name", t.Str(64, "a policy name"), required=True),
+    t.Field("name", t.Check(t.Str(64), _policy_name_problem, "a name of ASCII letters, digits "
+                            "and . _ + | - such as '6.9+DEVICE|NORMAL_NC'"), required=True),
     t.Field("base", t.Str(64, "a policy name or a release such as 6.12"), required=True),
     t.Field("prot", t.Enum(POLICY_PROTS, "a kvm_pgtable_prot memory type", fold_case=True),
             required=True),
@@ -971,7 +979,7 @@ def _custom_policies(recs: tuple[t.Record, ...]) -> tuple[PolicySpec, ...]:
 
     out: list[PolicySpec] = []
     for r in recs:
-        name, base = r["name"].strip(), r["base"].strip()
+        name, base = r["name"], r["base"].strip()
         taken = any(p.name == name for p in out)
         if not taken:
             try:
@@ -979,9 +987,9 @@ def _custom_policies(recs: tuple[t.Record, ...]) -> tuple[PolicySpec, ...]:
                 taken = True
             except ConfigError:
                 pass
-        if taken or not name:
-            raise r.error("name", f"{show(name)} already names a policy" if name else
-                          "an empty name", "a new name, e.g. '6.9+DEVICE|NORMAL_NC'")
+        if taken:
+            raise r.error("name", f"{show(name)} already names a policy",
+                          "a new name, e.g. '6.9+DEVICE|NORMAL_NC'")
         if not any(p.name == base for p in out):
             try:
                 get_policy(base)
