@@ -59,8 +59,6 @@ ALLOWED: dict[str, int] = {
     "linux/guest.py": 7,
     "linux/kvm/mmu.py": 1,
     "linux/mm.py": 4,
-    # Being rewritten by the input-file work (one TOML reader, cli only parses and renders).
-    "cli/walk.py": 1,
     # FWB MemAttr[2:0] / MemAttr[3:1] sub-fields in the explanation renderer: to come from
     # s2memattr's FwbMeaning.
     "report/explain.py": 2,

@@ -404,3 +404,98 @@ def test_hugetlb_ram_is_normal() -> None:
         r = get("sources", "hugetlb-wb", "6.9", fwb)
         assert r.evaluation.s2_kind == "NORMAL"
         assert r.cell == "Normal-WB"
+
+
+# --- the Linux model's wider reach (issue 10 item 5) ------------------------------------------
+
+
+BLOB_POLICIES = ("6.8", "6.9", "6.13", "6.17")
+
+
+@pytest.mark.parametrize("policy", BLOB_POLICIES)
+def test_virtio_gpu_blob_stays_device(policy: str) -> None:
+    """A virtio-gpu blob (the host DRM driver's write-combined PFN map, no VM_ALLOW_ANY_UNCACHED)
+    is Device-nGnRE at stage 2 in every release, 6.9 on included; Mesa's unaligned store pair
+    takes a stage-2 alignment fault, KVM logs "Unsupported FSC: EC=0x24 xFSC=0x21
+    ESR_EL2=0x92000061" and KVM_RUN fails with -EFAULT ("kvm run failed Bad address") -- the
+    values of Alex Bennée's report on a 6.13 host (qemu-devel, 27 Jan 2025,
+    tests/data/log_qemu_devel_bennee_virtio_gpu_6.13_qp.eml)."""
+    r = get("virtio-gpu-blob", "blob (wc)", policy, True)
+    assert r.evaluation.vma is not None
+    assert not r.evaluation.vma.vm_flags & VM_ALLOW_ANY_UNCACHED
+    assert r.evaluation.vma.vm_page_prot.mt_name == "MT_NORMAL_NC"
+    assert r.evaluation.s2_kind == "DEVICE_nGnRE" and r.cell == "Device-nGnRE"
+    store = r.accesses[0]
+    assert store.outcome == "alignment fault at stage 2 (EL2): KVM_RUN -EFAULT"
+    assert 0x92000061 in [f.esr for f in store.evaluation.faults]
+    assert any("Unsupported FSC: EC=0x24 xFSC=0x21 ESR_EL2=0x92000061" in line
+               for line in store.evaluation.log)
+    assert store.evaluation.errno is Errno.EFAULT
+
+
+def test_virtio_gpu_blob_versus_a_vfio_pci_bar() -> None:
+    """The same store into a vfio-pci BAR: Device-nGnRE and the same fault under 6.8, Normal-NC
+    from 6.9 (the BAR's VMA carries VM_ALLOW_ANY_UNCACHED) and the store completes."""
+    old = get("virtio-gpu-blob", "nic BAR (wc)", "6.8", True)
+    assert old.cell == "Device-nGnRE"
+    assert old.accesses[0].outcome == "alignment fault at stage 2 (EL2): KVM_RUN -EFAULT"
+    for policy in BLOB_POLICIES[1:]:
+        new = get("virtio-gpu-blob", "nic BAR (wc)", policy, True)
+        assert new.cell == "Normal-NC"
+        assert new.accesses[0].outcome == "unaligned write completes as Normal-NC"
+
+
+@pytest.mark.parametrize("policy", ("6.8", "6.9", "6.17"))
+def test_reset_and_revoke_between_accesses(policy: str) -> None:
+    """Memory decode disabled: vfio_pci_zap_bars, the MMU notifier's stage-2 unmap, then the next
+    access faults, vfio-pci's fault handler answers VM_FAULT_SIGBUS and KVM_RUN is -EFAULT; with
+    memory decode enabled again the next fault maps the BAR again.  A function reset revokes the
+    same way (docs/linux-versions.md#reset-and-revoke)."""
+    r = get("reset-revoke", "registers", policy, True)
+    before, revoked, restored = r.accesses
+    assert before.outcome == "read completes as Device-nGnRE"
+    assert revoked.outcome == "KVM_RUN -EFAULT"
+    kinds = [e.kind for e in revoked.events]
+    assert kinds.index(EventKind.VMA_ZAPPED) < kinds.index(EventKind.STAGE2_UNMAPPED) \
+        < kinds.index(EventKind.RUN_FAILED)
+    assert restored.outcome == "read completes as Device-nGnRE"
+    assert EventKind.MEMORY_DECODE in [e.kind for e in restored.events]
+    assert all(e.errno is None for e in restored.events)
+    d = get("reset-revoke", "doorbells", policy, True)
+    assert d.accesses[0].evaluation.errno is None
+    assert d.accesses[1].outcome == "KVM_RUN -EFAULT"
+    reset = [e.kind for e in d.accesses[1].events]
+    assert reset.index(EventKind.DEVICE_RESET) < reset.index(EventKind.VMA_ZAPPED) \
+        < reset.index(EventKind.RUN_FAILED)
+
+
+@pytest.mark.parametrize("fwb", FWBS)
+def test_sub_page_bar_is_one_page(fwb: bool) -> None:
+    """A 256-byte BAR at a page start: vfio_pci_probe_mmaps reserves the rest of the page, the
+    VMM's mmap covers that page and KVM maps one 4 KiB leaf; the type follows the release as for
+    any vfio-pci BAR (Device-nGnRE under 6.8, Normal-NC for a WC guest mapping from 6.9)."""
+    for policy, wc in (("6.8", "Device-nGnRE"), ("6.9", "Normal-NC")):
+        r = get("sub-page-bar", "registers (wc)", policy, fwb)
+        ev = r.evaluation
+        assert ev.vma is not None and ev.vma.size == 0x1000
+        assert ev.leaf is not None and ev.leaf.size == 0x1000
+        assert any(d.branch == "sub_page_reserved" for d in ev.decisions)
+        assert r.cell == wc
+        assert get("sub-page-bar", "registers", policy, fwb).cell == "Device-nGnRE"
+
+
+def test_guest_ipa_size_too_small_for_big_bars() -> None:
+    """Four 256 GiB BARs above guest RAM in a 40-bit IPA space: the three that end at or below
+    2^40 are mapped, the fourth memslot is refused with -EFAULT (kvm_arch_prepare_memory_region);
+    in a VM created with a 42-bit IPA space all four are mapped."""
+    from memattr.linux.kvm.features import VmConfig
+
+    sc = load(bundled_path("ipa-size"))
+    assert sc.vm.ipa_bits == 40 and sc.host.ipa_limit == 48
+    for i in range(3):
+        assert get("ipa-size", f"gpu{i} BAR (wc)", "6.9", True).cell == "Normal-NC"
+    last = get("ipa-size", "gpu3 BAR (wc)", "6.9", True)
+    assert last.evaluation.memslot_rejected and last.evaluation.errno is Errno.EFAULT
+    assert last.cell == "-EFAULT"
+    wide = replay(sc, vm=VmConfig(ipa_bits=42))
+    assert all(r.cell == "Normal-NC" for r in wide.results)

@@ -18,6 +18,7 @@ from memattr.analysis.scenario import (
     parse_size,
 )
 from memattr.errors import ConfigError, MemattrError, ParseError
+from memattr.linux.events import EventKind
 
 GOOD = """\
 name = "t"
@@ -406,3 +407,494 @@ def test_values_in_json_are_exact() -> None:
     """Names keep their exact characters (the report escapes them, JSON does not)."""
     text = GOOD.replace('name = "wc"', 'name = "\\u001b[2J wc"')
     assert loads(text, "s.toml").guest_mappings[0].name == "\x1b[2J wc"
+
+
+# --- the Linux model's capabilities as scenario keys (issue 10 item 5) --------------------------
+
+RAM = '[[ram]]\nbase = 0x8000_0000\nsize = "2G"\n'
+
+
+def one(text: str, mapping: str = "wc", policy: str = "6.9", fwb: bool = True, **kw: object):
+    """The replay result of one guest mapping of a scenario text."""
+    return replay(loads(text, "s.toml"), **kw).get(mapping, policy, fwb)  # type: ignore[arg-type]
+
+
+def test_host_keys_reach_the_linux_model() -> None:
+    """[host] page_size, apei, ras, pkvm, ipa_limit, lpa2 and [cpu] atomics_uncached become the
+    replay's HostFeatures; the defaults are HostFeatures' own."""
+    r = one(GOOD + RAM)
+    h = r.evaluation.host
+    assert (h.page_size, h.apei, h.ras, h.pkvm, h.ipa_limit, h.lpa2, h.atomics_uncached) == \
+        (4096, False, True, False, 48, False, False)
+    text = GOOD + RAM + ('[host]\npage_size = "16K"\napei = true\nras = false\npkvm = true\n'
+                         'ipa_limit = 44\nlpa2 = true\n')
+    text = text.replace("[cpu]\n", "[cpu]\natomics_uncached = true\n")
+    h = one(text).evaluation.host
+    assert (h.page_size, h.apei, h.ras, h.pkvm, h.ipa_limit, h.lpa2, h.atomics_uncached) == \
+        (16384, True, False, True, 44, True, True)
+    assert one(text).evaluation.capabilities["KVM_CAP_ARM_VM_IPA_SIZE"]["dev_kvm"] == 44
+
+
+def test_host_key_errors() -> None:
+    """Impossible [host] values name their key: a page size arm64 lacks, an IPA limit beyond the
+    CPU, LPA2 on a CPU without FEAT_LPA2."""
+    text = GOOD + "[host]\npage_size = 8192\n"
+    assert error_of(text, ParseError).startswith(
+        f"s.toml:{line_of(text, 'page_size')}: host.page_size: 0x2000 is not a PAGE_SIZE arm64 "
+        "offers")
+    assert "host.ipa_limit: 52 bits is more than KVM offers" in \
+        error_of(GOOD + "[host]\nipa_limit = 52\n", ConfigError)
+    assert "host.ipa_limit" not in error_of(GOOD + "[host]\nipa_limit = 52\nlpa2 = true\n"
+                                            "[vm]\nipa_bits = 49\n")
+
+
+def test_lpa2_needs_the_cpu_feature(small_cpu: str) -> None:
+    """[host] lpa2 = true on a CPU preset without FEAT_LPA2 is an error at lpa2; the IPA limit
+    defaults to the CPU's PARange."""
+    text = GOOD.replace("[cpu]\n", f'[cpu]\nname = "{small_cpu}"\n').replace(
+        "fwb = [false, true]", "fwb = false")
+    assert loads(text, "s.toml").host.ipa_limit == 40
+    assert "host.lpa2: cpu 'small' does not implement FEAT_LPA2" in \
+        error_of(text + "[host]\nlpa2 = true\n", ConfigError)
+
+
+def test_atomics_uncached() -> None:
+    """An atomic to a page the guest maps Normal-NC: without the IMPLEMENTATION DEFINED support
+    it takes "Unsupported Exclusive or Atomic access" (xFSC 0x35) at stage 1; with it the access
+    completes."""
+    acc = '[[access]]\nmapping = "wc"\nop = "write"\nsize = 8\ninstr = "atomic"\n'
+    r = one(GOOD + RAM + acc)
+    assert r.accesses[0].outcome == "unsupported exclusive or atomic access fault at stage 1 (the " \
+                                    "guest's EL1)"
+    text = GOOD.replace("[cpu]\n", "[cpu]\natomics_uncached = true\n") + RAM + acc
+    assert one(text).accesses[0].outcome == "write completes as Normal-NC"
+
+
+def test_apei_and_ras_with_bus_errors() -> None:
+    """bus_error = true: behind a root complex that reports errors the load is a synchronous
+    external abort; not claimed by APEI KVM injects an SError, claimed the guest resumes.  On a
+    platform device with uncontained errors, the SError panics a RAS host and is injected into the
+    guest without FEAT_RAS."""
+    acc = '[[access]]\nmapping = "wc"\nop = "read"\nsize = 4\nbus_error = true\n'
+    rc = "[pcie]\nroot_complex_errors = true\n"
+    assert one(GOOD + RAM + rc + acc).accesses[0].outcome == "SError injected into the guest"
+    claimed = one(GOOD + RAM + rc + acc + "[host]\napei = true\n").accesses[0]
+    assert any(e.function == "kvm_handle_guest_sea" and "APEI" in e.text for e in claimed.events)
+    assert one(GOOD + RAM + acc).accesses[0].outcome == "read completes as Normal-NC"  # all-ones
+    plat = """policies = ["6.9"]
+[[device]]
+name = "dev"
+kind = "platform"
+base = 0x9000_0000
+size = "64K"
+[[vmm_mapping]]
+name = "m"
+source = "vfio-platform"
+device = "dev"
+[[memslot]]
+mapping = "m"
+ipa = 0x10_0000_0000
+[[guest_mapping]]
+name = "wc"
+target = "m"
+api = "ioremap"
+[[access]]
+mapping = "wc"
+size = 4
+bus_error = true
+"""
+    panic = one(plat).accesses[0]
+    assert any("arm64_serror_panic" in e.function for e in panic.events)
+    assert one(plat + "[host]\nras = false\n").accesses[0].outcome == \
+        "SError injected into the guest"
+
+
+GICV = """policies = ["6.9"]
+[[device]]
+name = "gic"
+kind = "gicv2"
+base = 0x3000_1000
+[[vmm_mapping]]
+name = "gicv"
+source = "gicv"
+device = "gic"
+ipa = 0x801_0000
+[[guest_mapping]]
+name = "wc"
+target = "gicv"
+api = "ioremap"
+[[access]]
+mapping = "wc"
+size = 4
+"""
+
+
+def test_page_size_and_pkvm_with_gicv() -> None:
+    """A 4 KiB-aligned GICV: mapped on a 4K host, trapped and emulated on a 64K host
+    (vgic_v2_probe); under pKVM kvm_phys_addr_ioremap fails and nothing is mapped."""
+    mapped = one(GICV)
+    assert mapped.evaluation.leaf is not None and mapped.cell == "Device-nGnRE"
+    trapped = one(GICV + '[host]\npage_size = "64K"\n')
+    assert trapped.evaluation.leaf is None
+    assert any("using trapping" in e.text for e in trapped.evaluation.events)
+    pkvm = one(GICV + "[host]\npkvm = true\n")
+    assert pkvm.evaluation.leaf is None and pkvm.evaluation.host.pkvm
+
+
+def test_vm_keys() -> None:
+    """[vm] ipa_bits, nisv_to_user and mte become the replay's VmConfig; an access without a
+    valid syndrome outside every memslot exits with KVM_EXIT_ARM_NISV only when the VMM enabled
+    KVM_CAP_ARM_NISV_TO_USER, else KVM_RUN is -ENOSYS."""
+    nomem = ('[[guest_mapping]]\nname = "emulated"\nipa = 0x20_0000_0000\napi = "ioremap"\n'
+             '[[access]]\nmapping = "emulated"\nop = "read"\nsize = 16\ninstr = "ldp"\n')
+    r = one(GOOD + RAM + nomem, "emulated")
+    assert r.evaluation.vm is not None and r.evaluation.vm.ipa_bits == 40
+    assert r.accesses[0].outcome == "KVM_RUN -ENOSYS"
+    text = GOOD + RAM + nomem + "[vm]\nipa_bits = 44\nnisv_to_user = true\n"
+    r = one(text, "emulated")
+    assert r.evaluation.vm is not None and r.evaluation.vm.ipa_bits == 44
+    assert r.evaluation.vm.nisv_to_user and r.accesses[0].outcome == "NISV exit"
+    mte = GOOD.replace("[cpu]\n", "[cpu]\nmte = true\n") + RAM + "[vm]\nmte = true\n"
+    vm = one(mte).evaluation.vm
+    assert vm is not None and vm.mte
+
+
+@pytest.mark.parametrize(("extra", "expect"), [
+    ("[vm]\nipa_bits = 50\n", "vm.ipa_bits: 50 is out of range (expected an IPA size 32..48"),
+    ("[host]\nipa_limit = 40\n[vm]\nipa_bits = 44\n",
+     "vm.ipa_bits: 44 bits is beyond the host's IPA limit of 40 bits"),
+    ("[vm]\nmte = true\n", "vm.mte: KVM_CAP_ARM_MTE needs MTE on the host"),
+])
+def test_vm_key_errors(extra: str, expect: str) -> None:
+    """Impossible [vm] values name their key (KVM_CREATE_VM would fail)."""
+    msg = error_of(GOOD + extra)
+    assert msg.startswith("s.toml:") and expect in msg, msg
+
+
+PFNMAP = """policies = ["6.9", "6.17"]
+[cpu]
+fwb = [false, true]
+[[device]]
+name = "gpu"
+kind = "pcie"
+[[device.bar]]
+base = 0x80_0000_0000
+size = "256M"
+[[vmm_mapping]]
+name = "buf"
+source = "pfnmap"
+phys = 0x80_0000_0000
+size = "2M"
+{keys}
+[[memslot]]
+mapping = "buf"
+ipa = 0x10_0000_0000
+[[guest_mapping]]
+name = "wc"
+target = "buf"
+api = "ioremap_wc"
+"""
+
+
+def test_pfnmap_source() -> None:
+    """source = "pfnmap": a driver's PFN map (linux.mmap.DriverPfnmap) with its pgprot, VM_PFNMAP
+    or VM_MIXEDMAP, and VM_ALLOW_ANY_UNCACHED only when the driver sets it: Device-nGnRE by
+    default, Normal-NC from 6.9 with the flag."""
+    from memattr.analysis.replay import mapping_source
+    from memattr.linux.mm import VM_ALLOW_ANY_UNCACHED, VM_MIXEDMAP, VM_PFNMAP
+    from memattr.linux.mmap import DriverPfnmap
+
+    sc = loads(PFNMAP.format(keys=""), "s.toml")
+    src = mapping_source(sc.vmm_mappings[0])
+    assert src == DriverPfnmap(0x80_0000_0000, 2 << 20, "writecombine", False, False)
+    r = one(PFNMAP.format(keys=""))
+    assert r.evaluation.vma is not None
+    assert r.evaluation.vma.vm_flags & VM_PFNMAP and r.cell == "Device-nGnRE"
+    assert not r.evaluation.vma.vm_flags & VM_ALLOW_ANY_UNCACHED
+    flagged = one(PFNMAP.format(keys="allow_any_uncached = true\nmixedmap = true\n"
+                                     'pgprot = "noncached"'))
+    assert flagged.evaluation.vma is not None
+    assert flagged.evaluation.vma.vm_flags & VM_MIXEDMAP
+    assert flagged.evaluation.vma.vm_page_prot.mt_name == "MT_DEVICE_nGnRnE"
+    assert flagged.cell == "Normal-NC" and "what-if" not in flagged.evaluation.vma.name
+    cached = one(PFNMAP.format(keys='pgprot = "cached"'), policy="6.17")
+    assert cached.evaluation.s2_kind == "NORMAL"  # 6.17: a cacheable PFNMAP with FWB and DIC
+    assert "s.toml:15: vmm_mapping[0].pgprot: 'wc' is not a pgprot" in \
+        error_of(PFNMAP.format(keys='pgprot = "wc"'))
+    assert "vmm_mapping[0].phys: missing required key" in \
+        error_of(PFNMAP.format(keys="").replace("phys = 0x80_0000_0000\n", ""))
+
+
+def test_anon_thp() -> None:
+    """source = "anon" takes thp: transparent huge pages back the VMA (VM_HUGEPAGE)."""
+    from memattr.linux.mm import VM_HUGEPAGE
+
+    text = ('policies = ["6.9"]\n' + RAM + '[[vmm_mapping]]\nname = "ram"\nsource = "anon"\n'
+            'size = "64M"\nthp = true\n[[memslot]]\nmapping = "ram"\nipa = 0x4000_0000\n'
+            '[[guest_mapping]]\nname = "wc"\ntarget = "ram"\napi = "memremap_wb"\n')
+    r = one(text)
+    assert r.evaluation.vma is not None and r.evaluation.vma.vm_flags & VM_HUGEPAGE
+    assert r.cell == "Normal-WB"
+    plain = one(text.replace("thp = true\n", ""))
+    assert plain.evaluation.vma is not None and not plain.evaluation.vma.vm_flags & VM_HUGEPAGE
+
+
+def test_instr_classes_cover_the_linux_model() -> None:
+    """Every data-access instruction class the Linux model knows has one instr name, and the
+    replay reads the names from that declaration."""
+    from memattr.analysis.replay import _INSTR
+    from memattr.analysis.scenario import INSTR_CLASSES, INSTR_DECLS
+    from memattr.linux.kvm.abort import InstrClass
+
+    members = {d.member for d in INSTR_DECLS}
+    assert members == {c.name for c in InstrClass} - {"IFETCH"}
+    assert set(_INSTR) == set(INSTR_CLASSES) and len(members) == len(INSTR_DECLS)
+
+
+def test_dc_civac_and_instr_checks() -> None:
+    """instr = "dc-civac": skipped by KVM outside every memslot; an instruction fetch with an
+    instruction class (a DC op included) and a DC op at an unaligned offset are errors."""
+    nomem = ('[[guest_mapping]]\nname = "emulated"\nipa = 0x20_0000_0000\napi = "ioremap"\n'
+             '[[access]]\nmapping = "emulated"\nop = "write"\nsize = 8\ninstr = "dc-civac"\n')
+    r = one(GOOD + RAM + nomem, "emulated")
+    assert r.accesses[0].outcome == "cache maintenance skipped by KVM (no memslot)"
+    assert "access[0].instr: an instruction fetch is not made by 'dc-civac'" in \
+        error_of(GOOD + nomem.replace('"write"', '"exec"'))
+    assert "access[0].offset: DC CIVAC works on a whole cache line" in \
+        error_of(GOOD + nomem + "offset = 4\n")
+    assert "access[0].instr: an instruction fetch is not made by 'ldp'" in \
+        error_of(GOOD + nomem.replace('"write"', '"exec"').replace("dc-civac", "ldp"))
+
+
+EVENTS = GOOD + RAM + """
+[[access]]
+mapping = "wc"
+op = "write"
+[[access]]
+mapping = "wc"
+op = "write"
+"""
+
+
+def test_events_replay_as_script() -> None:
+    """[[event]] becomes replay(script=...): a memory disable before access 1 ends it in
+    KVM_RUN -EFAULT; the scenario's own events are the default script."""
+    sc = loads(EVENTS + '[[event]]\nmapping = "wc"\nbefore = 1\nkind = "memory-disable"\n',
+               "s.toml")
+    assert [(e.mapping, e.before, e.kind) for e in sc.script()] == [("wc", 1, "memory-disable")]
+    r = replay(sc).get("wc", "6.9", True)
+    assert r.accesses[0].outcome == "write completes as Normal-NC"
+    assert r.accesses[1].outcome == "KVM_RUN -EFAULT"
+    assert replay(sc, script=[]).get("wc", "6.9", True).accesses[1].outcome == \
+        "write completes as Normal-NC"
+
+
+def test_replace_vma_reaches_the_fault_time_efault() -> None:
+    """replace-vma: a cacheable PFNMAP mmapped under the BAR's existing memslot.  Under 6.17
+    without FWB the next fault is -EFAULT (kvm_arch_prepare_memory_region never saw that VMA);
+    with FWB and DIC it is mapped Normal."""
+    text = EVENTS.replace('policies = ["6.8", "6.9"]', 'policies = ["6.17"]') + """
+[[vmm_mapping]]
+name = "cached"
+source = "pfnmap"
+phys = 0x80_0000_0000
+size = "1M"
+pgprot = "cached"
+[[event]]
+mapping = "wc"
+before = 1
+kind = "replace-vma"
+source = "cached"
+"""
+    sc = loads(text, "s.toml")
+    src = sc.script()[0].source
+    assert src is not None and src.label == "driver PFNMAP (cached)"
+    bad = replay(sc).get("wc", "6.17", False)
+    assert bad.accesses[0].outcome == "write completes as Normal-NC"
+    assert bad.accesses[1].outcome == "KVM_RUN -EFAULT"
+    assert EventKind.VMA_REPLACED in [e.kind for e in bad.accesses[1].events]
+    good = replay(sc).get("wc", "6.17", True).accesses[1]
+    assert good.evaluation.s2_kind == "NORMAL"
+
+
+@pytest.mark.parametrize(("event", "expect"), [
+    ('mapping = "nope"\nbefore = 0\nkind = "memory-disable"',
+     "event[0].mapping: no [[guest_mapping]] named 'nope'"),
+    ('mapping = "wc"\nbefore = 2\nkind = "memory-disable"',
+     "event[0].before: guest mapping 'wc' has 2 [[access]], so none has index 2"),
+    ('mapping = "wc"\nbefore = 0\nkind = "reboot"', "event[0].kind: 'reboot' is not an event kind"),
+    ('mapping = "wc"\nbefore = 0\nkind = "replace-vma"', "event[0]: replace-vma needs source"),
+    ('mapping = "wc"\nbefore = 0\nkind = "replace-vma"\nsource = "x"',
+     "event[0].source: no [[vmm_mapping]] named 'x'"),
+    ('mapping = "wc"\nbefore = 0\nkind = "memory-enable"\nsource = "bar0"',
+     "event[0].source: only replace-vma takes a source"),
+])
+def test_event_errors(event: str, expect: str) -> None:
+    """A bad [[event]] names its key."""
+    msg = error_of(EVENTS + "[[event]]\n" + event + "\n")
+    assert expect in msg and msg.count("s.toml") == 1, msg
+
+
+def test_memory_disable_is_vfio_pcis() -> None:
+    """memory-disable / function-reset revoke vfio-pci BARs only (vfio_pci_zap_bars); a guest
+    mapping outside every memslot has no VMA to revoke."""
+    ram = ('policies = ["6.9"]\n' + RAM + '[[vmm_mapping]]\nname = "ram"\nsource = "anon"\n'
+           'size = "64M"\n[[memslot]]\nmapping = "ram"\nipa = 0x4000_0000\n[[guest_mapping]]\n'
+           'name = "wc"\ntarget = "ram"\napi = "memremap_wb"\n[[access]]\nmapping = "wc"\n'
+           '[[event]]\nmapping = "wc"\nbefore = 0\nkind = "function-reset"\n')
+    assert "event[0].kind: function-reset is vfio-pci's (vfio_pci_zap_bars)" in error_of(ram)
+    assert "event[0].mapping: guest mapping 'g' is in no [[memslot]]" in error_of(
+        GOOD + '[[guest_mapping]]\nname = "g"\nipa = 0x20_0000_0000\napi = "ioremap"\n'
+        '[[access]]\nmapping = "g"\n[[event]]\nmapping = "g"\nbefore = 0\n'
+        'kind = "memory-disable"\n')
+
+
+def test_bus_errors_from_accesses() -> None:
+    """bus_error = true marks (guest mapping, index among its accesses) for the replay."""
+    text = EVENTS.replace('op = "write"\n[[access]]', 'op = "write"\nbus_error = true\n[[access]]')
+    text += '[[guest_mapping]]\nname = "x"\ntarget = "bar0"\napi = "ioremap"\n' \
+            '[[access]]\nmapping = "x"\nbus_error = true\n'
+    assert loads(text, "s.toml").bus_errors() == {("wc", 0), ("x", 0)}
+
+
+@pytest.mark.parametrize("name", ["v1", "v2", "v3", "v4", "v7", "5.5", "5.10", "6.1", "6.12"])
+def test_policy_names_from_the_registry(name: str) -> None:
+    """The posted revisions and releases back to 5.5 are policy names (from the registry)."""
+    from memattr.linux.policy import get_policy
+
+    sc = loads(GOOD.replace('policies = ["6.8", "6.9"]', f'policies = ["6.8", "{name}"]'),
+               "s.toml")
+    assert sc.policies == ("6.8", name) and sc.policy(name) == get_policy(name)
+    assert replay(sc).results
+
+
+def test_releases_older_than_the_model_are_refused() -> None:
+    """5.4 is older than the oldest release modelled: the error says so, at the key."""
+    msg = error_of(GOOD.replace('policies = ["6.8", "6.9"]', 'policies = ["6.8", "5.4"]'),
+                   ConfigError)
+    assert msg.startswith("s.toml:2: policies[1]: kernel '5.4' is older than the oldest release "
+                          "modelled (v5.5)")
+
+
+CUSTOM = GOOD.replace('policies = ["6.8", "6.9"]\n', "") + RAM + """
+[[policy]]
+name = "both"
+base = "{base}"
+prot = "DEVICE|NORMAL_NC"
+"""
+
+
+@pytest.mark.parametrize(("base", "cell"), [("v3", "Device-nGnRE"), ("v4", "Device-nGnRE"),
+                                            ("v7", "-EINVAL")])
+def test_custom_policy_drives_stage2_set_prot_attr(base: str, cell: str) -> None:
+    """[[policy]] with prot = "DEVICE|NORMAL_NC": what each revision's stage2_set_prot_attr did
+    with both bits -- DEVICE wins (v3), a WARN that keeps Device (v4), -EINVAL (v7); without
+    policies the what-if is compared with its base."""
+    sc = loads(CUSTOM.format(base=base), "s.toml")
+    assert sc.policies == (base, "both")
+    r = replay(sc).get("wc", "both", True)
+    assert r.cell == cell
+    assert r.evaluation.s2_prot is None or "DEVICE" in str(r.evaluation.s2_prot)
+
+
+def test_custom_policies_stay_in_their_scenario() -> None:
+    """A [[policy]] is not registered: another load may reuse the name with another meaning, and
+    the registry never sees it."""
+    from memattr.linux.policy import get_policy, policies
+
+    before = set(policies())
+    a = loads(CUSTOM.format(base="v7"), "a.toml")
+    b = loads(CUSTOM.format(base="6.9").replace("DEVICE|NORMAL_NC", "NORMAL_NC"), "b.toml")
+    assert set(policies()) == before
+    with pytest.raises(ConfigError):
+        get_policy("both")
+    assert replay(a).get("wc", "both", True).cell == "-EINVAL"
+    assert replay(b).get("wc", "both", True).cell == "Normal-NC"
+    assert replay(a, policies=["both"]).policies == ("both",)
+
+
+@pytest.mark.parametrize(("policy", "expect"), [
+    ('name = "6.9"\nbase = "6.8"\nprot = "DEVICE"', "policy[0].name: '6.9' already names a policy"),
+    ('name = "x"\nbase = "7.99x"\nprot = "DEVICE"', "policy[0].base: unknown policy '7.99x'"),
+    ('name = "x"\nbase = "6.9"\nprot = "WB"', "policy[0].prot: 'WB' is not a kvm_pgtable_prot"),
+    ('name = "\\u001b[2J"\nbase = "6.9"\nprot = "DEVICE"',
+     "policy[0].name: '\\x1b[2J' is not a policy name (expected a name of ASCII letters"),
+    ('name = ""\nbase = "6.9"\nprot = "DEVICE"', "policy[0].name: '' is not a policy name"),
+])
+def test_custom_policy_errors(policy: str, expect: str) -> None:
+    """A bad [[policy]] names its key."""
+    msg = error_of(GOOD.replace('policies = ["6.8", "6.9"]\n', "") + "[[policy]]\n" + policy
+                   + "\n")
+    assert expect in msg, msg
+
+
+def test_sub_page_bar_that_does_not_start_a_page() -> None:
+    """A vfio-pci mapping of a sub-page BAR that does not start a page is refused at its bar key
+    (vfio_pci_probe_mmaps: no mmap); one that starts a page maps the whole page."""
+    text = GOOD.replace('size = "1M"', "size = 256").replace("base = 0x80_0000_0000",
+                                                             "base = {base}")
+    assert loads(text.format(base="0x80_0000_0000"), "s.toml").vmm_mappings[0].size is None
+    assert one(text.format(base="0x80_0000_0000")).evaluation.leaf is not None
+    msg = error_of(text.format(base="0x80_0000_0100"), ConfigError)
+    assert msg.startswith(f"s.toml:{line_of(text, '[[vmm_mapping]]')}: vmm_mapping[0].bar: BAR0 is 0x100 "
+                          "bytes at 0x8000000100: a sub-page BAR that does not start a page")
+
+
+def test_docs_describe_every_declared_key() -> None:
+    """docs/scenarios.md's section for [cpu], [host], [vm], [[policy]], [[access]] and [[event]]
+    names every key the schema declares for it; the top-level table names every built-in policy
+    of the Linux model's registry, and the [[access]] section every instr and the [[event]]
+    section every kind."""
+    from memattr.analysis import scenario as S
+    from memattr.linux import policy as P
+
+    text = DOC.read_text()
+
+    def section(title: str) -> str:
+        return text.split(f"### `{title}`", 1)[1].split("\n### ", 1)[0]
+
+    for title, table in (("[cpu]", S._CPU), ("[host]", S._HOST), ("[vm]", S._VM),
+                         ("[[policy]]", S._POLICY), ("[[access]]", S._ACCESS),
+                         ("[[event]]", S._EVENT)):
+        body = section(title)
+        for f in table.fields:
+            assert f"`{f.key}`" in body, (title, f.key)
+    top = text.split("### Top level", 1)[1].split("\n### ", 1)[0]
+    for name in (getattr(P, n).name for n in P.__all__ if n.startswith("POLICY_")):
+        assert f"`{name}`" in top, name
+    for name in S.INSTR_CLASSES:
+        assert f"`{name}`" in section("[[access]]"), name
+    for kind in S.EVENT_KINDS:
+        assert f"`{kind}`" in section("[[event]]"), kind
+    for prot in S.POLICY_PROTS:
+        assert f"`{prot}`" in section("[[policy]]"), prot
+
+
+def test_loads_from_a_fresh_interpreter() -> None:
+    """The Python API works as the first import: loads() resolves policy names in a new process
+    (memattr.linux.policy imported first used to fail on an import cycle through linux.kvm)."""
+    import subprocess
+    import sys
+
+    code = ("from memattr.analysis.scenario import bundled_path, loads\n"
+            "sc = loads(bundled_path('reset-revoke').read_text(), 'r.toml')\n"
+            "print(sc.policy('v7').name, len(sc.events))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["v7", "3"]
+
+
+def test_dc_zva_and_ls64_instructions() -> None:
+    """``instr = "dc-zva"`` is a DC ZVA (a write): it zeroes a Normal-NC block under 6.9, but on
+    Device-nGnRE (6.8 forces it at stage 2) it takes an Alignment fault (Arm ARM
+    ``AArch64.S1HasAlignmentFault``/``S2HasAlignmentFault``, AccessType_DCZero); it is refused
+    with op = "read". ``ls64`` reaches the FEAT_LS64 rules."""
+    acc = '[[access]]\nmapping = "wc"\nop = "write"\nsize = 64\ninstr = "dc-zva"\n'
+    new, old = one(GOOD + RAM + acc), one(GOOD + RAM + acc, policy="6.8")
+    assert new.accesses[0].outcome != old.accesses[0].outcome
+    assert "alignment" in old.accesses[0].outcome.lower(), old.accesses[0].outcome
+    assert "alignment" not in new.accesses[0].outcome.lower(), new.accesses[0].outcome
+    assert "DC ZVA writes its block" in error_of(GOOD + acc.replace('"write"', '"read"'))
+    ls = '[[access]]\nmapping = "wc"\nop = "write"\nsize = 64\ninstr = "ls64"\n'
+    assert one(GOOD + RAM + ls).accesses[0].outcome

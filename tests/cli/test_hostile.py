@@ -124,7 +124,7 @@ def test_non_utf8_file_name_is_shown_escaped(tmp_path: Path) -> None:
     done = cli_process("run", os.fsdecode(name), "--brief", "--color", "never")
     assert done.returncode == 0 and done.stderr == b""
     assert b"n\\xff\\x1b[2J.toml" in done.stdout and b"\x1b" not in done.stdout
-    from memattr.cli.walk import example_path
+    from memattr.analysis.walkfile import example_path
 
     walk_name = os.fsencode(tmp_path) + b"/w\xfe.toml"
     with open(walk_name, "wb") as fh:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from memattr import cli
-from memattr.cli.walk import example_path, load
+from memattr.analysis.walkfile import example_path, load
+from memattr.errors import ConfigError, ParseError
 
 Run = tuple[int, str, str]
 
@@ -62,17 +63,19 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("text", "expect"),
     [
-        ("[stage2]\nipa_bits = 99\n", "bad.toml:2: stage2.ipa_bits: ipa_bits=99"),
+        ("[stage2]\nipa_bits = 99\n", "bad.toml:2: stage2.ipa_bits: 99 is out of range"),
         ("[stage2]\n[[s2]]\nipa = 0x1001\nsize = \"4k\"\npa = 0\nmemattr = 0xf\n",
          "bad.toml:2: s2[0]: map IPA=0x1001"),
         ("[stage1]\nva_bits = 48\n[[s1]]\nva = 0\nsize = \"4k\"\nipa = 0\nmt = \"MT_WHAT\"\n",
-         "bad.toml:7: s1[0].mt: 'MT_WHAT': expected one of MT_NORMAL"),
+         "bad.toml:7: s1[0].mt: 'MT_WHAT' is not an MT_* index (expected one of MT_NORMAL"),
         ("[stage2]\nbogus = 1\n", "bad.toml:2: stage2.bogus: unknown key"),
         ("[stage2]\n[stage1]\n", "bad.toml:2: stage1.table_pool: required"),
-        ("[[s2]]\nipa = 0\n", "bad.toml:1: s2: [[s2]] mappings need a [stage2] table"),
-        ("x = [\n", "bad.toml: "),
+        ("[[s2]]\nipa = 0\nsize = '4k'\npa = 0\nmemattr = 1\n",
+         "bad.toml:1: s2: [[s2]] mappings need a [stage2] table"),
+        ("[[s2]]\nipa = 0\nmemattr = 1\n", "bad.toml:1: s2[0].size: missing required key"),
+        ("x = [\n", "bad.toml:2: TOML syntax: "),
         ("[stage2]\n[[s2]]\nipa = 0\nsize = \"2x\"\npa = 0\nmemattr = 1\n",
-         "bad.toml:4: s2[0].size: '2x'"),
+         "bad.toml:4: s2[0].size: got '2x' (expected a size"),
     ],
 )
 def test_errors_name_file_line_and_key(capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -198,18 +201,22 @@ def test_raw_image_walks_as_the_built_tables(capsys: pytest.CaptureFixture[str],
 @pytest.mark.parametrize(
     ("text", "expect"),
     [
-        ("[registers]\nTCR_EL2 = 1\n", "raw.toml:2: registers.TCR_EL2: unknown register"),
+        ("[registers]\nTCR_EL2 = 1\n",
+         "raw.toml:2: registers.TCR_EL2: unknown key (expected one of TCR_EL1,"),
         ("[registers]\nTCR_EL1 = 0\n", "registers: MAIR_EL1 is required when SCTLR_EL1.M=1"),
         ("[registers]\nMAIR_EL1 = 0\n[stage1]\n", "stage1: mappings laid out by memattr"),
-        ("[[memory]]\npa = 0x1004\nvalue = 1\n", "memory[0].pa: 0x1004: not 8-byte aligned"),
-        ("[[memory]]\npa = 0\nvalue = 1\nvalues = [1]\n", "give value or values, not both"),
-        ("[[memory]]\npa = 0\nvalues = []\n", "expected a non-empty array"),
+        ("[[memory]]\npa = 0x1004\nvalue = 1\n", "memory[0].pa: 0x1004 is not 8-byte aligned"),
+        ("[[memory]]\npa = 0\nvalue = 1\nvalues = [1]\n",
+         "give exactly one of value or values (got value and values)"),
+        ("[[memory]]\npa = 0\nvalues = []\n", "memory[0].values: an array of 0 elements (expected "
+         "at least 1: a non-empty array"),
         ("[[memory]]\npa = 0xfffffffffffff8\nvalue = 1\n", "beyond the 52-bit physical"),
         ("[[image]]\nfile = \"nope.bin\"\nbase = 0\n", "image[0].file: 'nope.bin': cannot read"),
         ("[[image]]\nfile = \"sub\"\nbase = 0\n", "image[0].file: 'sub': not a regular file"),
         ("[[image]]\nfile = \"empty.bin\"\nbase = 0\n", "empty file"),
         ("[[image]]\nfile = \"one.bin\"\nbase = 0x10000000000000\n", "beyond the 52-bit"),
-        ("cpu = \"no-such-cpu\"\n[registers]\nMAIR_EL1 = 0\n", "cpu: cpu='no-such-cpu'"),
+        ("cpu = \"no-such-cpu\"\n[registers]\nMAIR_EL1 = 0\n",
+         "raw.toml:1: cpu: unknown CPU 'no-such-cpu' (expected one of"),
     ],
 )
 def test_raw_form_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
@@ -282,7 +289,8 @@ def test_big_map_with_pa_below_ipa(capsys: pytest.CaptureFixture[str], tmp_path:
 @pytest.mark.parametrize(
     ("text", "expect"),
     [
-        ("[[access]]\nva = 0\naccess = true\n", "access[0].access: True: expected one of read"),
+        ("[[access]]\nva = 0\naccess = true\n",
+         "access[0].access: got true (expected one of read, write, exec)"),
         ("[stage2]\nipa_bits = 40\nstart_level = 3\n",
          "stage2.start_level: 3: a 40-bit IPA cannot start at level 3"),
         ("[stage2]\nps_bits = 40\n[[s2]]\nipa = 0\nsize = \"4k\"\npa = 0x100_0000_0000\n"
@@ -346,3 +354,161 @@ def test_walk_cpu_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0 and "=> IPA 0x41001234" in out
     status, _, err = run(capsys, "walk", "--example", "--cpu", "nope", "--va", "0")
     assert status == 2 and "cpu='nope'" in err
+
+
+# --- the walk file's declaration (memattr.analysis.walkfile) --------------------------------------
+
+
+def test_help_documents_every_declared_key() -> None:
+    """Each table of the walk schema is documented in ``memattr walk --help``'s source (the
+    module docstring of cli/walk.py) with every key it declares, under its own header."""
+    from memattr.analysis import walkfile
+    from memattr.cli import walk as cli_walk
+
+    doc = cli_walk.__doc__ or ""
+    for header, table in (("[stage1]", walkfile.STAGE1), ("[stage2]", walkfile.STAGE2),
+                          ("[[s2]]", walkfile.S2), ("[[s1]]", walkfile.S1),
+                          ("[registers]", walkfile.REGISTERS), ("[[memory]]", walkfile.MEMORY),
+                          ("[[image]]", walkfile.IMAGE), ("[[access]]", walkfile.ACCESS)):
+        section = doc.split(f"    {header}", 1)[1].split("\n\n", 1)[0]
+        for f in table.fields:
+            assert f"{f.key} = " in section, (header, f.key)
+    top = {f.key for f in walkfile.SCHEMA.fields}
+    assert top == {"cpu", *walkfile.LAID_OUT_KEYS, *walkfile.RAW_KEYS, "access"}
+    assert "cpu = " in doc
+
+
+def test_access_kinds_are_the_walkers() -> None:
+    """--access and [[access]] access take the walker's AccessKind values, declared once."""
+    from memattr.analysis.walkfile import ACCESS_KINDS
+    from memattr.cli.walk import _ACCESSES
+    from memattr.mmu.walk import AccessKind
+
+    assert _ACCESSES == ACCESS_KINDS == tuple(k.value for k in AccessKind)
+
+
+def test_pa_sizes_are_the_architectures() -> None:
+    """ips_bits / ps_bits accept exactly the IPS/PS sizes of the register field table."""
+    from memattr.analysis import walkfile
+    from memattr.arch.registers import PA_SIZE_BITS
+    from memattr.inputs import toml as t
+
+    for bits in range(0, 65):
+        text = f"[stage2]\nps_bits = {bits}\n"
+        if bits in PA_SIZE_BITS.values():
+            assert t.read(t.parse(text, "w.toml"), walkfile.SCHEMA)["stage2"]["ps_bits"] == bits
+        else:
+            with pytest.raises(ParseError, match=r"^w\.toml:2: stage2\.ps_bits: "):
+                t.read(t.parse(text, "w.toml"), walkfile.SCHEMA)
+
+
+def test_table_placement() -> None:
+    """Stage-2 tables go on the first 2 MiB boundary above 0x8000_0000 and every [[s2]] PA;
+    a stage-1 pool without stage 2 is a PA range the tables are allocated from."""
+    from memattr.analysis.walkfile import loads, stage2_table_base
+
+    assert stage2_table_base([]) == 0x8000_0000
+    assert stage2_table_base([0x1_4000_0000]) == 0x1_4000_0000
+    assert stage2_table_base([0x1_4000_0001, 0x1000]) == 0x1_4020_0000
+    b = loads("[stage1]\ntable_pool = 0x1000_0000\npool_size = '64K'\n[[s1]]\nva = 0\n"
+              "size = '4k'\noa = 0\nmt = 'MT_NORMAL'\n", "w.toml")
+    assert b.s1 is not None and 0x1000_0000 <= b.s1.root < 0x1001_0000
+    with pytest.raises(ConfigError, match=r"^w\.toml:4: s1\[0\]: alloc_table: out of table memory"):
+        loads("[stage1]\ntable_pool = 0x1000_0000\npool_size = '4K'\n[[s1]]\nva = 0\n"
+              "size = '4G'\noa = 0\nattr_index = 0\nmax_leaf = '4k'\n", "w.toml")
+
+
+def test_file_name_is_escaped(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The walk file's name is printed escaped (it was printed as given: issue 9)."""
+    f = tmp_path / "w\x1b[2J.toml"
+    f.write_bytes(Path(example_path()).read_bytes())
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x401234")
+    assert status == 0 and "\x1b" not in out and out.splitlines()[0].endswith("w\\x1b[2J.toml")
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("[[access]]\nva = 'zz'\n", "bad.toml:2: access[0].va: got 'zz'"),
+    ("[[access]]\nva = -16\n", "bad.toml:2: access[0].va: -0x10 is below 0"),
+    ("[[access]]\nva = 0\nsize = 3\n", "bad.toml:3: access[0].size: 3 is not an access size"),
+    ("[stage2]\n[[s2]]\nipa = 0x1001\nsize = '4k'\npa = 0\nmemattr = 0xf\n",
+     "bad.toml:2: s2[0]: map IPA=0x1001"),
+    ("[stage2]\nstart_level = 4294967296\n", "bad.toml:2: stage2.start_level: 4294967296 is out "
+                                             "of range (expected a level -1..3)"),
+    ("[stage2]\ngranule = '64k'\nstart_level = 0\n",
+     "bad.toml:3: stage2.start_level: 0: no such level for the 64k granule (expected a level "
+     "1..3)"),
+    ("[registers]\nMAIR_EL1 = -255\n", "bad.toml:2: registers.MAIR_EL1: -0xff is below 0"),
+])
+def test_errors_are_located_once(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
+                                 expect: str) -> None:
+    """Each error names its place once (not 'access[0]: f:37: access[0].va'), negatives are
+    written -0x7 (not 'not -7' or '0x-7'), and a huge start level is a range error."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    for command in (["walk", str(bad)], ["at", str(bad), "--va", "0"]):
+        status, out, err = run(capsys, *command)
+        assert status == 2 and out == "" and err.count("\n") == 1
+        assert expect in err and err.count("bad.toml") == 1, err
+        assert "0x-" not in err
+
+
+def test_huge_start_level_is_refused_before_shifting() -> None:
+    """Geometry.for_stage2 range-checks the start level before shifting by it (a level of 2**32
+    raised MemoryError)."""
+    from memattr.arch.descriptor import Granule
+    from memattr.errors import EncodingError
+    from memattr.mmu.regime import Geometry
+
+    for level in (1 << 32, -(1 << 32), 4, -2):
+        with pytest.raises(EncodingError, match=r"start_level=.*: no such level"):
+            Geometry.for_stage2(Granule.K4, 40, 48, level)
+    with pytest.raises(EncodingError, match=r"\(1\.\.3\)"):
+        Geometry.for_stage2(Granule.K64, 40, 48, 0)
+    assert Geometry.for_stage2(Granule.K4, 52, 52, -1, ds=True).start_level == -1
+
+
+def test_at_reads_the_raw_form(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """memattr at reads walk files through the same declaration, raw form included."""
+    f = tmp_path / "raw.toml"
+    f.write_text(RAW.format(tcr=_tcr48()))
+    status, out, err = run(capsys, "at", str(f), "--va", "0x1008", "--op", "S1E1R")
+    assert status == 0 and err == "" and "PA 0x90001000" in out
+
+
+def test_dump_of_a_huge_tree_is_refused(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    """32 GiB in 4 KiB pages (8 Mi descriptors) walks at once, but --dump names the bound instead
+    of reading every descriptor for tens of seconds (found by the fuzzer as a hang)."""
+    f = tmp_path / "big.toml"
+    f.write_text("[stage2]\nipa_bits = 40\n[[s2]]\nipa = 0x10_0000_0000\nsize = \"32G\"\npa = 0\n"
+                 "memattr = 0xf\nmax_leaf = \"4k\"\n")
+    status, out, _ = run(capsys, "walk", str(f), "--va", "0x17_ffff_f008")
+    assert status == 0 and "PA 0x7fffff008" in out
+    status, out, err = run(capsys, "walk", str(f), "--va", "0", "--dump", "kvm")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "--dump: the stage-2 tables hold 8,40" in err and "at most 2,097,152" in err
+    status, out, _ = run(capsys, "walk", "--example", "--va", "0", "--dump", "kvm")
+    assert status == 0 and "Guest IPA" in out
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("[stage2]\nipa_bits = 48\n[[s2]]\nipa = 0\nsize = \"8T\"\npa = 0x1000\nmemattr = 0xf\n",
+     "bad.toml:5: s2[0].size: 0x80000000000 bytes in these leaves need more than the 256 MiB of "
+     "table memory"),
+    ("[stage1]\n[[s1]]\nva = 0\nsize = \"1T\"\noa = 0x1000\nattr_index = 0\n",
+     "bad.toml:4: s1[0].size: 0x10000000000 bytes in these leaves need more than the 256 MiB"),
+    ("[stage2]\n[stage1]\ntable_pool = 0\npool_size = \"1G\"\n",
+     "bad.toml:4: stage1.pool_size: 0x40000000 is above 0x10000000"),
+])
+def test_table_memory_is_bounded(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
+                                 expect: str) -> None:
+    """A walk file cannot make memattr write terabytes of descriptors: 256 MiB of tables per
+    stage, the bound named at the mapping (an 8 TiB map in 4 KiB pages ran out of memory)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    status, out, err = run(capsys, "walk", str(bad), "--va", "0")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert expect in err, err
+    from memattr.analysis.walkfile import TABLE_MEMORY
+
+    assert TABLE_MEMORY == 256 << 20

@@ -129,14 +129,23 @@ def _v(good: st.SearchStrategy[Any], bad_weight: int = 1) -> st.SearchStrategy[A
 _SIZES = st.sampled_from([0x1000, 0x4000, 0x10000, 0x100000, 1 << 21, 1 << 24, 1 << 30])
 _SIZE_TEXT = st.sampled_from(["4K", "64K", "1M", "2 MiB", "16M", "1G", "4KiB", "0x1000", "64G"])
 _SIZE = st.one_of(_SIZES, _SIZE_TEXT)
-_POLICIES = ["6.8", "6.9", "6.17", "v2", "pcie-only", "mirror-vma", "fwb-0b110", "fwb-0b111",
-             "device-gre", "6.12"]
-_SOURCES = ["vfio-pci", "nvgrace-gpu-resmem", "nvgrace-gpu-usemem", "vfio-platform",
-            "sysfs-resource", "sysfs-resource-wc", "dev-mem", "anon", "hugetlb", "gicv"]
-_SOURCE_DEVICE = {"vfio-pci": "pcie", "sysfs-resource": "pcie", "sysfs-resource-wc": "pcie",
-                  "nvgrace-gpu-resmem": "nvgrace-gpu", "nvgrace-gpu-usemem": "nvgrace-gpu",
-                  "vfio-platform": "platform", "gicv": "gicv2", "dev-mem": None, "anon": None,
-                  "hugetlb": None}
+def _registry() -> list[str]:
+    from memattr.analysis.scenario import policy_names
+
+    return list(policy_names())
+
+
+def _declared() -> tuple[dict[str, str | None], list[str], list[str], list[str]]:
+    from memattr.analysis import scenario as sc
+
+    return ({s.name: s.device for s in sc.SOURCE_KINDS}, list(sc.INSTR_CLASSES),
+            list(sc.EVENT_KINDS), list(sc.POLICY_PROTS))
+
+
+# the policy registry's names and releases back to (and below) the oldest modelled, 5.5
+_POLICIES = _registry() + ["6.12", "5.5", "5.10", "6.1", "5.4"]
+_SOURCE_DEVICE, _INSTRS, _EVENT_KINDS, _PROTS = _declared()
+_SOURCES = list(_SOURCE_DEVICE)
 _APIS = ["ioremap", "ioremap_np", "ioremap_wc", "ioremap_cache", "memremap_wb", "memremap_wc",
          "resource_wc", "mmu_off"]
 
@@ -168,10 +177,35 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
     for key in ("dic", "mte", "xs", "hcr_cd"):
         _maybe(cpu, key, draw, _v(st.booleans()), 2)
     _maybe(cpu, "name", draw, _v(st.just("all"), 6), 2)
+    _maybe(cpu, "atomics_uncached", draw, _v(st.booleans()), 1)
     if cpu:
         doc["cpu"] = cpu
+    if draw(st.integers(0, 9)) < 3:
+        host: dict[str, Any] = {}
+        _maybe(host, "bits", draw, _v(st.sampled_from([64, 64, 32])), 5)
+        _maybe(host, "page_size", draw, _v(st.sampled_from([4096, "16K", 65536, 8192])), 3)
+        for key in ("apei", "ras", "pkvm", "lpa2"):
+            _maybe(host, key, draw, _v(st.booleans()), 2)
+        _maybe(host, "ipa_limit", draw, _v(st.sampled_from([40, 44, 48, 52])), 2)
+        doc["host"] = host
     if draw(st.integers(0, 9)) < 2:
-        doc["host"] = {"bits": draw(_v(st.sampled_from([64, 64, 32])))}
+        vm: dict[str, Any] = {}
+        _maybe(vm, "ipa_bits", draw, _v(st.sampled_from([32, 40, 42, 44, 48, 52])), 6)
+        _maybe(vm, "nisv_to_user", draw, _v(st.booleans()), 4)
+        _maybe(vm, "mte", draw, _v(st.booleans()), 2)
+        doc["vm"] = vm
+    if draw(st.integers(0, 9)) == 0:
+        custom = [{"name": draw(_v(st.sampled_from(["what-if", "6.9", "w2"]))),
+                   "base": draw(_v(st.sampled_from(["v3", "v4", "v7", "6.9", "what-if", "5.4"]))),
+                   "prot": draw(_v(st.sampled_from(_PROTS + ["WB"])))}
+                  for _ in range(draw(st.integers(1, 2)))]
+        doc.pop("policy", None)
+        doc["policy"] = custom
+        if draw(st.booleans()):
+            doc["policies"] = draw(_v(st.lists(st.sampled_from(["6.8", "what-if", "w2"]),
+                                               min_size=1, max_size=2)))
+        else:
+            doc.pop("policies", None)
     if draw(st.integers(0, 9)) < 3:
         pcie: dict[str, Any] = {}
         _maybe(pcie, "aer", draw, _v(st.booleans()))
@@ -224,12 +258,18 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
         src = draw(_v(st.sampled_from(usable)))
         names = kinds.get(_SOURCE_DEVICE.get(src) or "", []) if isinstance(src, str) else []
         m: dict[str, Any] = {"name": f"m{i}", "source": src}
-        if src in ("dev-mem", "anon", "hugetlb"):
+        if src in ("dev-mem", "anon", "hugetlb", "pfnmap"):
             m["size"] = draw(_v(_SIZE))
-            if src == "dev-mem" or draw(st.booleans()):
+            if src in ("dev-mem", "pfnmap") or draw(st.booleans()):
                 m["phys"] = draw(_v(st.sampled_from([0x8000_0000, 0x80_0000_0000])))
             if src == "hugetlb":
                 _maybe(m, "page_size", draw, _v(st.sampled_from(["2M", "1G", "64K"])), 3)
+            if src == "anon":
+                _maybe(m, "thp", draw, _v(st.booleans()), 3)
+            if src == "pfnmap":
+                _maybe(m, "pgprot", draw, _v(st.sampled_from(["writecombine", "device",
+                                                              "noncached", "cached"])), 5)
+                _maybe(m, "mixedmap", draw, _v(st.booleans()), 2)
         elif names or draw(st.integers(0, 9)) == 0:
             m["device"] = draw(_v(st.sampled_from(names or ["ghost"])))
             if src == "gicv":
@@ -289,10 +329,21 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
         _maybe(a, "op", draw, _v(st.sampled_from(["read", "write", "exec"])), 6)
         _maybe(a, "size", draw, _v(st.sampled_from([1, 2, 4, 8, 16, 64])), 5)
         _maybe(a, "offset", draw, _v(st.sampled_from([0, 1, 4, 0xFF8])), 5)
-        _maybe(a, "instr", draw, _v(st.sampled_from(["ldr", "ldp", "simd", "atomic"])), 2)
+        _maybe(a, "instr", draw, _v(st.sampled_from(_INSTRS)), 2)
+        _maybe(a, "bus_error", draw, _v(st.booleans()), 1)
         accesses.append(a)
     if accesses:
         doc["access"] = accesses
+    events = []
+    for _ in range(draw(st.integers(0, 2)) if accesses and draw(st.integers(0, 4)) == 0 else 0):
+        e: dict[str, Any] = {"mapping": draw(_v(st.sampled_from([g["name"] for g in gmaps]))),
+                             "before": draw(_v(st.integers(0, 2))),
+                             "kind": draw(_v(st.sampled_from(_EVENT_KINDS)))}
+        if e["kind"] == "replace-vma" or draw(st.integers(0, 9)) == 0:
+            e["source"] = draw(_v(st.sampled_from([m["name"] for m in mappings] or ["none"])))
+        events.append(e)
+    if events:
+        doc["event"] = events
     return doc
 
 
@@ -340,16 +391,62 @@ scenario_texts = st.integers(0, 9).flatmap(
 # --- walk files -----------------------------------------------------------------------------------
 
 
+_REGISTER_VALUES = {
+    "TCR_EL1": [0x12B5103510, 0x35103510, 0, (1 << 64) - 1],
+    "TTBR0_EL1": [0x100000, 0x4000_0000, 0x1],
+    "TTBR1_EL1": [0, 0x200000],
+    "MAIR_EL1": [0x000000040044F0FF, 0xFF, 0, 0x08],
+    "SCTLR_EL1": [0x1005, 0, 1],
+    "HCR_EL2": [0x80000001, 0, 0x4080000001, 1 << 46],
+    "VTCR_EL2": [0x800D3558, 0x80000000, 0x80023F40],
+    "VTTBR_EL2": [0x1008000200000, 0x100000, 0],
+}
+
+
+@st.composite
+def _raw_walk_doc(draw: Any) -> dict[str, Any]:
+    """The raw form: register values and memory as a machine holds them."""
+    doc: dict[str, Any] = {}
+    regs = {}
+    for name, values in _REGISTER_VALUES.items():
+        if draw(st.integers(0, 9)) < 5:
+            regs[name] = draw(_v(st.sampled_from(values)))
+    if draw(st.integers(0, 19)) == 0:
+        regs[draw(st.sampled_from(["tcr_el1", "TCR_EL2", "\x1b[2J"]))] = 1
+    if regs or draw(st.booleans()):
+        doc["registers"] = regs
+    memory = []
+    for pa in (0x100000, 0x101000, 0x102000, 0x103000):
+        if draw(st.integers(0, 9)) < 6:
+            m: dict[str, Any] = {"pa": draw(_v(st.just(pa)))}
+            if draw(st.booleans()):
+                m["values"] = draw(_v(st.lists(st.sampled_from(
+                    [pa + 0x1003, 0x90000703, 0x100003, 0, (1 << 64) - 1]), min_size=1,
+                    max_size=4)))
+            else:
+                m["value"] = draw(_v(st.sampled_from([pa + 0x1003, 0x90000703, 0x100003])))
+            memory.append(m)
+    if memory:
+        doc["memory"] = memory
+    if draw(st.integers(0, 9)) < 2:
+        doc["image"] = [{"file": draw(_v(st.sampled_from(["w.toml", "a.toml", "nope.bin", "/dev/zero",
+                                                          ".", ""]), 3)),
+                         "base": draw(_v(st.sampled_from([0, 0x200000, 1 << 52])))}]
+    return doc
+
+
 @st.composite
 def walk_docs(draw: Any) -> dict[str, Any]:
-    """A walk file as TOML data (the shipped example's shape, values now and then hostile).
-
-    Known defects another helper (H2a) is fixing in cli/walk.py and mmu/ are kept out here, each
-    named (issue 9): every [[s1]] has ``ap`` (a missing one raises KeyError although 'rw' is the
-    documented default), and every mapping's output address is at or above its input address
-    (the bulk map in mmu/pgtable.py raises OverflowError for a PA well below the IPA).
-    """
-    doc: dict[str, Any] = {}
+    """A walk file as TOML data: the shipped example's shape (tables memattr lays out), or the
+    raw form (registers and memory), values now and then hostile; 1 in 20 mixes the two."""
+    if draw(st.integers(0, 9)) < 3:
+        doc = draw(_raw_walk_doc())
+        if draw(st.integers(0, 19)) == 0:
+            doc["stage1"] = {}
+        _walk_accesses(draw, doc)
+        return doc
+    doc = {}
+    _maybe(doc, "cpu", draw, _v(st.sampled_from(["all", "neoverse-n1", "qemu-9.2-max", "nope"])), 1)
     two_stage = draw(st.integers(0, 9)) < 7
     if two_stage:
         st2: dict[str, Any] = {}
@@ -360,15 +457,16 @@ def walk_docs(draw: Any) -> dict[str, Any]:
         _maybe(st2, "fwb", draw, _v(st.booleans()), 3)
         _maybe(st2, "vmid", draw, _v(st.integers(0, 3)), 2)
         _maybe(st2, "xnx", draw, _v(st.booleans()), 1)
+        _maybe(st2, "table_base", draw, _v(st.sampled_from([0x8000_0000, 0x2_0000_0000])), 1)
         doc["stage2"] = st2
         s2 = []
         for ipa, pa, size in ((0x4000_0000, 0x1_0000_0000, "1G"),
-                              (0x80_0000_0000, 0x80_0000_0000, "64k")):
+                              (0x80_0000_0000, 0x80_0000_0000, "64k"),
+                              (0x10_0000_0000, 0, "32G")):
             if draw(st.integers(0, 9)) < 8:
-                m: dict[str, Any] = {"ipa": ipa, "size": draw(_v(st.just(size))),
-                                     "pa": draw(_v(st.just(pa)))}
-                if isinstance(m["pa"], int) and isinstance(m["size"], int) and m["pa"] < ipa:
-                    m["pa"] = pa  # the OverflowError H2a is fixing (PA below IPA, bulk map)
+                huge = draw(st.integers(0, 39)) == 0  # beyond the table-memory bound
+                m: dict[str, Any] = {"ipa": ipa, "size": draw(_v(st.just("4T" if huge else size))),
+                                     "pa": draw(_v(st.just(pa + 0x1000 if huge else pa)))}
                 if draw(st.booleans()):
                     m["type"] = draw(_v(st.sampled_from(["NORMAL", "NORMAL_NC", "DEVICE_nGnRE"])))
                 else:
@@ -376,6 +474,7 @@ def walk_docs(draw: Any) -> dict[str, Any]:
                 _maybe(m, "s2ap", draw, _v(st.sampled_from(["rw", "r", "w", "none"])), 3)
                 _maybe(m, "xn", draw, _v(st.one_of(st.booleans(), st.integers(0, 3))), 2)
                 _maybe(m, "sh", draw, _v(st.sampled_from(["ISH", "OSH", "NSH"])), 1)
+                _maybe(m, "max_leaf", draw, _v(st.sampled_from(["4k", "2M"])), 1)
                 s2.append(m)
         if s2:
             doc["s2"] = s2
@@ -386,30 +485,36 @@ def walk_docs(draw: Any) -> dict[str, Any]:
     if two_stage:
         st1["table_pool"] = draw(_v(st.just(0x4000_0000)))
         _maybe(st1, "pool_size", draw, _v(st.sampled_from(["1M", "64K"])), 3)
+    else:
+        _maybe(st1, "table_pool", draw, _v(st.just(0x1000_0000)), 2)
     _maybe(st1, "enabled", draw, _v(st.booleans()), 1)
     doc["stage1"] = st1
     s1 = []
-    for va, ipa, size in ((0x40_0000, 0x4100_0000, "2M"), (0x80_0000, 0x80_0000_0000, "64k")):
+    for va, ipa, size in ((0x40_0000, 0x4100_0000, "2M"), (0x80_0000, 0x80_0000_0000, "64k"),
+                          (0x7000_0000, 0x4000_0000, "4k")):
         if draw(st.integers(0, 9)) < 8:
             m = {"va": va, "size": draw(_v(st.just(size))), "ipa": draw(_v(st.just(ipa)))}
-            if isinstance(m["ipa"], int) and m["ipa"] < va:
-                m["ipa"] = ipa  # the OverflowError H2a is fixing (output below input, bulk map)
             m["mt"] = draw(_v(st.sampled_from(["MT_NORMAL", "MT_NORMAL_NC", "MT_DEVICE_nGnRE"])))
-            m["ap"] = draw(st.sampled_from(["rw", "ro", "rw-el0", 0, 3]))  # KeyError when absent
+            _maybe(m, "ap", draw, _v(st.sampled_from(["rw", "ro", "rw-el0", 0, 3])), 6)
             _maybe(m, "pxn", draw, _v(st.booleans()), 2)
             s1.append(m)
     if s1:
         doc["s1"] = s1
+    _walk_accesses(draw, doc)
+    return doc
+
+
+def _walk_accesses(draw: Any, doc: dict[str, Any]) -> None:
     accesses = []
     for _ in range(draw(st.integers(0, 3))):
-        a: dict[str, Any] = {"va": draw(_v(st.sampled_from([0x40_1234, 0x80_0004, 0x90_0000])))}
+        a: dict[str, Any] = {"va": draw(_v(st.sampled_from([0x40_1234, 0x80_0004, 0x90_0000,
+                                                            0x1008])))}
         _maybe(a, "access", draw, _v(st.sampled_from(["read", "write", "exec"])), 5)
         _maybe(a, "size", draw, _v(st.sampled_from([1, 4, 8])), 3)
         _maybe(a, "el", draw, _v(st.integers(0, 1)), 2)
         accesses.append(a)
     if accesses:
         doc["access"] = accesses
-    return doc
 
 
 walk_texts = st.integers(0, 9).flatmap(

@@ -8,16 +8,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 
 import pytest
-from hypothesis import given, reject
+from hypothesis import given
 from hypothesis import strategies as st
 from tests.interop.strategies import lspci_texts, ptdump_texts, resource_texts
 from tests.interop.strategies import mutated as mutated_text
 
-from .harness import SET_ASIDE, call, fuzz_settings
+from .harness import call, fuzz_settings
 from .inputs import argvs, log_lines, policy_texts, scenario_texts, walk_texts
 
 _DIR = Path(tempfile.mkdtemp(prefix="memattr-fuzz-"))
@@ -48,45 +47,32 @@ def test_scenario_files(text: str, options: list[str], stdin: bool) -> None:
     assert o.err.count(name) <= 1, o.err  # a location is given once
 
 
-# Defects in cli/walk.py and mmu/ that another helper (H2a) is fixing now (issue 9); an input that
-# reaches one of them is set aside, not counted as a failure.  Each entry: exception type, the
-# file its innermost frame is in, and what it is.
-KNOWN_WALK_DEFECTS = [
-    (KeyError, "cli/walk.py", "an [[s1]] without ap raises KeyError (default 'rw' documented)"),
-    (TypeError, "cli/walk.py", "a walk-file value of the wrong TOML type raises TypeError"),
-    (OverflowError, "mmu/pgtable.py", "bulk map with the output address well below the input"),
-    # found by this fuzzer: [stage2] start_level = 4294967296 reaches Geometry.for_stage2, whose
-    # 1 << (ia_bits - level_shift(...)) runs out of memory before the level is range-checked
-    (MemoryError, "mmu/regime.py", "a huge stage2.start_level exhausts memory"),
-]
-
-
-def _known_walk_defect(exc: BaseException) -> str | None:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = frames[-1].filename.replace(os.sep, "/") if frames else ""
-    for kind, path, what in KNOWN_WALK_DEFECTS:
-        if isinstance(exc, kind) and where.endswith(path):
-            SET_ASIDE[what] = SET_ASIDE.get(what, 0) + 1
-            return what
-    return None
-
-
 _WALK_OPTIONS = st.lists(st.sampled_from([
     ["--json"], ["--dump", "s1"], ["--dump", "kvm"], ["--dump", "memattr"], ["--va", "0x401234"],
     ["--va", "0x800004", "--access", "write"], ["--va", "0x1" + "0" * 20],
 ]), max_size=2).map(lambda opts: [x for o in opts for x in o])
 
 
+_AT_OPTIONS = st.lists(st.sampled_from([
+    ["--json"], ["--op", "S1E1R"], ["--op", "S12E0W"], ["--from-el", "1"], ["--cpu", "neoverse-n1"],
+]), max_size=2).map(lambda opts: [x for o in opts for x in o])
+
+
 @fuzz_settings(1000)
 @given(walk_texts, _WALK_OPTIONS)
 def test_walk_files(text: str, options: list[str]) -> None:
-    """`memattr walk` on generated walk files (H2a's known defects set aside, see above)."""
-    try:
-        call(["walk", _file(text, "w.toml"), *options])
-    except (KeyError, TypeError, OverflowError, MemoryError) as exc:
-        if _known_walk_defect(exc) is None:
-            raise
-        reject()
+    """`memattr walk` on generated walk files (both forms)."""
+    o = call(["walk", _file(text, "w.toml"), *options])
+    assert o.err.count("w.toml:") <= 1, o.err  # a location is given once
+
+
+@fuzz_settings(300)
+@given(walk_texts, st.sampled_from(["0x401234", "0x800004", "0x900000", "0x1008", "0"]),
+       _AT_OPTIONS)
+def test_at_on_walk_files(text: str, va: str, options: list[str]) -> None:
+    """`memattr at` on generated walk files: the same reader, PAR_EL1 or one error line."""
+    o = call(["at", _file(text, "a.toml"), "--va", va, *options])
+    assert o.err.count("a.toml:") <= 1, o.err
 
 
 @fuzz_settings(1200)
@@ -124,7 +110,7 @@ def test_policy_files(text: str, command: str, stdin: bool) -> None:
 
 
 COMMANDS = {"decode": 600, "combine": 600, "table": 80, "explain": 400, "run": 300, "demo": 50,
-            "walk": 300, "host": 120, "diff": 150, "matrix": 10}
+            "walk": 300, "at": 150, "host": 120, "diff": 150, "matrix": 10}
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -134,12 +120,7 @@ def test_argument_vectors(command: str) -> None:
     @fuzz_settings(COMMANDS[command])
     @given(argvs(command))
     def one(argv: list[str]) -> None:
-        try:
-            call(argv)
-        except (KeyError, TypeError, OverflowError, MemoryError) as exc:
-            if command != "walk" or _known_walk_defect(exc) is None:
-                raise
-            reject()
+        call(argv)
 
     one()
 

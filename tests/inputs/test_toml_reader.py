@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from memattr.analysis import walkfile
 from memattr.errors import ConfigError, MemattrError, ParseError
 from memattr.inputs import toml as t
 from memattr.inputs.units import format_size, parse_number, parse_size
@@ -160,90 +161,19 @@ def test_number_and_format_size() -> None:
         ["4K", "3M", "1T", "0x3e8", "5"]
 
 
-# --- the walk file's schema, expressed with the reader (cli/walk.py moves to it later) ------------
+# --- the walk file's schema (memattr.analysis.walkfile) read with the reader ---------------------
 
-_MT = ("MT_NORMAL", "MT_NORMAL_TAGGED", "MT_NORMAL_NC", "MT_DEVICE_nGnRnE", "MT_DEVICE_nGnRE")
-_GRANULE = t.Enum({"4k": 4, "16k": 16, "64k": 64}, "a granule", fold_case=True)
-_SH = t.Enum({"NSH": 0b00, "OSH": 0b10, "ISH": 0b11}, "a shareability", fold_case=True)
-_SIZE = t.Number(expected="a size such as '4k', '2M', '1G'")
-
-WALK = t.Table((
-    t.Field("stage1", t.Table((
-        t.Field("enabled", t.Bool(), None),
-        t.Field("granule", _GRANULE, 4),
-        t.Field("va_bits", t.Int(16, 52), 48),
-        t.Field("ips_bits", t.Int(32, 52), None),
-        t.Field("tcr", t.Number(units=False), None),
-        t.Field("mair", t.Number(units=False), None),
-        t.Field("sctlr", t.Number(units=False), None),
-        t.Field("asid", t.Number(16, units=False), 0),
-        t.Field("table_pool", t.Number(), None),
-        t.Field("pool_size", _SIZE, 1 << 20),
-    ), at_most_one=(("tcr", "granule"), ("tcr", "va_bits"), ("tcr", "ips_bits"))), None),
-    t.Field("stage2", t.Table((
-        t.Field("granule", _GRANULE, 4),
-        t.Field("ipa_bits", t.Int(16, 52), 40),
-        t.Field("ps_bits", t.Int(32, 52), 48),
-        t.Field("start_level", t.Int(-1, 3, "a level -1..3"), None),
-        t.Field("vtcr", t.Number(units=False), None),
-        t.Field("vmid", t.Number(16, units=False), 1),
-        t.Field("hcr", t.Number(units=False), None),
-        t.Field("fwb", t.Bool(), None),
-        t.Field("ptw", t.Bool(), None),
-        t.Field("xnx", t.Bool(), False),
-        t.Field("table_base", t.Number(), None),
-    ), at_most_one=(("vtcr", "ipa_bits"), ("vtcr", "ps_bits"))), None),
-    t.Field("s2", t.ArrayOf(t.Table((
-        t.Field("ipa", t.Number(), required=True),
-        t.Field("size", _SIZE, required=True),
-        t.Field("pa", t.Number(), required=True),
-        t.Field("memattr", t.Number(4, units=False), None),
-        t.Field("type", t.Enum(("NORMAL", "NORMAL_NC", "DEVICE_nGnRE"), "a Linux stage-2 type",
-                               fold_case=True), None),
-        t.Field("s2ap", t.Enum({"none": 0, "r": 1, "w": 2, "rw": 3}, "an S2AP"), 3),
-        t.Field("xn", t.AnyOf(t.Bool(), t.Int(0, 3)), False),
-        t.Field("sh", _SH, 0b11),
-        t.Field("af", t.Bool(), True),
-        t.Field("contiguous", t.Bool(), False),
-        t.Field("max_leaf", _SIZE, None),
-        t.Field("fnxs", t.Bool(), False),
-    ), exactly_one=(("memattr", "type"),)))),
-    t.Field("s1", t.ArrayOf(t.Table((
-        t.Field("va", t.Number(), required=True),
-        t.Field("size", _SIZE, required=True),
-        t.Field("ipa", t.Number(), None),
-        t.Field("oa", t.Number(), None),
-        t.Field("attr_index", t.Int(0, 7), None),
-        t.Field("mt", t.Enum(_MT, "an MT_* index"), None),
-        t.Field("ap", t.AnyOf(t.Enum({"rw": 0, "rw-el0": 1, "ro": 2, "ro-el0": 3}, "an AP"),
-                              t.Int(0, 3)), 0),
-        t.Field("pxn", t.Bool(), False),
-        t.Field("uxn", t.Bool(), False),
-        t.Field("ng", t.Bool(), False),
-        t.Field("sh", _SH, 0b11),
-        t.Field("af", t.Bool(), True),
-        t.Field("contiguous", t.Bool(), False),
-        t.Field("max_leaf", _SIZE, None),
-    ), exactly_one=(("attr_index", "mt"), ("ipa", "oa"))))),
-    t.Field("access", t.ArrayOf(t.Table((
-        t.Field("va", t.Number(), required=True),
-        t.Field("access", t.Enum(("read", "write", "exec"), "an access kind"), "read"),
-        t.Field("size", t.Int(1, 64), 8),
-        t.Field("el", t.Int(0, 1), 1),
-    )))),
-))
+WALK = walkfile.SCHEMA
 
 
 def test_the_walk_schema_reads_the_example() -> None:
     """The shipped walk example reads with the declared schema, to the values walk builds from."""
-    from memattr.cli.walk import example_path
-
-    rec = t.read(t.load(example_path()), WALK)
+    rec = t.read(t.load(walkfile.example_path()), WALK)
     s2: Any = rec["s2"]
     assert rec["stage2"]["ipa_bits"] == 40 and rec["stage2"]["fwb"] is False
     assert s2[0]["size"] == 1 << 30 and s2[0]["type"] == "NORMAL" and s2[0]["s2ap"] == 3
     assert s2[1]["xn"] is True and rec["s1"][0]["mt"] == "MT_NORMAL" and rec["s1"][1]["pxn"]
-    assert rec["stage1"]["pool_size"] == 1 << 20 and rec["stage1"]["granule"] == 4
+    assert rec["stage1"]["pool_size"] == 1 << 20 and rec["stage1"]["granule"] == "4k"
     assert [a["access"] for a in rec["access"]] == ["read", "write", "write", "read"]
     assert rec["access"][3]["size"] == 8  # the default
 

@@ -28,7 +28,7 @@ from ..linux.mmap import (
     mmap_source,
     source_size,
 )
-from ..linux.policy import FaultPath, Policy, get_policy
+from ..linux.policy import FaultPath, Policy
 from ..linux.system import Evaluation, MemslotSpec, Session, evaluate
 from ..platform import (
     AmbaDevice,
@@ -50,7 +50,15 @@ from ..platform import (
     SriovCapability,
 )
 from .hazards import Hazard, hazards_for
-from .scenario import AccessSpec, GuestMappingSpec, Scenario, VmmMappingSpec, source_kind
+from .scenario import (
+    EVENT_KINDS,
+    INSTR_DECLS,
+    AccessSpec,
+    GuestMappingSpec,
+    Scenario,
+    VmmMappingSpec,
+    source_kind,
+)
 
 __all__ = [
     "AccessResult",
@@ -243,13 +251,8 @@ def _backing_of(sc: Scenario, slots: list[tuple[VmmMappingSpec, MemslotSpec, int
 
 # --- results ------------------------------------------------------------------------------------
 
-_OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH,
-        "dczva": Access.DCZVA}
-_INSTR = {"ldr": InstrClass.LDR_STR, "ldr-writeback": InstrClass.LDR_STR_WRITEBACK,
-          "ldp": InstrClass.LDP_STP, "simd": InstrClass.SIMD_FP,
-          "exclusive": InstrClass.EXCLUSIVE, "atomic": InstrClass.ATOMIC,
-          "dc-civac": InstrClass.CACHE_MAINTENANCE, "ls64": InstrClass.LS64,
-          "dc-zva": InstrClass.DC_ZVA}
+_OPS = {"read": Access.READ, "write": Access.WRITE, "exec": Access.IFETCH}
+_INSTR = {d.name: InstrClass[d.member] for d in INSTR_DECLS}  # declared in scenario
 
 
 @dataclass(frozen=True)
@@ -352,9 +355,9 @@ class Replay:
         sc = self.scenario
         return {
             "scenario": {"name": sc.name, "path": sc.path, "description": sc.description},
-            "policies": [{"name": n, "summary": get_policy(n).summary,
-                          "commits": [c.cite() for c in get_policy(n).commits],
-                          "what_if": get_policy(n).what_if} for n in self.policies],
+            "policies": [{"name": n, "summary": sc.policy(n).summary,
+                          "commits": [c.cite() for c in sc.policy(n).commits],
+                          "what_if": sc.policy(n).what_if} for n in self.policies],
             "fwb": list(self.fwb),
             "cpu": {"dic": sc.cpu.dic, "mte": sc.cpu.mte, "xs": sc.cpu.xs,
                     "hcr_cd": sc.cpu.hcr_cd, "bits": sc.bits},
@@ -434,7 +437,7 @@ def reason(e: Evaluation, backing: str) -> str:
 def _run(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
          backing: _Backing, g: GuestStage1, ipa: int, access: GuestAccess,
          vm: VmConfig | None = None) -> Evaluation:
-    pol = get_policy(pol_name)
+    pol = sc.policy(pol_name)
     vmc = vm if vm is not None else VmConfig()
     if backing.vmm is not None and backing.vmm.source == "gicv":
         return evaluate(pol, host, platform, GicvInterface(), None, g, access=access,
@@ -460,8 +463,8 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
         return ("no access: KVM_SET_USER_MEMORY_REGION failed "
                 f"({e.errno}), so the VMM stops here before the guest runs", events)
     if e.stage1_fault is not None:
-        kind = getattr(e.stage1_fault, "kind", None)
-        what = kind.value if kind is not None else "translation"
+        kind = getattr(e.stage1_fault, "kind", None)  # a walker Fault, or the fault's name
+        what = kind.value if kind is not None else str(e.stage1_fault)
         return f"{what} fault at stage 1 (the guest's EL1)", events
     if e.alignment is not None and e.alignment.faults and e.alignment.stage == 2:
         err = f"KVM_RUN {e.errno}" if e.errno is not None else "handled by KVM"
@@ -506,12 +509,12 @@ class ScriptEvent:
             raise ConfigError("event replace-vma: needs the new mapping source")
 
 
-SCRIPT_KINDS = ("memory-disable", "function-reset", "memory-enable", "replace-vma")
+SCRIPT_KINDS = tuple(EVENT_KINDS)  # declared with the scenario's [[event]] kinds
 
 
 def _session(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
              backing: _Backing, g: GuestStage1, vm: VmConfig) -> Session:
-    pol = get_policy(pol_name)
+    pol = sc.policy(pol_name)
     if backing.vmm is None or backing.memslot is None:
         raise ConfigError("scripted events need a memslot over a VMM mapping")
     src = _forced_source(backing.vmm, platform, pol, host)
@@ -535,27 +538,32 @@ def replay(
     fwb: bool | None = None,
     vm: VmConfig | None = None,
     host: dict[str, Any] | None = None,
-    script: tuple[ScriptEvent, ...] | list[ScriptEvent] = (),
-    bus_errors: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset(),
+    script: tuple[ScriptEvent, ...] | list[ScriptEvent] | None = None,
+    bus_errors: frozenset[tuple[str, int]] | set[tuple[str, int]] | None = None,
 ) -> Replay:
     """Run every guest mapping (and access) of ``sc`` under each policy and FWB setting.
 
     :param sc: the loaded scenario.
     :param policies: override the scenario's policies (names or releases such as '6.12').
     :param fwb: override the scenario's ``cpu.fwb`` with one value.
-    :param vm: per-VM options (IPA size, NISV to user, protected); default VmConfig().
+    :param vm: per-VM options (IPA size, NISV to user, protected); default the scenario's
+        ``[vm]``.
     :param host: further HostFeatures fields (apei, ras, pkvm, page_size, ipa_limit,
-        atomics_uncached, lpa2).
+        atomics_uncached, lpa2), over the scenario's ``[host]`` and ``[cpu]``.
     :param script: events between accesses (reset, revoke, replaced VMA); a mapping with events
-        runs its accesses in one VM, in order, and each access reports its own events.
-    :param bus_errors: (guest mapping, access index) pairs whose target answers with an error.
+        runs its accesses in one VM, in order, and each access reports its own events.  Default
+        the scenario's ``[[event]]``.
+    :param bus_errors: (guest mapping, access index) pairs whose target answers with an error;
+        default the scenario's ``bus_error = true`` accesses.
     """
     names = tuple(dict.fromkeys(policies)) if policies else sc.policies
     for n in names:
-        get_policy(n)  # ConfigError listing the known names
+        sc.policy(n)  # ConfigError listing the known names
     fwbs = (fwb,) if fwb is not None else sc.cpu.fwb
-    vmc = vm if vm is not None else VmConfig()
-    extra = dict(host or {})
+    vmc = vm if vm is not None else sc.vm_config()
+    extra = {**sc.host_features(), **(host or {})}
+    script = sc.script() if script is None else script
+    bus_errors = sc.bus_errors() if bus_errors is None else bus_errors
     platform = build_platform(sc)
     slots = _backings(sc, platform)
     results: list[Result] = []
@@ -568,7 +576,7 @@ def replay(
         where = _describe_backing(backing)
         accesses = [a for a in sc.accesses if a.mapping == gm.name]
         for pname in names:
-            pol = get_policy(pname)
+            pol = sc.policy(pname)
             for f in fwbs:
                 hf = HostFeatures(fwb=f, dic=sc.cpu.dic, mte=sc.cpu.mte, xs=sc.cpu.xs,
                                   bits=sc.bits, **extra)
@@ -582,7 +590,9 @@ def replay(
                     seen = 0
                     for k, a in enumerate(accesses):
                         ipa = gm.ipa + a.offset
-                        ga = GuestAccess(_OPS[a.op], a.size, _INSTR[a.instr],
+                        instr = _INSTR[a.instr]
+                        op = Access.DCZVA if instr is InstrClass.DC_ZVA else _OPS[a.op]
+                        ga = GuestAccess(op, a.size, instr,
                                          aligned=ipa % a.size == 0)
                         err = (gm.name, k) in bus_errors
                         if session is None:
@@ -592,11 +602,14 @@ def replay(
                             for e in mine:
                                 if e.before == k:
                                     _apply(session, e)
-                            ev = session.access(ga, offset=ipa - backing.slot_ipa,
-                                                bus_error=err)
+                            full = session.access(ga, offset=ipa - backing.slot_ipa,
+                                                  bus_error=err)
+                            # this access's story: the VM's events since the previous access
+                            # (a rejected memslot ends every access's story the same way)
+                            ev = full if session.rejected is not None else \
+                                replace(full, events=full.events[seen:])
+                            seen = len(full.events)
                             outcome, events = _access_events(ev, a)
-                            events = events[seen:]
-                            seen = len(ev.events)
                         acc_results.append(AccessResult(a, ev, outcome, events))
                 except MemattrError as exc:
                     if str(exc).startswith(sc.path):

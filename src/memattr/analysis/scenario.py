@@ -15,8 +15,12 @@ test read those declarations.  The schema (docs/scenarios.md has the commented e
 
     name, description              strings (optional)
     policy | policies              a policy name or a list of them (required; see POLICIES)
-    [cpu]                          name (a preset), fwb (bool or list of bools), dic, mte, xs, hcr_cd
-    [host]                         bits (64 or 32: BITS_PER_LONG)
+    [[policy]]                     name, base, prot: a what-if driving stage2_set_prot_attr
+    [cpu]                          name (a preset), fwb (bool or list of bools), dic, mte, xs, hcr_cd,
+                                   atomics_uncached
+    [host]                         bits (64 or 32: BITS_PER_LONG), page_size, apei, ras, pkvm,
+                                   ipa_limit, lpa2
+    [vm]                           ipa_bits, nisv_to_user, mte
     [pcie]                         ecam, windows, aer, dpc, root_complex_errors, containment
     [[ram]]                        name, base, size, linear_map
     [[device]]                     name, kind = pcie | platform | gicv2 | nvgrace-gpu, ...
@@ -26,7 +30,8 @@ test read those declarations.  The schema (docs/scenarios.md has the commented e
     [[memslot]]                    mapping, ipa, size, offset, slot, readonly
     [guest]                        mmu, mair_el1
     [[guest_mapping]]              name, ipa | target (+ offset), size, api | attr | attr_index, sh
-    [[access]]                     mapping, op = read | write | exec, size, offset, instr
+    [[access]]                     mapping, op = read | write | exec, size, offset, instr, bus_error
+    [[event]]                      mapping, before, kind (see EVENT_KINDS), source
 """
 
 from __future__ import annotations
@@ -43,7 +48,10 @@ from ..inputs.tomlscan import KeyPath, line_of
 from ..inputs.units import parse_size as _parse_size
 
 if TYPE_CHECKING:
+    from ..linux.kvm.features import VmConfig
     from ..linux.mmap import MappingSource
+    from ..linux.policy import Policy
+    from .replay import ScriptEvent
 
 __all__ = [
     "SOURCES",
@@ -55,11 +63,21 @@ __all__ = [
     "DeviceKind",
     "GUEST_APIS",
     "ACCESS_OPS",
+    "INSTR_DECLS",
+    "InstrDecl",
     "INSTR_CLASSES",
+    "EVENT_KINDS",
+    "PGPROTS",
+    "POLICY_PROTS",
+    "PAGE_SIZES",
     "DEFAULT_ECAM",
     "TOTAL_VFS_MAX",
     "SCHEMA",
     "Cpu",
+    "HostSpec",
+    "VmSpec",
+    "PolicySpec",
+    "EventSpec",
     "BarSpec",
     "DeviceSpec",
     "RamSpec",
@@ -93,15 +111,59 @@ GUEST_APIS: dict[str, str] = {
 ACCESS_OPS = ("read", "write", "exec")
 """The ``op`` values of ``[[access]]``."""
 
-INSTR_CLASSES: dict[str, str] = {
-    "ldr": "a single general-purpose register load/store, no writeback (ESR ISV=1)",
-    "ldr-writeback": "a load/store with pre/post-index writeback (ISV=0)",
-    "ldp": "a load/store pair (ISV=0)",
-    "simd": "a SIMD&FP register load/store (ISV=0)",
-    "exclusive": "a load/store exclusive (ISV=0)",
-    "atomic": "a FEAT_LSE atomic (ISV=0)",
-}
+@dataclass(frozen=True)
+class InstrDecl:
+    """An ``instr`` value of ``[[access]]``: its TOML name, the Linux model's
+    :class:`~memattr.linux.kvm.abort.InstrClass` member it selects, and what it is."""
+
+    name: str
+    member: str
+    summary: str
+
+
+INSTR_DECLS: tuple[InstrDecl, ...] = (
+    InstrDecl("ldr", "LDR_STR",
+              "a single general-purpose register load/store, no writeback (ESR ISV=1)"),
+    InstrDecl("ldr-writeback", "LDR_STR_WRITEBACK",
+              "a load/store with pre/post-index writeback (ISV=0)"),
+    InstrDecl("ldp", "LDP_STP", "a load/store pair (ISV=0)"),
+    InstrDecl("simd", "SIMD_FP", "a SIMD&FP register load/store (ISV=0)"),
+    InstrDecl("exclusive", "EXCLUSIVE", "a load/store exclusive (ISV=0)"),
+    InstrDecl("atomic", "ATOMIC", "a FEAT_LSE atomic (ISV=0)"),
+    InstrDecl("dc-civac", "CACHE_MAINTENANCE",
+              "DC CIVAC, data cache maintenance by VA (CM=1, ISV=0; a fault reports WnR=1)"),
+    InstrDecl("ls64", "LS64",
+              "LD64B/ST64B, a FEAT_LS64 single-copy atomic 64-byte access (ISV=0)"),
+    InstrDecl("dc-zva", "DC_ZVA",
+              "DC ZVA, zero a block (a write; an Alignment fault on Device memory)"),
+)
+"""Every ``instr`` of ``[[access]]``; a test checks that every data-access InstrClass has one."""
+
+INSTR_CLASSES: dict[str, str] = {d.name: d.summary for d in INSTR_DECLS}
 """The ``instr`` values of ``[[access]]``: the instruction making a data access."""
+
+EVENT_KINDS: dict[str, str] = {
+    "memory-disable": "the VMM clears PCI_COMMAND_MEMORY: vfio-pci zaps the BAR's mappings "
+                      "(vfio_pci_zap_bars), the MMU notifier unmaps stage 2",
+    "function-reset": "a function reset: the same zap and stage-2 unmap",
+    "memory-enable": "memory decode back on: the next fault maps the BAR again",
+    "replace-vma": "munmap and mmap another [[vmm_mapping]] at the same HVA under the memslot",
+}
+"""The ``kind`` values of ``[[event]]`` (memattr.analysis.replay.ScriptEvent kinds)."""
+
+PGPROTS: dict[str, str] = {
+    "writecombine": "pgprot_writecombine: MT_NORMAL_NC (what TTM uses for WC buffers)",
+    "device": "pgprot_device: MT_DEVICE_nGnRE",
+    "noncached": "pgprot_noncached: MT_DEVICE_nGnRnE",
+    "cached": "the default cacheable pgprot: MT_NORMAL",
+}
+"""The ``pgprot`` values of a ``source = "pfnmap"`` mapping."""
+
+POLICY_PROTS = ("DEVICE", "NORMAL_NC", "DEVICE|NORMAL_NC")
+"""The ``prot`` values of ``[[policy]]``: the kvm_pgtable_prot memory-type bits asked for."""
+
+PAGE_SIZES = (4096, 16384, 65536)
+"""The host kernel's PAGE_SIZE choices (``[host] page_size``)."""
 
 DEFAULT_ECAM = 0x40_1000_0000
 """Where the PCIe ECAM window goes when ``[pcie] ecam`` is not given."""
@@ -120,11 +182,21 @@ def parse_size(value: object) -> int:
     return _parse_size(value)
 
 
+def _policy_module() -> Any:
+    """:mod:`memattr.linux.policy`, imported after :mod:`memattr.linux.kvm`: imported first from a
+    fresh interpreter it fails (policy imports kvm.features, whose package imports kvm.mmu, which
+    imports policy before it is initialised)."""
+    from ..linux import (
+        kvm,  # noqa: F401  (breaks the cycle; see the docstring)
+        policy,
+    )
+
+    return policy
+
+
 def policy_names() -> tuple[str, ...]:
     """The policy names a scenario may use: every policy in the Linux model's registry."""
-    from ..linux.policy import policies
-
-    return tuple(policies())
+    return tuple(_policy_module().policies())
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -140,6 +212,8 @@ class Cpu:
     :param name: the :mod:`memattr.arch.cpu` preset the features come from ('all' by default).
     :param pa_max: its PAMax (ID_AA64MMFR0_EL1.PARange): every host PA and guest IPA lies below
         ``2**pa_max``.
+    :param atomics_uncached: the system supports exclusives and atomics to memory that is not
+        Write-Back (IMPLEMENTATION DEFINED); without it they take xFSC 0x35.
     """
 
     fwb: tuple[bool, ...] = (True,)
@@ -149,6 +223,70 @@ class Cpu:
     hcr_cd: bool = False
     name: str = "all"
     pa_max: int = 52
+    atomics_uncached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HostSpec:
+    """The host kernel (``[host]``): the :class:`~memattr.linux.kvm.features.HostFeatures`
+    fields that are not CPU features.
+
+    :param bits: BITS_PER_LONG.  :param page_size: PAGE_SIZE.
+    :param apei: the firmware-first RAS handler claims synchronous external aborts.
+    :param ras: FEAT_RAS (SErrors classified by their AET).
+    :param pkvm: protected KVM (``kvm-arm.mode=protected``).
+    :param ipa_limit: ``get_kvm_ipa_limit()`` in bits (KVM_CAP_ARM_VM_IPA_SIZE).
+    :param lpa2: KVM uses LPA2 stage-2 tables.
+    """
+
+    bits: int = 64
+    page_size: int = 4096
+    apei: bool = False
+    ras: bool = True
+    pkvm: bool = False
+    ipa_limit: int = 48
+    lpa2: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VmSpec:
+    """The VM the VMM creates (``[vm]``): :class:`~memattr.linux.kvm.features.VmConfig`.
+
+    :param ipa_bits: KVM_VM_TYPE_ARM_IPA_SIZE.  :param nisv_to_user: KVM_CAP_ARM_NISV_TO_USER
+        enabled.  :param mte: KVM_CAP_ARM_MTE enabled.
+    """
+
+    ipa_bits: int = 40
+    nisv_to_user: bool = False
+    mte: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """A what-if policy of this scenario (``[[policy]]``): ``base`` with ``user_mem_abort``
+    asking ``stage2_set_prot_attr`` for ``prot`` on every non-cacheable page
+    (:func:`memattr.linux.policy.with_prot`)."""
+
+    name: str
+    base: str
+    prot: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """An event between two accesses of a guest mapping (``[[event]]``).
+
+    :param mapping: the ``[[guest_mapping]]``.  :param before: the index, among that mapping's
+        ``[[access]]``, of the access it comes before.  :param kind: an :data:`EVENT_KINDS` key.
+    :param source: for 'replace-vma': the ``[[vmm_mapping]]`` mmapped in its place.
+    """
+
+    mapping: str
+    before: int
+    kind: str
+    source: str | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +352,10 @@ class VmmMappingSpec:
 
     :param allow_any_uncached: what-if: force VM_ALLOW_ANY_UNCACHED on (True) or off (False) in
         the VMA the kernel path built; None keeps the kernel's choice.
+    :param thp: anonymous RAM backed by transparent huge pages.
+    :param pgprot: a driver PFNMAP's pgprot (:data:`PGPROTS`).
+    :param mixedmap: a driver PFNMAP with VM_MIXEDMAP instead of VM_PFNMAP.
+    :param driver_allow_any_uncached: the PFNMAP's driver itself sets VM_ALLOW_ANY_UNCACHED.
     """
 
     name: str
@@ -229,6 +371,10 @@ class VmmMappingSpec:
     page_size: int = 2 << 20
     ipa: int | None = None
     allow_any_uncached: bool | None = None
+    thp: bool = False
+    pgprot: str = "writecombine"
+    mixedmap: bool = False
+    driver_allow_any_uncached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +427,7 @@ class AccessSpec:
     offset: int = 0
     instr: str = "ldr"
     line: int = 0
+    bus_error: bool = False
 
     @property
     def aligned(self) -> bool:
@@ -307,6 +454,56 @@ class Scenario:
     accesses: tuple[AccessSpec, ...]
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False, compare=False)
     display: str = field(default="", repr=False, compare=False)
+    host: HostSpec = field(default_factory=HostSpec)
+    vm: VmSpec = field(default_factory=VmSpec)
+    custom_policies: tuple[PolicySpec, ...] = ()
+    events: tuple[EventSpec, ...] = ()
+
+    def policy(self, name: str) -> Policy:
+        """The policy ``name`` as this scenario means it: one of its ``[[policy]]`` what-ifs, or
+        a policy (or release) of the Linux model's registry.  Nothing is registered globally, so
+        no load changes what another scenario sees."""
+        pol = _policy_module()
+        for p in self.custom_policies:
+            if p.name == name:
+                return pol.with_prot(self.policy(p.base), _prot(p.prot), name=p.name)
+        result: Policy = pol.get_policy(name)
+        return result
+
+    def host_features(self) -> dict[str, Any]:
+        """The :class:`~memattr.linux.kvm.features.HostFeatures` fields ``[cpu]`` and ``[host]``
+        give besides fwb, dic, mte, xs and bits (``replay(host=...)``)."""
+        h = self.host
+        return {"page_size": h.page_size, "apei": h.apei, "ras": h.ras, "pkvm": h.pkvm,
+                "ipa_limit": h.ipa_limit, "lpa2": h.lpa2,
+                "atomics_uncached": self.cpu.atomics_uncached}
+
+    def vm_config(self) -> VmConfig:
+        """``[vm]`` as the Linux model's :class:`~memattr.linux.kvm.features.VmConfig`."""
+        from ..linux.kvm.features import VmConfig
+
+        return VmConfig(mte=self.vm.mte, nisv_to_user=self.vm.nisv_to_user,
+                        ipa_bits=self.vm.ipa_bits)
+
+    def bus_errors(self) -> frozenset[tuple[str, int]]:
+        """(guest mapping, access index among its accesses) of every ``bus_error = true``."""
+        out: set[tuple[str, int]] = set()
+        seen: dict[str, int] = {}
+        for a in self.accesses:
+            k = seen.get(a.mapping, 0)
+            seen[a.mapping] = k + 1
+            if a.bus_error:
+                out.add((a.mapping, k))
+        return frozenset(out)
+
+    def script(self) -> tuple[ScriptEvent, ...]:
+        """The ``[[event]]`` entries as the replay's :class:`~memattr.analysis.replay.ScriptEvent`."""
+        from .replay import ScriptEvent
+
+        return tuple(ScriptEvent(e.mapping, e.before, e.kind,
+                                 source_kind(self.vmm_mapping(e.source).source).build(
+                                     self.vmm_mapping(e.source)) if e.source else None)
+                     for e in self.events)
 
     def where(self, *path: str | int) -> str:
         """'file:line' of a key path, for messages raised after loading (the name escaped)."""
@@ -357,6 +554,10 @@ _MAPPING_KEYS: dict[str, t.Field] = {f.key: f for f in (
             doc="the huge page size"),
     t.Field("ipa", t.Number(expected="the guest physical address KVM maps GICV at"), None,
             doc="KVM_VGIC_V2_ADDR_TYPE_CPU"),
+    t.Field("thp", t.Bool(), False, doc="transparent huge pages back it (VM_HUGEPAGE)"),
+    t.Field("pgprot", t.Enum(tuple(PGPROTS), "a pgprot"), "writecombine",
+            doc="the pgprot the driver maps with"),
+    t.Field("mixedmap", t.Bool(), False, doc="VM_MIXEDMAP instead of VM_PFNMAP"),
 )}
 
 
@@ -423,7 +624,14 @@ def _anon(m: VmmMappingSpec) -> MappingSource:
     from ..linux.mmap import AnonymousRam
 
     assert m.size is not None
-    return AnonymousRam(m.size, m.phys)
+    return AnonymousRam(m.size, m.phys, m.thp)
+
+
+def _pfnmap(m: VmmMappingSpec) -> MappingSource:
+    from ..linux.mmap import DriverPfnmap
+
+    assert m.phys is not None and m.size is not None
+    return DriverPfnmap(m.phys, m.size, m.pgprot, m.driver_allow_any_uncached, m.mixedmap)
 
 
 def _hugetlb(m: VmmMappingSpec) -> MappingSource:
@@ -458,11 +666,15 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (
                (_mkey("phys", required=True), _mkey("size", required=True), _mkey("o_sync")),
                _dev_mem),
     SourceKind("anon", "anonymous RAM (MAP_PRIVATE|MAP_ANONYMOUS)", None,
-               (_mkey("size", required=True), _mkey("phys")), _anon),
+               (_mkey("size", required=True), _mkey("phys"), _mkey("thp")), _anon),
     SourceKind("hugetlb", "hugetlbfs RAM (hugetlbfs_file_mmap)", None,
                (_mkey("size", required=True), _mkey("page_size"), _mkey("phys")), _hugetlb),
     SourceKind("gicv", "the GICv2 virtual CPU interface, mapped by KVM itself "
                "(kvm_phys_addr_ioremap)", "gicv2", (_mkey("ipa", required=True),), _gicv),
+    SourceKind("pfnmap", "a driver's PFN map with its own pgprot: a DRM/TTM GEM object, a "
+               "dma-buf, a virtio-gpu blob (remap_pfn_range / vmf_insert_pfn)", None,
+               (_mkey("phys", required=True), _mkey("size", required=True), _mkey("pgprot"),
+                _mkey("mixedmap")), _pfnmap),
 )
 """Every mapping source, in the order messages and docs list them."""
 
@@ -566,10 +778,47 @@ _CPU = t.Table((
     t.Field("mte", t.Bool(), None),
     t.Field("xs", t.Bool(), None),
     t.Field("hcr_cd", t.Bool(), False),
+    t.Field("atomics_uncached", t.Bool(), False,
+            doc="exclusives and atomics work on memory that is not Write-Back"),
 ))
+
+
+def _page_size_problem(v: int) -> str | None:
+    return None if v in PAGE_SIZES else f"{show_int(v)} is not a PAGE_SIZE arm64 offers"
+
 
 _HOST = t.Table((
     t.Field("bits", t.Check(t.Int(), _width_problem, "the kernel word size, 64 or 32"), 64),
+    t.Field("page_size", t.Check(t.Number(), _page_size_problem, "4096, 16384 or 65536 (4K, "
+                                 "16K, 64K)"), 4096, doc="the host kernel's PAGE_SIZE"),
+    t.Field("apei", t.Bool(), False, doc="APEI GHES claims synchronous external aborts"),
+    t.Field("ras", t.Bool(), True, doc="FEAT_RAS"),
+    t.Field("pkvm", t.Bool(), False, doc="protected KVM (kvm-arm.mode=protected)"),
+    t.Field("ipa_limit", t.Int(32, 52, "an IPA size 32..52 bits"), None,
+            doc="get_kvm_ipa_limit(): the largest VM IPA size"),
+    t.Field("lpa2", t.Bool(), False, doc="KVM's stage-2 tables use LPA2 (FEAT_LPA2)"),
+))
+
+_VM = t.Table((
+    t.Field("ipa_bits", t.Int(32, 48, "an IPA size 32..48 bits"), 40,
+            doc="KVM_VM_TYPE_ARM_IPA_SIZE"),
+    t.Field("nisv_to_user", t.Bool(), False, doc="KVM_CAP_ARM_NISV_TO_USER enabled"),
+    t.Field("mte", t.Bool(), False, doc="KVM_CAP_ARM_MTE enabled"),
+))
+
+def _policy_name_problem(v: str) -> str | None:
+    """A policy name is a column heading: ASCII letters, digits and ``. _ + | -`` only."""
+    import re
+
+    return None if re.fullmatch(r"[A-Za-z0-9._+|-]+", v) else f"{show(v)} is not a policy name"
+
+
+_POLICY = t.Table((
+    t.Field("name", t.Check(t.Str(64), _policy_name_problem, "a name of ASCII letters, digits "
+                            "and . _ + | - such as '6.9+DEVICE|NORMAL_NC'"), required=True),
+    t.Field("base", t.Str(64, "a policy name or a release such as 6.12"), required=True),
+    t.Field("prot", t.Enum(POLICY_PROTS, "a kvm_pgtable_prot memory type", fold_case=True),
+            required=True),
 ))
 
 _PCIE = t.Table((
@@ -642,6 +891,16 @@ _ACCESS = t.Table((
     t.Field("size", t.Check(t.Int(), _access_size, "1, 2, 4, 8, 16, 32 or 64 bytes"), 8),
     t.Field("offset", t.Number(expected="a byte offset into the guest mapping"), 0),
     t.Field("instr", t.Enum(tuple(INSTR_CLASSES), "an instruction class"), "ldr"),
+    t.Field("bus_error", t.Bool(), False, doc="the target answers this access with an error"),
+))
+
+_EVENT = t.Table((
+    t.Field("mapping", t.Str(expected="the name of a [[guest_mapping]]"), required=True),
+    t.Field("before", t.Int(0, 4095, "an access index 0..4095"), required=True,
+            doc="the index, among that guest mapping's [[access]], of the access it precedes"),
+    t.Field("kind", t.Enum(tuple(EVENT_KINDS), "an event kind"), required=True),
+    t.Field("source", t.Str(expected="the name of a [[vmm_mapping]]"), None,
+            doc="replace-vma: the mapping mmapped in the old one's place"),
 ))
 
 SCHEMA = t.Table((
@@ -653,6 +912,7 @@ SCHEMA = t.Table((
             expected="a non-empty array of policy names"),
     t.Field("cpu", _CPU, {}),
     t.Field("host", _HOST, {}),
+    t.Field("vm", _VM, {}),
     t.Field("pcie", _PCIE, {}),
     t.Field("ram", t.ArrayOf(_RAM)),
     t.Field("device", t.ArrayOf(_DEVICE)),
@@ -661,8 +921,17 @@ SCHEMA = t.Table((
     t.Field("guest", _GUEST, {}),
     t.Field("guest_mapping", t.ArrayOf(_GUEST_MAPPING)),
     t.Field("access", t.ArrayOf(_ACCESS)),
+    t.Field("event", t.ArrayOf(_EVENT)),
 ), at_most_one=(("policy", "policies"),))
 """The scenario file's schema, read by :func:`memattr.inputs.toml.read`."""
+
+CUSTOM_POLICY = t.Field("policy", t.ArrayOf(_POLICY, max_length=64),
+                        doc="[[policy]]: what-if policies of this scenario")
+"""``[[policy]]``: a file whose ``policy`` is an array of tables defines what-if policies (and
+names the policies to compare with ``policies``, by default each one and its base)."""
+
+_SCHEMA_CUSTOM = replace(SCHEMA, fields=tuple(CUSTOM_POLICY if f.key == "policy" else f
+                                              for f in SCHEMA.fields))
 
 
 # --- from records to values, with the checks across tables ----------------------------------------
@@ -684,25 +953,82 @@ class _Space:
                             ConfigError)
 
 
-def _policies(rec: t.Record) -> tuple[str, ...]:
-    from ..linux.policy import get_policy
+def _prot(name: str) -> Any:
+    """A :data:`POLICY_PROTS` value as KVM_PGTABLE_PROT bits."""
+    from ..linux.kvm.pgtable import KVM_PGTABLE_PROT
 
-    if rec["policy"] is not None:
-        names: tuple[str, ...] = (rec["policy"],)
-        key = "policy"
-    elif rec["policies"] is not None:
+    out = KVM_PGTABLE_PROT(0)
+    for part in name.split("|"):
+        out |= KVM_PGTABLE_PROT[part.strip()]
+    return out
+
+
+def _unknown_policy(name: str) -> str:
+    """Why ``name`` names no policy: a release older than the model, or no such name."""
+    from ..linux.version import OLDEST_MODELLED, KernelVersion
+
+    try:
+        release = KernelVersion.parse(name)
+    except (ConfigError, ValueError):
+        return f"unknown policy {show(name)}"
+    if release < OLDEST_MODELLED:
+        return (f"kernel {show(name)} is older than the oldest release modelled "
+                f"(v{OLDEST_MODELLED})")
+    return f"unknown policy {show(name)}"
+
+
+def _custom_policies(recs: tuple[t.Record, ...]) -> tuple[PolicySpec, ...]:
+    """The file's ``[[policy]]`` what-ifs: new names over a known (or earlier) base."""
+    get_policy = _policy_module().get_policy
+
+    out: list[PolicySpec] = []
+    for r in recs:
+        name, base = r["name"], r["base"].strip()
+        taken = any(p.name == name for p in out)
+        if not taken:
+            try:
+                get_policy(name)
+                taken = True
+            except ConfigError:
+                pass
+        if taken:
+            raise r.error("name", f"{show(name)} already names a policy",
+                          "a new name, e.g. '6.9+DEVICE|NORMAL_NC'")
+        if not any(p.name == base for p in out):
+            try:
+                get_policy(base)
+            except ConfigError:
+                raise r.error("base", _unknown_policy(base), "a policy defined above, one of "
+                              f"{', '.join(policy_names())}, or a release such as 6.12") \
+                    from None
+        out.append(PolicySpec(name, base, r["prot"], r.line))
+    return tuple(out)
+
+
+def _policies(rec: t.Record, custom: tuple[PolicySpec, ...]) -> tuple[str, ...]:
+    get_policy = _policy_module().get_policy
+
+    mine = [p.name for p in custom]
+    if rec["policies"] is not None:
         names, key = rec["policies"], "policies"
+    elif custom:
+        names, key = tuple(n for p in custom for n in (p.base, p.name)), "policy"
+    elif rec["policy"] is not None:
+        names, key = (rec["policy"],), "policy"
     else:
         raise rec.error("policies", "missing required key", "a policy name, or a list of them, "
                         f"e.g. policies = [\"6.8\", \"6.9\"]; known: {', '.join(policy_names())}",
                         ParseError)
     for i, name in enumerate(names):
+        if name in mine:
+            continue
         try:
             get_policy(name)
         except ConfigError:
             at: KeyPath = (key,) if key == "policy" else (key, i)
-            raise rec.error(at, f"unknown policy {show(name)}", f"one of "
-                            f"{', '.join(policy_names())}, or a release such as 6.12") from None
+            known = ", ".join([*policy_names(), *mine])
+            raise rec.error(at, _unknown_policy(name), f"one of {known}, or a release such as "
+                            "6.12 (back to 5.5)") from None
     return tuple(dict.fromkeys(names))
 
 
@@ -733,7 +1059,40 @@ def _cpu(rec: t.Record) -> Cpu:
         mte=rec["mte"] if rec["mte"] is not None else False,
         xs=rec["xs"] if rec["xs"] is not None else arch.xs,
         hcr_cd=rec["hcr_cd"], name=arch.name, pa_max=arch.pa_max,
+        atomics_uncached=rec["atomics_uncached"],
     )
+
+
+def _host(rec: t.Record, cpu: Cpu) -> HostSpec:
+    """``[host]``; LPA2 needs the CPU's FEAT_LPA2, the IPA limit is at most what the CPU offers
+    (``get_kvm_ipa_limit``: PARange, 48 bits unless LPA2)."""
+    from ..arch.cpu import get_cpu
+
+    arch = get_cpu(cpu.name)
+    if rec["lpa2"] and not arch.lpa2:
+        raise rec.error("lpa2", f"cpu {show(cpu.name)} does not implement FEAT_LPA2",
+                        "lpa2 = false, or a cpu that has it")
+    most = min(cpu.pa_max, 52 if rec["lpa2"] else 48)
+    limit = rec["ipa_limit"] if rec["ipa_limit"] is not None else most
+    if limit > most:
+        raise rec.error("ipa_limit", f"{limit} bits is more than KVM offers on cpu "
+                        f"{show(cpu.name)} (PARange {cpu.pa_max} bits"
+                        + ("" if rec["lpa2"] else ", 48 without LPA2") + ")",
+                        f"at most {most}")
+    return HostSpec(bits=rec["bits"], page_size=rec["page_size"], apei=rec["apei"],
+                    ras=rec["ras"], pkvm=rec["pkvm"], ipa_limit=limit, lpa2=rec["lpa2"])
+
+
+def _vm(rec: t.Record, host: HostSpec, cpu: Cpu) -> VmSpec:
+    """``[vm]``; KVM_CREATE_VM refuses an IPA size beyond the host's limit (-EINVAL), and MTE
+    for a VM on a host without it."""
+    if rec["ipa_bits"] > host.ipa_limit:
+        raise rec.error("ipa_bits", f"{rec['ipa_bits']} bits is beyond the host's IPA limit of "
+                        f"{host.ipa_limit} bits (KVM_CAP_ARM_VM_IPA_SIZE): KVM_CREATE_VM fails "
+                        "with -EINVAL", f"at most {host.ipa_limit}, or a larger [host] ipa_limit")
+    if rec["mte"] and not cpu.mte:
+        raise rec.error("mte", "KVM_CAP_ARM_MTE needs MTE on the host", "[cpu] mte = true")
+    return VmSpec(ipa_bits=rec["ipa_bits"], nisv_to_user=rec["nisv_to_user"], mte=rec["mte"])
 
 
 def _pcie(rec: t.Record, space: _Space) -> PcieSpec:
@@ -816,7 +1175,7 @@ def _region(m: t.Record, src: SourceKind, dev: DeviceSpec | None) -> tuple[str, 
         what = "BAR" if vf is None else "VF BAR"
         for b in bars:
             if b.index == m["bar"]:
-                return f"{what}{b.index} of {show(dev.name)}", b.size
+                return f"{what}{b.index} of {show(dev.name)}", _mmap_size(m, src, b, what)
         raise m.error("bar", f"device {show(dev.name)} has no {what}{m['bar']} (have "
                              f"{[b.index for b in bars]})", "the index of one of its BARs")
     if dev.kind == "nvgrace-gpu":
@@ -825,6 +1184,23 @@ def _region(m: t.Record, src: SourceKind, dev: DeviceSpec | None) -> tuple[str, 
     if dev.kind == "platform":
         return f"region of {show(dev.name)}", dev.size
     return None  # gicv2: KVM maps the frame itself
+
+
+def _mmap_size(m: t.Record, src: SourceKind, b: BarSpec, what: str) -> int:
+    """The bytes an mmap of BAR ``b`` may cover: the BAR, or for vfio-pci a whole page when the
+    BAR is smaller than a page and starts one (drivers/vfio/pci/vfio_pci_core.c
+    ``vfio_pci_probe_mmaps``, Linux commit 05f0c03fbac1, v4.8: the rest of the page is reserved
+    for it); a vfio-pci sub-page BAR that does not start a page cannot be mmapped (-EINVAL)."""
+    from ..platform.physmap import PAGE_SIZE
+
+    if src.name != "vfio-pci" or b.size >= PAGE_SIZE:
+        return b.size
+    if b.base % PAGE_SIZE:
+        raise m.error("bar", f"{what}{b.index} is {show_int(b.size)} bytes at {show_int(b.base)}: "
+                             "a sub-page BAR that does not start a page, which vfio-pci does not "
+                             "let a VMM mmap (vfio_pci_probe_mmaps; mmap -EINVAL)",
+                      "a BAR of a page or more, or one that starts a page")
+    return PAGE_SIZE
 
 
 def _vmm_mappings(recs: tuple[t.Record, ...], devices: tuple[DeviceSpec, ...],
@@ -868,11 +1244,15 @@ def _vmm_mappings(recs: tuple[t.Record, ...], devices: tuple[DeviceSpec, ...],
             if m.get("phys") is not None:
                 space.check(m, "phys", m["phys"], size)
             sizes[name] = size
+        pfnmap = src.name == "pfnmap"  # the driver's own VM_ALLOW_ANY_UNCACHED, not a what-if
         out.append(VmmMappingSpec(
             name=name, source=src.name, line=m.line, device=dev.name if dev else "",
             bar=m.get("bar", 0), vf=m.get("vf"), offset=offset, size=size, phys=m.get("phys"),
             o_sync=m.get("o_sync", False), page_size=m.get("page_size", 2 << 20),
-            ipa=m.get("ipa"), allow_any_uncached=m["allow_any_uncached"]))
+            ipa=m.get("ipa"), allow_any_uncached=None if pfnmap else m["allow_any_uncached"],
+            thp=m.get("thp", False), pgprot=m.get("pgprot", "writecombine"),
+            mixedmap=m.get("mixedmap", False),
+            driver_allow_any_uncached=bool(m["allow_any_uncached"]) if pfnmap else False))
     return tuple(out), sizes
 
 
@@ -957,13 +1337,24 @@ def _accesses(recs: tuple[t.Record, ...],
               gmaps: tuple[GuestMappingSpec, ...]) -> tuple[AccessSpec, ...]:
     out: list[AccessSpec] = []
     sizes = {g.name: g.size for g in gmaps}
+    ipas = {g.name: g.ipa for g in gmaps}
     for a in recs:
         mapping = a["mapping"]
         if mapping not in sizes:
             raise a.error("mapping", f"no [[guest_mapping]] named {show(mapping)} (have "
                                      f"{', '.join(show(n) for n in sorted(sizes)) or 'none'})")
         spec = AccessSpec(mapping=mapping, op=a["op"], size=a["size"], offset=a["offset"],
-                          instr=a["instr"], line=a.line)
+                          instr=a["instr"], line=a.line, bus_error=a["bus_error"])
+        if spec.op == "exec" and a.has("instr") and spec.instr != "ldr":
+            raise a.error("instr", f"an instruction fetch is not made by {show(spec.instr)}",
+                          "no instr with op = \"exec\", or op = \"read\" or \"write\"")
+        if spec.instr == "dc-zva" and spec.op != "write":
+            raise a.error("op", f"DC ZVA writes its block, so it is not op = {show(spec.op)}",
+                          "op = \"write\" with instr = \"dc-zva\"")
+        if spec.instr == "dc-civac" and (ipas[mapping] + spec.offset) % spec.size:
+            raise a.error("offset", f"DC CIVAC works on a whole cache line, so it is never "
+                          f"unaligned, but IPA {show_int(ipas[mapping] + spec.offset)} is not a "
+                          f"multiple of size {spec.size}", "an aligned offset")
         if spec.offset + spec.size > sizes[mapping]:
             raise a.error("offset", f"offset {show_int(spec.offset)} + size {spec.size} is "
                                     f"beyond guest mapping {show(mapping)} "
@@ -973,10 +1364,75 @@ def _accesses(recs: tuple[t.Record, ...],
     return tuple(out)
 
 
+def _memslot_over(ipa: int, slots: tuple[MemslotSpec, ...],
+                  sizes: dict[str, int | None]) -> MemslotSpec | None:
+    """The memslot whose IPA range holds ``ipa`` (as the replay finds it)."""
+    for s in slots:
+        total = sizes.get(s.mapping)
+        size = s.size if s.size is not None else (total - s.offset if total is not None else 0)
+        if s.ipa <= ipa < s.ipa + size:
+            return s
+    return None
+
+
+# the sources whose BARs vfio-pci revokes (vfio_pci_zap_bars) on a memory disable or a reset
+_REVOKED_BY_VFIO_PCI = ("vfio-pci",)
+
+
+def _events(recs: tuple[t.Record, ...], gmaps: tuple[GuestMappingSpec, ...],
+            accesses: tuple[AccessSpec, ...], mappings: tuple[VmmMappingSpec, ...],
+            slots: tuple[MemslotSpec, ...], sizes: dict[str, int | None]) -> tuple[EventSpec, ...]:
+    out: list[EventSpec] = []
+    by_gm = {g.name: g for g in gmaps}
+    by_vmm = {m.name: m for m in mappings}
+    for e in recs:
+        mapping, kind, source = e["mapping"], e["kind"], e["source"]
+        if mapping not in by_gm:
+            raise e.error("mapping", f"no [[guest_mapping]] named {show(mapping)} (have "
+                                     f"{', '.join(show(n) for n in by_gm) or 'none'})")
+        count = sum(1 for a in accesses if a.mapping == mapping)
+        if e["before"] >= count:
+            raise e.error("before", f"guest mapping {show(mapping)} has {count} [[access]], so "
+                                    f"none has index {e['before']}",
+                          f"an index below {count}" if count else "an [[access]] after the event")
+        slot = _memslot_over(by_gm[mapping].ipa, slots, sizes)
+        if slot is None:
+            raise e.error("mapping", f"guest mapping {show(mapping)} is in no [[memslot]], so "
+                                     "there is no VMA to revoke or replace",
+                          "a guest mapping backed by a memslot")
+        backing = by_vmm[slot.mapping]
+        if kind == "replace-vma":
+            if source is None:
+                raise e.error(None, "replace-vma needs source", "source = the [[vmm_mapping]] "
+                                    "mmapped in the old one's place", ParseError)
+            if source not in by_vmm:
+                raise e.error("source", f"no [[vmm_mapping]] named {show(source)} (have "
+                                        f"{', '.join(show(n) for n in by_vmm)})")
+            if by_vmm[source].source == "gicv":
+                raise e.error("source", f"{show(source)} is the GICV frame, which has no VMA",
+                              "a [[vmm_mapping]] with a VMA")
+        else:
+            if source is not None:
+                raise e.error("source", f"only replace-vma takes a source, not {kind}",
+                              "no source", ParseError)
+            if backing.source not in _REVOKED_BY_VFIO_PCI:
+                raise e.error("kind", f"{kind} is vfio-pci's (vfio_pci_zap_bars), but guest "
+                                      f"mapping {show(mapping)} is backed by "
+                                      f"{show(backing.name)} (source {backing.source})",
+                              "a guest mapping over a vfio-pci [[vmm_mapping]], or replace-vma")
+        out.append(EventSpec(mapping, e["before"], kind, source, e.line))
+    return tuple(out)
+
+
 def _scenario(doc: t.Document) -> Scenario:
-    top = t.read(doc, SCHEMA)
-    policies = _policies(top)
+    custom_form = isinstance(doc.data.get("policy"), list) and bool(doc.data["policy"]) and \
+        all(isinstance(p, dict) for p in doc.data["policy"])
+    top = t.read(doc, _SCHEMA_CUSTOM if custom_form else SCHEMA)
+    custom = _custom_policies(top["policy"]) if custom_form else ()
+    policies = _policies(top, custom)
     cpu = _cpu(top["cpu"])
+    host = _host(top["host"], cpu)
+    vm = _vm(top["vm"], host, cpu)
     space = _Space(cpu)
     pcie = _pcie(top["pcie"], space)
     ram = _ram(top["ram"], space)
@@ -986,12 +1442,13 @@ def _scenario(doc: t.Document) -> Scenario:
     guest = GuestSpec(mmu=top["guest"]["mmu"], mair_el1=top["guest"]["mair_el1"])
     gmaps = _guest_mappings(top["guest_mapping"], guest, vmm, slots, space)
     accesses = _accesses(top["access"], gmaps)
+    events = _events(top["event"], gmaps, accesses, vmm, slots, sizes)
     name = top["name"] if top["name"] is not None else Path(doc.path).stem
     return Scenario(
         path=doc.path, name=name, description=top["description"], policies=policies, cpu=cpu,
-        bits=top["host"]["bits"], pcie=pcie, ram=ram, devices=devices, vmm_mappings=vmm,
+        bits=host.bits, pcie=pcie, ram=ram, devices=devices, vmm_mappings=vmm,
         memslots=slots, guest=guest, guest_mappings=gmaps, accesses=accesses, lines=doc.lines,
-        display=doc.name,
+        display=doc.name, host=host, vm=vm, custom_policies=custom, events=events,
     )
 
 

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 # Commands whose FILE argument is not read through memattr.inputs yet: the name, the bounds and
 # the shape of the text are checked here first (a FIFO, /dev/zero, a 500-deep nesting or a
 # 20,000-part key never reaches them).  Remove a command when it reads with memattr.inputs.toml.
-_PRECHECK = {"walk": ("file", "FILE.toml", "walk file")}
+_PRECHECK: dict[str, tuple[str, str, str]] = {}
 
 
 def _precheck(args: argparse.Namespace) -> None:

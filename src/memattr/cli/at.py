@@ -45,14 +45,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the walk file, execute each AT, print PAR_EL1."""
+    from ..analysis.walkfile import example_path, load
     from ..errors import ConfigError
     from ..mmu.at import at
-    from .walk import example_path, load
 
     path = example_path() if args.example else args.file
     if path is None:
         raise ConfigError("at: give FILE.toml or --example")
-    built = load(path, cpu=args.cpu)
+    built = load(path, cpu=args.cpu, arg="FILE.toml")
     va = parse_int(args.va, "--va", bits=64)
     results = [at(built.mem, built.regime, op, va, from_el=int(args.from_el))
                for op in (args.op or ["S12E1R"])]

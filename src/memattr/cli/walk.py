@@ -8,7 +8,8 @@ A walk file takes one of two forms.
 
     cpu = "all"               # optional: the PE (a preset name; default every feature, PAMax 52)
 
-    [stage1]                  # omit, or enabled = false, for SCTLR_EL1.M = 0
+    [stage1]                  # omit for SCTLR_EL1.M = 0 (unless there are [[s1]] mappings)
+    enabled = true            # false: SCTLR_EL1.M = 0
     granule = "4k"            # TG0/TG1: 4k, 16k or 64k
     va_bits = 48              # T0SZ = T1SZ = 64 - va_bits
     ips_bits = 40             # TCR_EL1.IPS
@@ -30,25 +31,27 @@ A walk file takes one of two forms.
     fwb = false               # sets/clears HCR_EL2.FWB
     ptw = false               # sets/clears HCR_EL2.PTW
     xnx = true                # FEAT_XNX (default: the CPU's): descriptor bits[54:53] are XN[1:0]
-    table_base = 0x...        # where stage-2 tables go in PA (default above every [[s2]] PA)
+    table_base = 0x...        # where stage-2 tables go in PA (default: the first 2 MiB
+                              #   boundary above 0x8000_0000 and every [[s2]] PA)
 
     [[s2]]                    # one stage-2 mapping: IPA -> PA
     ipa = 0x4000_0000
     size = "1G"
     pa = 0x1_0000_0000
-    memattr = 0xf             # or type = "NORMAL" | "NORMAL_NC" | "DEVICE_nGnRE" (Linux's,
-                              #   with or without FWB as [stage2].fwb says)
+    memattr = 0xf             # or type = "NORMAL" | "NORMAL_NC" | "DEVICE_nGnRE" | "AS_S1"
+                              #   (Linux's MT_S2_*, MT_S2_FWB_* when [stage2].fwb says)
     s2ap = "rw"               # "r", "w", "rw" or "none"
     xn = false                # or XN[1:0] as 0..3
     sh = "ISH"                # NSH, OSH, ISH
     af = true
     contiguous = false
     max_leaf = "2M"           # largest block to use (default: the largest alignment allows)
+    fnxs = false              # FEAT_XS: the descriptor's FnXS bit
 
     [[s1]]                    # one stage-1 mapping: VA -> IPA
     va = 0x40_0000
     size = "2M"
-    ipa = 0x4100_0000
+    ipa = 0x4100_0000         # or oa = ... (the output address, a PA without stage 2)
     attr_index = 0            # or mt = "MT_NORMAL" | "MT_NORMAL_NC" | "MT_DEVICE_nGnRE" ...
     ap = "rw"                 # "rw" (EL1, the default), "rw-el0", "ro", "ro-el0", or 0..3
     pxn = false
@@ -88,9 +91,13 @@ Both forms take accesses::
     [[access]]                # walked when --va is not given
     va = 0x40_1234
     access = "read"           # read, write or exec
-    size = 8
-    el = 1
+    size = 8                  # 1, 2, 4, 8, 16, 32 or 64
+    el = 1                    # 0 or 1
 
+The file is read with memattr's TOML reader (a regular file of at most 16 MiB; the schema is
+declared in ``memattr.analysis.walkfile``).  A file gives one form or the other, not both.
+memattr lays out at most 256 MiB of tables per stage (128 GiB in 4 KiB pages, far more in
+blocks), and ``--dump`` reads at most 2 Mi descriptors of them.
 Errors name ``file:line: key``; the CLI prints that one line and exits 2.  The example
 ``src/memattr/data/walk_example.toml`` is installed with the package (``memattr walk
 --example`` prints its path).
@@ -104,18 +111,12 @@ from typing import TYPE_CHECKING, Any
 from ._common import add_fail_on, emit_json, fail_status, parse_int
 
 if TYPE_CHECKING:
-    from ..arch.cpu import Cpu
-    from ..mmu.physmem import PhysMem
-    from ..mmu.regime import Regime
+    from ..analysis.walkfile import Built
     from ..mmu.walk import WalkResult
 
-__all__ = ["register", "run", "load", "Built", "example_path", "RAW_REGISTERS"]
+__all__ = ["register", "run"]
 
-_ACCESSES = ("read", "write", "exec")
-
-RAW_REGISTERS = ("TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "SCTLR_EL1", "HCR_EL2",
-                 "VTCR_EL2", "VTTBR_EL2")
-"""The registers a ``[registers]`` table may give."""
+_ACCESSES = ("read", "write", "exec")  # memattr.analysis.walkfile.ACCESS_KINDS (checked by a test)
 
 
 def register(subparsers: Any) -> None:
@@ -174,537 +175,6 @@ def _raw_epilog() -> str:
         return ""
     body = doc[start:end].rstrip()
     return "raw form (what a machine holds; accesses as in the other form):\n\n" + body
-
-
-def example_path() -> str:
-    """The path of the example TOML shipped in memattr/data."""
-    from importlib.resources import files
-
-    return str(files("memattr") / "data" / "walk_example.toml")
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-class _Reader:
-    """Typed access to the parsed TOML, with file:line: key errors."""
-
-    def __init__(self, path: str, text: str) -> None:
-        from ..analysis.tomlpos import key_lines
-
-        self.path = path
-        self.lines = key_lines(text)
-
-    def fail(self, where: tuple[str | int, ...], message: str) -> Exception:
-        from ..analysis.tomlpos import format_path, line_of
-        from ..errors import ParseError
-
-        line = line_of(self.lines, where)
-        loc = f"{self.path}:{line}" if line is not None else self.path
-        return ParseError(f"{loc}: {format_path(where)}: {message}" if where else
-                          f"{loc}: {message}")
-
-    def check_keys(self, table: dict[str, Any], where: tuple[str | int, ...],
-                   allowed: tuple[str, ...]) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.fail(where + (key,), f"unknown key (allowed: {', '.join(allowed)})")
-
-    def table(self, data: dict[str, Any], key: str) -> dict[str, Any] | None:
-        """``data[key]`` when it is a table (None when absent)."""
-        v = data.get(key)
-        if v is not None and not isinstance(v, dict):
-            raise self.fail((key,), "must be a table ([...])")
-        return v
-
-    def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        """``data[key]`` as an array of tables (empty when absent)."""
-        v = data.get(key, [])
-        if not isinstance(v, list):
-            raise self.fail((key,), "must be an array of tables ([[...]])")
-        for i, t in enumerate(v):
-            if not isinstance(t, dict):
-                raise self.fail((key, i), "must be a table")
-        return v
-
-    def num(self, table: dict[str, Any], key: str, where: tuple[str | int, ...],
-            default: int | None = None, *, bits: int = 64) -> int:
-        """An integer or size (``"4k"``, ``"2M"``, ``0x1000``)."""
-        from ..errors import MemattrError
-
-        if key not in table:
-            if default is None:
-                raise self.fail(where + (key,), "required")
-            return default
-        v = table[key]
-        try:
-            return _size(v, bits)
-        except (ValueError, MemattrError) as exc:
-            raise self.fail(where + (key,), str(exc)) from None
-
-    def flag(self, table: dict[str, Any], key: str, where: tuple[str | int, ...],
-             default: bool = False) -> bool:
-        v = table.get(key, default)
-        if not isinstance(v, bool):
-            raise self.fail(where + (key,), f"{v!r}: expected true or false")
-        return v
-
-    def text(self, table: dict[str, Any], key: str, where: tuple[str | int, ...],
-             choices: dict[str, Any], default: Any = None) -> Any:
-        """One of ``choices`` (case-insensitive), or ``default`` when the key is absent."""
-        if key not in table:
-            if default is None:
-                raise self.fail(where + (key,), f"required (one of {', '.join(choices)})")
-            return default
-        v = table[key]
-        if isinstance(v, str):
-            want = v.strip().lower()
-            for c, out in choices.items():
-                if c.lower() == want:
-                    return out
-        raise self.fail(where + (key,), f"{v!r}: expected one of {', '.join(choices)}")
-
-
-_UNITS = {"": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
-          "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40,
-          "tb": 1 << 40, "tib": 1 << 40}
-
-
-def _size(v: object, bits: int = 64) -> int:
-    """An int, or a string: a number (0x.., 0b.., decimal) with an optional K/M/G/T suffix."""
-    import re
-
-    if isinstance(v, bool):
-        raise ValueError(f"{v!r}: expected a number")
-    if isinstance(v, int):
-        return parse_int(v, "value", bits=bits)
-    if isinstance(v, str):
-        m = re.fullmatch(r"\s*(0x[0-9a-f_]+|0b[01_]+|[0-9_]+)\s*([kmgt](?:i?b)?)?\s*", v,
-                         re.IGNORECASE)
-        if m is not None:
-            value = parse_int(m.group(1), "value") * _UNITS[(m.group(2) or "").lower()]
-            return parse_int(value, "value", bits=bits)
-    raise ValueError(f"{v!r}: expected a number or a size such as '4k', '2M', '1G'")
-
-
-_SH = {"NSH": 0b00, "OSH": 0b10, "ISH": 0b11}
-_S2AP = {"none": 0, "r": 1, "w": 2, "rw": 3}
-_AP = {"rw": 0, "rw-el0": 1, "ro": 2, "ro-el0": 3}
-_TOP_KEYS = ("cpu", "stage1", "stage2", "s1", "s2", "access", "registers", "memory", "image")
-
-
-class Built:
-    """What a walk file builds: memory, regime, page tables and the accesses to walk.
-
-    :param s1: the stage-1 PageTable memattr laid out (None in the raw form).
-    :param s2: the stage-2 PageTable (in the raw form: one over the memory at VTTBR_EL2).
-    :param s1_mem: where stage-1 tables are read from (guest IPA space through stage 2).
-    :param raw: the file gave raw registers and memory.
-    """
-
-    def __init__(self, mem: PhysMem, regime: Regime, s1: Any, s2: Any, s1_mem: Any,
-                 accesses: list[Any], *, raw: bool = False) -> None:
-        self.mem = mem
-        self.regime = regime
-        self.s1 = s1
-        self.s2 = s2
-        self.s1_mem = s1_mem
-        self.accesses = accesses
-        self.raw = raw
-
-
-def load(path: str, *, cpu: str | None = None) -> Built:
-    """Read a walk file and build its tables (errors: file:line: key).
-
-    :param cpu: a preset name overriding the file's ``cpu``.
-    """
-    import tomllib
-
-    from ..errors import ConfigError, MemattrError, ParseError
-
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ParseError(f"{path}: cannot read ({exc.strerror})") from None
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ParseError(f"{path}: {' '.join(str(exc).split())}") from None
-    rd = _Reader(path, text)
-    rd.check_keys(data, (), _TOP_KEYS)
-    try:
-        pe = _cpu(rd, data, cpu)
-        if "registers" in data or "memory" in data or "image" in data:
-            built = _build_raw(rd, data, pe, path)
-        else:
-            built = _build(rd, data, pe)
-        built.accesses = _accesses(rd, data)
-        return built
-    except MemattrError as exc:
-        if str(exc).startswith(path):
-            raise
-        raise ConfigError(f"{path}: {exc}") from None
-
-
-def _cpu(rd: _Reader, data: dict[str, Any], override: str | None) -> Cpu:
-    from ..arch.cpu import cpu_names, get_cpu
-    from ..errors import MemattrError
-
-    if override is not None:
-        return get_cpu(override)
-    name = data.get("cpu")
-    if name is None:
-        return get_cpu("all")
-    if not isinstance(name, str):
-        raise rd.fail(("cpu",), f"{name!r}: expected a name ({', '.join(cpu_names())})")
-    try:
-        return get_cpu(name)
-    except MemattrError as exc:
-        raise rd.fail(("cpu",), str(exc)) from None
-
-
-def _accesses(rd: _Reader, data: dict[str, Any]) -> list[Any]:
-    from ..errors import MemattrError
-    from ..mmu.walk import Access, AccessKind
-
-    out = []
-    kinds = {k.value: k for k in AccessKind}
-    for i, a in enumerate(rd.tables(data, "access")):
-        wa = ("access", i)
-        rd.check_keys(a, wa, ("va", "access", "size", "el"))
-        kind = rd.text(a, "access", wa, kinds, AccessKind.READ)
-        try:
-            out.append(Access(rd.num(a, "va", wa), kind, rd.num(a, "el", wa, 1),
-                              rd.num(a, "size", wa, 8)))
-        except MemattrError as exc:
-            raise rd.fail(wa, str(exc)) from None
-    return out
-
-
-# --- the raw form ---------------------------------------------------------------------------
-
-
-def _build_raw(rd: _Reader, data: dict[str, Any], cpu: Cpu, path: str) -> Built:
-    """Registers as given, memory as given: nothing laid out."""
-    import os
-    import stat
-
-    from ..arch import registers as R
-    from ..errors import MemattrError
-    from ..mmu.pgtable import IpaSpace, PageTable
-    from ..mmu.physmem import FRAME_SIZE, PhysMem
-    from ..mmu.regime import HCR_DEFAULT, SCTLR_DEFAULT, Regime
-
-    for key in ("stage1", "stage2", "s1", "s2"):
-        if key in data:
-            raise rd.fail((key,), "mappings laid out by memattr cannot be mixed with the raw "
-                                  "form ([registers], [[memory]], [[image]])")
-    regs = rd.table(data, "registers") or {}
-    given: dict[str, int] = {}
-    for key in regs:
-        name = key.upper()
-        if name not in RAW_REGISTERS:
-            raise rd.fail(("registers", key),
-                          f"unknown register (allowed: {', '.join(RAW_REGISTERS)})")
-        given[name] = rd.num(regs, key, ("registers",))
-    sctlr = given.get("SCTLR_EL1", SCTLR_DEFAULT)
-    vtcr = given.get("VTCR_EL2")
-    hcr = given.get("HCR_EL2", HCR_DEFAULT if vtcr is not None else 0)
-    mair = given.get("MAIR_EL1")
-    if mair is None:
-        if R.SCTLR_EL1.get(sctlr, "M"):
-            raise rd.fail(("registers",), "MAIR_EL1 is required when SCTLR_EL1.M=1 (stage 1 "
-                                          "on): memattr assumes no operating system's layout")
-        mair = 0
-    try:
-        regime = Regime.from_registers(
-            tcr=given.get("TCR_EL1", 0), mair=mair, ttbr0=given.get("TTBR0_EL1", 0),
-            ttbr1=given.get("TTBR1_EL1", 0), sctlr=sctlr, hcr=hcr, vtcr=vtcr,
-            vttbr=given.get("VTTBR_EL2", 0), cpu=cpu)
-    except MemattrError as exc:
-        raise rd.fail(("registers",), str(exc)) from None
-    mem = PhysMem(cpu=cpu)
-    for i, m in enumerate(rd.tables(data, "memory")):
-        w = ("memory", i)
-        rd.check_keys(m, w, ("pa", "value", "values"))
-        pa = rd.num(m, "pa", w)
-        if "value" in m and "values" in m:
-            raise rd.fail(w + ("values",), "give value or values, not both")
-        if "values" in m:
-            vals = m["values"]
-            if not isinstance(vals, list) or not vals:
-                raise rd.fail(w + ("values",), "expected a non-empty array of 64-bit values")
-            words = [rd.num({"v": v}, "v", w + ("values",)) for v in vals]
-        else:
-            words = [rd.num(m, "value", w)]
-        if pa & 7:
-            raise rd.fail(w + ("pa",), f"0x{pa:x}: not 8-byte aligned")
-        if pa + 8 * len(words) > mem.size:
-            raise rd.fail(w + ("pa",), f"0x{pa:x}: beyond the {mem.pa_bits}-bit physical "
-                                       f"address space of {cpu.name} (PAMax)")
-        for j, v in enumerate(words):
-            mem.write64(pa + 8 * j, v)
-    base_dir = os.path.dirname(os.path.abspath(path))
-    for i, im in enumerate(rd.tables(data, "image")):
-        w = ("image", i)
-        rd.check_keys(im, w, ("file", "base"))
-        fname = im.get("file")
-        if not isinstance(fname, str) or not fname:
-            raise rd.fail(w + ("file",), "required: the path of a binary memory image")
-        full = os.path.join(base_dir, fname)
-        try:
-            st = os.stat(full)
-        except OSError as exc:
-            raise rd.fail(w + ("file",), f"{fname!r}: cannot read ({exc.strerror})") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise rd.fail(w + ("file",), f"{fname!r}: not a regular file")
-        try:
-            mem.add_image(rd.num(im, "base", w), full, name=fname)
-        except MemattrError as exc:
-            raise rd.fail(w, str(exc)) from None
-    s2pt = None
-    s1_mem: Any = mem
-    s2 = regime.s2
-    if regime.s2_enabled and s2 is not None and s2.geometry is not None:
-        s2pt = PageTable(mem, s2.geometry, root=s2.root, vmid=s2.vmid)
-        s1_mem = IpaSpace(s2pt, 0, FRAME_SIZE)
-    return Built(mem, regime, None, s2pt, s1_mem, [], raw=True)
-
-
-# --- the laid-out form ----------------------------------------------------------------------
-
-
-def _build(rd: _Reader, data: dict[str, Any], cpu: Cpu) -> Built:
-    from ..arch import registers as R
-    from ..arch import walkparams as W
-    from ..arch.descriptor import Granule
-    from ..errors import MemattrError
-    from ..linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
-    from ..linux.asm.memory import S2_MEMATTRS as LINUX_S2
-    from ..linux.asm.memory import mt_names
-    from ..mmu.pgtable import IpaSpace, PageTable, s1_attrs, s2_attrs
-    from ..mmu.physmem import PhysMem
-    from ..mmu.regime import (
-        HCR_DEFAULT,
-        SCTLR_DEFAULT,
-        Geometry,
-        Regime,
-        Stage1Regime,
-        Stage2Regime,
-    )
-
-    granules = {"4k": Granule.K4, "16k": Granule.K16, "64k": Granule.K64}
-    st2 = rd.table(data, "stage2")
-    st1 = rd.table(data, "stage1") or {}
-    s2_maps = rd.tables(data, "s2")
-    s1_maps = rd.tables(data, "s1")
-    hcr_fwb = R.HCR_EL2.field_mask("FWB")
-    hcr_ptw = R.HCR_EL2.field_mask("PTW")
-    # --- stage 2 ----------------------------------------------------------------------
-    hcr = 0
-    s2pt = None
-    s2reg = None
-    fwb = False
-    ps_bits = min(48, cpu.pa_max)
-    w: tuple[str | int, ...]
-    if st2 is not None:
-        w = ("stage2",)
-        rd.check_keys(st2, w, ("granule", "ipa_bits", "ps_bits", "start_level", "vtcr", "vmid",
-                               "hcr", "fwb", "ptw", "xnx", "table_base"))
-        hcr = rd.num(st2, "hcr", w, HCR_DEFAULT)
-        for key, bit in (("fwb", hcr_fwb), ("ptw", hcr_ptw)):
-            if key in st2:
-                hcr = (hcr | bit) if rd.flag(st2, key, w) else (hcr & ~bit)
-        fwb = bool(W.effective_hcr(hcr, cpu) & hcr_fwb)
-        if "vtcr" in st2:
-            vtcr = rd.num(st2, "vtcr", w)
-        else:
-            vtcr = _vtcr_from_keys(rd, st2, w, granules, cpu)
-        vmid = rd.num(st2, "vmid", w, 1, bits=16)
-        s2reg = Stage2Regime(vtcr, R.VTTBR_EL2.set(0, "VMID", vmid), cpu=cpu)
-        if s2reg.geometry is None:
-            rule = s2reg.params.rule.value if s2reg.params.rule else ""
-            raise rd.fail(w + (("vtcr",) if "vtcr" in st2 else ()),
-                          f"VTCR_EL2=0x{vtcr:x}: {s2reg.fault} ({rule})")
-        geom2 = s2reg.geometry
-        limit = 1 << geom2.oa_bits
-        top = 0x8000_0000
-        for i, m in enumerate(s2_maps):
-            if "pa" in m and "size" in m:
-                end = rd.num(m, "pa", ("s2", i)) + rd.num(m, "size", ("s2", i))
-                if end > limit:
-                    raise rd.fail(("s2", i, "pa"),
-                                  f"0x{rd.num(m, 'pa', ('s2', i)):x} + size: the mapping ends at "
-                                  f"0x{end:x}, beyond the {geom2.oa_bits}-bit output address "
-                                  "size (stage2.ps_bits / VTCR_EL2.PS, PAMax)")
-                top = max(top, end)
-        base = rd.num(st2, "table_base", w, -(-top // (2 << 20)) * (2 << 20))
-        if base >= limit:
-            where = w + ("table_base",) if "table_base" in st2 else w
-            raise rd.fail(where, f"stage-2 tables would start at 0x{base:x}, beyond the "
-                                 f"{geom2.oa_bits}-bit output address size; give a lower "
-                                 "table_base")
-        try:
-            mem = PhysMem(cpu=cpu, alloc_base=base, alloc_limit=limit)
-        except MemattrError as exc:
-            raise rd.fail(w + (("table_base",) if "table_base" in st2 else ()),
-                          str(exc)) from None
-        s2pt = PageTable(mem, geom2, vmid=vmid)
-        if "xnx" in st2:
-            cpu = cpu.with_(xnx=rd.flag(st2, "xnx", w))
-            s2reg = Stage2Regime(vtcr, s2pt.vttbr, cpu=cpu)
-    else:
-        mem = PhysMem(cpu=cpu)
-        if s2_maps:
-            raise rd.fail(("s2",), "[[s2]] mappings need a [stage2] table")
-    for i, m in enumerate(s2_maps):
-        w = ("s2", i)
-        rd.check_keys(m, w, ("ipa", "size", "pa", "memattr", "type", "s2ap", "xn", "sh", "af",
-                             "contiguous", "max_leaf", "fnxs"))
-        if "memattr" in m:
-            memattr = rd.num(m, "memattr", w, bits=4)
-        elif "type" in m:
-            names = {k: v[1 if fwb else 0] for k, v in LINUX_S2.items()}
-            memattr = rd.text(m, "type", w, names)
-        else:
-            raise rd.fail(w + ("memattr",), "required (or type = ...)")
-        s2ap = rd.text(m, "s2ap", w, _S2AP, 3)
-        xn_v = m.get("xn", False)
-        xn = (0b10 if xn_v else 0) if isinstance(xn_v, bool) else rd.num(m, "xn", w, bits=2)
-        sh = rd.text(m, "sh", w, _SH, 0b11)
-        attrs = s2_attrs(memattr=memattr, s2ap=s2ap, sh=sh, af=rd.flag(m, "af", w, True),
-                         xn=xn, fnxs=rd.flag(m, "fnxs", w))
-        assert s2pt is not None
-        try:
-            s2pt.map(rd.num(m, "ipa", w), rd.num(m, "size", w), rd.num(m, "pa", w), attrs,
-                     contiguous=rd.flag(m, "contiguous", w),
-                     max_leaf=rd.num(m, "max_leaf", w) if "max_leaf" in m else None)
-        except MemattrError as exc:
-            raise rd.fail(w, str(exc)) from None
-    # --- stage 1 ----------------------------------------------------------------------
-    w = ("stage1",)
-    rd.check_keys(st1, w, ("enabled", "granule", "va_bits", "ips_bits", "tcr", "mair", "sctlr",
-                           "asid", "table_pool", "pool_size"))
-    enabled = rd.flag(st1, "enabled", w, True) if "enabled" in st1 else \
-        ("stage1" in data or bool(s1_maps))
-    mair = rd.num(st1, "mair", w, LINUX_MAIR)
-    sctlr_m = R.SCTLR_EL1.field_mask("M")
-    sctlr = rd.num(st1, "sctlr", w, SCTLR_DEFAULT if enabled else SCTLR_DEFAULT & ~sctlr_m)
-    asid = rd.num(st1, "asid", w, 0, bits=16)
-    if "tcr" in st1:
-        tcr = rd.num(st1, "tcr", w)
-    else:
-        g1 = rd.text(st1, "granule", w, granules, Granule.K4)
-        va_bits = rd.num(st1, "va_bits", w, 48)
-        ips_bits = rd.num(st1, "ips_bits", w, min(ps_bits if s2reg is None else
-                                                  s2reg.ps_bits, 48))
-        if ips_bits not in R.PA_SIZE_BITS.values():
-            raise rd.fail(w + ("ips_bits",), f"{ips_bits}: not an IPS size "
-                                             f"({', '.join(map(str, R.PA_SIZE_BITS.values()))})")
-        try:
-            Geometry.for_stage1(g1, va_bits, cpu=cpu)
-        except MemattrError as exc:
-            raise rd.fail(w + (("va_bits",) if "va_bits" in st1 else ()), str(exc)) from None
-        tcr = Stage1Regime.simple(g1, va_bits, ips_bits, mair=mair, cpu=cpu).tcr
-    s1pt = None
-    s1_mem: Any = mem
-    ttbr0 = 0
-    if enabled:
-        reg1 = Stage1Regime(tcr, mair=mair, sctlr=sctlr, cpu=cpu)
-        geom1 = reg1.halves[0].geometry
-        if geom1 is None:
-            raise rd.fail(w + (("tcr",) if "tcr" in st1 else ()),
-                          f"TCR_EL1=0x{tcr:x}: the TTBR0 range cannot be walked: "
-                          f"{reg1.halves[0].fault}")
-        if s2pt is not None:
-            if "table_pool" not in st1:
-                raise rd.fail(w + ("table_pool",),
-                              "required with a stage 2: an IPA range mapped by [[s2]] for the "
-                              "guest's stage-1 tables")
-            try:
-                s1_mem = IpaSpace(s2pt, rd.num(st1, "table_pool", w),
-                                  rd.num(st1, "pool_size", w, 1 << 20))
-            except MemattrError as exc:
-                raise rd.fail(w + ("table_pool",), str(exc)) from None
-        try:
-            s1pt = PageTable(s1_mem, geom1, asid=asid)
-        except MemattrError as exc:
-            raise rd.fail(w + ("table_pool",), str(exc)) from None
-        ttbr0 = s1pt.ttbr
-        for i, m in enumerate(s1_maps):
-            wm = ("s1", i)
-            rd.check_keys(m, wm, ("va", "size", "ipa", "oa", "attr_index", "mt", "ap", "pxn",
-                                  "uxn", "ng", "sh", "af", "contiguous", "max_leaf"))
-            if "attr_index" in m:
-                idx = rd.num(m, "attr_index", wm, bits=3)
-            elif "mt" in m:
-                idx = rd.text(m, "mt", wm, mt_names("6.9"))
-            else:
-                raise rd.fail(wm + ("attr_index",), "required (or mt = ...)")
-            ap_v = m.get("ap", "rw")
-            ap = rd.text(m, "ap", wm, _AP, 0) if not isinstance(ap_v, int) or \
-                isinstance(ap_v, bool) else rd.num(m, "ap", wm, bits=2)
-            attrs = s1_attrs(attr_index=idx, ap=ap, sh=rd.text(m, "sh", wm, _SH, 0b11),
-                             af=rd.flag(m, "af", wm, True), ng=rd.flag(m, "ng", wm),
-                             pxn=rd.flag(m, "pxn", wm), uxn=rd.flag(m, "uxn", wm))
-            out_key = "ipa" if "ipa" in m else "oa"
-            try:
-                s1pt.map(rd.num(m, "va", wm), rd.num(m, "size", wm), rd.num(m, out_key, wm),
-                         attrs, contiguous=rd.flag(m, "contiguous", wm),
-                         max_leaf=rd.num(m, "max_leaf", wm) if "max_leaf" in m else None)
-            except MemattrError as exc:
-                raise rd.fail(wm, str(exc)) from None
-    elif s1_maps:
-        raise rd.fail(("s1",), "[[s1]] mappings need stage 1 enabled")
-    if asid:
-        ttbr0 = R.TTBRx_EL1.set(ttbr0, "ASID", asid)
-    regime = Regime.from_registers(
-        tcr=tcr, mair=mair, ttbr0=ttbr0, sctlr=sctlr, hcr=hcr if s2reg is not None else 0,
-        vtcr=s2reg.vtcr if s2reg is not None else None,
-        vttbr=s2pt.vttbr if s2pt is not None else 0, cpu=cpu,
-    )
-    return Built(mem, regime, s1pt, s2pt, s1_mem, [])
-
-
-def _vtcr_from_keys(rd: _Reader, st2: dict[str, Any], w: tuple[str | int, ...],
-                    granules: dict[str, Any], cpu: Cpu) -> int:
-    """VTCR_EL2 from granule / ipa_bits / ps_bits / start_level, each checked on its own key."""
-    from ..arch import registers as R
-    from ..arch import walkparams as W
-    from ..arch.descriptor import FINAL_LEVEL, Granule
-    from ..errors import MemattrError
-    from ..mmu.regime import Geometry, vtcr_value
-
-    g = rd.text(st2, "granule", w, granules, Granule.K4)
-    ps_bits = rd.num(st2, "ps_bits", w, 48)
-    if ps_bits not in R.PA_SIZE_BITS.values():
-        raise rd.fail(w + ("ps_bits",), f"{ps_bits}: not a PS size "
-                                        f"({', '.join(map(str, R.PA_SIZE_BITS.values()))})")
-    ipa_bits = rd.num(st2, "ipa_bits", w, 40)
-    start = st2.get("start_level")
-    if start is not None and (isinstance(start, bool) or not isinstance(start, int)):
-        raise rd.fail(w + ("start_level",), f"{start!r}: expected a level -1..3")
-    oa = W.physical_address_size(R.ps_encoding(ps_bits), g, False, cpu)
-    try:
-        Geometry.for_stage2(g, ipa_bits, oa, None, cpu=cpu)
-    except MemattrError as exc:
-        raise rd.fail(w + (("ipa_bits",) if "ipa_bits" in st2 else ()), str(exc)) from None
-    if start is not None:
-        lo = g.min_level(False)
-        if not lo <= start <= FINAL_LEVEL:
-            raise rd.fail(w + ("start_level",), f"{start}: no such level for the {g} granule "
-                                                f"(levels {lo}..{FINAL_LEVEL})")
-        if R.s2_inconsistent_sl(g, 64 - ipa_bits, start):
-            raise rd.fail(w + ("start_level",),
-                          f"{start}: a {ipa_bits}-bit IPA cannot start at level {start} with "
-                          f"the {g} granule (at most 16 concatenated root tables; ASL "
-                          "AArch64.S2InconsistentSL)")
-    try:
-        return vtcr_value(Geometry.for_stage2(g, ipa_bits, oa, start, cpu=cpu), ps_bits)
-    except MemattrError as exc:
-        raise rd.fail(w + (("start_level",) if start is not None else ()), str(exc)) from None
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -814,17 +284,19 @@ def _json(r: WalkResult) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Load, build, walk, print."""
+    from ..analysis.walkfile import example_path, load
     from ..errors import ConfigError
+    from ..inputs.escape import show_path
     from ..mmu.walk import Access, AccessKind, walk
 
     path = example_path() if args.example else args.file
     if path is None:
         raise ConfigError("walk: give FILE.toml or --example")
-    built = load(path, cpu=args.cpu)
+    built = load(path, cpu=args.cpu, arg="FILE.toml")
     if args.va is not None:
-        accesses = [Access(parse_int(args.va, "--va", bits=64),
+        accesses: tuple[Access, ...] = (Access(parse_int(args.va, "--va", bits=64),
                            AccessKind(args.access or "read"),
-                           int(args.el or 1), parse_int(args.size or "8", "--size", maximum=64))]
+                           int(args.el or 1), parse_int(args.size or "8", "--size", maximum=64)),)
     else:
         if args.access or args.size or args.el:
             raise ConfigError("--access/--size/--el: only with --va")
@@ -836,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
         emit_json({"file": path, "regime": _regime_json(built),
                    "walks": [_json(r) for r in results], "dumps": dumps})
         return status
-    print(f"{path}")
+    print(show_path(path))
     print(_regime_line(built))
     for r in results:
         print()
@@ -861,9 +333,35 @@ def _regime_json(b: Built) -> dict[str, Any]:
     }
 
 
+DUMP_LIMIT = 1 << 21
+"""Descriptors a --dump of tables memattr laid out may cover (the dump reads each one; a
+32 GiB mapping in 4 KiB pages holds 8 Mi of them): a larger tree is walked, not dumped.  Raw
+tables are bounded by the walker's own limit (memattr.mmu.pgtable.VISIT_LIMIT)."""
+
+
+def _check_dump_size(b: Built, which: list[str]) -> None:
+    """ConfigError naming --dump when a laid-out tree holds more than :data:`DUMP_LIMIT`
+    descriptors."""
+    from ..errors import ConfigError
+
+    trees = []
+    if b.s1 is not None and {"s1", "memattr"} & set(which):
+        trees.append(("stage-1", b.s1))
+    if b.s2 is not None and {"s2", "kvm", "memattr"} & set(which):
+        trees.append(("stage-2", b.s2))
+    for what, pt in trees:
+        count = sum(pt.geom.entries(level) for level in pt.tables().values())
+        if count > DUMP_LIMIT:
+            raise ConfigError(f"--dump: the {what} tables hold {count:,} descriptors in "
+                              f"{len(pt.tables()):,} table pages; a dump reads at most "
+                              f"{DUMP_LIMIT:,} (walk addresses with --va instead)")
+
+
 def _dumps(b: Built, which: list[str]) -> dict[str, str]:
     from ..mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 
+    if which and not b.raw:
+        _check_dump_size(b, which)
     out: dict[str, str] = {}
     reg = b.regime
     g1 = reg.s1.halves[0].geometry if reg.s1_enabled else None

@@ -162,6 +162,12 @@ class Geometry:
             start_level = FINAL_LEVEL
             while ia_bits - level_shift(granule, start_level) > granule.bits_per_level + 4:
                 start_level -= 1
+        elif not granule.min_level(ds) <= start_level <= FINAL_LEVEL:
+            # checked before any shift by it: a level of 2**32 would shift by 2**35 bits
+            raise EncodingError(
+                f"start_level={start_level}: no such level for a stage-2 {granule} walk "
+                f"({granule.min_level(ds)}..{FINAL_LEVEL})"
+            )
         concat = 1 << max(0, ia_bits - level_shift(granule, start_level)
                           - granule.bits_per_level)
         return cls(2, granule, ia_bits, start_level, oa_bits, ds, concat, cpu.pa_max,
