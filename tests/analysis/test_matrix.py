@@ -152,3 +152,15 @@ def test_renderers_escape_input() -> None:
     assert page.startswith("<!DOCTYPE html>") and "http" not in page.split("<body>")[0]
     assert "\x1b" not in csv and csv.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert len(csv.splitlines()) == 1 + len(m.rows)
+
+
+def test_unaligned_fault_only_where_the_driver_expects_normal() -> None:
+    """The unaligned-fault hazard is a Normal guest mapping faulting on an odd access: a guest
+    with its stage 1 off has Device-nGnRnE data accesses (AArch64.S1DisabledOutput) and an
+    ioremap guest asked for Device, so their alignment faults are the type they chose."""
+    m = default()
+    rows = [r for r in m.rows if r.access == "str8-unaligned" and "alignment fault" in r.outcome]
+    by_guest = {r.guest_mapping for r in rows if "unaligned-fault" in r.hazards}
+    quiet = {r.guest_mapping for r in rows if "unaligned-fault" not in r.hazards}
+    assert "ioremap_wc" in by_guest and {"mmu_off", "ioremap"} <= quiet
+    assert not by_guest & {"mmu_off", "ioremap", "ioremap_np"}

@@ -359,7 +359,7 @@ def attrs_text(a: MemoryAttributes, *, shareability: bool = True) -> str:
     if a.inner is not None and a.outer is not None:
         detail = f"inner {a.inner}, outer {a.outer}" + (f", {xs}" if xs else "")
     else:
-        detail = xs or "no XS (no FEAT_XS)"
+        detail = xs or "no XS attribute: no FEAT_XS"
     if a.notagaccess:
         detail += ", NoTagAccess"
     return ", ".join(parts) + f" ({detail})"
