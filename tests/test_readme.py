@@ -1,6 +1,6 @@
 """README's console examples are true: each ``$ memattr ...`` line of a ```console block is run and
-its output compared with the lines printed under it (a line ``...`` stands for any lines; the ``>>>`` examples are doctested by pytest's
-``--doctest-glob``).
+its output compared with the lines printed under it (a line ``...`` stands for any lines; the
+``>>>`` examples are doctested by pytest's ``--doctest-glob``).
 
 Shell assignments (``$ T=path``) are expanded in later command lines, and the output is compared
 with the value written back as ``$T`` (README shortens long paths that way).  A line redirecting

@@ -390,7 +390,7 @@ def result_of(e: Evaluation, kind: AccessKind, *, bus: bool = True) -> frozenset
     """What one evaluation of the Linux model did, end to end (several results only for the bus:
     a completed access can meet more than one permitted bus behaviour)."""
     if e.memslot_rejected:
-        return frozenset({Result("no access", f"KVM_SET_USER_MEMORY_REGION {e.errno}")})
+        return frozenset({Result("no access", f"{e.setup_failed} {e.errno}")})
     s1 = e.stage1_fault
     if s1 is not None:
         k = getattr(s1, "kind", None)

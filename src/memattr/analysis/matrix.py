@@ -505,7 +505,7 @@ class _Bulk:
         f = _Stage2(s.kvm, s.region, vmm, ipa)
         f.reactions = {}
         if s.rejected is not None:
-            f.rejected = f"KVM_SET_USER_MEMORY_REGION {s.rejected.errno}"
+            f.rejected = f"{s.rejected.setup_failed} {s.rejected.errno}"
         else:
             pgt = s.kvm.pgt
             f.setup = pgt.lookup(ipa)

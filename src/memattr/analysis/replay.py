@@ -460,8 +460,8 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
     """
     events = e.events
     if e.memslot_rejected:
-        return ("no access: KVM_SET_USER_MEMORY_REGION failed "
-                f"({e.errno}), so the VMM stops here before the guest runs", events)
+        return (f"no access: {e.setup_failed} failed ({e.errno}), so the VMM stops here before "
+                "the guest runs", events)
     if e.stage1_fault is not None:
         kind = getattr(e.stage1_fault, "kind", None)  # a walker Fault, or the fault's name
         what = kind.value if kind is not None else str(e.stage1_fault)

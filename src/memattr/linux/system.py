@@ -64,6 +64,10 @@ DEFAULT_IPA = 0x1_0000_0000  # where a memslot goes when the caller gives no IPA
 DEFAULT_GICV_IPA = 0x0801_0000  # QEMU virt's GIC CPU interface
 
 
+VCPU_FIRST_RUN = "kvm_arch_vcpu_run_pid_change"
+"""Where the first KVM_RUN of a vCPU finishes the VM's set-up (kvm_vgic_map_resources ...)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MemslotSpec:
     """How the VMM registers the mapping with KVM.
@@ -277,8 +281,20 @@ class Evaluation:
 
     @property
     def memslot_rejected(self) -> bool:
-        """KVM_SET_USER_MEMORY_REGION failed: the story ends there, no access runs."""
-        return any(e.kind is EventKind.MEMSLOT_REJECTED for e in self.events)
+        """The VM's set-up failed (KVM_SET_USER_MEMORY_REGION, or the first KVM_RUN mapping
+        the VGIC): the story ends there, no access runs (see :attr:`setup_failed`)."""
+        return self.setup_failed is not None
+
+    @property
+    def setup_failed(self) -> str | None:
+        """The ioctl that failed before the guest ran ("KVM_SET_USER_MEMORY_REGION",
+        "KVM_RUN"), or None."""
+        for e in self.events:
+            if e.kind is EventKind.MEMSLOT_REJECTED:
+                return "KVM_SET_USER_MEMORY_REGION"
+            if e.kind is EventKind.RUN_FAILED and e.function == VCPU_FIRST_RUN:
+                return "KVM_RUN"
+        return None
 
     def summary(self) -> str:
         """One line: policy, FWB, guest mapping, S2 type and effective type or what happened."""
@@ -524,10 +540,25 @@ class Session:
             if memslot is not None:
                 raise ConfigError("GICV is mapped by KVM (kvm_phys_addr_ioremap): give no memslot")
             base = ipa if ipa is not None else DEFAULT_GICV_IPA
-            self.setup.append(kvm.vgic_v2_map_resources(base))
+            setup = kvm.vgic_v2_map_resources(base)
+            self.setup.append(setup)
             assert platform.gic is not None
             self.region = platform.lookup(platform.gic.gicv_base)
             self.base_ipa = base
+            if setup.errno is not None:
+                # vgic_v2_map_resources: kvm_err("Unable to remap VGIC CPU to VCPU"), return the
+                # error; kvm_vgic_map_resources fails, so the vCPU's first KVM_RUN
+                # (kvm_arch_vcpu_run_pid_change) returns it and the guest never runs.
+                line = "kvm [1]: Unable to remap VGIC CPU to VCPU"
+                kvm.events += [
+                    Event(EventKind.KERNEL_LOG, "vgic_v2_map_resources", line),
+                    Event(EventKind.RUN_FAILED, VCPU_FIRST_RUN,
+                          f"KVM_RUN returns {setup.errno} (kvm_vgic_map_resources failed)",
+                          setup.errno)]
+                self.rejected = Evaluation(
+                    pol, host, source, g, GuestAccess.read(), base + offset, None, self.region,
+                    None, None, tuple(kvm.events), None, None, cd,
+                    decisions=tuple(kvm.decisions), vm=vmc, kvm=kvm)
         else:
             if source is not None:
                 size, align = source_size(platform, source)

@@ -158,16 +158,21 @@ def type_legend(types: Iterable[MemoryAttributes], *, indent: str = "  ") -> lis
 
 
 def _capabilities(rp: Replay) -> str:
-    """KVM_CHECK_EXTENSION as a VMM reads it, per policy (only where a value is non-zero or differs
-    between /dev/kvm and the VM fd)."""
+    """KVM_CHECK_EXTENSION as a VMM reads it, per policy: each capability the model knows, on the
+    VM fd and on /dev/kvm where the two differ (a failing ioctl as its -errno)."""
     out = []
     for pol in rp.policies:
         for f in rp.fwb:
             caps = rp.get(rp.rows()[0], pol, f).evaluation.capabilities if rp.rows() else {}
-            cp = caps.get("KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED")
-            if cp is not None:
-                out.append(((pol, f), f"CACHEABLE_PFNMAP_SUPPORTED={cp['vm_fd']} (VM fd; /dev/kvm "
-                            f"{cp['dev_kvm']})"))
+            parts = []
+            for name, v in caps.items():
+                short = name.removeprefix("KVM_CAP_ARM_")
+                text = f"{short}={_cap_value(v['vm_fd'])}"
+                if v["dev_kvm"] != v["vm_fd"]:
+                    text += f" (/dev/kvm {_cap_value(v['dev_kvm'])})"
+                parts.append(text)
+            if parts:
+                out.append(((pol, f), " ".join(parts)))
     if not out:
         return ""
     texts: dict[str, list[tuple[str, bool]]] = {}
@@ -175,6 +180,15 @@ def _capabilities(rp: Replay) -> str:
         texts.setdefault(text, []).append(key)
     return "KVM_CHECK_EXTENSION: " + "; ".join(
         f"{text} [{label_of(keys, rp.policies, rp.fwb)}]" for text, keys in texts.items())
+
+
+def _cap_value(v: int) -> str:
+    """An ioctl's value: a number, or the errno name of a failure (-EINVAL)."""
+    if v >= 0:
+        return str(v)
+    import errno
+
+    return "-" + errno.errorcode.get(-v, str(-v))
 
 
 def _seen_of(i: int) -> Callable[[Result], str]:

@@ -3,6 +3,7 @@ reports cacheable PFNMAP support."""
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 from ...arch.cpu import ALL, Cpu
@@ -128,14 +129,21 @@ def kvm_vm_ioctl_check_extension(cap: int, host: HostFeatures, release: KernelVe
     """KVM_CHECK_EXTENSION for the capabilities this model knows (0 if unknown).
 
     Since Linux commit f55ce5a6cd33 ("KVM: arm64: Expose new KVM cap for cacheable PFNMAP")
-    (in v6.17), KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED returns FWB && DIC -- on the VM fd only
-    (``/dev/kvm`` answers 0).  KVM_CAP_ARM_NISV_TO_USER is 1 on both since v5.5 (enabled per VM
+    (in v6.17), KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED returns FWB && DIC on the VM fd, and the
+    ioctl fails with -EINVAL on ``/dev/kvm`` (arch/arm64/kvm/arm.c
+    ``kvm_vm_ioctl_check_extension``: ``if (!kvm) r = -EINVAL``); before, the capability is
+    unknown and both answer 0.  KVM_CAP_ARM_NISV_TO_USER is 1 on both since v5.5 (enabled per VM
     with KVM_ENABLE_CAP).  KVM_CAP_ARM_VM_IPA_SIZE returns the IPA limit.
 
     :param on_vm: asked on the VM fd (True) or on ``/dev/kvm``.
+    :returns: the ioctl's value; a negative errno where it fails.
     """
     if cap == KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED:
-        return int(on_vm and release >= V6_17 and kvm_supports_cacheable_pfnmap(host))
+        if release < V6_17:
+            return 0
+        if not on_vm:
+            return -errno.EINVAL
+        return int(kvm_supports_cacheable_pfnmap(host))
     if cap == KVM_CAP_ARM_NISV_TO_USER:
         return 1
     if cap == KVM_CAP_ARM_VM_IPA_SIZE:
