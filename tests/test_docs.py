@@ -21,7 +21,7 @@ SRC = ROOT / "src" / "memattr"
 
 TEXT_SUFFIXES = frozenset({".py", ".md", ".toml", ".txt", ".json", ".cfg", ".ini", ".rst"})
 
-PENDING_PAGES = frozenset({"linux-versions.md"})
+PENDING_PAGES: frozenset[str] = frozenset()
 """Pages another piece of work is writing: a citation may name them before they land (no anchor
 check until the file exists)."""
 
