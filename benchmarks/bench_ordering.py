@@ -1,7 +1,7 @@
 """Reclaim-ordering model: time to explore the review's cases and every valid configuration.
 
-(a) each of ``ordering.REVIEW_CASES`` (scenarios.md cases 21-24): best of several runs, with the
-    states explored; goal: every case within 50 ms.
+(a) each of ``ordering.REVIEW_CASES`` (docs/review.md#reclaim-and-reset-ordering): best of several
+    runs, with the states explored; goal: every case within 50 ms.
 (b) every valid configuration (``ordering.all_configs()``: 5 memory types x 1-3 writes x bus x
     serialisation point x host sequence x flushing read), one pass; goal: the slowest within
     50 ms and the whole space within 2 s.
@@ -38,7 +38,7 @@ def main() -> int:
         v = explore(cfg)
         worst = max(worst, t)
         verdict = f"hazard, witness {len(v.witness)} steps" if v.reachable else "ordered"
-        print(f"  {name:<50} {t * 1e3:7.2f} ms  {v.states:5d} states  {verdict}")
+        print(f"  {name:<92} {t * 1e3:7.2f} ms  {v.states:5d} states  {verdict}")
     configs = all_configs()
     times, states = [], 0
     start = time.perf_counter()

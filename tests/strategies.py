@@ -149,13 +149,15 @@ def descriptors() -> st.SearchStrategy[S1Descriptor | S2Descriptor]:
 
 
 # --- memattr.arch.mair / s2memattr / combine (tests/arch/test_combine_props.py) --------------
-# Defined / reserved sets written from arch.md section 1 (MAIR) and sections 3-4 (S2 MemAttr),
-# with FEAT_XS and FEAT_MTE2 implemented.
+# Defined / reserved sets written from docs/architecture.md#mair-attribute-bytes (MAIR),
+# docs/architecture.md#stage-2-memattr-without-fwb and docs/architecture.md#stage-2-memattr-with-fwb
+# (S2 MemAttr), with FEAT_XS and FEAT_MTE2 implemented.
 from hypothesis import strategies as _arch_st  # noqa: E402
 
 
 def _arch_mair_defined(byte: int) -> bool:
-    """arch.md s1: 0000dd1x reserved; xxxx0000 (xxxx != 0) reserved except 0x40, 0xA0, 0xF0."""
+    """docs/architecture.md#mair-attribute-bytes: 0000dd1x reserved; xxxx0000 (xxxx != 0) reserved except
+    0x40, 0xA0, 0xF0."""
     hi, lo = byte >> 4, byte & 0xF
     if hi == 0:
         return not lo & 0b10
@@ -164,10 +166,11 @@ def _arch_mair_defined(byte: int) -> bool:
 
 ARCH_DEFINED_S1_BYTES = tuple(b for b in range(256) if _arch_mair_defined(b))
 ARCH_RESERVED_S1_BYTES = tuple(b for b in range(256) if not _arch_mair_defined(b))
-# arch.md s3: without FWB, a Normal MemAttr (MemAttr[3:2] != 00) with inner field 00 is
-# CONSTRAINED UNPREDICTABLE; everything else is defined.
+# docs/architecture.md#stage-2-memattr-without-fwb: without FWB, a Normal MemAttr (MemAttr[3:2] != 00)
+# with inner field 00 is CONSTRAINED UNPREDICTABLE; everything else is defined.
 ARCH_DEFINED_S2_NOFWB = tuple(m for m in range(16) if m >> 2 == 0 or m & 0b11)
-# arch.md s4: with FWB, MemAttr[2:0] = 0b100 is reserved and MemAttr[3] is RES0.
+# docs/architecture.md#stage-2-memattr-with-fwb: with FWB, MemAttr[2:0] = 0b100 is reserved and
+# MemAttr[3] is RES0.
 ARCH_DEFINED_S2_FWB = (0b000, 0b001, 0b010, 0b011, 0b101, 0b110, 0b111)
 
 

@@ -1,9 +1,12 @@
 """Citations of the project's reference (docs/) resolve, and the package cites no private notes.
 
 Code, tests and docs cite rules as ``docs/<page>.md#<anchor>``, where the anchor is the GitHub
-slug of a heading (docs/README.md, "How to cite").  These tests check every such reference, every
-relative link between the docs pages, every "case N" a source file cites, and that ``src/`` does
-not cite the research notes (``arch.md``, ``linux.md``, ``scenarios.md``) that users do not have.
+slug of a heading (docs/README.md, "How to cite"), or a primary source (an Arm ARM section or ASL
+function; a kernel file, function, commit or release).  These tests check every such reference,
+every relative link between the docs pages and every "case N" the docs name; and that neither
+``src/`` nor what the CLI prints names the research notes (``arch.md``, ``linux.md``,
+``scenarios.md``) that users do not have, or a worked case by its bare number ("case 21"): a worked
+case is cited by its heading's anchor, ``docs/review.md#case-21-reclaim-pcie``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ SRC = ROOT / "src" / "memattr"
 
 TEXT_SUFFIXES = frozenset({".py", ".md", ".toml", ".txt", ".json", ".cfg", ".ini", ".rst"})
 
-PENDING_PAGES = frozenset({"linux-versions.md"})
+PENDING_PAGES: frozenset[str] = frozenset()
 """Pages another piece of work is writing: a citation may name them before they land (no anchor
 check until the file exists)."""
 
@@ -37,135 +40,6 @@ _CASE_REF = re.compile(
 _HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<text>.*?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HTML_ANCHOR = re.compile(r"<a\s+(?:id|name)=\"(?P<id>[^\"]+)\"", re.IGNORECASE)
-
-
-# --- the notes citations that exist today --------------------------------------------------------
-
-# To be removed when citations are rewritten (issue 8, item 5): each file's current citations of the
-# research notes, in file order, each with the docs anchor that should replace it.  A file may hold
-# at most this many; a file not listed may hold none.  Shrink an entry when you rewrite its lines.
-NOTES_ALLOWLIST: dict[str, tuple[tuple[str, str], ...]] = {
-    "analysis/hazards.py": (
-        ("scenarios.md cases 8 and 21-28", "docs/review.md#worked-cases"),
-        ("the scenarios.md case", "docs/review.md#worked-cases"),
-        ("linux.md 3.7", "docs/review.md#mismatched-aliases"),
-        ("linux.md 3.8", "docs/review.md#speculation-and-read-side-effects"),
-        ("linux.md 3.8", "docs/review.md#speculation-and-read-side-effects"),
-        ("linux.md 3.2", "docs/review.md#why-normal-nc"),
-    ),
-    "analysis/ordering.py": (
-        ("scenarios.md cases 21-24", "docs/review.md#reclaim-and-reset-ordering"),
-        ("scenarios.md cases 21-24", "docs/review.md#case-21-reclaim-pcie"),
-    ),
-    "analysis/replay.py": (
-        ("linux.md 3.6", "docs/review.md#unaligned-accesses-and-axi"),
-    ),
-    "analysis/x86.py": (
-        ("scenarios.md cases 30-31", "docs/review.md#case-30-x86-ept-and-mmio"),
-        ("linux.md 1.5", "docs/review.md#case-30-x86-ept-and-mmio"),
-    ),
-    "arch/combine.py": (
-        ("arch.md sections 4-6", "docs/architecture.md#combining-stage-1-and-stage-2"),
-        ("arch.md section 6", "docs/architecture.md#stage-1-disabled"),
-    ),
-    "arch/mair.py": (
-        ("arch.md section 1", "docs/architecture.md#mair-attribute-bytes"),
-        ("arch.md s8", "docs/linux-versions.md"),
-    ),
-    "arch/properties.py": (
-        ("arch.md section 7", "docs/architecture.md#memory-type-properties"),
-        ("arch.md section 7", "docs/architecture.md#alignment-faults"),
-        ("scenarios.md case 28", "docs/review.md#case-28-unaligned-store"),
-    ),
-    "arch/s2memattr.py": (
-        ("arch.md sections 3-4",
-         "docs/architecture.md#stage-2-memattr-without-fwb docs/architecture.md#stage-2-memattr-with-fwb"),
-        ("arch.md section 4", "docs/architecture.md#stage-2-memattr-with-fwb"),
-        ("arch.md section 8", "docs/review.md#stage-2-encodings"),
-    ),
-    "interop/esr_story.py": (
-        ("arch.md 7", "docs/architecture.md#alignment-faults"),
-        ("linux.md 2.1", "docs/review.md#case-28-unaligned-store"),
-    ),
-    "linux/kvm/mmu.py": (
-        ("arch.md section 10", "docs/review.md#user_mem_abort"),
-    ),
-    "linux/kvm/pgtable.py": (
-        ("arch.md section 8", "docs/linux-versions.md"),
-    ),
-    "linux/mmap.py": (
-        ("linux.md 1.3", "docs/review.md#applied-and-merged"),
-    ),
-    "linux/policy.py": (
-        ("linux.md 3.5", "docs/review.md#restricting-to-pcie"),
-    ),
-    "linux/system.py": (
-        ("linux.md 3.8", "docs/review.md#speculation-and-read-side-effects"),
-        ("scenarios.md case 9", "docs/review.md#case-9-stage-2-cache-disable"),
-    ),
-    "platform/bus.py": (
-        ("linux.md 3.1", "docs/review.md#error-containment"),
-        ("scenarios.md case 25", "docs/review.md#case-25-error-response-to-a-load"),
-        ("linux.md 1.1", "docs/review.md#error-containment"),
-        ("linux.md 3.6", "docs/review.md#unaligned-accesses-and-axi"),
-        ("linux.md 3.6", "docs/review.md#unaligned-accesses-and-axi"),
-        ("linux.md 3.1", "docs/review.md#error-containment"),
-        ("scenarios.md cases 21-24", "docs/review.md#reclaim-and-reset-ordering"),
-        ("linux.md 3.3", "docs/review.md#reclaim-and-reset-ordering"),
-        ("linux.md 3.3", "docs/review.md#reclaim-and-reset-ordering"),
-    ),
-    "platform/pcie.py": (
-        ("linux.md 3.8", "docs/review.md#speculation-and-read-side-effects"),
-    ),
-    "scenarios/alias-speculation.toml": (
-        ("scenarios.md case 27", "docs/review.md#case-27-mismatched-alias"),
-        ("linux.md 3.8", "docs/review.md#speculation-and-read-side-effects"),
-    ),
-    "scenarios/context-switch.toml": (
-        ("scenarios.md case 24", "docs/review.md#case-24-context-switched-peripheral"),
-    ),
-    "scenarios/error-response.toml": (
-        ("scenarios.md case 25", "docs/review.md#case-25-error-response-to-a-load"),
-    ),
-    "scenarios/exec.toml": (
-        ("scenarios.md case 18", "docs/review.md#case-18-instruction-fetch-from-a-bar"),
-    ),
-    "scenarios/gating.toml": (
-        ("scenarios.md cases 10, 11 and 15",
-         "docs/review.md#case-10-vfio-platform-region docs/review.md#case-11-gicv2-virtual-cpu-interface "
-         "docs/review.md#case-15-guest-ram"),
-    ),
-    "scenarios/hcr-cd.toml": (
-        ("scenarios.md case 9", "docs/review.md#case-9-stage-2-cache-disable"),
-    ),
-    "scenarios/mmio-exit.toml": (
-        ("scenarios.md case 29", "docs/review.md#case-29-access-with-no-memslot"),
-    ),
-    "scenarios/mmu-off.toml": (
-        ("scenarios.md case 6", "docs/review.md#case-6-guest-mmu-off"),
-    ),
-    "scenarios/reclaim.toml": (
-        ("scenarios.md cases 21-23",
-         "docs/review.md#case-21-reclaim-pcie docs/review.md#case-22-reclaim-platform-device "
-         "docs/review.md#case-23-reclaim-what-each-type-needs"),
-    ),
-    "scenarios/rejected-alternatives.toml": (
-        ("scenarios.md case 8", "docs/review.md#case-8-rejected-alternatives"),
-    ),
-    "scenarios/sources.toml": (
-        ("linux.md sections 2.1 and 2.7", "docs/review.md#who-gets-normal-nc docs/review.md#later-changes"),
-    ),
-    "scenarios/unaligned.toml": (
-        ("scenarios.md case 28", "docs/review.md#case-28-unaligned-store"),
-    ),
-    "scenarios/vfio-pci-bar.toml": (
-        ("scenarios.md cases 1-4",
-         "docs/review.md#case-1-bar-mapped-wc-old-policy docs/review.md#case-4-bar-mapped-write-back"),
-    ),
-    "scenarios/word-size-32.toml": (
-        ("scenarios.md case 16", "docs/review.md#case-16-32-bit-kernel"),
-    ),
-}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -380,12 +254,12 @@ def test_links_between_docs_pages_resolve() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_every_cited_case_is_a_worked_case() -> None:
-    """Each "case N" that src/ cites has a 'Case N:' heading in docs/review.md."""
+def test_every_case_the_docs_name_is_a_worked_case() -> None:
+    """Each "case N" that docs/ and README.md name has a 'Case N:' heading in docs/review.md."""
     cases = worked_cases()
     assert {1, 21, 31} <= cases
     problems = []
-    for path in _text_files(SRC):
+    for path in [*_text_files(DOCS), ROOT / "README.md"]:
         for n, line in _lines(path):
             for m in _CASE_REF.finditer(line):
                 missing = [c for c in cited_cases(m.group("nums")) if c not in cases]
@@ -394,34 +268,93 @@ def test_every_cited_case_is_a_worked_case() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_src_cites_no_research_notes_beyond_the_allowlist() -> None:
-    """src/ cites arch.md, linux.md or scenarios.md of the notes only where the allowlist has them."""
-    problems = []
-    for path in _text_files(SRC):
-        rel = path.relative_to(SRC).as_posix()
-        found = notes_citations(path)
-        allowed = len(NOTES_ALLOWLIST.get(rel, ()))
-        if len(found) > allowed:
-            shown = "\n".join(f"  {n}: {text}" for n, text in found)
-            problems.append(f"src/memattr/{rel}: {len(found)} notes citations, allowlist has {allowed}; "
-                            f"cite docs/ instead (docs/README.md, 'How to cite'):\n{shown}")
+def private_citations(text: str) -> list[str]:
+    """What in ``text`` cites something a user does not have: a notes file (arch.md, linux.md,
+    scenarios.md, not preceded by docs/) or a worked case by its bare number ("case 21").
+
+    :param text: a line of source or of printed output.
+    """
+    out = [m.group(0) for m in _NOTES_REF.finditer(text) if not m.group("path").endswith("docs/")]
+    out.extend(m.group(0) for m in _CASE_REF.finditer(text))
+    return out
+
+
+def test_private_citations_are_found() -> None:
+    """The guard finds notes files and bare case numbers, and lets docs/ anchors through."""
+    assert private_citations("(linux.md 3.8) and scenarios.md cases 21-23; case 8: FWB") == [
+        "linux.md", "scenarios.md", "cases 21-23", "case 8"]
+    assert private_citations("docs/scenarios.md; docs/review.md#case-21-reclaim-pcie; the case 0b100") == []
+
+
+def test_src_cites_no_research_notes_and_no_bare_case() -> None:
+    """No file in src/ (code, comments, docstrings, bundled scenario and policy files) cites the
+    research notes or a worked case by number: cite docs/<page>.md#<anchor> or a primary source."""
+    problems = [f"src/memattr/{path.relative_to(SRC).as_posix()}:{n}: {found}: {line.strip()}"
+                for path in _text_files(SRC) for n, line in _lines(path)
+                for found in private_citations(line)]
+    assert not problems, ("cite docs/ instead (docs/README.md, 'How to cite'):\n"
+                          + "\n".join(problems))
+
+
+# --- what the CLI prints ------------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    from memattr import cli
+
+    try:
+        cli.main(list(argv))
+    except SystemExit:  # --help
+        pass
+    out, err = capsys.readouterr()
+    return out + err
+
+
+def _check_printed(text: str, what: str) -> None:
+    """No private citation in ``text``, and every docs/ reference it prints resolves."""
+    problems = [f"{what}: {found}: {line.strip()}" for line in text.splitlines()
+                for found in private_citations(line)]
+    for m in _DOC_REF.finditer(text):
+        why = resolve_problem(m.group("page"), m.group("anchor"))
+        if why:
+            problems.append(f"{what}: {why}")
     assert not problems, "\n".join(problems)
 
 
-def test_allowlist_names_real_files_and_resolvable_replacements() -> None:
-    """Every allowlisted file exists, and every replacement it recommends resolves in docs/."""
-    problems = []
-    for rel, entries in NOTES_ALLOWLIST.items():
-        if not (SRC / rel).is_file():
-            problems.append(f"allowlist: no file src/memattr/{rel}")
-        for token, targets in entries:
-            assert re.search(r"(arch|linux|scenarios)\.md", token), token
-            for target in targets.split():
-                m = _DOC_REF.fullmatch(target)
-                if m is None:
-                    problems.append(f"allowlist {rel}: {target!r} is not docs/<page>.md[#anchor]")
-                    continue
-                why = resolve_problem(m.group("page"), m.group("anchor"))
-                if why:
-                    problems.append(f"allowlist {rel}: {why}")
-    assert not problems, "\n".join(problems)
+def _bundled() -> list[str]:
+    from memattr.analysis.scenario import bundled
+
+    return sorted(bundled())
+
+
+@pytest.mark.parametrize("name", _bundled())
+def test_run_output_cites_only_docs_and_primary_sources(name: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``memattr run NAME`` (text and JSON) for every bundled scenario cites no notes and no bare
+    case number, and each docs/ reference it prints names an existing page and heading."""
+    text = _cli(capsys, "run", name, "--color", "never")
+    assert f"scenario {name} " in text
+    _check_printed(text, f"memattr run {name}")
+    _check_printed(_cli(capsys, "run", name, "--json"), f"memattr run {name} --json")
+
+
+def test_help_demo_and_report_sections_cite_only_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command's --help, ``memattr demo``, ``memattr explain`` of the sample logs and the
+    HTML report's ordering and sources sections cite no notes and no bare case number."""
+    from memattr.cli import COMMANDS
+    from memattr.report.html import ordering_section, sources_section
+
+    assert "run" in COMMANDS
+    _check_printed(_cli(capsys, "--help"), "memattr --help")
+    for command in COMMANDS:
+        _check_printed(_cli(capsys, command, "--help"), f"memattr {command} --help")
+    assert "docs/scenarios.md" in _cli(capsys, "run", "--help")
+    _check_printed(_cli(capsys, "demo"), "memattr demo")
+    logs = sorted((ROOT / "tests" / "data").glob("log_*"))
+    assert logs
+    for log in logs:
+        _check_printed(_cli(capsys, "explain", str(log)), f"memattr explain {log.name}")
+    section = ordering_section()
+    assert "docs/review.md#case-21-reclaim-pcie" in section
+    _check_printed(section, "report: ordering section")
+    _check_printed(sources_section(["6.8", "6.9", "6.17", "v2"]), "report: sources section")

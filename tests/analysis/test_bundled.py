@@ -1,7 +1,8 @@
-"""Every bundled scenario replays to the answers scenarios.md gives (expected values from its text).
+"""Every bundled scenario replays to the answers the worked cases give (docs/review.md#worked-cases).
 
-Each test names its case; the expected answers are copied from /work/shared/reference/scenarios.md
-(and linux.md sections 2.1 / 2.7 for sources.toml), not from the implementation.
+Each test names its case (a "Case N" heading of docs/review.md); the expected answers are written
+from the cases' text (and docs/review.md#who-gets-normal-nc and docs/review.md#later-changes for
+sources.toml), not from the implementation.
 """
 
 from __future__ import annotations
@@ -363,7 +364,7 @@ def test_case_29_no_memslot_is_mmio_exit(policy: str) -> None:
     assert any(e.errno is not None for e in pair.events)
 
 
-# --- the other sources (linux.md 2.1, 2.7) ------------------------------------------------------
+# --- the other sources (docs/review.md#who-gets-normal-nc, docs/review.md#later-changes) --------
 
 
 @pytest.mark.parametrize("fwb", FWBS)

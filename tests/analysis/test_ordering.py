@@ -1,5 +1,5 @@
-"""The reclaim-ordering model: the review's claims (scenarios.md cases 21-24) with their witnesses
-checked by hand, the model's invariants, and its inputs."""
+"""The reclaim-ordering model: the review's claims (docs/review.md#reclaim-and-reset-ordering) with
+their witnesses checked by hand, the model's invariants, and its inputs."""
 
 from __future__ import annotations
 
@@ -235,18 +235,18 @@ def test_case24_only_the_exclusion_keeps_the_switch_ordered(wt: WriteType, bus: 
 def test_review_cases_verdicts() -> None:
     """The named review cases give the verdicts the review reached."""
     expected = {
-        "case 21: PCIe, Normal-NC (6.9), config reset": False,
-        "case 21: PCIe, Normal-NC, 3 writes": False,
-        "case 21: PCIe, serialisation point nowhere": True,
-        "case 22: platform reset, no flushing read": True,
-        "case 22: platform reset, flushing read": False,
-        "case 22: PCIe device, platform reset": True,
-        "case 23: Device-nGnRnE + DSB, platform reset": False,
-        "case 23: Device-nGnRE, platform reset": True,
-        "case 23: Device-nGnRE, read-back first": False,
-        "case 23: Normal-NC, platform reset": True,
-        "case 24: GICV-like, Normal-NC, no TLBI+DSB": True,
-        "case 24: GICV-like, Device-nGnRE (the exclusion)": False,
+        "PCIe, Normal-NC (6.9), config reset (docs/review.md#case-21-reclaim-pcie)": False,
+        "PCIe, Normal-NC, 3 writes (docs/review.md#case-21-reclaim-pcie)": False,
+        "PCIe, serialisation point nowhere (docs/review.md#case-21-reclaim-pcie)": True,
+        "platform reset, no flushing read (docs/review.md#case-22-reclaim-platform-device)": True,
+        "platform reset, flushing read (docs/review.md#case-22-reclaim-platform-device)": False,
+        "PCIe device, platform reset (docs/review.md#case-22-reclaim-platform-device)": True,
+        "Device-nGnRnE + DSB, platform reset (docs/review.md#case-23-reclaim-what-each-type-needs)": False,
+        "Device-nGnRE, platform reset (docs/review.md#case-23-reclaim-what-each-type-needs)": True,
+        "Device-nGnRE, read-back first (docs/review.md#case-23-reclaim-what-each-type-needs)": False,
+        "Normal-NC, platform reset (docs/review.md#case-23-reclaim-what-each-type-needs)": True,
+        "GICV-like, Normal-NC, no TLBI+DSB (docs/review.md#case-24-context-switched-peripheral)": True,
+        "GICV-like, Device-nGnRE (the exclusion) (docs/review.md#case-24-context-switched-peripheral)": False,
     }
     assert {name: explore(cfg).reachable for name, cfg in REVIEW_CASES} == expected
 

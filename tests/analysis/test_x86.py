@@ -1,4 +1,5 @@
-"""x86 contrast (scenarios.md cases 30-31): EPT type x guest PAT, KVM's vmx_get_mt_mask, AMD NPT."""
+"""x86 contrast (docs/review.md#case-30-x86-ept-and-mmio, #case-31-x86-guest-ram-and-pat): EPT type x guest
+PAT, KVM's vmx_get_mt_mask, AMD NPT."""
 
 from __future__ import annotations
 

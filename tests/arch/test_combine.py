@@ -1,8 +1,9 @@
-"""Stage-1 x stage-2 combining, checked against an independent reference written from arch.md.
+"""Stage-1 x stage-2 combining, checked against an independent reference written from docs/architecture.md.
 
-The reference combiner below is written from arch.md sections 1 (MAIR), 3 (S2 MemAttr without
-FWB), 4 (with FWB), 5 (combining rules) and 6 (HCR_EL2 / SCTLR_EL1 controls), and from
-linux.md section 2.3 / arch.md section 12 for the Linux table.  It does not call memattr.
+The reference combiner below is written from docs/architecture.md: #mair-attribute-bytes,
+#stage-2-memattr-without-fwb, #stage-2-memattr-with-fwb, #combining-stage-1-and-stage-2 and
+#register-controls (HCR_EL2 / SCTLR_EL1), and from docs/review.md#stage-2-encodings for the Linux
+table.  It does not call memattr.
 
 A reference value is a ``Ref`` named tuple:
 (memtype, device name, inner level, outer level, shareability, xs, tagged), a level being
@@ -46,19 +47,20 @@ NC: Level = ("NC", False, False, False)
 WB_RWA: Level = ("WB", True, True, False)
 WT_RA: Level = ("WT", True, False, False)
 
-# arch.md s1 / s3: dd = 00 nGnRnE, 01 nGnRE, 10 nGRE, 11 GRE.
+# docs/architecture.md#mair-attribute-bytes, docs/architecture.md#stage-2-memattr-without-fwb: dd = 00 nGnRnE,
+# 01 nGnRE, 10 nGRE, 11 GRE.
 DEVICE_NAMES = ("nGnRnE", "nGnRE", "nGRE", "GRE")
-# linux.md 2.3: Device types combine to the more restrictive value of each G/R/E bit
+# docs/review.md#stage-2-encodings: Device types combine to the more restrictive value of each G/R/E bit
 # (1 = the permissive G, R or E).
 GRE_BITS = {"nGnRnE": (0, 0, 0), "nGnRE": (0, 0, 1), "nGRE": (0, 1, 1), "GRE": (1, 1, 1)}
 SH_RANK = {"NSH": 0, "ISH": 1, "OSH": 2}
 
 
-# --- reference: stage 1 (arch.md s1) --------------------------------------------------------
+# --- reference: stage 1 (docs/architecture.md#mair-attribute-bytes) -------------------------------
 
 
 def ref_nibble(n: int) -> Level:
-    """arch.md s1 DecodeLDFAttr for a non-zero nibble."""
+    """docs/architecture.md#mair-attribute-bytes DecodeLDFAttr for a non-zero nibble."""
     if n == 0b0100:
         return NC
     ra, wa = bool(n & 0b10), bool(n & 0b01)
@@ -68,7 +70,8 @@ def ref_nibble(n: int) -> Level:
 
 
 def ref_mair(byte: int) -> tuple[str, str | None, Level | None, Level | None, bool, bool] | None:
-    """arch.md s1 with FEAT_XS and FEAT_MTE2: (type, device, inner, outer, xs, tagged) or None."""
+    """docs/architecture.md#mair-attribute-bytes with FEAT_XS and FEAT_MTE2: (type, device, inner, outer, xs,
+    tagged) or None."""
     hi, lo = byte >> 4, byte & 0xF
     if hi == 0:
         if lo & 0b10:
@@ -89,7 +92,8 @@ def is_nc(r: Ref) -> bool:
 
 
 def effective(r: Ref) -> Ref:
-    """arch.md s5 EffectiveShareability: Device and Normal iNC/oNC are OSH."""
+    """docs/architecture.md#combining-stage-1-and-stage-2 EffectiveShareability: Device and Normal iNC/oNC are
+    OSH."""
     return r._replace(sh="OSH") if r.memtype == "Device" or is_nc(r) else r
 
 
@@ -97,7 +101,7 @@ def ref_s1(byte: int, sh: str = "ISH", *, eff_at_s1: bool = True) -> Ref | None:
     """The stage-1 attributes of a MAIR byte with descriptor SH ``sh``.
 
     Whether stage 1 passes on the descriptor SH or the effective one is the ASL94 ImpDefBool
-    "Apply effective shareability at stage 1" (arch.md does not decide it): ``eff_at_s1``.
+    "Apply effective shareability at stage 1" (docs/architecture.md does not decide it): ``eff_at_s1``.
     """
     d = ref_mair(byte)
     if d is None:
@@ -106,13 +110,14 @@ def ref_s1(byte: int, sh: str = "ISH", *, eff_at_s1: bool = True) -> Ref | None:
     return effective(r) if eff_at_s1 else r
 
 
-# --- reference: stage 2 without FWB (arch.md s3) --------------------------------------------
+# --- reference: stage 2 without FWB (docs/architecture.md#stage-2-memattr-without-fwb) ------------
 
 S2_CACHE = {0b01: "NC", 0b10: "WT", 0b11: "WB"}
 
 
 def ref_s2_nofwb(memattr: int, sh: str = "ISH", xs: bool = True) -> list[Ref]:
-    """arch.md s3: the permitted stage-2 attributes; inner 00 may be NC, WT or WB. No hints."""
+    """docs/architecture.md#stage-2-memattr-without-fwb: the permitted stage-2 attributes; inner 00 may be NC,
+    WT or WB. No hints."""
     if memattr >> 2 == 0:
         return [Ref("Device", DEVICE_NAMES[memattr & 3], None, None, sh, xs, False)]
     outer = (S2_CACHE[memattr >> 2], False, False, False)
@@ -120,22 +125,26 @@ def ref_s2_nofwb(memattr: int, sh: str = "ISH", xs: bool = True) -> list[Ref]:
     return [Ref("Normal", None, (i, False, False, False), outer, sh, xs, False) for i in inners]
 
 
-# --- reference: the rules (arch.md s4, s5) --------------------------------------------------
+# --- reference: the rules -------------------------------------------------------------------------
+# docs/architecture.md#stage-2-memattr-with-fwb, docs/architecture.md#combining-stage-1-and-stage-2
 
 
 def ref_more_restrictive(a: str, b: str) -> str:
-    """Device types: the more restrictive of each G/R/E bit (linux.md 2.3, arch.md s5)."""
+    """Device types: the more restrictive of each G/R/E bit (docs/review.md#stage-2-encodings,
+    docs/architecture.md#combining-stage-1-and-stage-2)."""
     bits = tuple(x & y for x, y in zip(GRE_BITS[a], GRE_BITS[b], strict=True))
     return next(name for name, v in GRE_BITS.items() if v == bits)
 
 
 def ref_sh(a: str, b: str) -> str:
-    """arch.md s5: OSH if either is OSH, else ISH if either is ISH, else NSH."""
+    """docs/architecture.md#combining-stage-1-and-stage-2: OSH if either is OSH, else ISH if either is ISH,
+    else NSH."""
     return a if SH_RANK[a] >= SH_RANK[b] else b
 
 
 def ref_level(s1: Level, s2: Level) -> Level:
-    """arch.md s5: NC if either NC, else WT if either WT, else WB; hints from S1 when not NC."""
+    """docs/architecture.md#combining-stage-1-and-stage-2: NC if either NC, else WT if either WT, else WB;
+    hints from S1 when not NC."""
     if "NC" in (s1[0], s2[0]):
         return NC
     cache = "WT" if "WT" in (s1[0], s2[0]) else "WB"
@@ -143,12 +152,13 @@ def ref_level(s1: Level, s2: Level) -> Level:
 
 
 def ref_tagged(r: Ref, s1_tagged: bool) -> bool:
-    """arch.md s5 Tags: S1 tagged and the result Normal WB RWA non-transient in both nibbles."""
+    """docs/architecture.md#combining-stage-1-and-stage-2 Tags: S1 tagged and the result Normal WB RWA
+    non-transient in both nibbles."""
     return s1_tagged and r.memtype == "Normal" and r.inner == WB_RWA and r.outer == WB_RWA
 
 
 def ref_combine_nofwb(s1: Ref, s2: Ref) -> Ref:
-    """arch.md s5: S2CombineS1MemAttrs."""
+    """docs/architecture.md#combining-stage-1-and-stage-2: S2CombineS1MemAttrs."""
     if s1.memtype == "Device" and s2.memtype == "Device":
         base = Ref("Device", ref_more_restrictive(s1.device, s2.device), None, None, "", True, False)
     elif s1.memtype == "Device":
@@ -165,7 +175,8 @@ def ref_combine_nofwb(s1: Ref, s2: Ref) -> Ref:
 
 
 def ref_fwb(s1: Ref, memattr: int, sh2: str = "ISH", fnxs: bool = False) -> Ref:
-    """arch.md s4: AArch64_S2ApplyFWBMemAttrs on MemAttr[2:0] (MemAttr[3] ignored)."""
+    """docs/architecture.md#stage-2-memattr-with-fwb: AArch64_S2ApplyFWBMemAttrs on MemAttr[2:0] (MemAttr[3]
+    ignored)."""
     low = memattr & 0b111
     if low >> 2 == 0:  # 0dd: Device
         dd = DEVICE_NAMES[low & 3]
@@ -189,7 +200,8 @@ def ref_fwb(s1: Ref, memattr: int, sh2: str = "ISH", fnxs: bool = False) -> Ref:
 
 
 def ref_nc(r: Ref) -> Ref:
-    """Normal iNC/oNC in place of a Normal attribute: OSH, untagged, XS kept (arch.md s4, s5)."""
+    """Normal iNC/oNC in place of a Normal attribute: OSH, untagged, XS kept
+    (docs/architecture.md#stage-2-memattr-with-fwb, docs/architecture.md#combining-stage-1-and-stage-2)."""
     return Ref("Normal", None, NC, NC, "OSH", r.xs, False)
 
 
@@ -201,11 +213,13 @@ def ref_resolve(byte: int, memattr: int, *, fwb: bool, cd: bool, eff_at_s1: bool
         return None
     if fwb:
         r = ref_fwb(s1, memattr)
-        # arch.md s4: after the table, HCR_EL2.CD = 1 makes a Normal result Normal NC.
+        # docs/architecture.md#stage-2-memattr-with-fwb: after the table, HCR_EL2.CD = 1 makes a Normal result
+        # Normal NC.
         return {ref_nc(r) if cd and r.memtype == "Normal" else r}
     out = set()
     for s2 in ref_s2_nofwb(memattr):
-        # arch.md s5: HCR_EL2.CD = 1 replaces a Normal S2 by Normal NC before combining.
+        # docs/architecture.md#combining-stage-1-and-stage-2: HCR_EL2.CD = 1 replaces a Normal S2 by Normal NC
+        # before combining.
         if cd and s2.memtype == "Normal":
             s2 = ref_nc(s2)
         out.add(ref_combine_nofwb(s1, s2))
@@ -257,9 +271,9 @@ def resolve_summaries(res: combine.Resolution) -> set[Ref]:
 
 INNER00 = (0b0100, 0b1000, 0b1100)
 
-# The reference is arch.md's: FEAT_XS and FEAT_MTE2, and no FEAT_MTE_PERM (which gives stage-2
+# The reference is docs/architecture.md's: FEAT_XS and FEAT_MTE2, and no FEAT_MTE_PERM (which gives stage-2
 # MemAttr 0b0100 a meaning of its own, checked in test_mte_perm_* below).
-REF_CPU = ALL.with_(name="arch.md", mte_perm=False)
+REF_CPU = ALL.with_(name="reference", mte_perm=False)
 
 
 def ref_reserved(memattr: int, *, fwb: bool, cd: bool, eff_at_s1: bool) -> set[Ref]:
@@ -270,7 +284,9 @@ def ref_reserved(memattr: int, *, fwb: bool, cd: bool, eff_at_s1: bool) -> set[R
     return out
 
 
-# --- the whole space (arch.md s4-s6) --------------------------------------------------------
+# --- the whole space -------------------------------------------------------------------------------
+# docs/architecture.md#stage-2-memattr-with-fwb, docs/architecture.md#combining-stage-1-and-stage-2,
+# docs/architecture.md#register-controls
 
 
 @pytest.mark.parametrize("eff_at_s1", [True, False], ids=["s1eff", "s1desc"])
@@ -278,7 +294,9 @@ def ref_reserved(memattr: int, *, fwb: bool, cd: bool, eff_at_s1: bool) -> set[R
 @pytest.mark.parametrize("fwb", [False, True], ids=["fwb0", "fwb1"])
 @pytest.mark.parametrize("s2", range(16), ids=lambda m: f"s2_{m:04b}")
 def test_resolve_matches_reference(s2: int, fwb: bool, cd: bool, eff_at_s1: bool) -> None:
-    """Every S1 byte x this S2 MemAttr resolves to the reference's permitted set (arch.md s4-s6)."""
+    """Every S1 byte x this S2 MemAttr resolves to the reference's permitted set
+    (docs/architecture.md#stage-2-memattr-with-fwb, docs/architecture.md#combining-stage-1-and-stage-2,
+    docs/architecture.md#register-controls)."""
     controls = Controls(fwb=fwb, cd=cd)
     imp = ImpDef(apply_effective_shareability_at_s1=eff_at_s1)
     bad = []
@@ -306,7 +324,8 @@ def test_resolve_matches_reference(s2: int, fwb: bool, cd: bool, eff_at_s1: bool
 
 @pytest.mark.parametrize("s2", INNER00, ids=lambda m: f"s2_{m:04b}")
 def test_inner00_has_three_outcomes_for_cacheable_s1(s2: int) -> None:
-    """Without FWB, S2 inner field 00 over S1 Normal-WB gives inner NC, WT and WB (arch.md s3)."""
+    """Without FWB, S2 inner field 00 over S1 Normal-WB gives inner NC, WT and WB
+    (docs/architecture.md#stage-2-memattr-without-fwb)."""
     res = combine.resolve(0xFF, s2, controls=Controls(fwb=False), cpu=REF_CPU)
     assert len(res.outcomes) == 3
     assert {a.inner.cacheability for a in res.outcomes} == set(Cacheability)  # type: ignore[union-attr]
@@ -319,7 +338,8 @@ def test_inner00_has_three_outcomes_for_cacheable_s1(s2: int) -> None:
 @pytest.mark.parametrize(("s1", "s2"), list(itertools.product(DeviceType, repeat=2)),
                          ids=lambda d: d.name)
 def test_s2_combine_s1_device(s1: DeviceType, s2: DeviceType) -> None:
-    """Both stages Device: the more restrictive of each G/R/E bit (arch.md s5, linux.md 2.3)."""
+    """Both stages Device: the more restrictive of each G/R/E bit
+    (docs/architecture.md#combining-stage-1-and-stage-2, docs/review.md#stage-2-encodings)."""
     got = combine.s2_combine_s1_device(s1, s2)
     assert got.result.name == ref_more_restrictive(s1.name, s2.name)
     assert got.rule.value == "S2CombineS1Device" and got.branch == got.result.name
@@ -334,7 +354,8 @@ SH_TABLE = [
 
 @pytest.mark.parametrize(("s1", "s2", "expected"), SH_TABLE)
 def test_s2_combine_s1_shareability(s1: str, s2: str, expected: str) -> None:
-    """Shareability: OSH if either stage is OSH, else ISH if either is ISH, else NSH (arch.md s5)."""
+    """Shareability: OSH if either stage is OSH, else ISH if either is ISH, else NSH
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     got = combine.s2_combine_s1_shareability(Shareability[s1], Shareability[s2])
     assert got.result is Shareability[expected]
 
@@ -343,13 +364,15 @@ ALL_LEVELS = sorted({ref_nibble(n) for n in range(1, 16)})
 
 
 def test_all_levels_enumerated() -> None:
-    """The 15 nibbles 0001..1111 give 15 distinct level attributes (arch.md s1 DecodeLDFAttr)."""
+    """The 15 nibbles 0001..1111 give 15 distinct level attributes (docs/architecture.md#mair-attribute-bytes
+    DecodeLDFAttr)."""
     assert len(ALL_LEVELS) == 15
 
 
 @pytest.mark.parametrize("s1", ALL_LEVELS, ids=str)
 def test_s2_combine_s1_attr_hints(s1: Level) -> None:
-    """Per level: NC if either NC, else WT if either WT, else WB; hints from S1 (arch.md s5)."""
+    """Per level: NC if either NC, else WT if either WT, else WB; hints from S1
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     for s2 in ALL_LEVELS:
         got = combine.s2_combine_s1_attr_hints(cache_attrs(s1), cache_attrs(s2))
         assert level_of(got.result) == ref_level(s1, s2), (s1, s2)
@@ -358,7 +381,8 @@ def test_s2_combine_s1_attr_hints(s1: Level) -> None:
 
 @pytest.mark.parametrize("sh", list(Shareability), ids=lambda s: s.value)
 def test_effective_shareability(sh: Shareability) -> None:
-    """Device and Normal iNC/oNC are OSH; other Normal keeps its shareability (arch.md s5)."""
+    """Device and Normal iNC/oNC are OSH; other Normal keeps its shareability
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     for dt in DeviceType:
         a = MemoryAttributes(MemType.Device, device=dt, shareability=sh)
         assert combine.effective_shareability(a).result is Shareability.OSH
@@ -375,7 +399,8 @@ DEFINED_S1 = [b for b in range(256) if ref_mair(b) is not None]
 @pytest.mark.parametrize("fnxs", [False, True], ids=["fnxs0", "fnxs1"])
 @pytest.mark.parametrize("memattr", range(16), ids=lambda m: f"m{m:04b}")
 def test_aarch64_s2_apply_fwb_mem_attrs(memattr: int, fnxs: bool) -> None:
-    """FWB MemAttr applied to every S1 type and SH gives the arch.md s4 table's result."""
+    """FWB MemAttr applied to every S1 type and SH gives the docs/architecture.md#stage-2-memattr-with-fwb
+    table's result."""
     bad = []
     for byte, s1_sh, sh2 in itertools.product(DEFINED_S1, SH_RANK, SH_RANK):
         s1 = ref_s1(byte, s1_sh, eff_at_s1=False)
@@ -391,7 +416,8 @@ def test_aarch64_s2_apply_fwb_mem_attrs(memattr: int, fnxs: bool) -> None:
 
 @pytest.mark.parametrize("memattr", range(8), ids=lambda m: f"m{m:03b}")
 def test_fwb_memattr3_is_ignored_for_the_type(memattr: int) -> None:
-    """With FWB, MemAttr[3] does not change the resulting type (arch.md s4: ASL94 ignores it)."""
+    """With FWB, MemAttr[3] does not change the resulting type (docs/architecture.md#stage-2-memattr-with-fwb:
+    ASL94 ignores it)."""
     for byte in DEFINED_S1:
         s1 = to_attrs(ref_s1(byte))  # type: ignore[arg-type]
         lo = combine.aarch64_s2_apply_fwb_mem_attrs(s1, memattr, cpu=REF_CPU)[-1].result
@@ -399,7 +425,7 @@ def test_fwb_memattr3_is_ignored_for_the_type(memattr: int) -> None:
         assert summary(lo) == summary(hi), hex(byte)
 
 
-# --- Linux table (linux.md 2.3, arch.md s12) ------------------------------------------------
+# --- Linux table (docs/review.md#stage-2-encodings) -----------------------------------------------
 
 # Guest S1 byte -> (effective type under S2 Device-nGnRE, under S2 Normal-NC).
 LINUX_TABLE = {
@@ -411,7 +437,7 @@ LINUX_TABLE = {
     0xBB: ("Device-nGnRE", "Normal-NC"),
     0xFF: ("Device-nGnRE", "Normal-NC"),
 }
-# Linux S2 encodings (arch.md s9): DEVICE 0b0001 / 0b001, NORMAL_NC 0b0101 / 0b101.
+# Linux S2 encodings (docs/review.md#stage2_set_prot_attr): DEVICE 0b0001 / 0b001, NORMAL_NC 0b0101 / 0b101.
 LINUX_S2 = {("device", False): 0b0001, ("device", True): 0b001,
             ("nc", False): 0b0101, ("nc", True): 0b101}
 
@@ -427,15 +453,16 @@ def type_name(r: Ref) -> str:
 @pytest.mark.parametrize("s2kind", ["device", "nc"])
 @pytest.mark.parametrize("s1", sorted(LINUX_TABLE), ids=lambda b: f"0x{b:02X}")
 def test_linux_table(s1: int, s2kind: str, fwb: bool) -> None:
-    """The guest's effective type for a passthrough BAR is linux.md 2.3's, OSH, with or without FWB."""
+    """The guest's effective type for a passthrough BAR is the one docs/review.md#stage-2-encodings
+    gives, OSH, with or without FWB."""
     expected = LINUX_TABLE[s1][0 if s2kind == "device" else 1]
     res = combine.resolve(s1, LINUX_S2[(s2kind, fwb)], controls=Controls(fwb=fwb))
     got = res.single
     assert type_name(summary(got)) == expected
-    assert got.shareability is Shareability.OSH  # arch.md s12: every row is OSH
+    assert got.shareability is Shareability.OSH  # docs/review.md#stage-2-encodings: every row is OSH
 
 
-# --- ASL94 vs QEMU (arch.md s14): we follow ASL94 -------------------------------------------
+# --- ASL94 vs QEMU (docs/architecture.md#where-qemu-differs): we follow ASL94 ---------------------
 
 ASL_VS_QEMU = [
     # (S1 byte, S2 MemAttr, FWB, CD, expected type, note)
@@ -461,7 +488,7 @@ ASL_VS_QEMU = [
                          ids=[row[5] for row in ASL_VS_QEMU])
 def test_asl94_where_qemu_differs(s1: int, s2: int, fwb: bool, cd: bool, expected: str,
                                   note: str) -> None:
-    """Where QEMU differs from ASL94 (arch.md s14) the result follows ASL94."""
+    """Where QEMU differs from ASL94 (docs/architecture.md#where-qemu-differs) the result follows ASL94."""
     got = combine.resolve(s1, s2, controls=Controls(fwb=fwb, cd=cd)).single
     assert type_name(summary(got)) == expected, note
     if got.is_device or got.is_nc:
@@ -469,27 +496,30 @@ def test_asl94_where_qemu_differs(s1: int, s2: int, fwb: bool, cd: bool, expecte
 
 
 def test_transient_hint_kept_when_s2_wt_downgrades() -> None:
-    """S1 WB-transient over S2 WT gives WT keeping S1's RWA and transient flag (arch.md s5, s14.3)."""
+    """S1 WB-transient over S2 WT gives WT keeping S1's RWA and transient flag
+    (docs/architecture.md#combining-stage-1-and-stage-2, docs/architecture.md#where-qemu-differs)."""
     got = combine.resolve(0x77, 0b1010, controls=Controls(fwb=False)).single
     assert level_of(got.inner) == ("WT", True, True, True)
     assert level_of(got.outer) == ("WT", True, True, True)
 
 
 def test_fwb_device_xs_comes_from_s1() -> None:
-    """FWB Device: XS is S1's, so an S1 FEAT_XS Device byte keeps XS = 0 (arch.md s4)."""
+    """FWB Device: XS is S1's, so an S1 FEAT_XS Device byte keeps XS = 0
+    (docs/architecture.md#stage-2-memattr-with-fwb)."""
     assert combine.resolve(0x05, 0b001, controls=Controls(fwb=True)).single.xs is False
     assert combine.resolve(0x04, 0b001, controls=Controls(fwb=True)).single.xs is True
 
 
 def test_fnxs_forces_xs_zero() -> None:
-    """S2 FnXS = 1 makes XS 0 with and without FWB (arch.md s2, s4, s5)."""
+    """S2 FnXS = 1 makes XS 0 with and without FWB (docs/architecture.md#stage-2-descriptor,
+    docs/architecture.md#stage-2-memattr-with-fwb, docs/architecture.md#combining-stage-1-and-stage-2)."""
     for fwb, s2 in ((False, 0b0001), (False, 0b0101), (True, 0b001), (True, 0b101)):
         for s1 in (0x04, 0x44, 0xBB):
             got = combine.resolve(s1, s2, fnxs=True, controls=Controls(fwb=fwb)).single
             assert got.xs is False, (fwb, s2, hex(s1))
 
 
-# --- controls (arch.md s6) ------------------------------------------------------------------
+# --- controls (docs/architecture.md#register-controls) --------------------------------------------
 
 LINUX_IO_S2 = [(False, 0b0001), (True, 0b001), (False, 0b0101), (True, 0b101)]
 
@@ -505,7 +535,9 @@ def test_guest_mmu_off_data_is_device_nGnRnE(s1: int, fwb: bool, s2: int, access
 
 
 def test_guest_mmu_off_over_s2_normal() -> None:
-    """MMU off over S2 Normal: S1 Device wins without FWB, FWB 0b110 forces WB (arch.md s4-s6)."""
+    """MMU off over S2 Normal: S1 Device wins without FWB, FWB 0b110 forces WB
+    (docs/architecture.md#stage-2-memattr-with-fwb, docs/architecture.md#combining-stage-1-and-stage-2,
+    docs/architecture.md#register-controls)."""
     nofwb = combine.resolve(0xFF, 0b1111, controls=Controls(fwb=False, m=False)).single
     assert summary(nofwb) == Ref("Device", "nGnRnE", None, None, "OSH", True, False)
     fwb = combine.resolve(0xFF, 0b110, controls=Controls(fwb=True, m=False)).single
@@ -518,21 +550,24 @@ def test_guest_mmu_off_over_s2_normal() -> None:
                          ids=lambda v: str(v))
 @pytest.mark.parametrize("s1", [0x00, 0x44, 0x02], ids=lambda b: f"0x{b:02X}")
 def test_hcr_dc_gives_normal_wb(s1: int, fwb: bool, s2: int, vm: bool, m: bool) -> None:
-    """HCR_EL2.DC = 1: stage 1 is off and Normal WB RWA; stage 2 still applies (arch.md s6)."""
+    """HCR_EL2.DC = 1: stage 1 is off and Normal WB RWA; stage 2 still applies
+    (docs/architecture.md#register-controls)."""
     got = combine.resolve(s1, s2, controls=Controls(fwb=fwb, dc=True, vm=vm, m=m)).single
     # S1 NSH combined with S2 ISH gives ISH; WB/WB gives XS 0; untagged without HCR_EL2.DCT.
     assert summary(got) == Ref("Normal", None, WB_RWA, WB_RWA, "ISH", False, False)
 
 
 def test_hcr_dc_with_s2_device() -> None:
-    """HCR_EL2.DC = 1 over S2 Device-nGnRE gives Device-nGnRE: stage 2 is on (arch.md s5, s6)."""
+    """HCR_EL2.DC = 1 over S2 Device-nGnRE gives Device-nGnRE: stage 2 is on
+    (docs/architecture.md#combining-stage-1-and-stage-2, docs/architecture.md#register-controls)."""
     for fwb, s2 in ((False, 0b0001), (True, 0b001)):
         got = combine.resolve(0xFF, s2, controls=Controls(fwb=fwb, dc=True, vm=False)).single
         assert (got.device, got.shareability) == (DeviceType.nGnRE, Shareability.OSH)
 
 
 def test_hcr_dc_dct_tagged() -> None:
-    """HCR_EL2.DC = 1 with DCT = 1 gives Tagged Normal WB over S2 WB (arch.md s5, s6)."""
+    """HCR_EL2.DC = 1 with DCT = 1 gives Tagged Normal WB over S2 WB
+    (docs/architecture.md#combining-stage-1-and-stage-2, docs/architecture.md#register-controls)."""
     got = combine.resolve(0x00, 0b1111, controls=Controls(dc=True, dct=True)).single
     assert got.tagged is True and got.is_wb
 
@@ -543,7 +578,8 @@ def test_hcr_dc_dct_tagged() -> None:
     (0xFF, 0b0101, Ref("Normal", None, WB_RWA, WB_RWA, "ISH", False, False)),
 ], ids=["nc-over-dev", "dev-over-wb", "wb-over-nc"])
 def test_stage2_off_uses_stage1_only(s1: int, s2: int, expected: Ref) -> None:
-    """HCR_EL2.VM = 0 and DC = 0: the result is stage 1's attributes alone (arch.md s6)."""
+    """HCR_EL2.VM = 0 and DC = 0: the result is stage 1's attributes alone
+    (docs/architecture.md#register-controls)."""
     for fwb in (False, True):
         got = combine.resolve(s1, s2, controls=Controls(vm=False, dc=False, fwb=fwb)).single
         assert summary(got) == expected
@@ -561,7 +597,8 @@ def test_ifetch_from_s1_device(s1: int, fwb: bool, s2: int) -> None:
 
 
 def test_ifetch_from_s1_normal_no_fault() -> None:
-    """Instruction fetch from S1 Normal WB over S2 WB is Normal WB with no fault (arch.md s6)."""
+    """Instruction fetch from S1 Normal WB over S2 WB is Normal WB with no fault
+    (docs/architecture.md#register-controls)."""
     for fwb, s2 in ((False, 0b1111), (True, 0b110)):
         res = combine.resolve(0xFF, s2, controls=Controls(fwb=fwb), access=Access.IFETCH)
         assert not res.faults
@@ -569,7 +606,7 @@ def test_ifetch_from_s1_normal_no_fault() -> None:
 
 
 def test_ifetch_with_sctlr_i0_is_nc() -> None:
-    """SCTLR_EL1.I = 0: instruction fetches use Normal NC (arch.md s6)."""
+    """SCTLR_EL1.I = 0: instruction fetches use Normal NC (docs/architecture.md#register-controls)."""
     res = combine.resolve(0xFF, 0b1111, controls=Controls(i=False), access=Access.IFETCH)
     assert res.single.is_nc
 
@@ -577,13 +614,15 @@ def test_ifetch_with_sctlr_i0_is_nc() -> None:
 @pytest.mark.parametrize(("fwb", "s2"), [(False, 0b0001), (True, 0b001), (False, 0b0000)],
                          ids=lambda v: str(v))
 def test_ifetch_to_s2_device_is_nc(fwb: bool, s2: int) -> None:
-    """Instruction fetch from an S2 Device location: S2 treated as Normal NC (arch.md s5)."""
+    """Instruction fetch from an S2 Device location: S2 treated as Normal NC
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     res = combine.resolve(0xFF, s2, controls=Controls(fwb=fwb), access=Access.IFETCH)
     assert res.outcomes and all(a.is_nc for a in res.outcomes)
 
 
 def test_ifetch_with_hcr_id_is_nc() -> None:
-    """HCR_EL2.ID = 1 makes a Normal S2 Normal NC for instruction fetches (arch.md s5)."""
+    """HCR_EL2.ID = 1 makes a Normal S2 Normal NC for instruction fetches
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     res = combine.resolve(0xFF, 0b1111, controls=Controls(id=True), access=Access.IFETCH)
     assert res.single.is_nc
 
@@ -605,7 +644,8 @@ def test_sctlr_c0_data_normal_becomes_nc() -> None:
 
 @pytest.mark.parametrize(("fwb", "s2"), [(False, 0b0001), (True, 0b001)], ids=["fwb0", "fwb1"])
 def test_s1_walk_to_s2_device(fwb: bool, s2: int) -> None:
-    """A stage-1 walk to S2 Device: NC with HCR_EL2.PTW = 0, a fault with PTW = 1 (arch.md s5)."""
+    """A stage-1 walk to S2 Device: NC with HCR_EL2.PTW = 0, a fault with PTW = 1
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     res = combine.resolve(0xFF, s2, controls=Controls(fwb=fwb, ptw=False), access=Access.TTW)
     assert not res.faults
     assert res.single.is_nc
@@ -629,18 +669,22 @@ def test_hcr_cd_normal_results_become_nc(fwb: bool, s2: int) -> None:
 
 
 def test_hcr_cd_does_not_affect_ifetch() -> None:
-    """HCR_EL2.CD applies to data accesses only (arch.md s4, s5)."""
+    """HCR_EL2.CD applies to data accesses only (docs/architecture.md#stage-2-memattr-with-fwb,
+    docs/architecture.md#combining-stage-1-and-stage-2)."""
     res = combine.resolve(0xFF, 0b1111, controls=Controls(cd=True), access=Access.IFETCH)
     assert res.single.is_wb
 
 
-# --- stage-2 MemAttr decoding (arch.md s3, s4, s8) ------------------------------------------
+# --- stage-2 MemAttr decoding ---------------------------------------------------------------------
+# docs/architecture.md#stage-2-memattr-without-fwb, docs/architecture.md#stage-2-memattr-with-fwb,
+# docs/linux-versions.md#stage-2-memattr-encodings
 
 
 @pytest.mark.parametrize("fnxs", [False, True], ids=["fnxs0", "fnxs1"])
 @pytest.mark.parametrize("memattr", range(16), ids=lambda m: f"m{m:04b}")
 def test_s2_decode_mem_attrs(memattr: int, fnxs: bool) -> None:
-    """Without FWB, MemAttr decodes to the arch.md s3 type(s), XS = NOT FnXS, no hints."""
+    """Without FWB, MemAttr decodes to the docs/architecture.md#stage-2-memattr-without-fwb type(s), XS = NOT
+    FnXS, no hints."""
     got = s2memattr.s2_decode_mem_attrs(memattr, Shareability.ISH, fnxs, REF_CPU)
 
     def key(r: Ref) -> tuple:
@@ -652,7 +696,8 @@ def test_s2_decode_mem_attrs(memattr: int, fnxs: bool) -> None:
     assert (got.reserved is not None) == (memattr in INNER00)
 
 
-# arch.md s4: MemAttr[2:0] -> rule; 0b100 falls into the 0b101 branch; MemAttr[3] ignored.
+# docs/architecture.md#stage-2-memattr-with-fwb: MemAttr[2:0] -> rule; 0b100 falls into the 0b101 branch;
+# MemAttr[3] ignored.
 FWB_RULES = {0b000: ("DEVICE", "nGnRnE"), 0b001: ("DEVICE", "nGnRE"), 0b010: ("DEVICE", "nGRE"),
              0b011: ("DEVICE", "GRE"), 0b100: ("NC_OR_S1_DEVICE", None),
              0b101: ("NC_OR_S1_DEVICE", None), 0b110: ("FORCE_WB", None), 0b111: ("AS_S1", None)}
@@ -660,7 +705,8 @@ FWB_RULES = {0b000: ("DEVICE", "nGnRnE"), 0b001: ("DEVICE", "nGnRE"), 0b010: ("D
 
 @pytest.mark.parametrize("memattr", range(16), ids=lambda m: f"m{m:04b}")
 def test_fwb_meaning(memattr: int) -> None:
-    """With FWB, MemAttr[2:0] selects the arch.md s4 rule; 0b100 and MemAttr[3] are noted."""
+    """With FWB, MemAttr[2:0] selects the docs/architecture.md#stage-2-memattr-with-fwb rule; 0b100 and
+    MemAttr[3] are noted."""
     got = s2memattr.fwb_meaning(memattr, REF_CPU).result
     rule, dev = FWB_RULES[memattr & 0b111]
     assert got.rule.name == rule
@@ -669,7 +715,8 @@ def test_fwb_meaning(memattr: int) -> None:
 
 
 def test_linux_s2_constants() -> None:
-    """Linux's MT_S2_* and MT_S2_FWB_* values (arch.md s8, s9)."""
+    """Linux's MT_S2_* and MT_S2_FWB_* values (docs/linux-versions.md#stage-2-memattr-encodings,
+    docs/review.md#stage2_set_prot_attr)."""
     from memattr.linux.asm.memory import S2_MEMATTRS  # the kernel's constants live in linux
 
     assert S2_MEMATTRS["DEVICE_nGnRE"] == (0x1, 0x1)
@@ -719,7 +766,8 @@ def test_combine_function_matches_reference(fwb: bool) -> None:
     (0b00, {"NSH"}), (0b10, {"OSH"}), (0b11, {"ISH"}), (0b01, {"NSH", "ISH", "OSH"}),
 ])
 def test_decode_shareability(sh: int, expected: set[str]) -> None:
-    """SH 00 NSH, 10 OSH, 11 ISH; 01 is CONSTRAINED UNPREDICTABLE among all three (arch.md s2)."""
+    """SH 00 NSH, 10 OSH, 11 ISH; 01 is CONSTRAINED UNPREDICTABLE among all three
+    (docs/architecture.md#shareability-field)."""
     assert {s.value for s in combine.decode_shareability(sh)} == expected
 
 
@@ -742,7 +790,8 @@ def test_s1_disabled_output() -> None:
 
 @pytest.mark.parametrize("s1_tagged", [False, True], ids=["s1untagged", "s1tagged"])
 def test_s2_mem_tag_type(s1_tagged: bool) -> None:
-    """Tagged only if S1 is tagged and the result is Normal WB RWA non-transient (arch.md s5)."""
+    """Tagged only if S1 is tagged and the result is Normal WB RWA non-transient
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     for inner, outer in itertools.product(ALL_LEVELS, repeat=2):
         a = MemoryAttributes(MemType.Normal, inner=cache_attrs(inner), outer=cache_attrs(outer))
         expected = s1_tagged and inner == WB_RWA and outer == WB_RWA
@@ -757,6 +806,7 @@ NO_MTE = ALL.with_(name="no-mte", mte2=False, mte_perm=False)
 
 
 def test_normal_nc_mem_attr() -> None:
-    """NormalNCMemAttr is Normal iNC/oNC, OSH, untagged, with the given XS (arch.md s5)."""
+    """NormalNCMemAttr is Normal iNC/oNC, OSH, untagged, with the given XS
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     for xs in (False, True):
         assert summary(combine.normal_nc_mem_attr(xs)) == Ref("Normal", None, NC, NC, "OSH", xs, False)

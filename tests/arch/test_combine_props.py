@@ -1,6 +1,8 @@
-"""Properties of S1 x S2 combining (arch.md sections 4, 5 and 12), checked with Hypothesis.
+"""Properties of S1 x S2 combining, checked with Hypothesis (docs/architecture.md#stage-2-memattr-with-fwb,
+docs/architecture.md#combining-stage-1-and-stage-2, docs/review.md#stage-2-encodings).
 
-Strength order used below ("weaker" = fewer guarantees), from arch.md section 5:
+Strength order used below ("weaker" = fewer guarantees), from
+docs/architecture.md#combining-stage-1-and-stage-2:
 Device is stronger than Normal; among Device types nGnRnE > nGnRE > nGRE > GRE (the dd
 encoding, lower is stronger); among Normal cacheabilities, per level, NC > WT > WB.
 """
@@ -39,7 +41,8 @@ def s1_type(byte: int) -> StageType:
 
 
 def s2_type(memattr: int) -> StageType:
-    """arch.md s3: 00dd Device dd; otherwise outer MemAttr[3:2], inner MemAttr[1:0]."""
+    """docs/architecture.md#stage-2-memattr-without-fwb: 00dd Device dd; otherwise outer MemAttr[3:2], inner
+    MemAttr[1:0]."""
     if memattr >> 2 == 0:
         return ("Device", memattr & 3)
     return ("Normal", S2_CACHE[memattr & 3], S2_CACHE[memattr >> 2])
@@ -65,7 +68,8 @@ def at_least_as_strong(r: StageType, x: StageType) -> bool:
        sh1=arch_sh_fields(), sh2=arch_sh_fields())
 def test_nofwb_result_never_weaker_than_either_stage(s1: int, s2: int, cd: bool, sh1: int,
                                                      sh2: int) -> None:
-    """Without FWB the combined type is never weaker than S1's or S2's type (arch.md s5)."""
+    """Without FWB the combined type is never weaker than S1's or S2's type
+    (docs/architecture.md#combining-stage-1-and-stage-2)."""
     res = combine.resolve(s1, s2, sh1=sh1, sh2=sh2, controls=Controls(fwb=False, cd=cd))
     r = result_type(res.single)
     assert at_least_as_strong(r, s1_type(s1)), (r, s1_type(s1))
@@ -76,7 +80,8 @@ def test_nofwb_result_never_weaker_than_either_stage(s1: int, s2: int, cd: bool,
 @given(s1=st.sampled_from(DEVICE_BYTES), cd=st.booleans(), sh1=arch_sh_fields(),
        sh2=arch_sh_fields(), bit3=st.booleans())
 def test_fwb_101_keeps_s1_device(s1: int, cd: bool, sh1: int, sh2: int, bit3: bool) -> None:
-    """With FWB, S2 0b101 over an S1 Device keeps S1's Device type and XS (arch.md s4)."""
+    """With FWB, S2 0b101 over an S1 Device keeps S1's Device type and XS
+    (docs/architecture.md#stage-2-memattr-with-fwb)."""
     s2 = 0b101 | (0b1000 if bit3 else 0)
     got = combine.resolve(s1, s2, sh1=sh1, sh2=sh2, controls=Controls(fwb=True, cd=cd)).single
     s1a = mair.decode_attr(s1).attrs
@@ -90,7 +95,8 @@ def test_fwb_101_keeps_s1_device(s1: int, cd: bool, sh1: int, sh2: int, bit3: bo
        cd=st.booleans(), fnxs=st.booleans(), sh1=arch_sh_fields(), sh2=arch_sh_fields())
 def test_linux_encodings_same_with_and_without_fwb(s1: int, kind: str, cd: bool, fnxs: bool,
                                                    sh1: int, sh2: int) -> None:
-    """Linux's S2 Device and NC give the same result with and without FWB (arch.md s12)."""
+    """Linux's S2 Device and NC give the same result with and without FWB
+    (docs/review.md#stage-2-encodings)."""
     nofwb_val, fwb_val = {"DEVICE_nGnRE": (0b0001, 0b001), "NORMAL_NC": (0b0101, 0b101)}[kind]
     a = combine.resolve(s1, nofwb_val, sh1=sh1, sh2=sh2, fnxs=fnxs,
                         controls=Controls(fwb=False, cd=cd)).single
@@ -108,7 +114,8 @@ def test_linux_encodings_same_with_and_without_fwb(s1: int, kind: str, cd: bool,
 def test_device_and_nc_results_are_osh(s1: int, s2: int, fwb: bool, cd: bool, fnxs: bool,
                                        sh1: int, sh2: int, access: Access, m: bool,
                                        c: bool) -> None:
-    """Every Device or Normal iNC/oNC outcome is Outer Shareable (arch.md s5, s12)."""
+    """Every Device or Normal iNC/oNC outcome is Outer Shareable
+    (docs/architecture.md#combining-stage-1-and-stage-2, docs/review.md#stage-2-encodings)."""
     res = combine.resolve(s1, s2, sh1=sh1, sh2=sh2, fnxs=fnxs, access=access,
                           controls=Controls(fwb=fwb, cd=cd, m=m, c=c))
     for a in res.outcomes:

@@ -55,7 +55,8 @@ def changed(on: dict[Row, tuple[frozenset[MemoryAttributes], str | None]],
 
 
 def test_always_reserved_is_the_twenty() -> None:
-    """arch.md s1: 0b0000dd1x (8) and xxxx0000 other than 0x40/0xA0/0xF0 (12)."""
+    """docs/architecture.md#mair-attribute-bytes: 0b0000dd1x (8) and xxxx0000 other than 0x40/0xA0/0xF0
+    (12)."""
     assert len(ALWAYS_RESERVED) == 20
 
 

@@ -7,7 +7,7 @@ SH = ISH, a data read), and over instruction fetches and stage-1 walks for a sam
   and fault ends some path (the chain of results ends in the outcome set);
 - a record of a type-deciding rule appears only where that rule decided: its branch is the one
   an independent classification of the path's stage-1 and stage-2 values gives (written below
-  from the rules as arch.md states them, not from memattr), and its result is what the next
+  from the rules as docs/architecture.md states them, not from memattr), and its result is what the next
   step consumed;
 - re-running the named rule on the path's values returns the same record;
 - a reserved S1 byte's paths are, after its two RESMAIR records, exactly the paths of the
@@ -34,7 +34,8 @@ _CTL = {(f, c): Controls(fwb=f, cd=c) for f in (False, True) for c in (False, Tr
 
 
 def fwb_case(memattr: int) -> str:
-    """arch.md s4: MemAttr[2:0] -> the FWB rule (0b100 behaves as 0b101 in ASL94)."""
+    """docs/architecture.md#stage-2-memattr-with-fwb: MemAttr[2:0] -> the FWB rule (0b100 behaves as 0b101 in
+    ASL94)."""
     low = memattr & 0b111
     if low >> 2 == 0:
         return "device"
@@ -42,7 +43,8 @@ def fwb_case(memattr: int) -> str:
 
 
 def expected_combine_branch(s1: MemoryAttributes, s2: MemoryAttributes) -> str:
-    """arch.md s5: which case of S2CombineS1MemAttrs the stage types select."""
+    """docs/architecture.md#combining-stage-1-and-stage-2: which case of S2CombineS1MemAttrs the stage types
+    select."""
     return {(True, True): "both_device", (True, False): "s1_device",
             (False, True): "s2_device", (False, False): "both_normal"}[
         (s1.is_device, s2.is_device)]

@@ -1,7 +1,9 @@
-"""MAIR_ELx attribute bytes, checked against an independent decoder written from arch.md section 1.
+"""MAIR_ELx attribute bytes, checked against an independent decoder written from
+docs/architecture.md#mair-attribute-bytes.
 
-The reference below is written from the table in arch.md section 1 (ASL94 S1DecodeMemAttrs,
-DecodeLDFAttr, DecodeDevice), not from memattr's implementation.  Values are plain tuples:
+The reference below is written from the table in docs/architecture.md#mair-attribute-bytes
+(ASL94 S1DecodeMemAttrs, DecodeLDFAttr, DecodeDevice), not from memattr's implementation.  Values
+are plain tuples:
 
     Device: ("Device", "<dd name>", None, None, xs, tagged)
     Normal: ("Normal", None, inner, outer, xs, tagged), a level being
@@ -20,7 +22,7 @@ from memattr.arch.memtype import CacheAttrs, MemoryAttributes, Shareability
 from memattr.errors import EncodingError, ReservedError
 from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 
-# arch.md s1: dd = 00 nGnRnE, 01 nGnRE, 10 nGRE, 11 GRE.
+# docs/architecture.md#mair-attribute-bytes: dd = 00 nGnRnE, 01 nGnRE, 10 nGRE, 11 GRE.
 DEVICE_NAMES = ("nGnRnE", "nGnRE", "nGRE", "GRE")
 
 def feat(xs: bool, mte2: bool) -> Cpu:
@@ -35,11 +37,12 @@ def _fid(f: Cpu) -> str:
     return f.name
 
 
-# --- the reference decoder (arch.md section 1) ----------------------------------------------
+# --- the reference decoder (docs/architecture.md#mair-attribute-bytes) ----------------------------
 
 
 def ref_nibble(n: int) -> tuple[str, bool, bool, bool]:
-    """arch.md s1 DecodeLDFAttr for a non-zero Normal nibble: (cacheability, RA, WA, transient)."""
+    """docs/architecture.md#mair-attribute-bytes DecodeLDFAttr for a non-zero Normal nibble: (cacheability,
+    RA, WA, transient)."""
     assert 1 <= n <= 0xF
     if n == 0b0100:
         return ("NC", False, False, False)  # hints do not apply to NC
@@ -52,7 +55,8 @@ def ref_nibble(n: int) -> tuple[str, bool, bool, bool]:
 
 
 def ref_decode(byte: int, xs_feat: bool, mte2: bool) -> tuple | None:
-    """arch.md s1: the decoded attributes of a MAIR byte, or None when it is reserved.
+    """docs/architecture.md#mair-attribute-bytes: the decoded attributes of a MAIR byte, or None when it is
+    reserved.
 
     Without FEAT_XS there is no XS attribute: its place holds None.
     """
@@ -132,7 +136,8 @@ ANCHORS = [
 
 @pytest.mark.parametrize(("byte", "expected"), ANCHORS, ids=[f"0x{b:02X}" for b, _ in ANCHORS])
 def test_anchor_bytes(byte: int, expected: tuple) -> None:
-    """Hand-decoded bytes from the arch.md section 1 table decode as written (FEAT_XS, FEAT_MTE2)."""
+    """Hand-decoded bytes from the docs/architecture.md#mair-attribute-bytes table decode as written (FEAT_XS,
+    FEAT_MTE2)."""
     assert ref_decode(byte, True, True) == expected
     got = mair.decode_attr(byte, feat(True, True))
     assert got.attrs is not None and got.reserved is None
@@ -145,7 +150,8 @@ def test_anchor_bytes(byte: int, expected: tuple) -> None:
 @pytest.mark.parametrize("features", ALL_FEATURES, ids=_fid)
 @pytest.mark.parametrize("byte", range(256), ids=lambda b: f"0x{b:02X}")
 def test_decode_attr_matches_reference(byte: int, features: Cpu) -> None:
-    """Every MAIR byte decodes as the arch.md section 1 reference says, or is reserved."""
+    """Every MAIR byte decodes as the docs/architecture.md#mair-attribute-bytes reference says, or is
+    reserved."""
     expected = ref_decode(byte, features.xs, features.mte2)
     got = mair.decode_attr(byte, features)
     assert got.value == byte
@@ -160,7 +166,8 @@ def test_decode_attr_matches_reference(byte: int, features: Cpu) -> None:
 
 
 def test_reserved_set_sizes() -> None:
-    """arch.md s1: 20 reserved bytes with both features, 24 without FEAT_XS, 21 without MTE2."""
+    """docs/architecture.md#mair-attribute-bytes: 20 reserved bytes with both features, 24 without FEAT_XS, 21
+    without MTE2."""
     counts = {
         _fid(f): sum(mair.decode_attr(b, f).attrs is None for b in range(256)) for f in ALL_FEATURES
     }
@@ -235,7 +242,8 @@ def test_linux_mair_value() -> None:
 
 
 def test_linux_mair_register_decode() -> None:
-    """Each of Linux's MAIR_EL1 fields decodes as its MT_* name says (arch.md s1, s8)."""
+    """Each of Linux's MAIR_EL1 fields decodes as its MT_* name says
+    (docs/architecture.md#mair-attribute-bytes, docs/linux-versions.md#mt-indexes-and-mair_el1)."""
     attrs = mair.decode_register(LINUX_MAIR, feat(True, True))
     assert len(attrs) == 8
     assert [a.value for a in attrs] == [0xFF, 0xF0, 0x44, 0x00, 0x04, 0x00, 0x00, 0x00]
@@ -250,7 +258,8 @@ def test_linux_mair_register_decode() -> None:
 
 
 def test_linux_mair_without_mte2() -> None:
-    """Without FEAT_MTE2, Attr1 = 0xF0 of Linux's MAIR value is reserved (arch.md s1)."""
+    """Without FEAT_MTE2, Attr1 = 0xF0 of Linux's MAIR value is reserved
+    (docs/architecture.md#mair-attribute-bytes)."""
     attrs = mair.decode_register(LINUX_MAIR, feat(True, False))
     assert [a.attrs is None for a in attrs] == [False, True, False, False, False, False, False, False]
 

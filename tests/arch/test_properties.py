@@ -1,4 +1,5 @@
-"""What each memory type permits, and where alignment faults are taken (arch.md section 7)."""
+"""What each memory type permits, and where alignment faults are taken
+(docs/architecture.md#memory-type-properties)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from memattr.arch.memtype import (
 )
 
 FWB = [False, True]
-# Linux S2 encodings (arch.md s9): Device 0b0001 / 0b001, Normal-NC 0b0101 / 0b101.
+# Linux S2 encodings (docs/review.md#stage2_set_prot_attr): Device 0b0001 / 0b001, Normal-NC 0b0101 / 0b101.
 S2_DEVICE = {False: 0b0001, True: 0b001}
 S2_NC = {False: 0b0101, True: 0b101}
 
@@ -27,7 +28,7 @@ def outcome(s1: int, s2: int, fwb: bool, *, access: Access = Access.WRITE,
                                         aligned=aligned)
 
 
-# --- alignment (arch.md s7, scenarios.md case 28) -------------------------------------------
+# --- alignment (docs/architecture.md#alignment-faults, docs/review.md#case-28-unaligned-store) -----
 
 
 @pytest.mark.parametrize("access", [Access.READ, Access.WRITE], ids=lambda a: a.value)
@@ -88,7 +89,7 @@ def test_alignment_outcome_says_where_it_is_taken() -> None:
     assert "stage 1" in str(s1) and "EL1" in str(s1)
 
 
-# --- type properties (arch.md s7) -----------------------------------------------------------
+# --- type properties (docs/architecture.md#memory-type-properties) --------------------------------
 
 # (gathering, reordering, early write acknowledgement) per Device type, from the G/R/E letters.
 DEVICE_GRE = {

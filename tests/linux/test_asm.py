@@ -4,6 +4,7 @@ the one commit registry."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -107,6 +108,47 @@ def test_commits_defined_once() -> None:
     assert commit("s2-normalnc").release is not None
     with pytest.raises(KeyError, match="known"):
         commit("nope")
+
+
+# A commit id: 12 to 40 hex digits with at least one letter a-f and one digit (so a Message-ID's
+# date stamp such as 20231205171024 and a plain word are not taken for one).
+_HASH = re.compile(r"(?<![\w.@-])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,40}(?![\w@])")
+NOT_COMMITS = {"0123456789abcdef": "analysis/trace.py: the hex digit alphabet"}
+"""Hex strings in src/ that are not commit ids, each with where and why."""
+
+
+def _code_strings(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, text) of every string constant that is not a docstring (an expression statement)."""
+    docs = {id(n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_commit_hashes_only_through_the_registry() -> None:
+    """Outside memattr/linux/commits.py no commit hash is code: a string the package prints gets
+    its hash from the registry (``commit(key).id`` / ``.cite()``).  A hash in a comment or a
+    docstring, or in a bundled TOML file's comments, is allowed only if the registry has it, so
+    every commit the sources name has its subject and first release in one place."""
+    known = {c.id for c in COMMITS.values()}
+    assert "8c47ce3e1d2c" in known and "0123456789abcdef" in (SRC / "analysis/trace.py").read_text()
+    problems = []
+    for path in sorted(SRC.rglob("*")):
+        rel = path.relative_to(SRC).as_posix()
+        if path.suffix not in (".py", ".toml") or rel == "linux/commits.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for n, line in enumerate(text.splitlines(), 1):
+            for h in _HASH.findall(line):
+                if h not in known and h not in NOT_COMMITS:
+                    problems.append(f"{rel}:{n}: {h} is not in memattr.linux.commits")
+        if path.suffix == ".py":
+            for n, value in _code_strings(ast.parse(text)):
+                for h in _HASH.findall(value):
+                    if h not in NOT_COMMITS:
+                        problems.append(f"{rel}:{n}: {h} written in code; use memattr.linux.commits")
+    assert not problems, "\n".join(problems)
+    assert _HASH.findall('x = "a39d3a966a09"; 20231205171024.GA1@x; deadbeefcafe') == ["a39d3a966a09"]
 
 
 def test_vm_mte_bits_per_release() -> None:

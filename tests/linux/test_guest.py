@@ -19,7 +19,7 @@ G = LinuxGuest()
 
 def test_linux_mair_layout() -> None:
     """MAIR_EL1: Attr0 0xff (NORMAL), Attr1 0xff/0xf0 (TAGGED), Attr2 0x44 (NC), Attr3 0x00
-    (nGnRnE), Attr4 0x04 (nGnRE) (arch/arm64/mm/proc.S, arch.md 8)."""
+    (nGnRnE), Attr4 0x04 (nGnRE) (arch/arm64/mm/proc.S, docs/linux-versions.md#mt-indexes-and-mair_el1)."""
     assert linux_guest_mair() == 0x04_00_44_FF_FF
     assert linux_guest_mair(mte=True) == 0x04_00_44_F0_FF
 

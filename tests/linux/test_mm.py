@@ -70,7 +70,8 @@ def test_pgprot_helpers() -> None:
 
 
 def test_mt_values() -> None:
-    """MT_* AttrIndx values of arch/arm64/include/asm/memory.h (arch.md section 8)."""
+    """MT_* AttrIndx values of arch/arm64/include/asm/memory.h
+    (docs/linux-versions.md#mt-indexes-and-mair_el1)."""
     assert [int(m) for m in MT] == [0, 1, 2, 3, 4]
 
 

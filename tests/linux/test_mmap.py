@@ -1,5 +1,5 @@
-"""Tests for memattr.linux.mmap: each kernel mmap path's vm_flags and pgprot (arch.md 11,
-linux.md 2.1)."""
+"""Tests for memattr.linux.mmap: each kernel mmap path's vm_flags and pgprot (docs/review.md#the-vma-flag,
+docs/review.md#who-gets-normal-nc)."""
 
 from __future__ import annotations
 

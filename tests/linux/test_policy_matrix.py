@@ -1,8 +1,11 @@
 """Every policy x mapping source x guest mapping x FWB, against a table written from the rules.
 
-The expected stage-2 choice is written from linux.md 2.1 (6.9), 2.7 (6.17), 3.4 (GICV), 1.1/3.11
-(v1's VMA-type detection), 1.2 (v2: blanket NC) and arch.md 10-11; the effective type from
-linux.md 2.3 and arch.md 12 (plus arch.md 14 for FWB 0b110 / 0b111), independently of the model.
+The expected stage-2 choice is written from docs/review.md#who-gets-normal-nc (6.9),
+docs/review.md#later-changes (6.17), docs/review.md#gicv2-vcpu-interface (GICV), docs/review.md#v1
+and docs/review.md#the-non-fwb-regression (v1's VMA-type detection), docs/review.md#v2 (blanket NC),
+docs/review.md#user_mem_abort and docs/review.md#the-vma-flag; the effective type from
+docs/review.md#stage-2-encodings (plus docs/architecture.md#stage-2-memattr-with-fwb for FWB 0b110 /
+0b111), independently of the model.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ SOURCES: dict[str, MappingSource] = {
     "gicv": GicvInterface(),
 }
 RAM = {"anon-ram", "hugetlb-ram"}
-VFIO_FLAGGED = {"vfio-pci", "vfio-pci-vf", "vfio-pci-bar32", "nvgrace-resmem"}  # linux.md 2.1
+# docs/review.md#who-gets-normal-nc
+VFIO_FLAGGED = {"vfio-pci", "vfio-pci-vf", "vfio-pci-bar32", "nvgrace-resmem"}
 IN_HOST_BRIDGE = {"vfio-pci", "vfio-pci-vf", "vfio-pci-bar32", "sysfs-resource",
                   "sysfs-resource-wc", "devmem-bar"}
 WC_VMA = {"nvgrace-resmem", "sysfs-resource-wc"}  # pgprot_writecombine VMAs
@@ -58,13 +62,13 @@ def expected_s2(policy: str, source: str, fwb: bool) -> str:
     if source in RAM:
         return "NORMAL"  # scenarios 15: linear-map RAM is S2 Normal under every policy
     if policy == "6.8":
-        return "DEVICE"  # arch.md 10: every non-linear-map PFN is Device-nGnRE
+        return "DEVICE"  # docs/review.md#user_mem_abort: every non-linear-map PFN is Device-nGnRE
     if policy == "v2":
-        return "NC"  # linux.md 1.2: blanket NC, kvm_phys_addr_ioremap included
+        return "NC"  # docs/review.md#v2: blanket NC, kvm_phys_addr_ioremap included
     if source == "gicv":
-        return "DEVICE"  # linux.md 3.4: no VMA, kvm_phys_addr_ioremap stays DEVICE
+        return "DEVICE"  # docs/review.md#gicv2-vcpu-interface: no VMA, kvm_phys_addr_ioremap stays DEVICE
     if policy == "6.17" and source == "nvgrace-usemem":
-        return "NORMAL" if fwb else "EINVAL-SLOT"  # linux.md 2.7 (DIC present here)
+        return "NORMAL" if fwb else "EINVAL-SLOT"  # docs/review.md#later-changes (DIC present here)
     if policy == "pcie-only":
         return "NC" if source in IN_HOST_BRIDGE else "DEVICE"
     if policy == "mirror-vma":
@@ -74,13 +78,15 @@ def expected_s2(policy: str, source: str, fwb: bool) -> str:
     return "NC" if source in VFIO_FLAGGED else "DEVICE"  # 6.9, 6.17 and the FWB what-ifs
 
 
-# linux.md 2.2 / arch.md 9: MemAttr per kind, (FWB=0, FWB=1); what-ifs replace NC's encoding.
+# docs/review.md#stage-2-encodings / docs/review.md#stage2_set_prot_attr: MemAttr per kind, (FWB=0, FWB=1);
+# what-ifs replace NC's encoding.
 MEMATTR = {"DEVICE": (0b0001, 0b0001), "NC": (0b0101, 0b0101), "NORMAL": (0b1111, 0b0110)}
 ALT_NC = {"fwb-0b110": (0b1111, 0b0110), "fwb-0b111": (0b1111, 0b0111),
           "device-gre": (0b0011, 0b0011)}
 
 DEV_ORDER = ["nGnRnE", "nGnRE", "nGRE", "GRE"]
-GUEST_S1 = {  # Linux guest mapping API -> stage-1 type (arm64 io.h, pci mmap; linux.md 2.3)
+# Linux guest mapping API -> stage-1 type (arm64 io.h, pci mmap; docs/review.md#stage-2-encodings)
+GUEST_S1 = {
     "ioremap": "Device-nGnRE",
     "ioremap_np": "Device-nGnRnE",
     "ioremap_wc": "Normal-NC",
@@ -98,14 +104,17 @@ def _dev_min(a: str, b: str) -> str:
 
 
 def expected_effective(memattr: int, fwb: bool, s1: str) -> str:
-    """The effective type from linux.md 2.3/2.4 and arch.md 12/14, written out by hand."""
+    """The effective type from docs/review.md#stage-2-encodings, docs/review.md#later-changes (KVM's
+    at.c) and docs/architecture.md#stage-2-memattr-with-fwb, written out by hand."""
     s1_dev = s1.startswith("Device-")
     if memattr >> 2 == 0 and (fwb or memattr & 0b1100 == 0):  # a stage-2 Device type
         s2dev = DEV_ORDER[memattr & 3]
         return "Device-" + (_dev_min(s1[7:], s2dev) if s1_dev else s2dev)
     if memattr in (0b0101,):  # Normal-NC (both modes): S1 Device wins, else NC
         return s1 if s1_dev else "Normal-NC"
-    if fwb and memattr == 0b0110:  # forced WB, even over S1 Device (ASL94, arch.md 14)
+    if fwb and memattr == 0b0110:
+        # forced WB, even over S1 Device (ASL94 AArch64.S2ApplyFWBMemAttrs;
+        # docs/architecture.md#stage-2-memattr-with-fwb)
         return "Normal-WB"
     if (fwb and memattr == 0b0111) or (not fwb and memattr == 0b1111):  # as S1
         return s1
@@ -153,7 +162,8 @@ def test_matrix(plat: Platform, policy: str, source: str, fwb: bool) -> None:
 @pytest.mark.parametrize("policy", ["6.8", "6.9", "6.17"])
 def test_any_guest_byte_over_a_bar(plat: Platform, policy: str, fwb: bool) -> None:
     """Over a vfio-pci BAR, no guest MAIR byte ever yields a cacheable type under a merged
-    policy, and under 6.8 never a Normal type (linux.md 2.3; reserved bytes give no outcome)."""
+    policy, and under 6.8 never a Normal type (docs/review.md#stage-2-encodings; reserved bytes give no
+    outcome)."""
     from memattr.linux import raw_guest
 
     host = HostFeatures(fwb=fwb)

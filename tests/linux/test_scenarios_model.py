@@ -1,5 +1,6 @@
-"""scenarios.md cases 1-4, 6, 8-11, 15, 16, 18, 19 and 29 at the model level, plus the nvgrace-gpu
-usemem cases of linux.md 2.7 (the scenario files replay the same cases from TOML)."""
+"""The worked cases 1-4, 6, 8-11, 15, 16, 18, 19 and 29 of docs/review.md at the model level, plus
+the nvgrace-gpu usemem cases of docs/review.md#later-changes (the scenario files replay the same
+cases from TOML)."""
 
 from __future__ import annotations
 
@@ -231,7 +232,8 @@ USEMEM = NvgraceRegion("gpu", "usemem", size=2 << 20)
 
 @FWBS
 def test_usemem_under_6_9_is_device(plat: Platform, fwb: bool) -> None:
-    """nvgrace usemem (cacheable VMA, no flag) is S2 Device-nGnRE under 6.9 (linux.md 2.1)."""
+    """nvgrace usemem (cacheable VMA, no flag) is S2 Device-nGnRE under 6.9
+    (docs/review.md#who-gets-normal-nc)."""
     ev = evaluate("6.9", HostFeatures(fwb=fwb), plat, USEMEM, MemslotSpec(), G.memremap("WB"))
     assert ev.vmm_s1 is not None and ev.vmm_s1.short == "Normal-WB"
     assert ev.s2_kind == "DEVICE_nGnRE"
@@ -239,7 +241,8 @@ def test_usemem_under_6_9_is_device(plat: Platform, fwb: bool) -> None:
 
 
 def test_usemem_under_6_17_with_fwb_and_dic_is_cacheable(plat: Platform) -> None:
-    """6.17 with FWB and DIC maps usemem S2 Normal (forced WB) and allows exec (linux.md 2.7)."""
+    """6.17 with FWB and DIC maps usemem S2 Normal (forced WB) and allows exec
+    (docs/review.md#later-changes)."""
     host = HostFeatures(fwb=True, dic=True)
     ev = evaluate("6.17", host, plat, USEMEM, MemslotSpec(), G.memremap("WB"))
     assert ev.s2_kind == "NORMAL" and ev.s2_memattr == 0b0110
@@ -253,7 +256,7 @@ def test_usemem_under_6_17_with_fwb_and_dic_is_cacheable(plat: Platform) -> None
 @pytest.mark.parametrize(("fwb", "dic"), [(False, True), (True, False), (False, False)])
 def test_usemem_under_6_17_without_fwb_dic(plat: Platform, fwb: bool, dic: bool) -> None:
     """6.17 without FWB and DIC: -EINVAL at memslot creation, or -EFAULT at fault when the VMA
-    appears after the memslot (linux.md 2.7)."""
+    appears after the memslot (docs/review.md#later-changes)."""
     host = HostFeatures(fwb=fwb, dic=dic)
     ev = evaluate("6.17", host, plat, USEMEM, MemslotSpec(), G.memremap("WB"))
     assert ev.errno is Errno.EINVAL and ev.abort is None

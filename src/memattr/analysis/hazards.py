@@ -129,10 +129,23 @@ HAZARDS: dict[str, HazardInfo] = {h.id: h for h in (
 _ID_OF_KIND = {h.kind: h.id for h in HAZARDS.values()}
 
 
+# The worked cases of docs/review.md a hazard names (Hazard.case).
+_ALTERNATIVES = "docs/review.md#case-8-rejected-alternatives"
+_IFETCH = "docs/review.md#case-18-instruction-fetch-from-a-bar"
+_RECLAIM_PCIE = "docs/review.md#case-21-reclaim-pcie"
+_RECLAIM_PLATFORM = "docs/review.md#case-22-reclaim-platform-device"
+_RECLAIM_NEEDS = "docs/review.md#case-23-reclaim-what-each-type-needs"
+_CONTEXT_SWITCH = "docs/review.md#case-24-context-switched-peripheral"
+_ERROR_RESPONSE = "docs/review.md#case-25-error-response-to-a-load"
+_ALIAS = "docs/review.md#case-27-mismatched-alias"
+_UNALIGNED = "docs/review.md#case-28-unaligned-store"
+
+
 @dataclass(frozen=True, slots=True)
 class Hazard:
     """One behavioural check: which (``kind``), how bad (``level``), the review's case, why.
 
+    :param case: the worked case or section it illustrates, a docs/review.md reference.
     :param detail: the consequence alone (for reports that say what happens, not where).
     :param id: the check's id in :data:`HAZARDS`.
     """
@@ -219,8 +232,9 @@ def ordering_verdict(region: Region, eff: MemoryAttributes) -> Verdict | None:
 
 
 def reclaim(region: Region, eff: MemoryAttributes) -> Hazard | None:
-    """Cases 21-23: can a guest write reach the device after VFIO's reset?  Explored by the
-    ordering model from the region's bus and reset path and the effective type."""
+    """Can a guest write reach the device after VFIO's reset?  Explored by the ordering model
+    from the region's bus and reset path and the effective type
+    (docs/review.md#reclaim-and-reset-ordering)."""
     setup = _reclaim_setup(region)
     if setup is None:
         return None
@@ -237,7 +251,7 @@ def reclaim(region: Region, eff: MemoryAttributes) -> Hazard | None:
         loose = _explore(wt, bus, "nowhere", host)
         tail = ("if TLBI + DSB left them nowhere in particular it would be reachable"
                 if loose.reachable else "on every assumption")
-        return Hazard("reclaim", "ok", "case 21" if bus == "pcie" else "case 23",
+        return Hazard("reclaim", "ok", _RECLAIM_PCIE if bus == "pcie" else _RECLAIM_NEEDS,
                       f"{needs}. No interleaving lets a guest write reach {region.name} after the "
                       f"{v.boundary} ({v.states} states explored, assuming TLBI + DSB leaves the "
                       f"writes at {where}; {tail}) ({region.reset.value})")
@@ -246,16 +260,17 @@ def reclaim(region: Region, eff: MemoryAttributes) -> Hazard | None:
            else "even a flushing read does not order it")
     level = "unknown"
     path = "" if known else " (the model does not know where the two paths meet)"
-    return Hazard("reclaim", level, "case 22",
+    return Hazard("reclaim", level, _RECLAIM_PLATFORM,
                   f"{needs}. A guest write can reach {region.name} after the {v.boundary}: "
                   f"{len(v.witness)}-step witness{path}; the answer is SoC-specific, {fix} "
                   f"({region.reset.value})")
 
 
 def context_switch(region: Region, eff: MemoryAttributes) -> Hazard:
-    """Case 24: a peripheral shared between guests and switched with the vCPU (GICV)."""
+    """A peripheral shared between guests and switched with the vCPU (GICV)
+    (docs/review.md#case-24-context-switched-peripheral)."""
     if eff.is_cacheable:
-        return Hazard("context switch", "unknown", "case 24",
+        return Hazard("context switch", "unknown", _CONTEXT_SWITCH,
                       f"{eff.short} on the shared {region.name}: a cacheable type, which the "
                       "ordering model does not cover")
     from .ordering import write_type_of
@@ -263,39 +278,41 @@ def context_switch(region: Region, eff: MemoryAttributes) -> Hazard:
     wt = write_type_of(eff).value
     v = _explore(wt, "axi-like", "interconnect", "context-switch")
     if not v.reachable:
-        return Hazard("context switch", "ok", "case 24",
+        return Hazard("context switch", "ok", _CONTEXT_SWITCH,
                       f"{eff.short}: accesses arrive at {region.name} in program order (nR), so "
                       f"KVM's write at a vCPU switch cannot pass the guest's ({v.states} states)")
-    return Hazard("context switch", "hazard", "case 24",
+    return Hazard("context switch", "hazard", _CONTEXT_SWITCH,
                   f"{eff.short} on the shared {region.name}: guest A's buffered write can land "
                   f"after the switch to guest B ({len(v.witness)}-step witness: no TLBI or DSB "
                   "at a vCPU switch)")
 
 
 def error_response(region: Region, eff: MemoryAttributes | None) -> Hazard | None:
-    """Case 25: what a device error response to a load does; containment is the platform's."""
+    """What a device error response to a load does; containment is the platform's
+    (docs/review.md#case-25-error-response-to-a-load)."""
     if region.errors is None or region.errors.kind in (BusKind.MEMORY, BusKind.GIC):
         return None  # memory, and the GIC's CPU interface, have no error response modelled
     out = error_outcome(region.errors, False, eff)
     if out.read_value is not None:
-        return Hazard("error response", "ok", "case 25",
+        return Hazard("error response", "ok", _ERROR_RESPONSE,
                       f"load gets 0x{out.read_value:x}: {out.note}")
     level = {Containment.CONTAINED: "note", Containment.UNCONTAINED: "hazard",
              Containment.NONE: "ok"}[out.containment]
     text = f"{out.abort}, {out.containment.value} (platform parameter)"
     if out.note:
         text += f"; {out.note}"
-    return Hazard("error response", level, "case 25", text)
+    return Hazard("error response", level, _ERROR_RESPONSE, text)
 
 
 _error_response = lru_cache(maxsize=1024)(lambda region, eff: error_response(region, eff))
 
 
 def mismatched_alias(vmm: MemoryAttributes | None, eff: MemoryAttributes) -> Hazard | None:
-    """Case 27: the VMM's stage-1 alias and the guest's effective type differ."""
+    """The VMM's stage-1 alias and the guest's effective type differ
+    (docs/review.md#case-27-mismatched-alias)."""
     if vmm is None or (vmm.memtype is eff.memtype and vmm.is_cacheable == eff.is_cacheable):
         return None
-    return Hazard("mismatched alias", "note", "case 27",
+    return Hazard("mismatched alias", "note", _ALIAS,
                   f"VMM {vmm.short} vs guest {eff.short} on the same page: each stream keeps its "
                   "own properties; no ordering between VMM and guest accesses (Arm ARM B2.8; "
                   "docs/review.md#mismatched-aliases)")
@@ -319,7 +336,7 @@ _BYTE_ENABLES = "on PCIe it becomes a TLP with byte enables"
 
 def unaligned(region: Region, kind: AccessKind, results: frozenset[Result],
               guest: MemoryAttributes | None) -> Hazard | None:
-    """Case 28: an unaligned, 64-byte or gathered access where the driver expects Normal memory to
+    """An unaligned, 64-byte or gathered access where the driver expects Normal memory to
     take it: completed (PCIe forms TLPs with byte enables), or a fault or bus error where it
     expected none (docs/review.md#unaligned-accesses-and-axi)."""
     if not kind.odd or region.kind not in DEVICE_KINDS:
@@ -332,40 +349,42 @@ def unaligned(region: Region, kind: AccessKind, results: frozenset[Result],
             return None  # refused for another reason (KVM): not this hazard
         if region.bus is BusKind.PCIE:
             tlps = next((r.bus.text for r in fine if r.bus is not None), "")
-            return Hazard("unaligned", "ok", "case 28", f"{what}: {_BYTE_ENABLES} ({tlps})",
+            return Hazard("unaligned", "ok", _UNALIGNED, f"{what}: {_BYTE_ENABLES} ({tlps})",
                           _BYTE_ENABLES)
         bus = next((r.bus.text for r in fine if r.bus is not None), "completed")
-        return Hazard("unaligned", "ok", "case 28", f"{what}: {bus}", bus)
+        return Hazard("unaligned", "ok", _UNALIGNED, f"{what}: {bus}", bus)
     if guest is None or guest.is_device:
         # The driver asked for Device, or runs with its stage 1 off, where data accesses are
         # Device-nGnRnE (ASL AArch64.S1DisabledOutput): faulting is the type it has.
         return None
     why = "; ".join(dict.fromkeys(r.text for r in faults))
     if fine:
-        return Hazard("unaligned", "unknown", "case 28",
+        return Hazard("unaligned", "unknown", _UNALIGNED,
                       f"{what} through a Normal mapping: may complete or fail ({why})")
-    return Hazard("unaligned", "hazard", "case 28",
+    return Hazard("unaligned", "hazard", _UNALIGNED,
                   f"{what} through a Normal mapping the driver expects to take it: {why}")
 
 
 def ifetch_io(region: Region, kind: AccessKind, results: frozenset[Result]) -> Hazard | None:
-    """Case 18: an instruction fetch from IO memory, refused by KVM (-ENOEXEC) or not."""
+    """An instruction fetch from IO memory, refused by KVM (-ENOEXEC) or not
+    (docs/review.md#case-18-instruction-fetch-from-a-bar)."""
     if kind.op.value != "ifetch" or region.kind not in DEVICE_KINDS:
         return None
     if any(r.completed for r in results):
-        return Hazard("instruction fetch", "hazard", "case 18",
+        return Hazard("instruction fetch", "hazard", _IFETCH,
                       f"instruction fetches from {region.name} complete: speculative fetches can "
                       "read the device (Unpredictable_INSTRDEVICE)")
     why = "; ".join(dict.fromkeys(r.text for r in results))
-    return Hazard("instruction fetch", "ok", "case 18", f"refused: {why}")
+    return Hazard("instruction fetch", "ok", _IFETCH, f"refused: {why}")
 
 
 def cacheable_mmio(region: Region, eff: MemoryAttributes) -> Hazard | None:
-    """Case 8: a guest obtains a cacheable (or tagged) view of MMIO (FWB 0b110 / 0b111)."""
+    """A guest obtains a cacheable (or tagged) view of MMIO (FWB 0b110 / 0b111;
+    docs/review.md#case-8-rejected-alternatives)."""
     if region.kind not in DEVICE_KINDS or not eff.is_cacheable:
         return None
     tagged = " and MTE-tagged" if eff.tagged else ""
-    return Hazard("cacheable MMIO", "hazard", "case 8",
+    return Hazard("cacheable MMIO", "hazard", _ALTERNATIVES,
                   f"{region.name} is seen {eff.short}{tagged}: cache allocation, late evictions "
                   "and speculative line fills on MMIO (breaks MMIO; docs/review.md#why-normal-nc)")
 

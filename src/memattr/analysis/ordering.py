@@ -1,6 +1,7 @@
 """Reclaim ordering as an operational model: can a guest write reach the device after the reset?
 
-The review of the Normal-NC change (scenarios.md cases 21-24) argued about one race: the guest
+The review of the Normal-NC change (docs/review.md#reclaim-and-reset-ordering) argued about one
+race: the guest
 leaves writes buffered on CPU0 while the host, on CPU1, revokes the mapping and resets the
 device.  This module states that race as a small machine and explores every interleaving:
 
@@ -689,21 +690,26 @@ _RC, _IC, _NOWHERE = (SerialisationPoint.ROOT_COMPLEX, SerialisationPoint.INTERC
 _CFG, _PLAT, _SW = HostSequence.CONFIG_RESET, HostSequence.PLATFORM_RESET, \
     HostSequence.CONTEXT_SWITCH
 
+_C21, _C22 = "docs/review.md#case-21-reclaim-pcie", "docs/review.md#case-22-reclaim-platform-device"
+_C23 = "docs/review.md#case-23-reclaim-what-each-type-needs"
+_C24 = "docs/review.md#case-24-context-switched-peripheral"
+
 REVIEW_CASES: tuple[tuple[str, Config], ...] = (
-    ("case 21: PCIe, Normal-NC (6.9), config reset", Config(_NC, 1, _PCIE, _RC, _CFG)),
-    ("case 21: PCIe, Normal-NC, 3 writes", Config(_NC, 3, _PCIE, _RC, _CFG)),
-    ("case 21: PCIe, serialisation point nowhere", Config(_NC, 1, _PCIE, _NOWHERE, _CFG)),
-    ("case 22: platform reset, no flushing read", Config(_NC, 1, _AXI, _IC, _PLAT)),
-    ("case 22: platform reset, flushing read", Config(_NC, 1, _AXI, _IC, _PLAT, True)),
-    ("case 22: PCIe device, platform reset", Config(_NC, 1, _PCIE, _RC, _PLAT)),
-    ("case 23: Device-nGnRnE + DSB, platform reset", Config(_NE, 1, _AXI, _IC, _PLAT)),
-    ("case 23: Device-nGnRE, platform reset", Config(_E, 1, _AXI, _IC, _PLAT)),
-    ("case 23: Device-nGnRE, read-back first", Config(_E, 1, _AXI, _IC, _PLAT, True)),
-    ("case 23: Normal-NC, platform reset", Config(_NC, 1, _AXI, _IC, _PLAT)),
-    ("case 24: GICV-like, Normal-NC, no TLBI+DSB", Config(_NC, 1, _AXI, _IC, _SW)),
-    ("case 24: GICV-like, Device-nGnRE (the exclusion)", Config(_E, 1, _AXI, _IC, _SW)),
+    (f"PCIe, Normal-NC (6.9), config reset ({_C21})", Config(_NC, 1, _PCIE, _RC, _CFG)),
+    (f"PCIe, Normal-NC, 3 writes ({_C21})", Config(_NC, 3, _PCIE, _RC, _CFG)),
+    (f"PCIe, serialisation point nowhere ({_C21})", Config(_NC, 1, _PCIE, _NOWHERE, _CFG)),
+    (f"platform reset, no flushing read ({_C22})", Config(_NC, 1, _AXI, _IC, _PLAT)),
+    (f"platform reset, flushing read ({_C22})", Config(_NC, 1, _AXI, _IC, _PLAT, True)),
+    (f"PCIe device, platform reset ({_C22})", Config(_NC, 1, _PCIE, _RC, _PLAT)),
+    (f"Device-nGnRnE + DSB, platform reset ({_C23})", Config(_NE, 1, _AXI, _IC, _PLAT)),
+    (f"Device-nGnRE, platform reset ({_C23})", Config(_E, 1, _AXI, _IC, _PLAT)),
+    (f"Device-nGnRE, read-back first ({_C23})", Config(_E, 1, _AXI, _IC, _PLAT, True)),
+    (f"Normal-NC, platform reset ({_C23})", Config(_NC, 1, _AXI, _IC, _PLAT)),
+    (f"GICV-like, Normal-NC, no TLBI+DSB ({_C24})", Config(_NC, 1, _AXI, _IC, _SW)),
+    (f"GICV-like, Device-nGnRE (the exclusion) ({_C24})", Config(_E, 1, _AXI, _IC, _SW)),
 )
-"""The review's claims (scenarios.md cases 21-24) as named configurations."""
+"""The review's claims as named configurations, each label ending with the worked case of
+docs/review.md it checks (docs/ordering.md#what-it-concludes)."""
 
 
 def all_configs(max_writes: int = MAX_WRITES) -> tuple[Config, ...]:

@@ -1,11 +1,12 @@
-"""x86 for contrast (scenarios.md cases 30-31): the EPT memory type KVM/VMX picks, combined with
-the guest's PAT type, and AMD NPT, where the guest's PAT is always honoured.
+"""x86 for contrast: the EPT memory type KVM/VMX picks, combined with the guest's PAT type, and AMD
+NPT, where the guest's PAT is always honoured (docs/review.md#case-30-x86-ept-and-mmio,
+docs/review.md#case-31-x86-guest-ram-and-pat).
 
 Only what the contrast needs: the effective type of a guest access on Intel EPT is the EPT
 memory type when the EPT entry's "ignore PAT" (IPAT) bit is set, and otherwise the EPT type and
 the guest PAT type combined as the SDM combines an MTRR type with a PAT type ("Effective
 Page-Level Memory Types" table; the EPT type takes the MTRR's place).  [SDM prose, not
-re-verified.]  KVM's choice follows ``vmx_get_mt_mask()`` (linux.md 1.5): host MMIO gets UC
+re-verified.]  KVM's choice follows ``vmx_get_mt_mask()`` (arch/x86/kvm/vmx/vmx.c): host MMIO gets UC
 without IPAT ("UC or WC depending on guest PAT"); RAM gets WB, with IPAT while
 KVM_X86_QUIRK_IGNORE_GUEST_PAT is enabled (the default on Intel, non-TDX) and there is no
 non-coherent DMA, without it otherwise.
@@ -92,7 +93,8 @@ def amd_npt_effective(guest_pat: X86Type, host: X86Type = _WB) -> X86Type:
 
 
 def contrast_rows() -> list[tuple[str, str, str, str]]:
-    """Cases 30-31 as (case, setup, guest PAT, effective) rows."""
+    """The two x86 worked cases as (case number, setup, guest PAT, effective) rows
+    (docs/review.md#case-30-x86-ept-and-mmio, docs/review.md#case-31-x86-guest-ram-and-pat)."""
     rows = []
     for pat in (_WC, _U):
         e = vmx_get_mt_mask(mmio=True)

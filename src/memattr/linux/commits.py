@@ -71,6 +71,14 @@ COMMITS: dict[str, Commit] = {
                                "commit id not verified"),
     "vfio-sub-page-bar": Commit("05f0c03fbac1", "vfio-pci: Allow to mmap sub-page MMIO BARs if the "
                                 "mmio page is exclusive", _V(4, 8)),
+    # --- trees the page-table dump formats were read at (arch/arm64/mm/ptdump.c,
+    # arch/arm64/kvm/ptdump.c): the dump code as of these commits, not what they changed ------
+    "ptdump-read-at": Commit("031e011d8b22", "arm64: mm: Move PCI I/O emulation region above the "
+                             "vmemmap region", None, "arch/arm64/mm/ptdump.c read at this commit; "
+                             "release not verified"),
+    "kvm-ptdump-read-at": Commit("19e15dc73f0f", "KVM: arm64: nv: Expose shadow page tables in "
+                                 "debugfs", None, "arch/arm64/kvm/ptdump.c read at this commit "
+                                 "(kvmarm next); release not verified"),
 }
 
 

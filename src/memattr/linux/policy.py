@@ -311,7 +311,8 @@ POLICY_PCIE_ONLY = Policy(
     device_choice=DeviceChoice.HOST_BRIDGE,
     commits=(_C["normal-nc-flag"],),
     what_if=True,
-    notes=("discussed as an alternative to the VMA flag (linux.md 3.5); never merged",),
+    notes=("discussed as an alternative to the VMA flag (docs/review.md#restricting-to-pcie); "
+           "never merged",),
 )
 POLICY_MIRROR_VMA = Policy(
     name="mirror-vma",

@@ -252,7 +252,7 @@ class Evaluation:
     @property
     def speculation_hazard(self) -> bool:
         """The effective type permits speculative reads of a page whose reads have side effects
-        (linux.md 3.8: only the guest knows which pages tolerate it)."""
+        (only the guest knows which pages tolerate it: docs/review.md#speculation-and-read-side-effects)."""
         e = self.effective
         if e is None or e.is_device or self.region is None or self.leaf is None:
             return False

@@ -78,7 +78,8 @@ class Bar:
     """A memory BAR: index, assigned address, size, width and prefetchability.
 
     :param read_side_effects: page indexes (4 KiB) inside the BAR whose reads have side effects
-        (older Mellanox BARs, linux.md 3.8), so speculative reads there are harmful.
+        (older Mellanox BARs, docs/review.md#speculation-and-read-side-effects), so speculative
+        reads there are harmful.
     """
 
     index: int

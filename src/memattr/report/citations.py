@@ -1,5 +1,6 @@
 """Citations as links: ``docs/<page>.md#anchor`` (relative to the repository), the review's
-worked cases ("case 21", "cases 21-23"), lore.kernel.org messages and kernel commits.
+worked cases named by number (the word "case" or "cases", then a number or a range: each links to
+its docs/review.md#worked-cases heading), lore.kernel.org messages and kernel commits.
 
 :func:`cite_html` turns a citation text into HTML with every part escaped and each reference it
 recognises made a link; nothing is fetched.

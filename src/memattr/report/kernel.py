@@ -12,17 +12,25 @@ from collections.abc import Iterable
 from string import Formatter
 
 from ..arch.decision import Decision
+from ..linux.commits import commit
 from ..linux.decisions import KernelRule as K
 from ..linux.kvm.pgtable import KVM_PGTABLE_PROT, prot_str
 
 __all__ = ["TEMPLATES", "render_decision", "kernel_decisions", "kernel_why", "kernel_story",
            "seen"]
 
+
+def _since(key: str) -> str:
+    """'<hash>, v<release>' of a commit of the registry (memattr.linux.commits), for a template."""
+    c = commit(key)
+    return f"{c.id}, v{c.release}"
+
+
 TEMPLATES: dict[tuple[K, str], str] = {
     (K.vfio_pci_core_mmap, "flags_6_8"): "vfio_pci_core_mmap: {pgprot}, no VM_ALLOW_ANY_UNCACHED "
-                                         "(before a39d3a966a09, v6.9)",
+                                         "(before " + _since("vfio-wc-safe") + ")",
     (K.vfio_pci_core_mmap, "flags_6_9"): "vfio_pci_core_mmap sets VM_ALLOW_ANY_UNCACHED "
-                                         "(a39d3a966a09, v6.9), {pgprot}",
+                                         "(" + _since("vfio-wc-safe") + "), {pgprot}",
     (K.vfio_pci_probe_mmaps, "sub_page_reserved"): "vfio_pci_probe_mmaps: sub-page BAR at a page "
                                                    "start, the rest of the page reserved",
     (K.nvgrace_gpu_mmap, "resmem"): "nvgrace_gpu_mmap: resmem is {pgprot}",
@@ -33,7 +41,8 @@ TEMPLATES: dict[tuple[K, str], str] = {
     (K.pfnmap_mmap, "writecombine"): "the driver's PFNMAP is {pgprot}",
     (K.kvm_arch_prepare_memory_region, "accepted"): "",
     (K.kvm_arch_prepare_memory_region, "map_pfnmap_at_creation"):
-        "kvm_arch_prepare_memory_region maps {vma} at creation (before fd6f17bade21, v5.14)",
+        "kvm_arch_prepare_memory_region maps {vma} at creation (before "
+        + _since("no-creation-mmio-map") + ")",
     (K.kvm_arch_prepare_memory_region, "pfnmap_dirty_logging"):
         "kvm_arch_prepare_memory_region: dirty logging on VM_PFNMAP {vma}: {result}",
     (K.kvm_arch_prepare_memory_region, "cacheable_pfnmap_unsupported"):
@@ -60,7 +69,7 @@ TEMPLATES: dict[tuple[K, str], str] = {
     (K.user_mem_abort, "device_vma_pgprot"): "VMA pgprot decides: {result:prot}",
     (K.user_mem_abort, "device_custom"): "the policy's chooser: {result:prot}",
     (K.user_mem_abort, "exec_on_device"): "instruction fetch from device memory: -ENOEXEC "
-                                          "(6d674e28f642, v5.5)",
+                                          "(" + _since("exec-device") + ")",
     (K.user_mem_abort, "pfn_lookup_host_leaf"): "the host maps this HVA with a "
                                                 "{host_leaf:size} leaf: {result:size}",
     (K.user_mem_abort, "pfnmap_force_pte"): "VM_PFNMAP forces PTEs before v5.14",

@@ -1,4 +1,5 @@
-"""Tests for memattr.linux.kvm.memslot: kvm_arch_prepare_memory_region's checks (arch.md 10)."""
+"""Tests for memattr.linux.kvm.memslot: kvm_arch_prepare_memory_region's checks
+(docs/linux-versions.md#memslot-creation-kvm_arch_prepare_memory_region)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Tests for memattr.linux.kvm.mmu and vm: kvm_handle_guest_abort's branches, user_mem_abort's
-device detection, prot assembly and errors, kvm_phys_addr_ioremap (arch.md 10)."""
+device detection, prot assembly and errors, kvm_phys_addr_ioremap (docs/review.md#user_mem_abort)."""
 
 from __future__ import annotations
 

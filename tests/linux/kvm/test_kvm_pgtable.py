@@ -1,5 +1,6 @@
 """Tests for memattr.linux.kvm.pgtable: kvm_pgtable_prot layouts, stage2_set_prot_attr per
-version (arch.md sections 8-9) and the stage-2 leaves written into real tables."""
+version (docs/linux-versions.md#kvm_pgtable_prot-bits, docs/review.md#stage2_set_prot_attr) and the stage-2
+leaves written into real tables."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ V68, V69, V70 = KernelVersion(6, 8), KernelVersion(6, 9), KernelVersion(7, 0)
     ],
 )
 def test_prot_layouts(prot: KVM_PGTABLE_PROT, release: KernelVersion, value: int) -> None:
-    """enum kvm_pgtable_prot values per version, as arch.md section 8 lists them."""
+    """enum kvm_pgtable_prot values per version, as docs/linux-versions.md#kvm_pgtable_prot-bits lists
+    them."""
     assert kvm_pgtable_prot_value(prot, release) == value
 
 
@@ -61,7 +63,7 @@ def test_prot_str() -> None:
 
 
 def _expected_v6_9(prot: KVM_PGTABLE_PROT, fwb: bool) -> tuple[Errno | None, int | None]:
-    """arch.md section 9 table, 6.9 onward, written out."""
+    """docs/review.md#stage2_set_prot_attr table, 6.9 onward, written out."""
     dev, nc, x = P.DEVICE in prot, P.NORMAL_NC in prot, P.X in prot
     if dev and nc:
         return Errno.EINVAL, None
@@ -79,7 +81,7 @@ ALL_PROTS = [P(sum(m.value for m, on in zip(P, bits, strict=True) if on))
 @pytest.mark.parametrize("fwb", [False, True])
 @pytest.mark.parametrize("prot", ALL_PROTS, ids=prot_str)
 def test_stage2_set_prot_attr_v6_9_exhaustive(prot: KVM_PGTABLE_PROT, fwb: bool) -> None:
-    """Every prot combination gives the MemAttr or -EINVAL of arch.md section 9; XN iff !X;
+    """Every prot combination gives the MemAttr or -EINVAL of docs/review.md#stage2_set_prot_attr; XN iff !X;
     S2AP from R/W; SH = IS; AF set."""
     errno, memattr = _expected_v6_9(prot, fwb)
     r = stage2_set_prot_attr(prot, fwb=fwb, variant=PgtableVariant.V6_9)

@@ -63,7 +63,7 @@ class KVM_PGTABLE_PROT(enum.Flag):  # noqa: N801 - the kernel's name
     NORMAL_NC = enum.auto()
 
 
-# arch/arm64/include/asm/kvm_pgtable.h bit values (arch.md section 8).
+# arch/arm64/include/asm/kvm_pgtable.h bit values (docs/linux-versions.md#kvm_pgtable_prot-bits).
 PROT_LAYOUTS: dict[str, dict[str, int]] = {
     # <= v6.8: X BIT(0), W BIT(1), R BIT(2), DEVICE BIT(3).
     "6.8": {"X": 1 << 0, "W": 1 << 1, "R": 1 << 2, "DEVICE": 1 << 3},
