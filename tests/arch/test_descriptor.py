@@ -454,3 +454,14 @@ def test_field_value_bits() -> None:
     assert d.S2_S2AP_WRITE << d.S2_S2AP_SHIFT == d.S2_S2AP_W == 1 << 7  # S2AP[1]
     for s2ap in range(4):
         assert d.s2ap_read(s2ap) == bool(s2ap & 1) and d.s2ap_write(s2ap) == bool(s2ap & 2)
+
+
+def test_fwb_case_bits() -> None:
+    """FwbMeaning names its case, MemAttr[2:0], and whether MemAttr[3:1] = 0b111 (NoTagAccess
+    where Tagged with FEAT_MTE_PERM), over all sixteen MemAttr values."""
+    from memattr.arch.s2memattr import fwb_meaning, fwb_notagaccess
+
+    for memattr in range(16):
+        m = fwb_meaning(memattr).result
+        assert m.case == memattr % 8
+        assert m.notagaccess_if_tagged == fwb_notagaccess(memattr) == (memattr >= 0b1110)
