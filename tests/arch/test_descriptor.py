@@ -452,6 +452,7 @@ def test_field_value_bits() -> None:
     assert d.S1_APTABLE_NO_EL0 << d.S1_APTABLE_SHIFT == 1 << 61  # APTable[0]
     assert d.S2_S2AP_READ << d.S2_S2AP_SHIFT == 1 << 6  # S2AP[0]
     assert d.S2_S2AP_WRITE << d.S2_S2AP_SHIFT == d.S2_S2AP_W == 1 << 7  # S2AP[1]
+    assert d.S2_XN1 == 1 << 54  # XN[1]
     for s2ap in range(4):
         assert d.s2ap_read(s2ap) == bool(s2ap & 1) and d.s2ap_write(s2ap) == bool(s2ap & 2)
 

@@ -86,6 +86,7 @@ __all__ = [
     "S1_APTABLE_NO_EL0",
     "S2_S2AP_READ",
     "S2_S2AP_WRITE",
+    "S2_XN1",
 ]
 
 FINAL_LEVEL = 3
@@ -1082,3 +1083,4 @@ S1_APTABLE_RDONLY = _top_bit(_S1_TABLE_REF, "APTable")  # APTable[1]: no write a
 S1_APTABLE_NO_EL0 = _low_bit(_S1_TABLE_REF, "APTable")  # APTable[0]: no EL0 access below
 S2_S2AP_READ = _low_bit(_S2_REF, "S2AP")  # S2AP[0]: reads allowed
 S2_S2AP_WRITE = _top_bit(_S2_REF, "S2AP")  # S2AP[1]: writes allowed
+S2_XN1 = _top_bit(_S2_REF, "XN") << S2_XN_SHIFT  # XN[1], bit 54: all of XN without FEAT_XNX

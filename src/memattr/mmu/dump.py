@@ -47,6 +47,7 @@ from ..arch.descriptor import (
     S1_AP2,
     S1_AP_MASK,
     S1_AP_SHIFT,
+    S1_AP_USER,
     S1_ATTRINDX_MASK,
     S1_ATTRINDX_SHIFT,
     S1_GP,
@@ -55,8 +56,10 @@ from ..arch.descriptor import (
     S1_UXN,
     S2_MEMATTR_MASK,
     S2_MEMATTR_SHIFT,
+    S2_S2AP_READ,
     S2_S2AP_SHIFT,
     S2_S2AP_W,
+    S2_XN1,
     S2_XN_MASK,
     S2_XN_SHIFT,
     XN_NAMES,
@@ -96,7 +99,7 @@ class ProtBit:
 # from arch.descriptor's tables.
 _VALID = DESC_VALID
 _TABLE = DESC_TABLE
-_USER = 1 << S1_AP_SHIFT  # AP[1]
+_USER = S1_AP_USER << S1_AP_SHIFT  # AP[1]
 _RDONLY = S1_AP2  # AP[2]
 _SHARED = DESC_SH_MASK << DESC_SH_SHIFT
 _AF = DESC_AF
@@ -130,9 +133,9 @@ _PTE_BITS: tuple[ProtBit, ...] = (
 )
 """arch/arm64/mm/ptdump.c pte_bits (the PTE_* values are the stage-1 descriptor bits)."""
 
-_S2AP_R = 1 << S2_S2AP_SHIFT
+_S2AP_R = S2_S2AP_READ << S2_S2AP_SHIFT
 _S2AP_W = S2_S2AP_W
-_S2XN1 = 1 << (S2_XN_SHIFT + 1)  # KVM_PTE_LEAF_ATTR_HI_S2_XN before FEAT_XNX support
+_S2XN1 = S2_XN1  # KVM_PTE_LEAF_ATTR_HI_S2_XN before FEAT_XNX support
 _S2XN = S2_XN_MASK << S2_XN_SHIFT  # KVM_PTE_LEAF_ATTR_HI_S2_XN = GENMASK(54, 53) with FEAT_XNX
 _S2AF = DESC_AF
 _TYPE = DESC_TYPE_MASK

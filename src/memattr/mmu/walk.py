@@ -93,6 +93,7 @@ from ..arch.esr import HPFAR_EL2, FaultKind, encode_abort_esr, encode_fsc
 from ..arch.fields import Field, Layout, genmask
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
+from ..arch.regdefs import ESR_ELx_ISS_DABT_DFSC_MASK
 from ..arch.walkparams import WalkRule
 from ..errors import EncodingError
 from .pgtable import Codec
@@ -345,7 +346,7 @@ class Fault:
                 f"{where}: {self.reason}{rule}")
 
 
-_FSC_MASK = genmask(5, 0)
+_FSC_MASK = ESR_ELx_ISS_DABT_DFSC_MASK  # DFSC, and IFSC at the same bits[5:0]
 
 
 @dataclass(frozen=True, slots=True)
