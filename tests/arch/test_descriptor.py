@@ -441,3 +441,28 @@ def test_describe_descriptor() -> None:
     rows = {n: r for n, _b, r in s2_leaf(0x8000_0000, 0b0101, xn=0b10).describe()}
     assert rows["OA"] == "0x80000000" and rows["XN"] == "XN" and rows["SH"] == "ISH"
     assert rows["Type"] == "Page"
+
+
+def test_field_value_bits() -> None:
+    """The named bits of a field's value are Arm's AP[2], AP[1], APTable[1:0] and S2AP[1:0]:
+    each, shifted back into place, is the descriptor bit the Arm ARM gives (D8.3, D8.4)."""
+    assert d.S1_AP_RDONLY << d.S1_AP_SHIFT == 1 << 7  # AP[2] is bit 7
+    assert d.S1_AP_USER << d.S1_AP_SHIFT == 1 << 6  # AP[1] is bit 6
+    assert d.S1_APTABLE_RDONLY << d.S1_APTABLE_SHIFT == 1 << 62  # APTable[1]
+    assert d.S1_APTABLE_NO_EL0 << d.S1_APTABLE_SHIFT == 1 << 61  # APTable[0]
+    assert d.S2_S2AP_READ << d.S2_S2AP_SHIFT == 1 << 6  # S2AP[0]
+    assert d.S2_S2AP_WRITE << d.S2_S2AP_SHIFT == d.S2_S2AP_W == 1 << 7  # S2AP[1]
+    assert d.S2_XN1 == 1 << 54  # XN[1]
+    for s2ap in range(4):
+        assert d.s2ap_read(s2ap) == bool(s2ap & 1) and d.s2ap_write(s2ap) == bool(s2ap & 2)
+
+
+def test_fwb_case_bits() -> None:
+    """FwbMeaning names its case, MemAttr[2:0], and whether MemAttr[3:1] = 0b111 (NoTagAccess
+    where Tagged with FEAT_MTE_PERM), over all sixteen MemAttr values."""
+    from memattr.arch.s2memattr import fwb_meaning, fwb_notagaccess
+
+    for memattr in range(16):
+        m = fwb_meaning(memattr).result
+        assert m.case == memattr % 8
+        assert m.notagaccess_if_tagged == fwb_notagaccess(memattr) == (memattr >= 0b1110)

@@ -12,7 +12,8 @@ import pytest
 
 from memattr import cli
 from memattr.arch.combine import Controls, resolve
-from memattr.arch.mair import LINUX_MAIR, allocated_bytes
+from memattr.arch.mair import allocated_bytes
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 
 Run = tuple[int, str, str]
 

@@ -13,8 +13,8 @@ import memattr.arch.sysregs  # noqa: F401
 from memattr import cli
 from memattr.arch.esr import ESR_ELx, encode_abort_esr, encode_hpfar
 from memattr.arch.fields import LAYOUTS, FieldKind
-from memattr.arch.mair import LINUX_MAIR
 from memattr.cli.decode import REGISTERS
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 
 Run = tuple[int, str, str]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from memattr import cli
-from memattr.arch.mair import LINUX_MAIR
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 
 LINUX_MAIR_HEX_5_14 = hex(LINUX_MAIR)
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 import memattr.analysis.replay  # noqa: F401 - the Linux model's modules load in order
 from memattr.analysis.scenario import bundled_path, load
 from memattr.arch.descriptor import Granule
-from memattr.arch.mair import LINUX_MAIR, LINUX_MT
 from memattr.errors import ConfigError
 from memattr.interop.diff import (
     KINDS,
@@ -26,10 +25,15 @@ from memattr.interop.diff import (
 )
 from memattr.interop.ptdump import parse_ptdump
 from memattr.interop.stage2 import model_side, model_side_for, model_vm
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
+from memattr.linux.asm.memory import mt_names
+from memattr.linux.ptdump import attr_labels
 from memattr.mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 from memattr.mmu.pgtable import PageTable, s1_attrs, s2_attrs
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import Geometry
+
+LINUX_MT = mt_names("6.9")  # the v5.14+ MT_* indexes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
@@ -121,7 +125,7 @@ def test_stage1_types_compared_through_mair_bytes() -> None:
     pt.map(0x40_0000, 64 * KIB, 0x8000_0000, s1_attrs(attr_index=LINUX_MT["MT_NORMAL"]))
     pt.map(0x80_0000, 4 * KIB, 0x9000_0000, s1_attrs(attr_index=LINUX_MT["MT_DEVICE_nGnRE"],
                                                       pxn=True, uxn=True))
-    linux = parse_ptdump(linux_ptdump(mem, geom, pt.root), "kpt", va_bits=48)
+    linux = parse_ptdump(linux_ptdump(mem, geom, pt.root, attr_labels=attr_labels("6.9")), "kpt", va_bits=48)
     ours = parse_ptdump(memattr_dump(mem, geom, pt.root, mair=LINUX_MAIR), "ours")
     assert [stage1_type_byte(m) for m in linux.leaves()] == [0xFF, 0x04]
     d = diff_sides(side_of_dump(linux), side_of_dump(ours))

@@ -12,6 +12,7 @@ from tests.interop.strategies import TableSpec, table_specs
 from memattr.arch.descriptor import Granule
 from memattr.errors import ParseError
 from memattr.interop.ptdump import DumpFormat, entry_size, parse_kvm_ipa_range, parse_kvm_levels, parse_ptdump
+from memattr.linux.ptdump import attr_labels
 from memattr.mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 from memattr.mmu.pgtable import Codec, PageTable, s1_attrs, s2_attrs, visit
 from memattr.mmu.physmem import PhysMem
@@ -160,7 +161,7 @@ def _check(dump, mem: PhysMem, pt: PageTable, base: int) -> None:  # type: ignor
 def test_roundtrip_linux(spec: TableSpec) -> None:
     """linux_ptdump's text parses back to the tables' levels and attribute bits."""
     mem, pt = _build(spec)
-    text = linux_ptdump(mem, pt.geom, pt.root, ttbr1=True)
+    text = linux_ptdump(mem, pt.geom, pt.root, attr_labels=attr_labels("6.9"), ttbr1=True)
     base = (1 << 64) - pt.geom.ia_size
     d = parse_ptdump(text, va_bits=48)
     assert d.format is DumpFormat.LINUX and spec.granule_kib * KIB in d.granules

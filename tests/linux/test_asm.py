@@ -91,10 +91,26 @@ def test_kvm_pte_bits() -> None:
     assert K.KVM_PTE_LEAF_ATTR_HI_S2_XN == 1 << 54 and K.KVM_PTE_LEAF_ATTR_LO_S2_AF == 1 << 10
 
 
-def test_arch_shim_equals_linux() -> None:
-    """The shim arch.mair keeps for mmu equals the kernel's v5.14+ values here."""
-    assert arch_mair.LINUX_MAIR == M.MAIR_EL1_SET
-    assert arch_mair.LINUX_MT == M.mt_names("6.9")
+def test_arch_holds_no_linux_layout() -> None:
+    """The kernel's MAIR and MT_* indexes live here only (arch.mair has no Linux shim)."""
+    assert not hasattr(arch_mair, "LINUX_MAIR") and not hasattr(arch_mair, "LINUX_MT")
+    assert M.MAIR_EL1_SET == 0x00_00_00_04_00_44_F0_FF
+
+
+@pytest.mark.parametrize(("release", "labels"), [
+    ("6.9", {0: "MEM/NORMAL", 1: "MEM/NORMAL-TAGGED", 2: "MEM/NORMAL-NC", 3: "DEVICE/nGnRnE",
+             4: "DEVICE/nGnRE"}),
+    ("5.10", {0: "MEM/NORMAL", 1: "MEM/NORMAL-TAGGED", 2: "MEM/NORMAL-NC", 4: "DEVICE/nGnRnE",
+              5: "DEVICE/nGnRE", 6: "DEVICE/GRE"}),
+    ("5.5", {0: "DEVICE/nGnRnE", 1: "DEVICE/nGnRE", 2: "DEVICE/GRE", 3: "MEM/NORMAL-NC",
+             4: "MEM/NORMAL"}),
+])
+def test_ptdump_attr_labels(release: str, labels: dict[int, str]) -> None:
+    """ptdump.c's memory-type words by AttrIndx follow each release's MT_* layout (MT_NORMAL_WT
+    has no word)."""
+    from memattr.linux.ptdump import attr_labels
+
+    assert attr_labels(release) == labels
 
 
 def test_commits_defined_once() -> None:

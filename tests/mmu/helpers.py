@@ -6,7 +6,7 @@ from typing import Any
 
 from memattr.arch.cpu import ALL, Cpu
 from memattr.arch.descriptor import Granule
-from memattr.arch.mair import LINUX_MAIR
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 from memattr.mmu.pgtable import IpaSpace, PageTable, s2_attrs
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import (

@@ -9,7 +9,7 @@ from tests.mmu.helpers import RAM_IPA, RAM_SIZE, Setup
 
 from memattr.arch import registers as R
 from memattr.arch.descriptor import Granule
-from memattr.arch.mair import LINUX_MAIR
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 from memattr.mmu.pgtable import s1_attrs, s2_attrs
 from memattr.mmu.regime import HCR_DEFAULT, SCTLR_DEFAULT, Regime
 from memattr.mmu.walk import AccessKind

@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 
 from memattr.arch.descriptor import Granule, s1_table
-from memattr.arch.mair import LINUX_MAIR, LINUX_MT
 from memattr.errors import ConfigError
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
+from memattr.linux.asm.memory import mt_names
+from memattr.linux.ptdump import attr_labels
 from memattr.mmu.dump import format_size, kvm_ptdump, linux_level_names, linux_ptdump, memattr_dump
 from memattr.mmu.pgtable import PageTable, s1_attrs, s2_attrs
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import Geometry
+
+LINUX_MT = mt_names("6.9")  # the v5.14+ MT_* indexes
+LABELS = attr_labels("6.9")  # and the words ptdump.c prints for them
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ptdump_arm64_kernel_page_tables_full_qemu_mte.txt"
 _LINE = re.compile(r"^0x([0-9a-f]{16})-0x([0-9a-f]{16}) +\d+[KMGTPE] (PGD|PUD|PMD|PTE)(.*)$")
@@ -98,10 +103,11 @@ def test_golden_kernel_page_tables() -> None:
                max_leaf=size)
     markers += [(1 << 64, name) for name in pending]
     markers.append((1 << 65, None))
-    out = linux_ptdump(mem, geom, pt.root, ttbr1=True, markers=markers, zero_prot=True)
+    out = linux_ptdump(mem, geom, pt.root, attr_labels=LABELS, ttbr1=True, markers=markers,
+                       zero_prot=True)
     assert out.splitlines() == lines
     # Mainline prints nothing after the level name of an invalid range.
-    plain = linux_ptdump(mem, geom, pt.root, ttbr1=True, markers=markers)
+    plain = linux_ptdump(mem, geom, pt.root, attr_labels=LABELS, ttbr1=True, markers=markers)
     assert "0xffff000000000000-0xffff008000000000         512G PGD" in plain.splitlines()
 
 

@@ -95,7 +95,7 @@ def test_a_table_that_points_to_itself_walks_once_per_level() -> None:
     geom = reg.s1.halves[0].geometry
     assert geom is not None
     with pytest.raises(ConfigError, match="reached twice"):
-        linux_ptdump(mem, geom, root)
+        linux_ptdump(mem, geom, root, attr_labels={})
 
 
 def test_visit_stops_on_a_table_shared_many_times() -> None:

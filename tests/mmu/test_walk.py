@@ -8,9 +8,9 @@ from tests.mmu.helpers import RAM_IPA, RAM_PA, Setup
 
 from memattr.arch.descriptor import DescType, Granule, s1_table
 from memattr.arch.esr import FaultKind, decode_esr
-from memattr.arch.mair import LINUX_MAIR
 from memattr.arch.memtype import DeviceType
 from memattr.errors import EncodingError
+from memattr.linux.asm.memory import MAIR_EL1_SET as LINUX_MAIR
 from memattr.mmu.pgtable import PageTable, s1_attrs, s2_attrs
 from memattr.mmu.physmem import PhysMem
 from memattr.mmu.regime import (

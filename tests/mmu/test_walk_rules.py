@@ -413,3 +413,22 @@ def test_fnxs_needs_feat_xs() -> None:
                                     vtcr=vtcr(G4, 40, 1), vttbr=s2root, cpu=cpu)
         t = go(mem, reg, 0x1000).translation
         assert t is not None and t.attrs is not None and t.attrs.xs is xs
+
+
+@pytest.mark.parametrize(("rgn", "cache"), [
+    (0b00, "NC"), (0b01, "WB"), (0b10, "WT"), (0b11, "WB")])
+def test_walk_mair_attr(rgn: int, cache: str) -> None:
+    """ASL WalkMemAttrs: IRGN/ORGN give Normal memory of the cacheability TCR_ELx names, Inner
+    from IRGN and Outer from ORGN, with the allocation hints 0b01 WB RA WA, 0b10 WT RA nWA,
+    0b11 WB RA nWA (Arm ARM D24.2 TCR_EL1.IRGN0)."""
+    from memattr.arch.mair import decode_attr
+    from memattr.arch.walkparams import walk_mair_attr
+
+    for other in range(4):
+        a = decode_attr(walk_mair_attr(rgn, other)).attrs
+        b = decode_attr(walk_mair_attr(other, rgn)).attrs
+        assert a is not None and b is not None and a.inner is not None and b.outer is not None
+        assert a.inner.cacheability.name == cache and b.outer.cacheability.name == cache
+        if cache != "NC":
+            assert a.inner.read_allocate and a.inner.write_allocate == (rgn == 0b01)
+            assert not a.inner.transient

@@ -32,7 +32,7 @@ from .memtype import (
     Shareability,
     decode_shareability,
 )
-from .s2memattr import FwbMeaning, FwbRule, _fwb_meaning, _s2_decode
+from .s2memattr import FwbMeaning, FwbRule, _fwb_meaning, _s2_decode, fwb_notagaccess
 
 __all__ = [
     "Access",
@@ -580,7 +580,7 @@ def _fwb_core(s1: MemoryAttributes, memattr: int, sh2: Shareability, fnxs: bool,
     if fnxs:
         xs = False  # FnXS = 1 forces XS = 0
     # NoTagAccess: MemAttr[3:1] = 0b111 and the result tagged (FEAT_MTE_PERM; else bit 3 RES0).
-    notag = perm and (memattr >> 1) & 0b111 == 0b111
+    notag = perm and fwb_notagaccess(memattr)
     tail, out = _finish(memtype, device, inner, outer, s1, sh2, xs, notag, mte2,
                         notag_if_tagged=True)
     core = (branch, (*subs, *tail), out)
@@ -879,7 +879,7 @@ def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
                 notes.append(m.reserved)
             # What AArch64.S2ApplyFWBMemAttrs reads of MemAttr (its case, and [3:1] = 0b111 for
             # NoTagAccess), the SH and FnXS, and what the HCR_EL2 checks after it read (k2).
-            sig = ("fwb", m.rule, m.device, (s2_memattr >> 1) & 0b111 == 0b111, shs.result, fnxs,
+            sig = ("fwb", m.rule, m.device, fwb_notagaccess(s2_memattr), shs.result, fnxs,
                    ctx.k2)
             out = ((), tuple(((shs,), sh) for sh in shs.result), "; ".join(notes) or None, (),
                    {}, _SIGS.setdefault(sig, len(_SIGS)))

@@ -80,6 +80,13 @@ __all__ = [
     "S2_FNXS",
     "S2_XN_SHIFT",
     "S2_XN_MASK",
+    "S1_AP_RDONLY",
+    "S1_AP_USER",
+    "S1_APTABLE_RDONLY",
+    "S1_APTABLE_NO_EL0",
+    "S2_S2AP_READ",
+    "S2_S2AP_WRITE",
+    "S2_XN1",
 ]
 
 FINAL_LEVEL = 3
@@ -500,12 +507,12 @@ def sh_decode(raw: int) -> frozenset[Shareability]:
 
 def s2ap_read(s2ap: int) -> bool:
     """S2AP[0] (descriptor bit 6) allows reads (ASL AArch64.S2ApplyOutputPerms)."""
-    return bool(s2ap & 0b01)
+    return bool(s2ap & S2_S2AP_READ)
 
 
 def s2ap_write(s2ap: int) -> bool:
     """S2AP[1] (descriptor bit 7) allows writes (ASL AArch64.S2ApplyOutputPerms)."""
-    return bool(s2ap & 0b10)
+    return bool(s2ap & S2_S2AP_WRITE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1055,3 +1062,25 @@ S2_S2AP_SHIFT, S2_S2AP_MASK = _S2_REF.shift_mask("S2AP")
 S2_S2AP_W = 1 << _S2_REF.field("S2AP").msb  # S2AP[1]: writable (the dirty state)
 S2_FNXS = _S2_REF.field_mask("FnXS")
 S2_XN_SHIFT, S2_XN_MASK = _S2_REF.shift_mask("XN")
+
+
+# Bits of a field's value (unshifted, as the *_SHIFT/*_MASK pairs give it), as Arm names them:
+# the msb of AP[2:1] (bits[7:6]) is AP[2], of APTable[1:0] (bits[62:61]) APTable[1], of S2AP[1:0]
+# (bits[7:6]) S2AP[1]; the lsb is AP[1], APTable[0], S2AP[0].
+def _top_bit(layout: Layout, name: str) -> int:
+    f = layout.field(name)
+    return 1 << (f.msb - f.lsb)
+
+
+def _low_bit(layout: Layout, name: str) -> int:
+    mask = layout.field(name).mask
+    return mask & -mask
+
+
+S1_AP_RDONLY = _top_bit(_S1_REF, "AP")  # AP[2]: read-only at every EL
+S1_AP_USER = _low_bit(_S1_REF, "AP")  # AP[1]: EL0 access
+S1_APTABLE_RDONLY = _top_bit(_S1_TABLE_REF, "APTable")  # APTable[1]: no write at any EL below
+S1_APTABLE_NO_EL0 = _low_bit(_S1_TABLE_REF, "APTable")  # APTable[0]: no EL0 access below
+S2_S2AP_READ = _low_bit(_S2_REF, "S2AP")  # S2AP[0]: reads allowed
+S2_S2AP_WRITE = _top_bit(_S2_REF, "S2AP")  # S2AP[1]: writes allowed
+S2_XN1 = _top_bit(_S2_REF, "XN") << S2_XN_SHIFT  # XN[1], bit 54: all of XN without FEAT_XNX

@@ -271,10 +271,3 @@ def encode_register(attrs: list[int] | tuple[int, ...]) -> int:
         value |= byte << (8 * n)
     return value
 
-
-# Shim, not part of the API: the kernel's MT_* indexes and MAIR live in memattr.linux.asm.memory
-# (which this layer may not import).  Kept only while memattr.mmu (regime, dump) still defaults
-# to Linux's MAIR; tests/linux/test_asm.py checks both equal linux.asm.memory's v5.14+ values.
-LINUX_MT = {"MT_NORMAL": 0, "MT_NORMAL_TAGGED": 1, "MT_NORMAL_NC": 2, "MT_DEVICE_nGnRnE": 3,
-            "MT_DEVICE_nGnRE": 4}
-LINUX_MAIR = encode_register([0xFF, 0xF0, 0x44, 0x00, 0x04])

@@ -32,6 +32,8 @@ __all__ = [
     "s2_decode_cacheability",
     "s2_decode_mem_attrs",
     "fwb_meaning",
+    "fwb_notagaccess",
+    "FWB_CASE_MASK",
 ]
 
 _CACHE = {0b01: Cacheability.NC, 0b10: Cacheability.WT, 0b11: Cacheability.WB}
@@ -157,6 +159,16 @@ class FwbMeaning:
     reserved: str | None
 
     @property
+    def case(self) -> int:
+        """MemAttr[2:0], the case of AArch64.S2ApplyFWBMemAttrs (MemAttr[3] is FEAT_MTE_PERM's)."""
+        return self.memattr & FWB_CASE_MASK
+
+    @property
+    def notagaccess_if_tagged(self) -> bool:
+        """MemAttr[3:1] = 0b111: with FEAT_MTE_PERM, NoTagAccess where the result is Tagged."""
+        return fwb_notagaccess(self.memattr)
+
+    @property
     def label(self) -> str:
         """'Device nGnRE', 'NC unless S1 Device', 'force Normal WB' or 'S1 attributes'."""
         dev = getattr(self.device, "name", None)
@@ -176,6 +188,17 @@ class FwbMeaning:
         return text + (f" [{self.reserved}]" if self.reserved else "")
 
 
+FWB_CASE_MASK = 0b0111
+"""MemAttr[2:0]: the bits that pick the case of AArch64.S2ApplyFWBMemAttrs."""
+_FWB_NOTAG = 0b1110  # MemAttr[3:1] = 0b111
+
+
+def fwb_notagaccess(memattr: int) -> bool:
+    """Whether FWB MemAttr[3:1] = 0b111: NoTagAccess where the result is Tagged, with
+    FEAT_MTE_PERM (ASL AArch64.S2ApplyFWBMemAttrs; without it MemAttr[3] is RES0)."""
+    return memattr & _FWB_NOTAG == _FWB_NOTAG
+
+
 def fwb_meaning(memattr: int, cpu: Cpu = ALL) -> Decision:
     """Which case of ASL94 AArch64.S2ApplyFWBMemAttrs MemAttr[3:0] selects (HCR_EL2.FWB = 1).
 
@@ -193,7 +216,7 @@ def _fwb_meaning(memattr: int, mte_perm: bool) -> Decision:
     if memattr & 0b1000 and not mte_perm:
         # MemAttr[3] is RES0 without FEAT_MTE_PERM; ASL94 ignores it for the type.
         notes.append("MemAttr[3]=1 is RES0 with FWB (no FEAT_MTE_PERM); ASL94 ignores it")
-    low = memattr & 0b111
+    low = memattr & FWB_CASE_MASK
     inputs = (("attr", memattr), ("FEAT_MTE_PERM", mte_perm))
     if low >> 2 == 0:
         m = FwbMeaning(memattr, FwbRule.DEVICE, decode_device(low & 3).result,

@@ -32,6 +32,7 @@ from .descriptor import FINAL_LEVEL, Granule, level_shift
 from .fields import genmask
 from .impdef import DEFAULT as IMPDEF_DEFAULT
 from .impdef import ImpDef
+from .sysregs import MAIR_ATTR
 
 __all__ = [
     "WalkRule",
@@ -55,6 +56,7 @@ __all__ = [
     "VA_RANGE_BIT",
     "va_range",
     "addr_top",
+    "walk_mair_attr",
 ]
 
 
@@ -103,6 +105,18 @@ def addr_top(tbi: bool, tbid: bool, ifetch: bool) -> int:
     """ASL AArch64.AddrTop: the top address bit that translation uses -- 55 with TBI (not for
     an instruction fetch with TBID), else 63."""
     return VA_RANGE_BIT if (tbi and not (tbid and ifetch)) else 63
+
+
+# ASL WalkMemAttrs: IRGN<n>/ORGN<n> -> the Normal cacheability of table walks, as the MAIR_ELx
+# nibble that encodes it: 0b00 Non-cacheable, 0b01 Write-Back Read/Write-Allocate, 0b10
+# Write-Through Read-Allocate no Write-Allocate, 0b11 Write-Back Read-Allocate no Write-Allocate.
+_RGN_NIBBLE = {0b00: 0b0100, 0b01: 0b1111, 0b10: 0b1010, 0b11: 0b1110}
+
+
+def walk_mair_attr(irgn: int, orgn: int) -> int:
+    """The MAIR_ELx attribute byte meaning what ASL WalkMemAttrs gives table walks with these
+    IRGN/ORGN (Inner in Attr<n>[3:0], Outer in [7:4], MAIR_ATTR's table)."""
+    return MAIR_ATTR.encode(Outer=_RGN_NIBBLE[orgn], Inner=_RGN_NIBBLE[irgn])
 
 
 def lpa_64k(cpu: Cpu) -> bool:

@@ -358,6 +358,8 @@ def _check_dump_size(b: Built, which: list[str]) -> None:
 
 
 def _dumps(b: Built, which: list[str]) -> dict[str, str]:
+    from ..linux.asm.memory import MT_LAYOUTS
+    from ..linux.ptdump import attr_labels
     from ..mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 
     if which and not b.raw:
@@ -368,7 +370,8 @@ def _dumps(b: Built, which: list[str]) -> dict[str, str]:
     root1 = reg.s1.halves[0].root
     for name in which:
         if name == "s1" and g1 is not None:
-            out["stage 1 (Linux kernel_page_tables format)"] = linux_ptdump(b.s1_mem, g1, root1)
+            out["stage 1 (Linux kernel_page_tables format)"] = linux_ptdump(
+                b.s1_mem, g1, root1, attr_labels=attr_labels(MT_LAYOUTS[-1].since))
         elif name in ("s2", "kvm") and b.s2 is not None:
             out["stage 2 (KVM stage2_page_tables format)"] = kvm_ptdump(
                 b.mem, b.s2.geom, b.s2.root)

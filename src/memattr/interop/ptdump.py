@@ -39,6 +39,35 @@ import enum
 import re
 from dataclasses import dataclass
 
+from ..arch.descriptor import (
+    DESC_AF,
+    DESC_CONT,
+    DESC_SH_MASK,
+    DESC_SH_SHIFT,
+    DESC_TABLE,
+    DESC_VALID,
+    S1_AP2,
+    S1_AP_MASK,
+    S1_AP_SHIFT,
+    S1_AP_USER,
+    S1_ATTRINDX_MASK,
+    S1_ATTRINDX_SHIFT,
+    S1_GP,
+    S1_NG,
+    S1_PXN,
+    S1_UXN,
+    S2_XN_MASK,
+    S2_XN_SHIFT,
+    XN_NAMES,
+)
+from ..linux.asm.kvm_pgtable import (
+    KVM_PTE_LEAF_ATTR_HI_S2_XN,
+    KVM_PTE_LEAF_ATTR_LO_S2_AF,
+    KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR,
+    KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR_SHIFT,
+    KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R,
+    KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W,
+)
 from ._text import DEFAULT_LIMITS, Limits, echo, escape, fail, split_lines
 
 __all__ = [
@@ -76,12 +105,21 @@ LINUX_MEMTYPES: dict[str, str] = {
     "MEM/NORMAL_WT": "MT_NORMAL_WT",  # some vendor trees
 }
 
-# Stage-1 descriptor bits named by pte_bits (arch/arm64/include/asm/pgtable-hwdef.h).
-_VALID, _TABLE = 1 << 0, 1 << 1
-_USER, _RDONLY, _SH, _AF, _NG = 1 << 6, 1 << 7, 3 << 8, 1 << 10, 1 << 11
-_GP, _CONT, _PXN, _UXN = 1 << 50, 1 << 52, 1 << 53, 1 << 54
-# Stage-2 (KVM_PTE_LEAF_ATTR_*).
-_S2AP_R, _S2AP_W, _S2XN = 1 << 6, 1 << 7, 3 << 53
+# Stage-1 descriptor bits named by pte_bits (arch/arm64/include/asm/pgtable-hwdef.h), from
+# arch.descriptor's tables.
+_VALID, _TABLE = DESC_VALID, DESC_TABLE
+_USER, _RDONLY, _AF, _NG = S1_AP_USER << S1_AP_SHIFT, S1_AP2, DESC_AF, S1_NG
+_SH = DESC_SH_MASK << DESC_SH_SHIFT  # SHD: SH = 0b11
+_GP, _CONT, _PXN, _UXN = S1_GP, DESC_CONT, S1_PXN, S1_UXN
+_AP = S1_AP_MASK << S1_AP_SHIFT
+_ATTRINDX = S1_ATTRINDX_MASK << S1_ATTRINDX_SHIFT
+# Stage-2 (KVM_PTE_LEAF_ATTR_*; XN[1:0] with FEAT_XNX, XN[1] alone before).
+_S2AP_R, _S2AP_W = KVM_PTE_LEAF_ATTR_LO_S2_S2AP_R, KVM_PTE_LEAF_ATTR_LO_S2_S2AP_W
+_S2AF = KVM_PTE_LEAF_ATTR_LO_S2_AF
+_S2XN = S2_XN_MASK << S2_XN_SHIFT
+_S2XN1 = KVM_PTE_LEAF_ATTR_HI_S2_XN
+_S2MEMATTR = KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR
+_XN_VALUES = {name: xn for xn, name in XN_NAMES.items()}
 
 _S1_WORDS = {"F", "USR", "ro", "RW", "NX", "x", "SHD", "AF", "NG", "CON", "BLK", "UXN", "GP"}
 _XNX = {("px", "ux"): 0b00, ("PXNux",): 0b01, ("PXNUXN",): 0b10, ("px", "UXN"): 0b11}
@@ -229,13 +267,13 @@ def _kvm_words(source: str, n: int, words: list[str], dialects: set[str]) -> tup
     """Validity and (bits, mask) of a KVM stage-2 range's words; narrows ``dialects``."""
     if "F" in words:
         return False, 0, _VALID
-    bits, mask = _VALID, _VALID | _S2AP_R | _S2AP_W | (1 << 10)
+    bits, mask = _VALID, _VALID | _S2AP_R | _S2AP_W | _S2AF
     if "R" in words:
         bits |= _S2AP_R
     if "W" in words:
         bits |= _S2AP_W
     if "AF" in words:
-        bits |= 1 << 10
+        bits |= _S2AF
     if "BLK" in words:
         mask |= _TABLE
     else:
@@ -247,15 +285,15 @@ def _kvm_words(source: str, n: int, words: list[str], dialects: set[str]) -> tup
         if key not in _XNX:
             raise fail(source, n, f"execute column {echo(' '.join(xnx))}: expected px ux, PXNux, PXNUXN "
                                   "or px UXN")
-        bits |= _XNX[key] << 53
+        bits |= _XNX[key] << S2_XN_SHIFT
         mask |= _S2XN
     else:
         dialects.discard("xnx")
         if len(dialects) == 1:
             x = "X" in words
             xn = x if "v6.11" in dialects else not x  # v6.11 printed X for a non-executable range
-            mask |= 1 << 54
-            bits |= (1 << 54) if xn else 0
+            mask |= _S2XN1
+            bits |= _S2XN1 if xn else 0
     return True, bits, mask
 
 
@@ -457,10 +495,11 @@ def _memattr_mapping(source: str, n: int, start: int, end: int, level: int, kind
         m = _S2_TEXT.match(rest)
         if m is None:
             raise fail(source, n, f"stage-2 attributes not 'RW X AF MemAttr=0xN ...': {echo(rest)}")
-        xn = {"X": 0, "PXN": 1, "XN": 2, "UXN": 3}[m.group(3)]
+        xn = _XN_VALUES[m.group(3)]
         bits |= (_S2AP_R if m.group(1) == "R" else 0) | (_S2AP_W if m.group(2) == "W" else 0)
-        bits |= (1 << 10 if m.group(4) == "AF" else 0) | (xn << 53) | (int(m.group(5), 16) << 2)
-        mask |= _S2AP_R | _S2AP_W | (1 << 10) | _S2XN | (0xF << 2)
+        bits |= (_S2AF if m.group(4) == "AF" else 0) | (xn << S2_XN_SHIFT) \
+            | (int(m.group(5), 16) << KVM_PTE_LEAF_ATTR_LO_S2_MEMATTR_SHIFT)
+        mask |= _S2AP_R | _S2AP_W | _S2AF | _S2XN | _S2MEMATTR
         words = tuple(w for w in (m.group(1) + m.group(2), m.group(3), m.group(4)))
         return Mapping(start, end, level, f"L{level}", True, words, bits, mask, n, mk, m.group(6), oa,
                        int(m.group(5), 16))
@@ -470,9 +509,9 @@ def _memattr_mapping(source: str, n: int, start: int, end: int, level: int, kind
                               f"{echo(rest)}")
     ap = {"EL1 RW": 0, "EL0+EL1 RW": 1, "EL1 RO": 2, "EL0+EL1 RO": 3}[m.group(1)]
     xs = m.group(2)
-    bits |= ap << 6 | (_PXN if "PXN" in xs else 0) | (_UXN if "UXN" in xs else 0)
-    bits |= (_NG if m.group(3) else 0) | int(m.group(4)) << 2
-    mask |= (3 << 6) | _PXN | _UXN | _NG | (7 << 2)
+    bits |= ap << S1_AP_SHIFT | (_PXN if "PXN" in xs else 0) | (_UXN if "UXN" in xs else 0)
+    bits |= (_NG if m.group(3) else 0) | int(m.group(4)) << S1_ATTRINDX_SHIFT
+    mask |= _AP | _PXN | _UXN | _NG | _ATTRINDX
     words = (m.group(1), xs) + (("nG",) if m.group(3) else ())
     return Mapping(start, end, level, f"L{level}", True, words, bits, mask, n, mk, m.group(6), oa,
                    None, int(m.group(4)), int(m.group(5), 16))

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from ..arch import mair as _mair
 from ..arch.combine import Controls
 from ..arch.cpu import ALL, Cpu
+from ..arch.descriptor import (
+    DESC_SH_MASK,
+    DESC_SH_SHIFT,
+    DESC_VALID,
+    S1_AP_SHIFT,
+    S1_AP_USER,
+    S1_ATTRINDX_MASK,
+    S1_ATTRINDX_SHIFT,
+)
 from ..arch.memtype import MemoryAttributes, Shareability
+from ..arch.sysregs import MAIR_ELx
 from ..errors import ConfigError, EncodingError
 from .asm.memory import mair_for, mt_layout
 from .mm import MT
@@ -67,7 +77,7 @@ class GuestStage1:
         """The MAIR_EL1 attribute byte selected (0 with the MMU off: unused)."""
         if self.attrindx is None:
             return 0
-        return (self.mair >> (8 * self.attrindx)) & 0xFF
+        return MAIR_ELx.get(self.mair, f"Attr{self.attrindx}")
 
     def controls(self, *, fwb: bool, cd: bool = False) -> Controls:
         """The register controls for combining: FWB from the host, M from the guest."""
@@ -219,8 +229,10 @@ def raw_guest(
             raise ConfigError("raw guest: give attr or mair+attrindx, not both")
         if not 0 <= attr <= 0xFF:
             raise EncodingError(f"raw guest attr=0x{attr:x}: out of range (0x00..0xff)")
-        return GuestStage1(f"{name} attr 0x{attr:02x}", attr << (8 * attrindx), attrindx, sh,
-                           mmu_on)
+        if not 0 <= attrindx <= 7:
+            raise EncodingError(f"guest AttrIndx={attrindx}: out of range (0..7)")
+        return GuestStage1(f"{name} attr 0x{attr:02x}", MAIR_ELx.set(0, f"Attr{attrindx}", attr),
+                           attrindx, sh, mmu_on)
     if mair is None:
         raise ConfigError("raw guest: give attr or mair+attrindx")
     return GuestStage1(name, mair, attrindx, sh, mmu_on)
@@ -230,10 +242,11 @@ def from_descriptor(mair: int, descriptor: int, *, name: str = "descriptor") -> 
     """A guest stage-1 page/block descriptor: AttrIndx is bits [4:2], SH bits [9:8]."""
     if not 0 <= descriptor < 1 << 64:
         raise EncodingError(f"stage-1 descriptor=0x{descriptor:x}: out of range (64 bits)")
-    if descriptor & 1 == 0:
+    if not descriptor & DESC_VALID:
         raise EncodingError(f"stage-1 descriptor=0x{descriptor:x}: not valid (bit[0]=0)")
-    return GuestStage1(name, mair, (descriptor >> 2) & 7, (descriptor >> 8) & 3, True,
-                       bool(descriptor & (1 << 6)))
+    return GuestStage1(name, mair, (descriptor >> S1_ATTRINDX_SHIFT) & S1_ATTRINDX_MASK,
+                       (descriptor >> DESC_SH_SHIFT) & DESC_SH_MASK, True,
+                       bool((descriptor >> S1_AP_SHIFT) & S1_AP_USER))
 
 
 def guest_mmu_off(mair: int = 0) -> GuestStage1:

@@ -11,7 +11,24 @@ from dataclasses import dataclass, replace
 
 from ..arch import mair as _mair
 from ..arch.decision import Decision
+from ..arch.descriptor import (
+    DESC_AF,
+    DESC_DBM,
+    DESC_SH_MASK,
+    DESC_SH_SHIFT,
+    DESC_TABLE,
+    DESC_VALID,
+    S1_AP2,
+    S1_AP_SHIFT,
+    S1_AP_USER,
+    S1_ATTRINDX_MASK,
+    S1_ATTRINDX_SHIFT,
+    S1_NG,
+    S1_PXN,
+    S1_UXN,
+)
 from ..arch.memtype import MemoryAttributes, Shareability
+from ..arch.sysregs import MAIR_ELx
 from ..errors import ConfigError
 from .asm import memory as _mem
 
@@ -142,18 +159,19 @@ PAGE_SIZE = 1 << 12  # 4KB granule: PAGE_SHIFT 12
 PMD_SIZE = 1 << 21  # PMD_SHIFT 21
 PUD_SIZE = 1 << 30  # PUD_SHIFT 30
 
-PTE_TYPE_PAGE = 0b11
-PTE_USER = 1 << 6  # AP[1]
-PTE_RDONLY = 1 << 7  # AP[2]
-PTE_SHARED = 3 << 8  # SH[1:0] = Inner Shareable
-PTE_AF = 1 << 10
-PTE_NG = 1 << 11
-PTE_DBM = 1 << 51
+# arch/arm64/include/asm/pgtable-hwdef.h PTE_*, from arch.descriptor's stage-1 tables.
+PTE_TYPE_PAGE = DESC_VALID | DESC_TABLE
+PTE_USER = S1_AP_USER << S1_AP_SHIFT  # AP[1]
+PTE_RDONLY = S1_AP2  # AP[2]
+PTE_SHARED = Shareability.ISH.encoding << DESC_SH_SHIFT  # SH[1:0] = Inner Shareable
+PTE_AF = DESC_AF
+PTE_NG = S1_NG
+PTE_DBM = DESC_DBM
 PTE_WRITE = PTE_DBM
-PTE_PXN = 1 << 53
-PTE_UXN = 1 << 54
-PTE_ATTRINDX_SHIFT = 2
-PTE_ATTRINDX_MASK = 7 << PTE_ATTRINDX_SHIFT
+PTE_PXN = S1_PXN
+PTE_UXN = S1_UXN
+PTE_ATTRINDX_SHIFT = S1_ATTRINDX_SHIFT
+PTE_ATTRINDX_MASK = S1_ATTRINDX_MASK << PTE_ATTRINDX_SHIFT
 
 
 def _attrindx(mt: int) -> int:
@@ -182,7 +200,7 @@ class Pgprot:
     @property
     def sh(self) -> int:
         """SH[1:0] of the PTE."""
-        return (self.value >> 8) & 3
+        return (self.value >> DESC_SH_SHIFT) & DESC_SH_MASK
 
     def __str__(self) -> str:
         return f"{self.mt_name} (pgprot 0x{self.value:x})"
@@ -334,7 +352,7 @@ def vma_stage1_attrs(vma: Vma, *, mte: bool = False) -> MemoryAttributes:
     :param mte: the host has enabled MTE (MT_NORMAL_TAGGED holds 0xF0 rather than 0xFF).
     """
     slot = vma.vm_page_prot.attrindx
-    byte = (_mem.mair_for(_mem.MT_LAYOUTS[-1].since, mte=mte) >> (8 * slot)) & 0xFF
+    byte = MAIR_ELx.get(_mem.mair_for(_mem.MT_LAYOUTS[-1].since, mte=mte), f"Attr{slot}")
     sh = {0: Shareability.NSH, 2: Shareability.OSH, 3: Shareability.ISH}.get(
         vma.vm_page_prot.sh, Shareability.ISH)
     return _mair.decode(byte, sh, field=f"MAIR_EL1.Attr{slot}")

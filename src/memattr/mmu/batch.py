@@ -39,6 +39,7 @@ from ..arch.descriptor import (
     FINAL_LEVEL,
     S1_AP2,
     S1_AP_MASK,
+    S1_AP_RDONLY,
     S1_AP_SHIFT,
     S1_APTABLE_MASK,
     S1_APTABLE_SHIFT,
@@ -53,17 +54,24 @@ from ..arch.descriptor import (
     S2_S2AP_MASK,
     S2_S2AP_SHIFT,
     S2_S2AP_W,
+    S2_S2AP_WRITE,
     S2_XN_MASK,
     S2_XN_SHIFT,
 )
 from ..arch.esr import FaultKind
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
-from ..arch.walkparams import VA_RANGE_BIT, addr_top
+from ..arch.walkparams import VA_RANGE_BIT, addr_top, walk_mair_attr
 from ..errors import EncodingError
 from .pgtable import Codec
 from .physmem import FRAME_SHIFT, FRAME_SIZE, PhysMem
 from .regime import Geometry, Regime, Stage1Half
 from .walk import (
+    ALL_PERMS,
+    PERM_R,
+    PERM_W,
+    PERM_X,
+    S1_PERM_INDEX,
+    S2_PERM_INDEX,
     Access,
     AccessKind,
     fault_esr,
@@ -102,7 +110,8 @@ class BatchResult:
     """Per-access results of :func:`walk_batch`, each a numpy array of the batch's length.
 
     ``fault`` holds :data:`FAULT_CODES` (0 = translated).  Where there is no fault: ``pa``,
-    ``ipa`` and ``perms`` (bit 0 read, 1 write, 2 exec) are set.  Where there is one: ``stage``,
+    ``ipa`` and ``perms`` (:data:`~memattr.mmu.walk.PERM_BITS`: read, write, exec) are set.
+    Where there is one: ``stage``,
     ``level`` (-2 for none, i.e. alignment), ``s1ptw``, ``esr`` and ``hpfar`` (with
     ``hpfar_valid``).  ``s1_desc``/``s2_desc`` are the leaf descriptors reached (0 if none; with
     hardware updates in force, as the scalar walk leaves them), ``s1_level``/``s2_level`` their
@@ -271,9 +280,19 @@ def _hpfar_valid_lut() -> Any:
     return lut
 
 
+# The packed permission indexes of the scalar tables, placed (as the scalar walker packs them).
+_IX_UXN = S1_PERM_INDEX.field_mask("UXN")
+_IX_PXN = S1_PERM_INDEX.field_mask("PXN")
+_IX_APTABLE_SHIFT = S1_PERM_INDEX.shift_mask("APTable")[0]
+_IX_UXNTABLE = S1_PERM_INDEX.field_mask("UXNTable")
+_IX_PXNTABLE = S1_PERM_INDEX.field_mask("PXNTable")
+_IX_XN_SHIFT = S2_PERM_INDEX.shift_mask("XN")[0]
+
+
 @lru_cache(maxsize=16)
 def _perm_luts(el: int, wxn: bool, xnx: bool) -> tuple[Any, Any]:
-    """(stage-1 permission bits by the scalar index, stage-2 by S2AP | XN << 2)."""
+    """(stage-1 permission bits by :data:`~memattr.mmu.walk.S1_PERM_INDEX`, stage-2 by
+    :data:`~memattr.mmu.walk.S2_PERM_INDEX`): the scalar tables."""
     import numpy as np
 
     s1 = np.array([p.bits for p in s1_perm_table(el, wxn)], dtype=np.uint8)
@@ -571,13 +590,13 @@ def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,
         ipa = va & keep
         over = st.alive & ((ipa >> u(regime.pa_max)) != 0)
         st.set(over, _ASZ, 1, 0)
-        p1[:] = 7
+        p1[:] = ALL_PERMS.bits
         byte = np.full(n, 0xFF, dtype=np.int64)
 
     # Stage-1 alignment (memory type), then stage-1 permission.
     if not is_exec:
         st.set(st.alive & ~aligned & s1dev[byte], _ALIGN, 1, _LEVEL_NONE)
-    bit = {AccessKind.READ: 1, AccessKind.WRITE: 2, AccessKind.EXEC: 4}[k]
+    bit = {AccessKind.READ: PERM_R, AccessKind.WRITE: PERM_W, AccessKind.EXEC: PERM_X}[k]
     st.set(st.alive & ((p1 & bit) == 0), _PERM, 1, s1_level)
     if regime.s1_enabled:
         st.set(st.alive & upd_deny, _PERM, 2, upd_level, s1ptw=True, ipa=upd_ipa, update=True)
@@ -587,7 +606,7 @@ def _walk_chunk(snap: _Mem, regime: Regime, va: Arr, k: AccessKind, el: int,
     s2_level = np.full(n, _LEVEL_NONE, dtype=np.int8)
     s2_memattr = np.full(n, -1, dtype=np.int8)
     pa = ipa.copy()
-    p2 = np.full(n, 7, dtype=np.uint8)
+    p2 = np.full(n, ALL_PERMS.bits, dtype=np.uint8)
     if s2 is not None:
         live = st.alive
         geom = s2.geometry
@@ -662,16 +681,16 @@ def _merge(st: _State, live: Arr, r: _S2Out, ipa: Arr, *, s1ptw: bool) -> None:
 
 
 def _s2_perm_bits(raw: Arr, lut: Arr, hd: bool) -> Arr:
-    """Stage-2 permission bits (1 read, 2 write, 4 exec) of leaf descriptors, by the scalar
-    table; with HA+HD, DBM=1 makes a leaf writable (ASL AArch64.S2ApplyOutputPerms)."""
+    """Stage-2 permission bits (:data:`~memattr.mmu.walk.PERM_BITS`) of leaf descriptors, by the
+    scalar table; with HA+HD, DBM=1 makes a leaf writable (ASL AArch64.S2ApplyOutputPerms)."""
     import numpy as np
 
     u = np.uint64
     s2ap = (raw >> u(S2_S2AP_SHIFT)) & u(S2_S2AP_MASK)
     if hd:
-        s2ap = np.where((raw & u(DESC_DBM)) != 0, s2ap | u(S2_S2AP_W >> S2_S2AP_SHIFT), s2ap)
+        s2ap = np.where((raw & u(DESC_DBM)) != 0, s2ap | u(S2_S2AP_WRITE), s2ap)
     xn = (raw >> u(S2_XN_SHIFT)) & u(S2_XN_MASK)
-    return lut[(s2ap | (xn << u(2))).astype(np.int64)]
+    return lut[(s2ap | (xn << u(_IX_XN_SHIFT))).astype(np.int64)]
 
 
 def _stage1(snap: _Mem, regime: Regime, half: Stage1Half, va: Arr, sel: Arr, st: _State,
@@ -706,16 +725,15 @@ def _stage1(snap: _Mem, regime: Regime, half: Stage1Half, va: Arr, sel: Arr, st:
     ctl = regime.controls
     ptw_lut = None
     if s2 is not None and ctl.ptw:
-        rgn = {0b00: 0x4, 0b01: 0xF, 0b10: 0xA, 0b11: 0xE}  # ASL WalkMemAttrs
-        ptw_lut = _ptw_lut(ctl, (rgn[p.orgn] << 4) | rgn[p.irgn], p.sh if p.sh != 1 else 0b11,
+        ptw_lut = _ptw_lut(ctl, walk_mair_attr(p.irgn, p.orgn), p.sh if p.sh != 1 else 0b11,
                            _features(regime))
 
     def on_table(raw: Arr, tab: Arr) -> None:
         if p.hpd:
             return
-        bits = ((raw >> u(S1_APTABLE_SHIFT)) & u(S1_APTABLE_MASK)) \
-            | np.where((raw & u(S1_UXNTABLE)) != 0, u(0b0100), u(0)) \
-            | np.where((raw & u(S1_PXNTABLE)) != 0, u(0b1000), u(0))
+        bits = (((raw >> u(S1_APTABLE_SHIFT)) & u(S1_APTABLE_MASK)) << u(_IX_APTABLE_SHIFT)) \
+            | np.where((raw & u(S1_UXNTABLE)) != 0, u(_IX_UXNTABLE), u(0)) \
+            | np.where((raw & u(S1_PXNTABLE)) != 0, u(_IX_PXNTABLE), u(0))
         tperm[:] |= np.where(tab, bits, u(0))
 
     p2lut_el1 = _perm_luts(1, False, regime.xnx)[1]  # table walks are checked as EL1 reads
@@ -747,11 +765,11 @@ def _stage1(snap: _Mem, regime: Regime, half: Stage1Half, va: Arr, sel: Arr, st:
             ufault[dev] = _PERM
             uflevel[dev] = r.level[dev]
             ok &= ~dev
-        noread = ok & ((perm & 1) == 0)
+        noread = ok & ((perm & PERM_R) == 0)
         ufault[noread] = _PERM
         uflevel[noread] = r.level[noread]
         ok &= ~noread
-        return r.pa, ok, ufault, uflevel, (perm & 2) != 0, r.level
+        return r.pa, ok, ufault, uflevel, (perm & PERM_W) != 0, r.level
 
     def on_ptw_fault(bad: Arr, fcode: Arr, flevel: Arr, addr: Arr) -> None:
         for code in _WALK_CODES:
@@ -776,9 +794,9 @@ def _stage1(snap: _Mem, regime: Regime, half: Stage1Half, va: Arr, sel: Arr, st:
     raw = r.raw
     ap = (raw >> u(S1_AP_SHIFT)) & u(S1_AP_MASK)
     if p.hd:
-        ap = np.where((raw & u(DESC_DBM)) != 0, ap & ~u(S1_AP2 >> S1_AP_SHIFT), ap)
-    idx = ap | np.where((raw & u(S1_UXN)) != 0, u(0b0100), u(0)) \
-        | np.where((raw & u(S1_PXN)) != 0, u(0b1000), u(0)) | (tperm << u(4))
+        ap = np.where((raw & u(DESC_DBM)) != 0, ap & ~u(S1_AP_RDONLY), ap)
+    idx = ap | np.where((raw & u(S1_UXN)) != 0, u(_IX_UXN), u(0)) \
+        | np.where((raw & u(S1_PXN)) != 0, u(_IX_PXN), u(0)) | tperm
     bits = p1lut[idx.astype(np.int64)]
     p1[got] = bits[got]
     if p.ha and s2 is not None and r.ptw_w is not None:

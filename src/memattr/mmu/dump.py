@@ -7,9 +7,9 @@ Three formats:
   equal protection bits at one level are merged; each line is
   ``0x%016lx-0x%016lx   %9lu%c %s`` (start, end, size in the largest unit K/M/G/T/P/E that
   divides it, level name PGD/P4D/PUD/PMD/PTE) followed by `` %s`` for each entry of
-  ``pte_bits``: F, USR, ro/RW, NX/x, SHD, AF, NG, CON, BLK, UXN, GP and the memory type found
-  by matching AttrIndx against Linux's fixed MAIR layout (MEM/NORMAL, MEM/NORMAL-TAGGED,
-  MEM/NORMAL-NC, DEVICE/nGnRnE, DEVICE/nGnRE; other indices print nothing).  Mainline prints
+  ``pte_bits``: F, USR, ro/RW, NX/x, SHD, AF, NG, CON, BLK, UXN, GP and the memory-type word
+  of the AttrIndx, from the caller's AttrIndx -> word map (the kernel's MT_* layout: see
+  :func:`memattr.linux.ptdump.attr_labels`; other indices print nothing).  Mainline prints
   nothing after the level name for an invalid range (prot == 0); the kernel of the shared sample
   printed the bits of a zero descriptor there (``F     RW x                BLK        MEM/NORMAL``),
   which ``zero_prot=True`` reproduces.  BLK follows the older rule (table bit clear), which
@@ -31,7 +31,7 @@ Three formats:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..arch.combine import Controls, resolve
@@ -47,6 +47,7 @@ from ..arch.descriptor import (
     S1_AP2,
     S1_AP_MASK,
     S1_AP_SHIFT,
+    S1_AP_USER,
     S1_ATTRINDX_MASK,
     S1_ATTRINDX_SHIFT,
     S1_GP,
@@ -55,14 +56,17 @@ from ..arch.descriptor import (
     S1_UXN,
     S2_MEMATTR_MASK,
     S2_MEMATTR_SHIFT,
+    S2_S2AP_READ,
     S2_S2AP_SHIFT,
     S2_S2AP_W,
+    S2_XN1,
     S2_XN_MASK,
     S2_XN_SHIFT,
     XN_NAMES,
 )
-from ..arch.mair import LINUX_MT, decode_attr
+from ..arch.mair import decode_attr
 from ..arch.s2memattr import fwb_meaning, s2_decode_mem_attrs
+from ..arch.sysregs import MAIR_ELx
 from ..errors import ConfigError
 from .pgtable import Codec, visit
 from .physmem import TableMemory
@@ -70,7 +74,7 @@ from .regime import Geometry
 
 __all__ = [
     "ProtBit",
-    "LINUX_PTE_BITS",
+    "linux_pte_bits",
     "KVM_S2_BITS",
     "format_size",
     "linux_level_names",
@@ -95,7 +99,7 @@ class ProtBit:
 # from arch.descriptor's tables.
 _VALID = DESC_VALID
 _TABLE = DESC_TABLE
-_USER = 1 << S1_AP_SHIFT  # AP[1]
+_USER = S1_AP_USER << S1_AP_SHIFT  # AP[1]
 _RDONLY = S1_AP2  # AP[2]
 _SHARED = DESC_SH_MASK << DESC_SH_SHIFT
 _AF = DESC_AF
@@ -107,11 +111,14 @@ _UXN = S1_UXN
 _ATTRINDX = S1_ATTRINDX_MASK << S1_ATTRINDX_SHIFT
 
 
-def _mt(name: str) -> int:
-    return LINUX_MT[name] << S1_ATTRINDX_SHIFT
+def linux_pte_bits(attr_labels: Mapping[int, str]) -> tuple[ProtBit, ...]:
+    """arm64 ptdump.c's ``pte_bits`` with one memory-type entry per item of ``attr_labels``
+    (AttrIndx -> the word printed, in the kernel's order)."""
+    return _PTE_BITS + tuple(ProtBit(_ATTRINDX, idx << S1_ATTRINDX_SHIFT, word)
+                             for idx, word in attr_labels.items())
 
 
-LINUX_PTE_BITS: tuple[ProtBit, ...] = (
+_PTE_BITS: tuple[ProtBit, ...] = (
     ProtBit(_VALID, _VALID, " ", "F"),
     ProtBit(_USER, _USER, "USR", "   "),
     ProtBit(_RDONLY, _RDONLY, "ro", "RW"),
@@ -123,17 +130,12 @@ LINUX_PTE_BITS: tuple[ProtBit, ...] = (
     ProtBit(_TABLE, _TABLE, "   ", "BLK"),
     ProtBit(_UXN, _UXN, "UXN", "   "),
     ProtBit(_GP, _GP, "GP", "  "),
-    ProtBit(_ATTRINDX, _mt("MT_DEVICE_nGnRnE"), "DEVICE/nGnRnE"),
-    ProtBit(_ATTRINDX, _mt("MT_DEVICE_nGnRE"), "DEVICE/nGnRE"),
-    ProtBit(_ATTRINDX, _mt("MT_NORMAL_NC"), "MEM/NORMAL-NC"),
-    ProtBit(_ATTRINDX, _mt("MT_NORMAL"), "MEM/NORMAL"),
-    ProtBit(_ATTRINDX, _mt("MT_NORMAL_TAGGED"), "MEM/NORMAL-TAGGED"),
 )
 """arch/arm64/mm/ptdump.c pte_bits (the PTE_* values are the stage-1 descriptor bits)."""
 
-_S2AP_R = 1 << S2_S2AP_SHIFT
+_S2AP_R = S2_S2AP_READ << S2_S2AP_SHIFT
 _S2AP_W = S2_S2AP_W
-_S2XN1 = 1 << (S2_XN_SHIFT + 1)  # KVM_PTE_LEAF_ATTR_HI_S2_XN before FEAT_XNX support
+_S2XN1 = S2_XN1  # KVM_PTE_LEAF_ATTR_HI_S2_XN before FEAT_XNX support
 _S2XN = S2_XN_MASK << S2_XN_SHIFT  # KVM_PTE_LEAF_ATTR_HI_S2_XN = GENMASK(54, 53) with FEAT_XNX
 _S2AF = DESC_AF
 _TYPE = DESC_TYPE_MASK
@@ -262,6 +264,7 @@ def linux_ptdump(
     geom: Geometry,
     root: int,
     *,
+    attr_labels: Mapping[int, str],
     ttbr1: bool = False,
     markers: Sequence[tuple[int, str | None]] | None = None,
     start: int | None = None,
@@ -270,6 +273,8 @@ def linux_ptdump(
     """A stage-1 table as arm64 ``kernel_page_tables`` prints it (one string, lines ending
     in a newline).
 
+    :param attr_labels: AttrIndx -> the memory-type word the kernel prints for it (its MT_*
+        layout; :func:`memattr.linux.ptdump.attr_labels`).
     :param ttbr1: the table is a TTBR1 table: addresses are 0xffff.. (sign-extended).
     :param markers: (address, name) pairs, as Linux's address_markers (the last name may be
         None, the end); default one marker named after the TTBR.
@@ -283,7 +288,7 @@ def linux_ptdump(
     if not base <= lo < base + geom.ia_size:
         raise ConfigError(f"linux_ptdump start=0x{lo:x}: outside the table's VA range")
     mk = list(markers) if markers is not None else [(lo, f"TTBR{int(ttbr1)}_EL1"), (1 << 64, None)]
-    np_ = _NotePage(mk, linux_level_names(geom), LINUX_PTE_BITS, zero_prot)
+    np_ = _NotePage(mk, linux_level_names(geom), linux_pte_bits(attr_labels), zero_prot)
     for addr, level, raw in _entries(mem, geom, root, base, lo - base, geom.ia_size):
         np_.note(addr, level, raw)
     np_.flush(base + geom.ia_size)  # ptdump_walk_pgd's final note_page(0, -1, 0)
@@ -384,7 +389,7 @@ def memattr_dump(
         else:
             idx = (raw >> S1_ATTRINDX_SHIFT) & S1_ATTRINDX_MASK
             assert mair is not None
-            byte = (mair >> (8 * idx)) & 0xFF
+            byte = MAIR_ELx.get(mair, f"Attr{idx}")
             dec = decode_attr(byte)
             what = dec.attrs.short if dec.attrs is not None else f"reserved ({dec.reserved})"
             ap = (raw >> S1_AP_SHIFT) & S1_AP_MASK

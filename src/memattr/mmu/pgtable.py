@@ -59,7 +59,7 @@ from ..arch.fields import FieldKind, Layout
 from ..arch.walkparams import ttbr_baddr
 from ..errors import ConfigError, EncodingError
 from .events import Event, EventKind
-from .physmem import FRAME_SHIFT, FRAME_SIZE, PhysMem, TableMemory
+from .physmem import FRAME_SHIFT, FRAME_SIZE, WORD, PhysMem, TableMemory
 from .regime import Geometry, Stage1Regime, Stage2Regime
 
 if TYPE_CHECKING:
@@ -1124,9 +1124,9 @@ class IpaSpace:
         out = np.zeros(count, dtype=np.uint64)
         done = 0
         while done < count:
-            take = min(count - done, (FRAME_SIZE - (addr & (FRAME_SIZE - 1))) >> 3)
+            take = min(count - done, (FRAME_SIZE - addr % FRAME_SIZE) // WORD)
             out[done:done + take] = self.mem.read_u64s(self.pa(addr), take)
-            addr += 8 * take
+            addr += WORD * take
             done += take
         return out
 
@@ -1134,9 +1134,9 @@ class IpaSpace:
         """Store 64-bit values from an IPA on (page by page through stage 2)."""
         done, count = 0, int(values.shape[0])
         while done < count:
-            take = min(count - done, (FRAME_SIZE - (addr & (FRAME_SIZE - 1))) >> 3)
+            take = min(count - done, (FRAME_SIZE - addr % FRAME_SIZE) // WORD)
             self.mem.fill64(self.pa(addr), values[done:done + take])
-            addr += 8 * take
+            addr += WORD * take
             done += take
 
     def alloc_table(self, size: int = FRAME_SIZE, align: int | None = None) -> int:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FRAME_SHIFT",
     "FRAME_SIZE",
+    "WORD",
     "RegionKind",
     "Region",
     "PhysMem",
@@ -45,6 +46,8 @@ FRAME_SHIFT = 12
 FRAME_SIZE = 1 << FRAME_SHIFT
 _FRAME_MASK = FRAME_SIZE - 1
 _U64 = struct.Struct("<Q")
+WORD = _U64.size
+"""Bytes in a 64-bit word, the size of a descriptor: the access size of read64/write64."""
 
 
 class RegionKind(enum.Enum):
@@ -280,7 +283,7 @@ class PhysMem:
     # --- 64-bit descriptors ----------------------------------------------------------------
     def read64(self, pa: int) -> int:
         """The little-endian 64-bit value at ``pa`` (8-byte aligned)."""
-        if pa & 7:
+        if pa % WORD:
             raise EncodingError(f"read64 PA=0x{pa:x}: not 8-byte aligned")
         f = self.frames.get(pa >> FRAME_SHIFT)
         if f is None:
@@ -295,7 +298,7 @@ class PhysMem:
 
     def write64(self, pa: int, value: int) -> None:
         """Store ``value`` little-endian at ``pa`` (8-byte aligned)."""
-        if pa & 7:
+        if pa % WORD:
             raise EncodingError(f"write64 PA=0x{pa:x}: not 8-byte aligned")
         if not 0 <= value < 1 << 64:
             raise EncodingError(f"write64 value=0x{value:x}: not a 64-bit value")
@@ -340,7 +343,7 @@ class PhysMem:
         import numpy as np
 
         off = pa & _FRAME_MASK
-        if pa & 7 or off + 8 * count > FRAME_SIZE:
+        if pa % WORD or off + WORD * count > FRAME_SIZE:
             raise EncodingError(
                 f"u64 view PA=0x{pa:x} count={count}: must be 8-byte aligned within one frame"
             )
@@ -353,33 +356,33 @@ class PhysMem:
         """A copy of ``count`` 64-bit values from ``pa`` (8-byte aligned, may cross frames)."""
         import numpy as np
 
-        if pa & 7:
+        if pa % WORD:
             raise EncodingError(f"read_u64s PA=0x{pa:x}: not 8-byte aligned")
-        self._check(pa, 8 * count)
+        self._check(pa, WORD * count)
         out = np.zeros(count, dtype=np.uint64)
         done = 0
         while done < count:
             off = pa & _FRAME_MASK
-            take = min(count - done, (FRAME_SIZE - off) >> 3)
+            take = min(count - done, (FRAME_SIZE - off) // WORD)
             f = self.frame(pa >> FRAME_SHIFT)
             if f is not None:
                 out[done:done + take] = np.frombuffer(f, dtype="<u8", count=take, offset=off)
-            pa += 8 * take
+            pa += WORD * take
             done += take
         return out
 
     def fill64(self, pa: int, values: np.ndarray[Any, Any]) -> None:
         """Store an array of 64-bit values from ``pa`` on (8-byte aligned, may cross frames)."""
-        if pa & 7:
+        if pa % WORD:
             raise EncodingError(f"fill64 PA=0x{pa:x}: not 8-byte aligned")
         n = int(values.shape[0])
-        self._check(pa, 8 * n)
+        self._check(pa, WORD * n)
         done = 0
         while done < n:
             off = pa & _FRAME_MASK
-            take = min(n - done, (FRAME_SIZE - off) >> 3)
+            take = min(n - done, (FRAME_SIZE - off) // WORD)
             self.u64(pa, take)[:] = values[done:done + take]
-            pa += 8 * take
+            pa += WORD * take
             done += take
 
     # --- regions ---------------------------------------------------------------------------

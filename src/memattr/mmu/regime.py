@@ -33,6 +33,7 @@ from ..arch.descriptor import FINAL_LEVEL, Granule, level_shift
 from ..arch.fields import genmask
 from ..arch.impdef import DEFAULT as IMPDEF_DEFAULT
 from ..arch.impdef import ImpDef
+from ..arch.sysregs import MAIR_ELx
 from ..errors import ConfigError, EncodingError
 
 __all__ = [
@@ -380,7 +381,7 @@ class Stage1Regime:
 
     def mair_attr(self, index: int) -> int:
         """MAIR_EL1.Attr<index> (ASL AArch64.MAIRAttr)."""
-        return (self.mair >> (8 * index)) & genmask(7, 0)
+        return MAIR_ELx.get(self.mair, f"Attr{index}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,8 +63,12 @@ from ..arch.descriptor import (
     FINAL_LEVEL,
     S1_AP2,
     S1_AP_MASK,
+    S1_AP_RDONLY,
     S1_AP_SHIFT,
+    S1_AP_USER,
     S1_APTABLE_MASK,
+    S1_APTABLE_NO_EL0,
+    S1_APTABLE_RDONLY,
     S1_APTABLE_SHIFT,
     S1_ATTRINDX_MASK,
     S1_ATTRINDX_SHIFT,
@@ -76,21 +80,24 @@ from ..arch.descriptor import (
     S2_MEMATTR_MASK,
     S2_MEMATTR_SHIFT,
     S2_S2AP_MASK,
+    S2_S2AP_READ,
     S2_S2AP_SHIFT,
     S2_S2AP_W,
+    S2_S2AP_WRITE,
     S2_XN_MASK,
     S2_XN_SHIFT,
     DescType,
     s2_exec,
 )
-from ..arch.esr import FaultKind, encode_abort_esr, encode_fsc
-from ..arch.fields import genmask
+from ..arch.esr import HPFAR_EL2, FaultKind, encode_abort_esr, encode_fsc
+from ..arch.fields import Field, Layout, genmask
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
+from ..arch.regdefs import ESR_ELx_ISS_DABT_DFSC_MASK
 from ..arch.walkparams import WalkRule
 from ..errors import EncodingError
 from .pgtable import Codec
-from .physmem import FRAME_SHIFT, DescReader, PhysMem
+from .physmem import FRAME_SHIFT, WORD, DescReader, PhysMem
 from .regime import Geometry, Regime, Stage1Half, Stage1Regime, Stage2Regime
 
 __all__ = [
@@ -111,6 +118,12 @@ __all__ = [
     "s2_perms",
     "s1_perm_table",
     "s2_perm_table",
+    "PERM_BITS",
+    "PERM_R",
+    "PERM_W",
+    "PERM_X",
+    "S1_PERM_INDEX",
+    "S2_PERM_INDEX",
     "ipa_valid",
     "fault_esr",
     "hpfar_value",
@@ -215,6 +228,31 @@ class WalkStep:
                 f"@PA 0x{self.desc_pa:x} = 0x{self.raw:016x} {self.type.value}")
 
 
+def _packed(name: str, parts: tuple[tuple[str, int], ...]) -> Layout:
+    """A packed value of ours: ``parts`` (name, width) laid out from bit 0 up."""
+    rows, lsb = [], 0
+    for part, width in parts:
+        rows.append(Field(part, lsb + width - 1, lsb))
+        lsb += width
+    return Layout(name, lsb, reversed(rows))
+
+
+PERM_BITS = _packed("PERMS", (("R", 1), ("W", 1), ("X", 1)))
+"""The packed form of :class:`Perms` (``Perms.bits``) that the walkers' tables hold."""
+PERM_R = PERM_BITS.field_mask("R")
+PERM_W = PERM_BITS.field_mask("W")
+PERM_X = PERM_BITS.field_mask("X")
+
+S1_PERM_INDEX = _packed("S1_PERM_INDEX", (
+    ("AP", S1_AP_MASK.bit_length()), ("UXN", 1), ("PXN", 1),
+    ("APTable", S1_APTABLE_MASK.bit_length()), ("UXNTable", 1), ("PXNTable", 1)))
+"""The index of :func:`s1_perm_table`: the stage-1 leaf's AP, UXN, PXN and the accumulated
+APTable, UXNTable, PXNTable (each field's value as the descriptor holds it)."""
+S2_PERM_INDEX = _packed("S2_PERM_INDEX", (("S2AP", S2_S2AP_MASK.bit_length()),
+                                          ("XN", S2_XN_MASK.bit_length())))
+"""The index of :func:`s2_perm_table`: the stage-2 leaf's S2AP and XN."""
+
+
 @dataclass(frozen=True, slots=True)
 class Perms:
     """Read / write / execute permission for one Exception level."""
@@ -231,8 +269,9 @@ class Perms:
 
     @property
     def bits(self) -> int:
-        """1 read | 2 write | 4 exec."""
-        return int(self.read) | int(self.write) << 1 | int(self.exec) << 2
+        """The packed form (:data:`PERM_BITS`: PERM_R | PERM_W | PERM_X)."""
+        return (PERM_R if self.read else 0) | (PERM_W if self.write else 0) \
+            | (PERM_X if self.exec else 0)
 
     def __and__(self, other: Perms) -> Perms:
         return _PERMS[self.bits & other.bits]
@@ -242,10 +281,18 @@ class Perms:
             ("X" if self.exec else "-")
 
 
-_PERMS = tuple(Perms(bool(b & 1), bool(b & 2), bool(b & 4)) for b in range(8))
-"""Perms by bits (1 read, 2 write, 4 exec): the eight values, shared."""
-ALL_PERMS = _PERMS[7]
-_KIND_BIT = {AccessKind.READ: 1, AccessKind.WRITE: 2, AccessKind.EXEC: 4}
+_PERMS = tuple(Perms(bool(b & PERM_R), bool(b & PERM_W), bool(b & PERM_X))
+               for b in range(1 << PERM_BITS.width))
+"""Perms by their packed bits (:data:`PERM_BITS`): the eight values, shared."""
+ALL_PERMS = _PERMS[PERM_R | PERM_W | PERM_X]
+
+
+def _perms(r: bool, w: bool, x: bool) -> Perms:
+    """The shared Perms value."""
+    return _PERMS[(PERM_R if r else 0) | (PERM_W if w else 0) | (PERM_X if x else 0)]
+
+
+_KIND_BIT = {AccessKind.READ: PERM_R, AccessKind.WRITE: PERM_W, AccessKind.EXEC: PERM_X}
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +346,7 @@ class Fault:
                 f"{where}: {self.reason}{rule}")
 
 
-_FSC_MASK = genmask(5, 0)
+_FSC_MASK = ESR_ELx_ISS_DABT_DFSC_MASK  # DFSC, and IFSC at the same bits[5:0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,8 +527,8 @@ def s1_perms(
     APTable[1] removes write, APTable[0] removes EL0 access; UXNTable/PXNTable add XN.  EL1
     never executes memory writable at EL0; with SCTLR_EL1.WXN writable memory is XN.
     """
-    ap2 = bool(ap & 0b10 or ap_table & 0b10)
-    ap1 = bool(ap & 0b01) and not ap_table & 0b01
+    ap2 = bool(ap & S1_AP_RDONLY or ap_table & S1_APTABLE_RDONLY)
+    ap1 = bool(ap & S1_AP_USER) and not ap_table & S1_APTABLE_NO_EL0
     el0_w = ap1 and not ap2
     if el == 0:
         r, w = ap1, el0_w
@@ -491,7 +538,7 @@ def s1_perms(
         x = not (pxn or pxn_table or el0_w)
     if wxn and w:
         x = False
-    return _PERMS[int(r) | int(w) << 1 | int(x) << 2]
+    return _perms(r, w, x)
 
 
 def s2_perms(s2ap: int, xn: int, el: int, *, xnx: bool = False) -> Perms:
@@ -499,22 +546,26 @@ def s2_perms(s2ap: int, xn: int, el: int, *, xnx: bool = False) -> Perms:
     bit 7 write; XN[1:0] with FEAT_XNX, else bit 54 alone."""
     ex = s2_exec(xn, xnx=xnx)
     x = ex.el1 if el == 1 else ex.el0
-    return _PERMS[int(bool(s2ap & 1)) | int(bool(s2ap & 2)) << 1 | int(x) << 2]
+    return _perms(bool(s2ap & S2_S2AP_READ), bool(s2ap & S2_S2AP_WRITE), x)
 
 
 def s1_perm_table(el: int, wxn: bool) -> tuple[Perms, ...]:
     """:func:`s1_perms` for every (AP, UXN, PXN, APTable, UXNTable, PXNTable), indexed by
-    ``ap | uxn << 2 | pxn << 3 | ap_table << 4 | uxn_table << 6 | pxn_table << 7``."""
+    their packing :data:`S1_PERM_INDEX`."""
+    get = S1_PERM_INDEX.get
     return tuple(
-        s1_perms(i & 3, bool(i >> 2 & 1), bool(i >> 3 & 1), el, ap_table=i >> 4 & 3,
-                 uxn_table=bool(i >> 6 & 1), pxn_table=bool(i >> 7 & 1), wxn=wxn)
-        for i in range(256)
+        s1_perms(get(i, "AP"), bool(get(i, "UXN")), bool(get(i, "PXN")), el,
+                 ap_table=get(i, "APTable"), uxn_table=bool(get(i, "UXNTable")),
+                 pxn_table=bool(get(i, "PXNTable")), wxn=wxn)
+        for i in range(1 << S1_PERM_INDEX.width)
     )
 
 
 def s2_perm_table(el: int, xnx: bool) -> tuple[Perms, ...]:
-    """:func:`s2_perms` for every (S2AP, XN), indexed by ``s2ap | xn << 2``."""
-    return tuple(s2_perms(i & 3, i >> 2 & 3, el, xnx=xnx) for i in range(16))
+    """:func:`s2_perms` for every (S2AP, XN), indexed by their packing :data:`S2_PERM_INDEX`."""
+    get = S2_PERM_INDEX.get
+    return tuple(s2_perms(get(i, "S2AP"), get(i, "XN"), el, xnx=xnx)
+                 for i in range(1 << S2_PERM_INDEX.width))
 
 
 def ipa_valid(kind: FaultKind, s1ptw: bool) -> bool:
@@ -551,19 +602,30 @@ def fault_esr(kind: FaultKind, stage: int, level: int | None, access: Access, *,
     )
 
 
-def hpfar_value(ipa: int) -> int:
-    """HPFAR_EL2 for a fault at ``ipa``: FIPA, IPA[51:12], in bits [43:4]."""
-    return ((ipa >> FRAME_SHIFT) & genmask(39, 0)) << 4
+_FIPA = HPFAR_EL2.field("FIPA")
+_FIPA_IPA_LSB = _FIPA.addr_shift or 0
+
+
+def hpfar_value(ipa: Any) -> Any:
+    """HPFAR_EL2 for a fault at ``ipa`` (an int, or a uint64 array in the bulk walker): FIPA,
+    IPA[51:12], in bits [43:4] (HPFAR_EL2's field table)."""
+    return ((ipa >> _FIPA_IPA_LSB) & _FIPA.mask) << _FIPA.lsb
 
 
 # --- compiled per geometry and per regime ----------------------------------------------------
 
 _U64 = struct.Struct("<Q").unpack_from
-_VA_RANGE_BIT = W.VA_RANGE_BIT  # ASL AArch64.GetVARange: VA bit 55 picks TTBR0/TTBR1
+_VA_RANGE = 1 << W.VA_RANGE_BIT  # ASL AArch64.GetVARange: VA bit 55 picks TTBR0/TTBR1
 _FRAME_MASK = (1 << FRAME_SHIFT) - 1
 _TTW = CombineAccess.TTW
-# TCR_ELx.IRGN/ORGN -> MAIR-style nibble for the attributes of table walks (ASL WalkMemAttrs).
-_RGN_NIBBLE = {0b00: 0x4, 0b01: 0xF, 0b10: 0xA, 0b11: 0xE}
+# The packed permission indexes, placed: the leaf's UXN and PXN, the tables' APTable, UXNTable
+# and PXNTable (accumulated down the walk), stage 2's XN.
+_IX_UXN = S1_PERM_INDEX.field_mask("UXN")
+_IX_PXN = S1_PERM_INDEX.field_mask("PXN")
+_IX_APTABLE_SHIFT = S1_PERM_INDEX.shift_mask("APTable")[0]
+_IX_UXNTABLE = S1_PERM_INDEX.field_mask("UXNTable")
+_IX_PXNTABLE = S1_PERM_INDEX.field_mask("PXNTable")
+_IX_XN_SHIFT = S2_PERM_INDEX.shift_mask("XN")[0]
 
 
 class _Geo:
@@ -621,7 +683,7 @@ class _Plan:
         wxn = reg.s1.sctlr_bit("WXN")
         self.s1_perm = tuple(tuple(p.bits for p in s1_perm_table(el, wxn)) for el in (0, 1))
         self.s2_perm = tuple(tuple(p.bits for p in s2_perm_table(el, cpu.xnx)) for el in (0, 1))
-        self.s2_dbm_w = S2_S2AP_W >> S2_S2AP_SHIFT if (reg.s2 is not None and reg.s2.params.hd) \
+        self.s2_dbm_w = S2_S2AP_WRITE if (reg.s2 is not None and reg.s2.params.hd) \
             else 0
         self.halves = tuple(_Half(h, reg) for h in reg.s1.halves)
         s2 = reg.s2 if reg.s2_enabled else None
@@ -684,7 +746,7 @@ class _Half:
         self.epd, self.tbi, self.tbid, self.hpd = p.epd, p.tbi, p.tbid, p.hpd
         self.ha, self.hd, self.ds, self.sh = p.ha, p.hd, p.ds, p.sh
         self.ia_bits = p.ia_bits
-        self.walk_attr = (_RGN_NIBBLE[p.orgn] << 4) | _RGN_NIBBLE[p.irgn]
+        self.walk_attr = W.walk_mair_attr(p.irgn, p.orgn)
         self.walk_sh = p.sh if p.sh != 1 else 0b11
         self.width_mask = (1 << p.ia_bits) - 1
         self.notes = p.notes
@@ -844,7 +906,7 @@ class _Walk:
                     and not self.updates:
                 memo[pkey] = (tuple((r[0], r[1], None) + r[3:] for r in steps[mark:]), table)
             index = (ipa >> shift) & imask
-            addr = table + (index << 3)
+            addr = table + index * WORD
             f = frames.get(addr >> FRAME_SHIFT) if frames is not None else None
             raw = _U64(f, addr & _FRAME_MASK)[0] if f is not None else self.read(addr)
             if raw is None:
@@ -936,7 +998,7 @@ class _Walk:
         s2ap = (raw >> S2_S2AP_SHIFT) & S2_S2AP_MASK
         if raw & DESC_DBM:
             s2ap |= plan.s2_dbm_w
-        return plan.s2_perm[el][s2ap | ((raw >> S2_XN_SHIFT) & S2_XN_MASK) << 2]
+        return plan.s2_perm[el][s2ap | ((raw >> S2_XN_SHIFT) & S2_XN_MASK) << _IX_XN_SHIFT]
 
     def ttw(self, ipa: int, half: _Half, *, write: bool = False) -> int:
         """Translate the IPA of a stage-1 descriptor through stage 2 (an S1PTW access): a table
@@ -957,12 +1019,12 @@ class _Walk:
                                  s1ptw=True, ipa=ipa,
                                  rule=WalkRule.S2CheckPermissions, branch="ttw_device",
                                  wnr=write)
-        if not perm & 1:
+        if not perm & PERM_R:
             raise self.fault(FaultKind.PERMISSION, 2, leaf[2],
                              "stage 2 does not allow reads of the stage-1 table (S2AP[0]=0)",
                              s1ptw=True, ipa=ipa,
                              rule=WalkRule.S2CheckPermissions, branch="ttw_no_read", wnr=write)
-        if write and not perm & 2:
+        if write and not perm & PERM_W:
             raise self.fault(FaultKind.PERMISSION, 2, leaf[2],
                              "stage 2 does not allow the hardware update of the stage-1 "
                              "descriptor (S2AP[1]=0)", s1ptw=True, ipa=ipa,
@@ -978,7 +1040,7 @@ class _Walk:
         plan = self.plan
         acc = self.access
         va = acc.va
-        half = plan.halves[(va >> _VA_RANGE_BIT) & 1]
+        half = plan.halves[1 if va & _VA_RANGE else 0]
         n = half.n
         if half.fault is not None or half.geo is None:
             raise self.fault(FaultKind.TRANSLATION, 1, 0, half.fault or "stage 1 not walkable",
@@ -1004,7 +1066,8 @@ class _Walk:
                              f"TTBR{n}_EL1 base 0x{table:x} is beyond the {oa_bits}-bit output "
                              "address size (TCR_EL1.IPS, PAMax)",
                              rule=WalkRule.S1Walk, branch="base_address_size")
-        tperm = 0  # APTable | UXNTable | PXNTable, accumulated (ASL AArch64.S1ApplyTablePerms)
+        tperm = 0  # APTable, UXNTable, PXNTable accumulated in place in the S1_PERM_INDEX
+        # (ASL AArch64.S1ApplyTablePerms)
         hpd = half.hpd
         ia = va & half.width_mask
         steps = self.steps
@@ -1028,7 +1091,7 @@ class _Walk:
                 memo[pkey] = (tuple(r if r[0] != 1 else (1, r[1], None) + r[3:]
                                     for r in steps[mark:]), table, tperm)
             index = (ia >> shift) & imask
-            desc_ipa = table + (index << 3)
+            desc_ipa = table + index * WORD
             desc_pa = self.ttw(desc_ipa, half) if s2 else desc_ipa
             f = frames.get(desc_pa >> FRAME_SHIFT) if frames is not None else None
             raw = _U64(f, desc_pa & _FRAME_MASK)[0] if f is not None else self.read(desc_pa)
@@ -1055,8 +1118,9 @@ class _Walk:
                                          rule=WalkRule.S1Walk, branch="table_address_size")
                     if not hpd:
                         tperm |= ((raw >> S1_APTABLE_SHIFT) & S1_APTABLE_MASK) \
-                            | (0b0100 if raw & S1_UXNTABLE else 0) \
-                            | (0b1000 if raw & S1_PXNTABLE else 0)
+                            << _IX_APTABLE_SHIFT \
+                            | (_IX_UXNTABLE if raw & S1_UXNTABLE else 0) \
+                            | (_IX_PXNTABLE if raw & S1_PXNTABLE else 0)
                     continue
                 steps.append((1, level, va, table, index, desc_pa, raw, DescType.PAGE, False))
             elif leaf_ok:
@@ -1080,9 +1144,9 @@ class _Walk:
                                  rule=WalkRule.S1Walk, branch="access_flag")
             ap = (raw >> S1_AP_SHIFT) & S1_AP_MASK
             if half.hd and raw & DESC_DBM:
-                ap &= ~(S1_AP2 >> S1_AP_SHIFT)  # ASL AArch64.S1ApplyOutputPerms: DBM -> AP[2]=0
-            idx = ap | (0b0100 if raw & S1_UXN else 0) | (0b1000 if raw & S1_PXN else 0) \
-                | tperm << 4
+                ap &= ~S1_AP_RDONLY  # ASL AArch64.S1ApplyOutputPerms: DBM -> AP[2]=0
+            idx = ap | (_IX_UXN if raw & S1_UXN else 0) | (_IX_PXN if raw & S1_PXN else 0) \
+                | tperm
             perm = plan.s1_perm[acc.el][idx]
             return (oa | (ia & (size - 1)), level, size, raw, perm, desc_ipa, desc_pa, half)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -78,9 +78,9 @@ def _combining(r: Result) -> tuple[str, str]:
     case = next((d for p in res.paths for d in p
                  if d.rule is fwb_rule and not isinstance(d.result, MemoryAttributes)), None)
     if case is not None:
-        attr = case.input("attr")
         label = getattr(case.result, "label", "")
-        rules = f"{fwb_rule.value} 0b{attr & 7:03b} '{label}'" if isinstance(attr, int) \
+        case_bits = getattr(case.result, "case", None)  # FwbMeaning.case: MemAttr[2:0]
+        rules = f"{fwb_rule.value} 0b{case_bits:03b} '{label}'" if isinstance(case_bits, int) \
             else fwb_rule.value
         extra = [n for n in dict.fromkeys(names) if n != fwb_rule.value]
         if extra:

@@ -178,7 +178,8 @@ def _fwb(d: Decision, ctx: Context) -> Line | None:
     if not isinstance(r, MemoryAttributes):  # the MemAttr case: its FwbMeaning
         attr = d.input("attr", 0)
         label = getattr(r, "label", str(r))
-        return Line(("fwbcase", attr), f"S2 MemAttr 0b{attr & 7:03b} with FWB: {label}", rank=5)
+        case = getattr(r, "case", attr)  # FwbMeaning.case: MemAttr[2:0]
+        return Line(("fwbcase", attr), f"S2 MemAttr 0b{case:03b} with FWB: {label}", rank=5)
     s1 = _get(d, "s1") or ctx.s1
     name = _short(s1) if s1 is not None else "S1"
     ctx.s2 = r
@@ -391,8 +392,7 @@ def s2_meaning(records: Sequence[Decision]) -> str:
     m = first.result
     if isinstance(m, FwbMeaning):
         text = m.description
-        attr = first.input("attr")
-        if first.input("FEAT_MTE_PERM") and isinstance(attr, int) and attr >> 1 == 0b111:
+        if first.input("FEAT_MTE_PERM") and m.notagaccess_if_tagged:
             text += "; NoTagAccess where the result is Tagged (FEAT_MTE_PERM)"
         return text
     types = list(dict.fromkeys(type_label(d.result) if isinstance(d.result, MemoryAttributes)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ...arch.decision import Decision
 from ...arch.esr import FaultKind
 from ...platform.physmap import Platform
+from ..asm.kvm_pgtable import KVM_PTE_LEAF_ATTR_LO_S2_AF
 from ..decisions import KernelRule, decide
 from ..events import Errno, Event, EventKind
 from ..mm import VM_ALLOW_ANY_UNCACHED, VM_MIXEDMAP, VM_PFNMAP, Vma, kvm_vma_is_cacheable
@@ -566,7 +567,7 @@ def kvm_handle_guest_abort(
         d = decide(KernelRule.kvm_handle_guest_abort, "access_flag", "retry", **common)
         leaf = pgt.lookup(ipa)
         if leaf is not None:
-            pgt.table.protect(leaf.ipa, leaf.size, leaf.attr | (1 << 10))
+            pgt.table.protect(leaf.ipa, leaf.size, leaf.attr | KVM_PTE_LEAF_ATTR_LO_S2_AF)
         return AbortResult(None, (Event(EventKind.NOTE, "handle_access_fault",
                            f"AF set on the leaf of IPA 0x{ipa:x}"),), decisions=(d,), retry=True,
                            fault=fault)
