@@ -17,14 +17,17 @@ level and the OA form.  The formats are:
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-from dataclasses import dataclass
-from typing import Any, ClassVar, Self, cast
 
-from ..errors import ConfigError, EncodingError, ParseError
+from .._value import dataclass, fields  # dataclasses, cheaper to import
+from ..errors import ConfigError, EncodingError
 from .fields import Field, FieldKind, Layout, register
-from .memtype import Shareability, decode_shareability
+from .granule import FINAL_LEVEL, Granule, block_allowed, block_size, level_shift, levels
+from .memtype import SH_NAMES, Shareability, decode_shareability
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 __all__ = [
     "Granule",
@@ -82,57 +85,9 @@ __all__ = [
     "S2_XN_MASK",
 ]
 
-FINAL_LEVEL = 3
-"""ASL FINAL_LEVEL: the last lookup level, where descriptors are pages."""
-
-
 # =========================================================================================
-# Granules and levels
+# Output-address forms
 # =========================================================================================
-
-
-class Granule(enum.Enum):
-    """Translation granule; the value is the short spelling used in text ("4k")."""
-
-    K4 = "4k"
-    K16 = "16k"
-    K64 = "64k"
-
-    @property
-    def shift(self) -> int:
-        """log2 of the granule size: 12, 14 or 16 (ASL TGxGranuleBits)."""
-        return _GRANULE_SHIFT[self]
-
-    @property
-    def size(self) -> int:
-        """Granule (and page) size in bytes."""
-        return 1 << _GRANULE_SHIFT[self]
-
-    @property
-    def bits_per_level(self) -> int:
-        """Address bits resolved per level: granule bits minus 3 (8-byte descriptors)."""
-        return _GRANULE_SHIFT[self] - 3
-
-    def min_level(self, ds: bool = False) -> int:
-        """The lowest lookup level: 4KB 0 (-1 with DS=1), 16KB 0, 64KB 1 (Arm ARM D8.2)."""
-        if self is Granule.K4:
-            return -1 if ds else 0
-        return 0 if self is Granule.K16 else 1
-
-    @classmethod
-    def parse(cls, text: str) -> Granule:
-        """Parse '4k', '4K', '4KB', '4096' (and the 16k/64k spellings)."""
-        key = text.strip().lower().removesuffix("b").removesuffix("i")
-        for g in cls:
-            if key in (g.value, str(g.size)):
-                return g
-        raise ParseError(f"granule={text!r}: expected 4k, 16k or 64k")
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_GRANULE_SHIFT = {Granule.K4: 12, Granule.K16: 14, Granule.K64: 16}
 
 
 class OAForm(enum.Enum):
@@ -180,11 +135,6 @@ def _validated_form(granule: Granule, level: int, ds: bool, pa_bits: int) -> OAF
     return form
 
 
-def levels(granule: Granule, ds: bool = False) -> range:
-    """The lookup levels that exist for ``granule`` (Arm ARM D8.2)."""
-    return range(granule.min_level(ds), FINAL_LEVEL + 1)
-
-
 def _check_level(granule: Granule, level: int, ds: bool) -> None:
     if level not in levels(granule, ds):
         lo = granule.min_level(ds)
@@ -192,30 +142,6 @@ def _check_level(granule: Granule, level: int, ds: bool) -> None:
             f"level={level}: no such lookup level for the {granule.value} granule "
             f"(DS={int(ds)}: levels {lo}..{FINAL_LEVEL})"
         )
-
-
-def level_shift(granule: Granule, level: int) -> int:
-    """log2 of the region one descriptor maps at ``level``."""
-    return granule.shift + granule.bits_per_level * (FINAL_LEVEL - level)
-
-
-def block_size(granule: Granule, level: int) -> int:
-    """Bytes mapped by one block (or page, at level 3) descriptor at ``level``."""
-    return 1 << level_shift(granule, level)
-
-
-def block_allowed(granule: Granule, level: int, ds: bool = False, pa_bits: int = 48) -> bool:
-    """Whether a Block descriptor is allowed at ``level`` (ASL AArch64.BlockDescSupported).
-
-    4KB: levels 1 and 2, level 0 with DS=1.  16KB: level 2, level 1 with DS=1.  64KB: level 2,
-    level 1 with a 52-bit PA (FEAT_LPA; the ASL tests AArch64.PAMax() >= 52).  Level 3 holds
-    pages, never blocks.
-    """
-    if granule is Granule.K4:
-        return level in (1, 2) or (level == 0 and ds)
-    if granule is Granule.K16:
-        return level == 2 or (level == 1 and ds)
-    return level == 2 or (level == 1 and pa_bits >= 52)
 
 
 class DescType(enum.Enum):
@@ -251,9 +177,6 @@ def decode_descriptor_type(
 # =========================================================================================
 # Field tables (Arm ARM D8.3)
 # =========================================================================================
-
-SH_NAMES: dict[int, str] = {s.encoding: s.value for s in Shareability}
-"""SH[1:0] encodings, from :class:`Shareability` (0b01 is reserved)."""
 
 XN_NAMES: dict[int, str] = {0: "X", 1: "PXN", 2: "XN", 3: "UXN"}
 """Stage-2 XN[1:0] with FEAT_XNX (Arm ARM D8.4, ASL AArch64.S2ApplyOutputPerms)."""
@@ -596,11 +519,11 @@ class _Codec:
         form = _validated_form(granule, level, ds, pa_bits)
         t = decode_descriptor_type(raw, granule, level, ds, pa_bits)
         common = {"level": level, "granule": granule, "ds": ds, "pa_bits": pa_bits}
-        make = cast(Any, cls)
+        make: Any = cls  # the dataclass subclass
         if t is DescType.INVALID:
-            return cast(Self, make(type=t, ignored=raw & ~1, **common))
+            return make(type=t, ignored=raw & ~1, **common)  # type: ignore[no-any-return]
         if t is DescType.RESERVED:
-            return cast(Self, make(type=t, ignored=raw & ~3, **common))
+            return make(type=t, ignored=raw & ~3, **common)  # type: ignore[no-any-return]
         layout = _FORMATS[(cls._STAGE, t, granule, 0 if t is DescType.TABLE else level, form)]
         if strict:
             problems = layout.check(raw)
@@ -610,15 +533,9 @@ class _Codec:
         for attr, _fname, shift, mask, is_flag in cls._plan(layout):
             x = (raw >> shift) & mask
             kw[attr] = bool(x) if is_flag else x
-        return cast(
-            Self,
-            make(
-                type=t,
-                address=layout.address(raw),
-                ignored=raw & layout.ignored_mask,
-                **kw,
-                **common,
-            ),
+        return make(  # type: ignore[no-any-return]
+            type=t, address=layout.address(raw), ignored=raw & layout.ignored_mask, **kw,
+            **common,
         )
 
     @property
@@ -891,7 +808,7 @@ class S2Descriptor(_Codec):
 
 
 for _cls in (S1Descriptor, S2Descriptor):
-    _cls._DEFAULTS = {f.name: f.default for f in dataclasses.fields(_cls)}
+    _cls._DEFAULTS = {f.name: f.default for f in fields(_cls)}
 
 
 # =========================================================================================

@@ -16,10 +16,9 @@ from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError
 from . import registers as R
 from .cpu import ALL, Cpu
-from .descriptor import SH_NAMES
 from .esr import FaultStatus, decode_fsc
 from .mair import MairAttr, decode_attr
-from .memtype import Cacheability, CacheAttrs, MemoryAttributes, Shareability
+from .memtype import SH_NAMES, Cacheability, CacheAttrs, MemoryAttributes, Shareability
 
 __all__ = [
     "encode_par_attrs",
