@@ -218,26 +218,40 @@ _S2_LEAF_UPPER = (
     Field("RES0_50", 50, 50, F.RES0, doc="RES0 (GP is stage 1 only)"),
 )
 
+_ROWS: dict[tuple[object, ...], Field] = {}
+
+
+def _row(name: str, msb: int, lsb: int, kind: FieldKind = FieldKind.FIELD,
+         values: dict[int, str] | None = None, doc: str = "",
+         addr_shift: int | None = None) -> Field:
+    """A Field, built once: the 46 formats below share most of their rows."""
+    key = (name, msb, lsb, kind, doc, addr_shift, tuple(values.items()) if values else None)
+    f = _ROWS.get(key)
+    if f is None:
+        f = _ROWS[key] = Field(name, msb, lsb, kind, values=values, doc=doc,
+                               addr_shift=addr_shift)
+    return f
+
 
 def _s1_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
     return (
-        Field("nG", 11, 11, F.FLAG, doc="not Global: the translation belongs to one ASID"),
-        Field("AF", 10, 10, F.FLAG, doc="Access flag"),
+        _row("nG", 11, 11, F.FLAG, doc="not Global: the translation belongs to one ASID"),
+        _row("AF", 10, 10, F.FLAG, doc="Access flag"),
         _sh_or_oa(form),
-        Field("AP", 7, 6, F.FIELD, doc="AP[2:1]: data access permissions"),
-        Field("NS", 5, 5, F.FLAG, doc="Non-secure output address space (IGNORED from NS state)"),
-        Field("AttrIndx", 4, 2, F.FIELD, doc="AttrIndx[2:0]: MAIR_ELx attribute index"),
+        _row("AP", 7, 6, F.FIELD, doc="AP[2:1]: data access permissions"),
+        _row("NS", 5, 5, F.FLAG, doc="Non-secure output address space (IGNORED from NS state)"),
+        _row("AttrIndx", 4, 2, F.FIELD, doc="AttrIndx[2:0]: MAIR_ELx attribute index"),
         _type_field(page=page),
     )
 
 
 def _s2_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
     return (
-        Field("FnXS", 11, 11, F.FLAG, doc="FEAT_XS: 1 forces stage-2 XS to 0 (RES0 without it)"),
-        Field("AF", 10, 10, F.FLAG, doc="Access flag"),
+        _row("FnXS", 11, 11, F.FLAG, doc="FEAT_XS: 1 forces stage-2 XS to 0 (RES0 without it)"),
+        _row("AF", 10, 10, F.FLAG, doc="Access flag"),
         _sh_or_oa(form),
-        Field("S2AP", 7, 6, F.FIELD, doc="S2AP[1:0]: bit 6 allows reads, bit 7 writes"),
-        Field(
+        _row("S2AP", 7, 6, F.FIELD, doc="S2AP[1:0]: bit 6 allows reads, bit 7 writes"),
+        _row(
             "MemAttr", 5, 2, F.FIELD,
             doc="MemAttr[3:0]: stage-2 memory type (meaning depends on HCR_EL2.FWB)",
         ),
@@ -247,11 +261,11 @@ def _s2_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
 
 def _sh_or_oa(form: OAForm) -> Field:
     if form is OAForm.OA52_LPA2:
-        return Field(
+        return _row(
             "OA_51_50", 9, 8, F.ADDRESS, addr_shift=50,
             doc="OA[51:50] (DS=1); SH comes from TCR_ELx.SHn / VTCR_EL2.SH0",
         )
-    return Field(
+    return _row(
         "SH", 9, 8, F.ENUM, values=SH_NAMES,
         doc="Shareability; 0b01 is reserved (CONSTRAINED UNPREDICTABLE, ASL DecodeShareability)",
     )
@@ -262,12 +276,12 @@ def _type_field(*, page: bool = False, table: bool = False) -> Field:
         values = {0b11: "Table"}
     else:
         values = {0b11: "Page"} if page else {0b01: "Block"}
-    return Field("Type", 1, 0, F.ENUM, values=values, doc="bit[0] valid, bit[1] table/page")
+    return _row("Type", 1, 0, F.ENUM, values=values, doc="bit[0] valid, bit[1] table/page")
 
 
 def _res0(msb: int, lsb: int, doc: str = "RES0") -> Field:
     name = f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}"
-    return Field(name, msb, lsb, F.RES0, doc=doc)
+    return _row(name, msb, lsb, F.RES0, doc=doc)
 
 
 def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -> list[Field]:
@@ -275,23 +289,23 @@ def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -
     rows: list[Field] = []
     if form is OAForm.OA52_LPA2:
         rows.append(
-            Field(f"{name}_49_48", 49, 48, F.ADDRESS, addr_shift=48, doc="OA[49:48] (DS=1)")
+            _row(f"{name}_49_48", 49, 48, F.ADDRESS, addr_shift=48, doc="OA[49:48] (DS=1)")
         )
     else:
         rows.append(_res0(49, 48, "RES0 (OA[49:48] only with DS=1)"))
     what = "Output address" if name == "OA" else "Next-level table address"
-    rows.append(Field(name, 47, lsb, F.ADDRESS, addr_shift=lsb, doc=f"{what}[47:{lsb}]"))
+    rows.append(_row(name, 47, lsb, F.ADDRESS, addr_shift=lsb, doc=f"{what}[47:{lsb}]"))
     low = lsb - 1
     if block:
         if low >= 17:
             rows.append(_res0(low, 17))
-        rows.append(Field("nT", 16, 16, F.FLAG, doc="Block translation entry (FEAT_BBM)"))
+        rows.append(_row("nT", 16, 16, F.FLAG, doc="Block translation entry (FEAT_BBM)"))
         low = 15
     if low >= 12:
         if form is OAForm.OA52_LPA:
             assert low == 15
             rows.append(
-                Field(f"{name}_51_48", 15, 12, F.ADDRESS, addr_shift=48,
+                _row(f"{name}_51_48", 15, 12, F.ADDRESS, addr_shift=48,
                       doc="OA[51:48] (FEAT_LPA, 64KB granule)")
             )
         else:
@@ -302,14 +316,14 @@ def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -
 def _table_rows(stage: int, granule: Granule, form: OAForm) -> tuple[Field, ...]:
     if stage == 1:
         upper: tuple[Field, ...] = (
-            Field("NSTable", 63, 63, F.FLAG, doc="NS for subsequent levels (Secure state)"),
-            Field("APTable", 62, 61, F.FIELD, doc="Access permission limit for subsequent levels"),
-            Field("UXNTable", 60, 60, F.FLAG, doc="UXN limit (XNTable in one-VA-range regimes)"),
-            Field("PXNTable", 59, 59, F.FLAG, doc="PXN limit for subsequent levels"),
+            _row("NSTable", 63, 63, F.FLAG, doc="NS for subsequent levels (Secure state)"),
+            _row("APTable", 62, 61, F.FIELD, doc="Access permission limit for subsequent levels"),
+            _row("UXNTable", 60, 60, F.FLAG, doc="UXN limit (XNTable in one-VA-range regimes)"),
+            _row("PXNTable", 59, 59, F.FLAG, doc="PXN limit for subsequent levels"),
         )
     else:
         upper = (_res0(63, 59, "RES0: stage-2 Table descriptors have no hierarchical attributes"),)
-    mid: list[Field] = [Field("IGNORED_58_52", 58, 52, F.IGNORED, doc="IGNORED")]
+    mid: list[Field] = [_row("IGNORED_58_52", 58, 52, F.IGNORED, doc="IGNORED")]
     if form is OAForm.OA52_LPA2:
         mid.append(_res0(51, 50))
     else:
@@ -320,13 +334,13 @@ def _table_rows(stage: int, granule: Granule, form: OAForm) -> tuple[Field, ...]
         oa = oa[1:]  # [49:48] already covered by RES0_51_48
     if form is OAForm.OA52_LPA2:
         lower: tuple[Field, ...] = (
-            Field("IGNORED_11_10", 11, 10, F.IGNORED, doc="IGNORED"),
-            Field("NLTA_51_50", 9, 8, F.ADDRESS, addr_shift=50, doc="NLTA[51:50] (DS=1)"),
-            Field("IGNORED_7_2", 7, 2, F.IGNORED, doc="IGNORED"),
+            _row("IGNORED_11_10", 11, 10, F.IGNORED, doc="IGNORED"),
+            _row("NLTA_51_50", 9, 8, F.ADDRESS, addr_shift=50, doc="NLTA[51:50] (DS=1)"),
+            _row("IGNORED_7_2", 7, 2, F.IGNORED, doc="IGNORED"),
         )
     else:
         lower = (
-            Field("IGNORED_11_2", 11, 2, F.IGNORED,
+            _row("IGNORED_11_2", 11, 2, F.IGNORED,
                   doc="IGNORED (bit 10 is AF with FEAT_HAFT: not modelled)"),
         )
     return (*upper, *mid, *oa, *lower, _type_field(table=True))

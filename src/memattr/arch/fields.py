@@ -55,6 +55,8 @@ class FieldKind(enum.Enum):
     SOFTWARE = "software"  # architecturally reserved for software use
     ADDRESS = "address"  # address bits; ``addr_shift`` says which address bit the lsb holds
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity (C speed)
+
 
 _LIST_ALLOWED = 16  # check() names the allowed encodings of an enum up to this many
 # Members as plain globals: enum attribute look-ups cost on every Field built at import.
@@ -461,6 +463,5 @@ def register(layout: Layout) -> Layout:
     old = LAYOUTS.get(layout.name)
     if old is not None and old != layout:
         raise ConfigError(f"layout {layout.name!r} is already registered with another table")
-    layout.validate_table()
     LAYOUTS[layout.name] = layout
     return layout
