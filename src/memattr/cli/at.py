@@ -4,6 +4,7 @@ the tables and registers of a walk file (see ``memattr walk --help``)."""
 from __future__ import annotations
 
 import argparse
+
 from ._common import add_fail_on, emit_json, fail_status, parse_int
 
 TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
