@@ -481,6 +481,11 @@ def table_rows(
     :param s2: one stage-2 MemAttr (0..0xf), or None for all 16.
     :param cpu: the PE whose features decide (:mod:`memattr.arch.cpu`).
 
+    :returns: one :class:`TableRow` per input: ``fwb``, ``hcr_cd``, ``s1``, ``s2``,
+        ``reserved`` (a note, or None) and ``outcomes`` (every permitted attribute set).
+    :raises EncodingError: ``s1`` or ``s2`` out of range.
+    :raises ConfigError: FWB=1 on a CPU without FEAT_S2FWB.
+
     With both ``s1`` and ``s2`` given (at most four rows) each row is resolved on its own
     (:func:`~memattr.arch.combine.resolve`, the rule the table is built from) and the table is
     not built.
