@@ -713,8 +713,6 @@ def build_matrix(
         ``outcome`` and ``hazards``) and ``verdicts`` (one per policy and device class).
     :raises ConfigError: an unknown name (listing the known ones), or a scalar matrix too large.
     """
-    import memattr.linux.system  # noqa: F401  (the Linux model, before its policy module)
-
     from ..linux.policy import builtin_policies, get_policy
 
     pols: list[Policy] = []
