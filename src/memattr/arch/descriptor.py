@@ -21,7 +21,7 @@ import enum
 
 from .._value import dataclass, fields  # dataclasses, cheaper to import
 from ..errors import ConfigError, EncodingError
-from .fields import Field, FieldKind, Layout, register
+from .fields import Field, FieldKind, Layout, register, register_lazy
 from .granule import FINAL_LEVEL, Granule, block_allowed, block_size, level_shift, levels
 from .memtype import SH_NAMES, Shareability, decode_shareability
 
@@ -362,42 +362,67 @@ def _layout_name(stage: int, t: DescType, granule: Granule, level: int, form: OA
 
 
 _FormatKey = tuple[int, DescType, Granule, int, OAForm]
-_FORMATS: dict[_FormatKey, Layout] = {}
+_CITE = "Arm ARM D8.3, ASL AArch64.NextTableBase/AArch64.LeafBase"
 
 
-def _build_all() -> None:
+def _format_keys() -> tuple[_FormatKey, ...]:
+    """Every descriptor format that exists: (stage, type, granule, level, OA form)."""
     forms = {
         Granule.K4: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA2, True, 52)),
         Granule.K16: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA2, True, 52)),
         Granule.K64: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA, False, 52)),
     }
+    keys: list[_FormatKey] = []
     for stage in (1, 2):
         for granule, variants in forms.items():
             for form, ds, pa_bits in variants:
-                cite = "Arm ARM D8.3, ASL AArch64.NextTableBase/AArch64.LeafBase"
-                key: _FormatKey = (stage, DescType.TABLE, granule, 0, form)
-                name = _layout_name(stage, DescType.TABLE, granule, 0, form)
-                _FORMATS[key] = register(
-                    Layout(name, 64, _table_rows(stage, granule, form),
-                           doc=f"Stage-{stage} Table descriptor, {form.value} ({cite})")
-                )
-                name = _layout_name(stage, DescType.PAGE, granule, 3, form)
-                _FORMATS[(stage, DescType.PAGE, granule, 3, form)] = register(
-                    Layout(name, 64, _leaf_rows(stage, granule, 3, form),
-                           doc=f"Stage-{stage} Page descriptor, {form.value} ({cite})")
-                )
+                keys.append((stage, DescType.TABLE, granule, 0, form))
+                keys.append((stage, DescType.PAGE, granule, 3, form))
                 for level in levels(granule, ds):
-                    if level == FINAL_LEVEL or not block_allowed(granule, level, ds, pa_bits):
-                        continue
-                    name = _layout_name(stage, DescType.BLOCK, granule, level, form)
-                    _FORMATS[(stage, DescType.BLOCK, granule, level, form)] = register(
-                        Layout(name, 64, _leaf_rows(stage, granule, level, form),
-                               doc=f"Stage-{stage} level {level} Block descriptor, "
-                               f"{form.value} ({cite})")
-                    )
+                    if level != FINAL_LEVEL and block_allowed(granule, level, ds, pa_bits):
+                        keys.append((stage, DescType.BLOCK, granule, level, form))
+    return tuple(keys)
 
 
-_build_all()
+_FORMAT_KEYS = frozenset(_format_keys())
+
+
+def _make_format(key: _FormatKey) -> Layout:
+    stage, t, granule, level, form = key
+    name = _layout_name(stage, t, granule, level, form)
+    if t is DescType.TABLE:
+        return Layout(name, 64, _table_rows(stage, granule, form),
+                      doc=f"Stage-{stage} Table descriptor, {form.value} ({_CITE})")
+    if t is DescType.PAGE:
+        return Layout(name, 64, _leaf_rows(stage, granule, 3, form),
+                      doc=f"Stage-{stage} Page descriptor, {form.value} ({_CITE})")
+    return Layout(name, 64, _leaf_rows(stage, granule, level, form),
+                  doc=f"Stage-{stage} level {level} Block descriptor, {form.value} ({_CITE})")
+
+
+class _Formats(dict[_FormatKey, Layout]):
+    """The descriptor formats by key, each built (and registered) when first looked up: a
+    query decodes with one or two of the 46 (~1 ms of start-up to build them all)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: _FormatKey) -> Layout:
+        if key not in _FORMAT_KEYS:
+            raise KeyError(key)
+        layout = self[key] = register(_make_format(key))
+        return layout
+
+
+_FORMATS: dict[_FormatKey, Layout] = _Formats()
+
+
+def _build_all() -> None:
+    """Build every format (for :data:`memattr.arch.fields.LAYOUTS`, which lists them all)."""
+    for key in _format_keys():
+        _FORMATS[key]  # noqa: B018 - builds and registers it
+
+
+register_lazy(_build_all)
 
 
 def descriptor_layout(

@@ -121,18 +121,26 @@ def _memoise_argparse_gettext() -> None:
     gettext for every argument it adds, and gettext searches the locale directories afresh on
     each call (some 60 look-ups of a few stat() calls each for one ``decode``: ~1.5 ms of a
     query).  A translation cannot change while the process runs, so the memo returns what
-    gettext returned.
+    gettext returned; where the catalogue directory does not exist gettext would return every
+    message unchanged, and so does the memo.
     """
     translate = getattr(argparse, "_", None)
     if translate is None or getattr(translate, "__memattr_memo__", False):
         return
-    seen: dict[str, str] = {}
+    import gettext  # argparse has imported it
 
-    def memo(message: str) -> str:
-        text = seen.get(message)
-        if text is None:
-            text = seen[message] = translate(message)
-        return text
+    seen: dict[str, str] = {}
+    if not os.path.isdir(gettext.bindtextdomain(gettext.textdomain())):
+        # No message catalogue directory at all (most Python builds): every translation is the
+        # message itself, found without importing locale or searching.
+        def memo(message: str) -> str:
+            return message
+    else:
+        def memo(message: str) -> str:
+            text = seen.get(message)
+            if text is None:
+                text = seen[message] = translate(message)
+            return text
 
     memo.__memattr_memo__ = True  # type: ignore[attr-defined]
     argparse._ = memo  # type: ignore[attr-defined]
