@@ -60,7 +60,6 @@ QUERIES: list[list[str]] = [
     ["walk", "--example"],
     ["walk", "--example", "--va", "0x401234", "--access", "write"],
     ["at", "--example", "--va", "0x800004"],
-    ["completion", "bash"],
     ["--help"],
     ["--version"],
 ]
@@ -71,6 +70,7 @@ COMMANDS = ["decode", "combine", "table", "explain", "run", "demo", "walk", "at"
 QUERIES += [[cmd, "--help"] for cmd in COMMANDS]
 
 BULK: list[list[str]] = [
+    ["completion", "bash"],  # every parser and the policy registry, once at install
     ["run", "demo", "--brief"],
     ["demo"],
     ["matrix", "--summary"],
