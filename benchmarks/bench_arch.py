@@ -1,9 +1,7 @@
-"""Architecture-core benchmarks: start-up, scalar resolve, the table, batch combine.
+"""Architecture-core benchmarks: scalar resolve, the table, batch combine.
 
-(a) ``memattr combine --s1 0x44 --s2 0x5 --fwb`` in a new process, as a ratio to
-    ``python -c pass`` from the same interpreter (median of interleaved runs); goal <= 2.5x.
-    Bytecode caching is on (as in an installed package): PYTHONDONTWRITEBYTECODE is dropped and
-    PYTHONPYCACHEPREFIX points at a temporary directory, so the source tree stays clean.
+(a) start-up (``memattr combine`` and every other single query against ``python -c pass``):
+    benchmarks/bench_startup.py.
 (b) scalar ``combine.resolve`` calls per second over 20,000 random inputs (S1 byte, S2 MemAttr,
     FWB, CD, SH1, SH2, access kind) once they have been seen (resolve caches on its full
     input); goal >= 200,000/s.  The first pass over the same inputs (every rule's memo cold) is
@@ -29,16 +27,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-COLD_GOAL = 2.5
 BATCH_GOAL = 3.0
 RESOLVE_GOAL = 200_000  # calls/s
 TABLE_GOAL = 0.050  # s, after import
 TABLE_JSON_GOAL = 0.5  # s, end to end
 FRESH_RUNS = 7
-COLD_RUNS = 15
 BATCH_N = 1 << 21  # 2,097,152 inputs
 BATCH_REPEAT = 7
-QUERY = ["combine", "--s1", "0x44", "--s2", "0x5", "--fwb"]
 
 
 def _memattr_cmd() -> list[str]:
@@ -54,29 +49,6 @@ def _time(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
-
-
-def cold_start(runs: int = COLD_RUNS) -> float:
-    """Print and return the median cold-start ratio of one ``memattr combine`` query."""
-    base = [sys.executable, "-c", "pass"]
-    query = _memattr_cmd() + QUERY
-    with tempfile.TemporaryDirectory(prefix="memattr-pycache-") as cache:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = cache
-        for _ in range(2):  # warm the bytecode cache and the OS page cache
-            _time(base, env)
-            _time(query, env)
-        t_base, t_query = [], []
-        for _ in range(runs):  # interleaved, so load changes hit both alike
-            t_base.append(_time(base, env))
-            t_query.append(_time(query, env))
-    b, q = statistics.median(t_base), statistics.median(t_query)
-    ratio = q / b
-    verdict = "ok" if ratio <= COLD_GOAL else "MISSED"
-    print(f"cold start: python -c pass {b * 1e3:.1f} ms, memattr {' '.join(QUERY)} "
-          f"{q * 1e3:.1f} ms (median of {runs})")
-    print(f"            ratio {ratio:.2f}x (goal <= {COLD_GOAL}x): {verdict}")
-    return ratio
 
 
 def _best(fn: Callable[[], object], repeat: int = BATCH_REPEAT) -> float:
@@ -200,12 +172,11 @@ def table_json(runs: int = 5) -> float:
 
 def main() -> int:
     """Run every measurement; 1 if a goal is missed."""
-    cold = cold_start()
     rate = scalar_resolve()
     build = table_build()
     tjson = table_json()
     ratio = batch()
-    return int(cold > COLD_GOAL or rate < RESOLVE_GOAL or build > TABLE_GOAL
+    return int(rate < RESOLVE_GOAL or build > TABLE_GOAL
                or tjson > TABLE_JSON_GOAL or ratio > BATCH_GOAL)
 
 

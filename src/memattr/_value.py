@@ -2,7 +2,7 @@
 
 Importing :mod:`dataclasses` pulls in :mod:`inspect` (with :mod:`ast` and :mod:`dis`) and each
 decorated class costs several ``exec`` calls.  Measured on ``memattr combine --s1 0x44 --s2 0x5
---fwb`` (benchmarks/bench_arch.py): 3.9x ``python -c pass`` with :mod:`dataclasses`, 2.4-2.5x
+--fwb`` (benchmarks/bench_startup.py): 3.9x ``python -c pass`` with :mod:`dataclasses`, 2.4-2.5x
 with this module -- the 2.5x goal needs it.  The value modules that every query loads import
 ``dataclass``, ``field``, ``fields`` and ``replace`` from here: type checkers see
 :mod:`dataclasses` itself, run time gets :mod:`memattr._value_runtime`, which behaves as

@@ -105,6 +105,25 @@ def test_table_rows_order_and_narrowing() -> None:
     assert len(batch.table_rows(fwb=False, s2=5)) == 512
 
 
+@pytest.mark.parametrize("cpu", ["all", "cortex-a76", "neoverse-v2"])
+def test_one_input_rows_equal_the_table(cpu: str) -> None:
+    """Rows asked for by one S1 byte and one S2 MemAttr (resolved one by one, without the
+    table) equal the table's rows for that input, for every input and CPU."""
+    from memattr.arch.cpu import get_cpu
+
+    pe = get_cpu(cpu)
+    table = batch.table_rows(cpu=pe)
+    by_input: dict[tuple[int, int], list[batch.TableRow]] = {}
+    for row in table:
+        by_input.setdefault((row.s1, row.s2), []).append(row)
+    assert len(by_input) == 256 * 16
+    for (s1, s2), rows in by_input.items():
+        assert batch.table_rows(s1=s1, s2=s2, cpu=pe) == rows, (hex(s1), hex(s2))
+    fwb = bool(pe.s2fwb)
+    assert batch.table_rows(fwb=fwb, cd=True, s1=0x44, s2=5, cpu=pe) == [
+        r for r in by_input[0x44, 5] if r.fwb == fwb and r.hcr_cd]
+
+
 def test_lookup_table_is_read_only() -> None:
     """The derived table cannot be edited in place."""
     with pytest.raises(ValueError):

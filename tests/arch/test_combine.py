@@ -29,6 +29,7 @@ from memattr.arch.memtype import (
     MemType,
     Shareability,
 )
+from memattr.errors import EncodingError
 
 Level = tuple[str, bool, bool, bool]
 
@@ -810,3 +811,26 @@ def test_normal_nc_mem_attr() -> None:
     (docs/architecture.md#combining-stage-1-and-stage-2)."""
     for xs in (False, True):
         assert summary(combine.normal_nc_mem_attr(xs)) == Ref("Normal", None, NC, NC, "OSH", xs, False)
+
+
+@pytest.mark.parametrize(
+    ("s1", "s2", "sh1", "sh2", "field"),
+    [
+        (0x100, 0, 0b11, 0b11, "S1 MAIR attribute=0x100"),  # packed with SH: aliases 0x00, SH 0b01
+        (0x1FF, 0, 0b11, 0b11, "S1 MAIR attribute=0x1ff"),
+        (0x44, 0x10, 0b11, 0b11, "S2 MemAttr=0x10"),  # packed with SH2: aliases 0x0, SH 0b01
+        (0x44, 0x5, 0b11, 0b100, "SH2=0x4"),  # packed with FnXS
+        (0x44, 0x5, 0b100, 0b11, "SH1=0x4"),
+    ],
+)
+def test_out_of_range_inputs_raise_after_in_range_ones(s1: int, s2: int, sh1: int, sh2: int,
+                                                       field: str) -> None:
+    """A value wider than its field raises EncodingError even when the in-range input its bits
+    would alias was resolved before (the stage memos are keyed by packed fields)."""
+    for a in (0x00, 0x44, 0xFF):
+        for b in range(16):
+            for sh in (0, 1, 2, 3):
+                combine.resolve(a, b, sh1=sh, sh2=sh)
+                combine.resolve(a, b, sh1=sh, sh2=sh, fnxs=True)
+    with pytest.raises(EncodingError, match=field):
+        combine.resolve(s1, s2, sh1=sh1, sh2=sh2)

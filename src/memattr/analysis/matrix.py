@@ -709,10 +709,10 @@ def build_matrix(
     :param engine: 'bulk' (tables, fast) or 'scalar' (a VM per cell; the reference).
     :param scalar_limit: the most rows the scalar engine is asked for (None: no limit): it takes
         about a millisecond or two per row.
+    :returns: a :class:`Matrix`: its dimensions, ``rows`` (one per cell, each with its
+        ``outcome`` and ``hazards``) and ``verdicts`` (one per policy and device class).
     :raises ConfigError: an unknown name (listing the known ones), or a scalar matrix too large.
     """
-    import memattr.linux.system  # noqa: F401  (the Linux model, before its policy module)
-
     from ..linux.policy import builtin_policies, get_policy
 
     pols: list[Policy] = []

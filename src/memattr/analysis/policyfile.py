@@ -204,8 +204,6 @@ def _rules_fn(rules: tuple[Rule, ...]) -> Callable[[FaultContext], RuleResult]:
 
 def _policy(rec: t.Record) -> Policy:
     """The Policy a read policy file describes (ConfigError, located, for what cannot be)."""
-    import memattr.linux.system  # noqa: F401  (the Linux model, before its policy module)
-
     from ..linux.kvm.pgtable import KVM_PGTABLE_PROT, PgtableVariant, S2MemAttrs
     from ..linux.policy import DeviceChoice, FaultPath, Policy
     from ..linux.version import OLDEST_MODELLED, KernelVersion

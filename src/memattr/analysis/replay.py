@@ -555,6 +555,11 @@ def replay(
         the scenario's ``[[event]]``.
     :param bus_errors: (guest mapping, access index) pairs whose target answers with an error;
         default the scenario's ``bus_error = true`` accesses.
+    :returns: a :class:`Replay`: ``results`` in order mapping, policy, FWB (each with its
+        ``cell`` answer, ``evaluation``, ``accesses``, ``hazards``); ``get(mapping, policy, fwb)``
+        finds one.
+    :raises ConfigError: an unknown policy name (listing the known ones), or a mapping the
+        model cannot build (naming its place in the file).
     """
     names = tuple(dict.fromkeys(policies)) if policies else sc.policies
     for n in names:

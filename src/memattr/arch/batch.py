@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
 
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import ConfigError, EncodingError
@@ -35,11 +34,15 @@ from .combine import (
     _stage1,
     _Stage2,
     _stage2,
+    resolve,
 )
 from .cpu import ALL, Cpu
 from .memtype import Cacheability, MemoryAttributes
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
+    from typing import Any
+
     import numpy as np
     import numpy.typing as npt
 
@@ -477,6 +480,15 @@ def table_rows(
     :param s1: one stage-1 MAIR byte (0..0xff), or None for all 256.
     :param s2: one stage-2 MemAttr (0..0xf), or None for all 16.
     :param cpu: the PE whose features decide (:mod:`memattr.arch.cpu`).
+
+    :returns: one :class:`TableRow` per input: ``fwb``, ``hcr_cd``, ``s1``, ``s2``,
+        ``reserved`` (a note, or None) and ``outcomes`` (every permitted attribute set).
+    :raises EncodingError: ``s1`` or ``s2`` out of range.
+    :raises ConfigError: FWB=1 on a CPU without FEAT_S2FWB.
+
+    With both ``s1`` and ``s2`` given (at most four rows) each row is resolved on its own
+    (:func:`~memattr.arch.combine.resolve`, the rule the table is built from) and the table is
+    not built.
     """
     if s1 is not None and not 0 <= s1 <= 0xFF:
         raise EncodingError(f"S1 MAIR attribute=0x{s1:x}: out of range (0x00..0xff)")
@@ -484,11 +496,19 @@ def table_rows(
         raise EncodingError(f"S2 MemAttr=0x{s2:x}: out of range (4 bits, 0x0..0xf)")
     if fwb and not cpu.s2fwb:
         raise ConfigError(f"HCR_EL2.FWB=1: RES0 without FEAT_S2FWB (cpu {cpu.name})")
+    rows = []
+    fwbs = [0] if fwb is None and not cpu.s2fwb else _select(fwb, range(2))
+    if s1 is not None and s2 is not None:
+        # A few rows (one query): resolve each input as the table would, without building it.
+        for f in fwbs:
+            for c in _select(cd, range(2)):
+                res = resolve(s1, s2, sh1=_SH_ISH, sh2=_SH_ISH,
+                              controls=Controls(fwb=bool(f), cd=bool(c)), cpu=cpu)
+                rows.append(TableRow(bool(f), bool(c), s1, s2, res.reserved, res.outcomes))
+        return rows
     tables = _tables(cpu)
     lut = tables.ids
     outcomes = tables.outcomes
-    rows = []
-    fwbs = [0] if fwb is None and not cpu.s2fwb else _select(fwb, range(2))
     for f in fwbs:
         for c in _select(cd, range(2)):
             for a in _select(s1, range(256)):

@@ -91,6 +91,11 @@ class Controls:
     """The register controls of the EL1&0 regime under EL2 that change attributes.
 
     Defaults describe a running KVM guest: stage 2 on (VM), stage 1 on with caches on.
+
+    :param vm: HCR_EL2.VM (stage 2 on).  :param dc: HCR_EL2.DC.  :param cd: HCR_EL2.CD.
+    :param id: HCR_EL2.ID.  :param fwb: HCR_EL2.FWB (FEAT_S2FWB).  :param ptw: HCR_EL2.PTW.
+    :param dct: HCR_EL2.DCT.  :param m: SCTLR_EL1.M (stage 1 on).  :param a: SCTLR_EL1.A.
+    :param c: SCTLR_EL1.C.  :param i: SCTLR_EL1.I.
     """
 
     vm: bool = True
@@ -765,7 +770,8 @@ def _s1_core(attr: int, sh1: int, ctx: _Ctx) -> tuple[tuple[_Branch, ...], str |
 
 def _stage1(s1_attr: int, sh1: int, ctx: _Ctx) -> _Stage1:
     """Stage 1 of one input (cached per context)."""
-    hit = ctx.s1.get(s1_attr | sh1 << 8)
+    # The packed key holds a byte and SH[1:0]: a wider value must not alias a cached one.
+    hit = ctx.s1.get(s1_attr | sh1 << 8) if not (s1_attr >> 8 or sh1 >> 2) else None
     if hit is not None:
         return hit
     c, cpu = ctx.controls, ctx.cpu
@@ -853,7 +859,9 @@ _SIGS: dict[tuple[object, ...], int] = {}
 
 def _stage2(s2_memattr: int, sh2: int, fnxs: bool, ctx: _Ctx) -> _Stage2:
     """Stage 2 of one input (cached per context)."""
-    hit = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6)
+    # The packed key holds MemAttr[3:0], SH[1:0] and FnXS: wider values must not alias.
+    hit = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) if not (s2_memattr >> 4 or sh2 >> 2) \
+        else None
     if hit is not None:
         return hit
     c, cpu = ctx.controls, ctx.cpu
@@ -1055,12 +1063,18 @@ def resolve(
 
     :param s1_attr: the stage-1 MAIR_ELx attribute byte selected by the descriptor's AttrIndx.
     :param s2_memattr: the stage-2 descriptor's MemAttr[3:0].
-    :param sh1: the stage-1 descriptor's SH[1:0]; ``sh2``: the stage-2 descriptor's SH[1:0].
+    :param sh1: the stage-1 descriptor's SH[1:0].
+    :param sh2: the stage-2 descriptor's SH[1:0].
     :param fnxs: the stage-2 descriptor's FnXS bit (FEAT_XS).
     :param controls: HCR_EL2 / SCTLR_EL1 controls (default: KVM guest, FWB off).
     :param access: the access kind.
     :param cpu: the PE's features (:mod:`memattr.arch.cpu`); HCR_EL2.FWB needs FEAT_S2FWB.
     :param imp: the IMPLEMENTATION DEFINED choices.
+    :returns: a :class:`Resolution`: ``outcomes`` (one, or every permitted one), ``reserved``
+        (why an input is reserved or CONSTRAINED UNPREDICTABLE), ``faults``, and the decision
+        records (``decisions``, ``paths``) that :mod:`memattr.report.explain` renders.
+    :raises EncodingError: an input that does not fit its field (S1 byte, MemAttr, SH).
+    :raises ConfigError: a control the CPU lacks (HCR_EL2.FWB without FEAT_S2FWB).
     """
     ctl = controls if controls is not None else _DEFAULT_CONTROLS
     ctx = _ctx(ctl, access, cpu, imp)  # one object per distinct (controls, access, cpu, imp)
@@ -1068,8 +1082,12 @@ def resolve(
     hit = _RESOLVED.get(key)
     if hit is not None:
         return hit
-    st1 = ctx.s1.get(s1_attr | sh1 << 8) or _stage1(s1_attr, sh1, ctx)
-    st2 = ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) or _stage2(s2_memattr, sh2, fnxs, ctx)
+    # The stage memos are keyed by packed fields: an out-of-range value (S1 0x100 would alias
+    # 0x00 with SH 0b01) goes to _stage1/_stage2, which check ranges before their memo.
+    st1 = (ctx.s1.get(s1_attr | sh1 << 8) if not (s1_attr >> 8 or sh1 >> 2) else None) \
+        or _stage1(s1_attr, sh1, ctx)
+    st2 = (ctx.s2.get(s2_memattr | sh2 << 4 | fnxs << 6) if not (s2_memattr >> 4 or sh2 >> 2)
+           else None) or _stage2(s2_memattr, sh2, fnxs, ctx)
     if st1[3] is not None:
         res = _resolve_unknown(st1, st2, s2_memattr, fnxs, ctx)
         if len(_RESOLVED) < 1 << 20:

@@ -167,7 +167,12 @@ def cpu_names() -> tuple[str, ...]:
 
 
 def get_cpu(name: str | Cpu) -> Cpu:
-    """The preset called ``name`` (a :class:`Cpu` is returned as is)."""
+    """The preset called ``name`` (a :class:`Cpu` is returned as is).
+
+    :param name: a preset name (:func:`cpu_names`: 'all', 'neoverse-n1', 'cortex-a76' ...).
+    :returns: the :class:`Cpu`.
+    :raises ConfigError: an unknown name (listing the presets).
+    """
     if isinstance(name, Cpu):
         return name
     try:

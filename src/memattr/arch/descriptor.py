@@ -17,14 +17,17 @@ level and the OA form.  The formats are:
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-from dataclasses import dataclass
-from typing import Any, ClassVar, Self, cast
 
-from ..errors import ConfigError, EncodingError, ParseError
-from .fields import Field, FieldKind, Layout, register
-from .memtype import Shareability, decode_shareability
+from .._value import dataclass, fields  # dataclasses, cheaper to import
+from ..errors import ConfigError, EncodingError
+from .fields import Field, FieldKind, Layout, register, register_lazy
+from .granule import FINAL_LEVEL, Granule, block_allowed, block_size, level_shift, levels
+from .memtype import SH_NAMES, Shareability, decode_shareability
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 __all__ = [
     "Granule",
@@ -89,57 +92,9 @@ __all__ = [
     "S2_XN1",
 ]
 
-FINAL_LEVEL = 3
-"""ASL FINAL_LEVEL: the last lookup level, where descriptors are pages."""
-
-
 # =========================================================================================
-# Granules and levels
+# Output-address forms
 # =========================================================================================
-
-
-class Granule(enum.Enum):
-    """Translation granule; the value is the short spelling used in text ("4k")."""
-
-    K4 = "4k"
-    K16 = "16k"
-    K64 = "64k"
-
-    @property
-    def shift(self) -> int:
-        """log2 of the granule size: 12, 14 or 16 (ASL TGxGranuleBits)."""
-        return _GRANULE_SHIFT[self]
-
-    @property
-    def size(self) -> int:
-        """Granule (and page) size in bytes."""
-        return 1 << _GRANULE_SHIFT[self]
-
-    @property
-    def bits_per_level(self) -> int:
-        """Address bits resolved per level: granule bits minus 3 (8-byte descriptors)."""
-        return _GRANULE_SHIFT[self] - 3
-
-    def min_level(self, ds: bool = False) -> int:
-        """The lowest lookup level: 4KB 0 (-1 with DS=1), 16KB 0, 64KB 1 (Arm ARM D8.2)."""
-        if self is Granule.K4:
-            return -1 if ds else 0
-        return 0 if self is Granule.K16 else 1
-
-    @classmethod
-    def parse(cls, text: str) -> Granule:
-        """Parse '4k', '4K', '4KB', '4096' (and the 16k/64k spellings)."""
-        key = text.strip().lower().removesuffix("b").removesuffix("i")
-        for g in cls:
-            if key in (g.value, str(g.size)):
-                return g
-        raise ParseError(f"granule={text!r}: expected 4k, 16k or 64k")
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_GRANULE_SHIFT = {Granule.K4: 12, Granule.K16: 14, Granule.K64: 16}
 
 
 class OAForm(enum.Enum):
@@ -187,11 +142,6 @@ def _validated_form(granule: Granule, level: int, ds: bool, pa_bits: int) -> OAF
     return form
 
 
-def levels(granule: Granule, ds: bool = False) -> range:
-    """The lookup levels that exist for ``granule`` (Arm ARM D8.2)."""
-    return range(granule.min_level(ds), FINAL_LEVEL + 1)
-
-
 def _check_level(granule: Granule, level: int, ds: bool) -> None:
     if level not in levels(granule, ds):
         lo = granule.min_level(ds)
@@ -199,30 +149,6 @@ def _check_level(granule: Granule, level: int, ds: bool) -> None:
             f"level={level}: no such lookup level for the {granule.value} granule "
             f"(DS={int(ds)}: levels {lo}..{FINAL_LEVEL})"
         )
-
-
-def level_shift(granule: Granule, level: int) -> int:
-    """log2 of the region one descriptor maps at ``level``."""
-    return granule.shift + granule.bits_per_level * (FINAL_LEVEL - level)
-
-
-def block_size(granule: Granule, level: int) -> int:
-    """Bytes mapped by one block (or page, at level 3) descriptor at ``level``."""
-    return 1 << level_shift(granule, level)
-
-
-def block_allowed(granule: Granule, level: int, ds: bool = False, pa_bits: int = 48) -> bool:
-    """Whether a Block descriptor is allowed at ``level`` (ASL AArch64.BlockDescSupported).
-
-    4KB: levels 1 and 2, level 0 with DS=1.  16KB: level 2, level 1 with DS=1.  64KB: level 2,
-    level 1 with a 52-bit PA (FEAT_LPA; the ASL tests AArch64.PAMax() >= 52).  Level 3 holds
-    pages, never blocks.
-    """
-    if granule is Granule.K4:
-        return level in (1, 2) or (level == 0 and ds)
-    if granule is Granule.K16:
-        return level == 2 or (level == 1 and ds)
-    return level == 2 or (level == 1 and pa_bits >= 52)
 
 
 class DescType(enum.Enum):
@@ -258,9 +184,6 @@ def decode_descriptor_type(
 # =========================================================================================
 # Field tables (Arm ARM D8.3)
 # =========================================================================================
-
-SH_NAMES: dict[int, str] = {s.encoding: s.value for s in Shareability}
-"""SH[1:0] encodings, from :class:`Shareability` (0b01 is reserved)."""
 
 XN_NAMES: dict[int, str] = {0: "X", 1: "PXN", 2: "XN", 3: "UXN"}
 """Stage-2 XN[1:0] with FEAT_XNX (Arm ARM D8.4, ASL AArch64.S2ApplyOutputPerms)."""
@@ -302,26 +225,40 @@ _S2_LEAF_UPPER = (
     Field("RES0_50", 50, 50, F.RES0, doc="RES0 (GP is stage 1 only)"),
 )
 
+_ROWS: dict[tuple[object, ...], Field] = {}
+
+
+def _row(name: str, msb: int, lsb: int, kind: FieldKind = FieldKind.FIELD,
+         values: dict[int, str] | None = None, doc: str = "",
+         addr_shift: int | None = None) -> Field:
+    """A Field, built once: the 46 formats below share most of their rows."""
+    key = (name, msb, lsb, kind, doc, addr_shift, tuple(values.items()) if values else None)
+    f = _ROWS.get(key)
+    if f is None:
+        f = _ROWS[key] = Field(name, msb, lsb, kind, values=values, doc=doc,
+                               addr_shift=addr_shift)
+    return f
+
 
 def _s1_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
     return (
-        Field("nG", 11, 11, F.FLAG, doc="not Global: the translation belongs to one ASID"),
-        Field("AF", 10, 10, F.FLAG, doc="Access flag"),
+        _row("nG", 11, 11, F.FLAG, doc="not Global: the translation belongs to one ASID"),
+        _row("AF", 10, 10, F.FLAG, doc="Access flag"),
         _sh_or_oa(form),
-        Field("AP", 7, 6, F.FIELD, doc="AP[2:1]: data access permissions"),
-        Field("NS", 5, 5, F.FLAG, doc="Non-secure output address space (IGNORED from NS state)"),
-        Field("AttrIndx", 4, 2, F.FIELD, doc="AttrIndx[2:0]: MAIR_ELx attribute index"),
+        _row("AP", 7, 6, F.FIELD, doc="AP[2:1]: data access permissions"),
+        _row("NS", 5, 5, F.FLAG, doc="Non-secure output address space (IGNORED from NS state)"),
+        _row("AttrIndx", 4, 2, F.FIELD, doc="AttrIndx[2:0]: MAIR_ELx attribute index"),
         _type_field(page=page),
     )
 
 
 def _s2_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
     return (
-        Field("FnXS", 11, 11, F.FLAG, doc="FEAT_XS: 1 forces stage-2 XS to 0 (RES0 without it)"),
-        Field("AF", 10, 10, F.FLAG, doc="Access flag"),
+        _row("FnXS", 11, 11, F.FLAG, doc="FEAT_XS: 1 forces stage-2 XS to 0 (RES0 without it)"),
+        _row("AF", 10, 10, F.FLAG, doc="Access flag"),
         _sh_or_oa(form),
-        Field("S2AP", 7, 6, F.FIELD, doc="S2AP[1:0]: bit 6 allows reads, bit 7 writes"),
-        Field(
+        _row("S2AP", 7, 6, F.FIELD, doc="S2AP[1:0]: bit 6 allows reads, bit 7 writes"),
+        _row(
             "MemAttr", 5, 2, F.FIELD,
             doc="MemAttr[3:0]: stage-2 memory type (meaning depends on HCR_EL2.FWB)",
         ),
@@ -331,11 +268,11 @@ def _s2_leaf_lower(form: OAForm, page: bool) -> tuple[Field, ...]:
 
 def _sh_or_oa(form: OAForm) -> Field:
     if form is OAForm.OA52_LPA2:
-        return Field(
+        return _row(
             "OA_51_50", 9, 8, F.ADDRESS, addr_shift=50,
             doc="OA[51:50] (DS=1); SH comes from TCR_ELx.SHn / VTCR_EL2.SH0",
         )
-    return Field(
+    return _row(
         "SH", 9, 8, F.ENUM, values=SH_NAMES,
         doc="Shareability; 0b01 is reserved (CONSTRAINED UNPREDICTABLE, ASL DecodeShareability)",
     )
@@ -346,12 +283,12 @@ def _type_field(*, page: bool = False, table: bool = False) -> Field:
         values = {0b11: "Table"}
     else:
         values = {0b11: "Page"} if page else {0b01: "Block"}
-    return Field("Type", 1, 0, F.ENUM, values=values, doc="bit[0] valid, bit[1] table/page")
+    return _row("Type", 1, 0, F.ENUM, values=values, doc="bit[0] valid, bit[1] table/page")
 
 
 def _res0(msb: int, lsb: int, doc: str = "RES0") -> Field:
     name = f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}"
-    return Field(name, msb, lsb, F.RES0, doc=doc)
+    return _row(name, msb, lsb, F.RES0, doc=doc)
 
 
 def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -> list[Field]:
@@ -359,23 +296,23 @@ def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -
     rows: list[Field] = []
     if form is OAForm.OA52_LPA2:
         rows.append(
-            Field(f"{name}_49_48", 49, 48, F.ADDRESS, addr_shift=48, doc="OA[49:48] (DS=1)")
+            _row(f"{name}_49_48", 49, 48, F.ADDRESS, addr_shift=48, doc="OA[49:48] (DS=1)")
         )
     else:
         rows.append(_res0(49, 48, "RES0 (OA[49:48] only with DS=1)"))
     what = "Output address" if name == "OA" else "Next-level table address"
-    rows.append(Field(name, 47, lsb, F.ADDRESS, addr_shift=lsb, doc=f"{what}[47:{lsb}]"))
+    rows.append(_row(name, 47, lsb, F.ADDRESS, addr_shift=lsb, doc=f"{what}[47:{lsb}]"))
     low = lsb - 1
     if block:
         if low >= 17:
             rows.append(_res0(low, 17))
-        rows.append(Field("nT", 16, 16, F.FLAG, doc="Block translation entry (FEAT_BBM)"))
+        rows.append(_row("nT", 16, 16, F.FLAG, doc="Block translation entry (FEAT_BBM)"))
         low = 15
     if low >= 12:
         if form is OAForm.OA52_LPA:
             assert low == 15
             rows.append(
-                Field(f"{name}_51_48", 15, 12, F.ADDRESS, addr_shift=48,
+                _row(f"{name}_51_48", 15, 12, F.ADDRESS, addr_shift=48,
                       doc="OA[51:48] (FEAT_LPA, 64KB granule)")
             )
         else:
@@ -386,14 +323,14 @@ def _oa_rows(granule: Granule, form: OAForm, lsb: int, block: bool, name: str) -
 def _table_rows(stage: int, granule: Granule, form: OAForm) -> tuple[Field, ...]:
     if stage == 1:
         upper: tuple[Field, ...] = (
-            Field("NSTable", 63, 63, F.FLAG, doc="NS for subsequent levels (Secure state)"),
-            Field("APTable", 62, 61, F.FIELD, doc="Access permission limit for subsequent levels"),
-            Field("UXNTable", 60, 60, F.FLAG, doc="UXN limit (XNTable in one-VA-range regimes)"),
-            Field("PXNTable", 59, 59, F.FLAG, doc="PXN limit for subsequent levels"),
+            _row("NSTable", 63, 63, F.FLAG, doc="NS for subsequent levels (Secure state)"),
+            _row("APTable", 62, 61, F.FIELD, doc="Access permission limit for subsequent levels"),
+            _row("UXNTable", 60, 60, F.FLAG, doc="UXN limit (XNTable in one-VA-range regimes)"),
+            _row("PXNTable", 59, 59, F.FLAG, doc="PXN limit for subsequent levels"),
         )
     else:
         upper = (_res0(63, 59, "RES0: stage-2 Table descriptors have no hierarchical attributes"),)
-    mid: list[Field] = [Field("IGNORED_58_52", 58, 52, F.IGNORED, doc="IGNORED")]
+    mid: list[Field] = [_row("IGNORED_58_52", 58, 52, F.IGNORED, doc="IGNORED")]
     if form is OAForm.OA52_LPA2:
         mid.append(_res0(51, 50))
     else:
@@ -404,13 +341,13 @@ def _table_rows(stage: int, granule: Granule, form: OAForm) -> tuple[Field, ...]
         oa = oa[1:]  # [49:48] already covered by RES0_51_48
     if form is OAForm.OA52_LPA2:
         lower: tuple[Field, ...] = (
-            Field("IGNORED_11_10", 11, 10, F.IGNORED, doc="IGNORED"),
-            Field("NLTA_51_50", 9, 8, F.ADDRESS, addr_shift=50, doc="NLTA[51:50] (DS=1)"),
-            Field("IGNORED_7_2", 7, 2, F.IGNORED, doc="IGNORED"),
+            _row("IGNORED_11_10", 11, 10, F.IGNORED, doc="IGNORED"),
+            _row("NLTA_51_50", 9, 8, F.ADDRESS, addr_shift=50, doc="NLTA[51:50] (DS=1)"),
+            _row("IGNORED_7_2", 7, 2, F.IGNORED, doc="IGNORED"),
         )
     else:
         lower = (
-            Field("IGNORED_11_2", 11, 2, F.IGNORED,
+            _row("IGNORED_11_2", 11, 2, F.IGNORED,
                   doc="IGNORED (bit 10 is AF with FEAT_HAFT: not modelled)"),
         )
     return (*upper, *mid, *oa, *lower, _type_field(table=True))
@@ -432,42 +369,67 @@ def _layout_name(stage: int, t: DescType, granule: Granule, level: int, form: OA
 
 
 _FormatKey = tuple[int, DescType, Granule, int, OAForm]
-_FORMATS: dict[_FormatKey, Layout] = {}
+_CITE = "Arm ARM D8.3, ASL AArch64.NextTableBase/AArch64.LeafBase"
 
 
-def _build_all() -> None:
+def _format_keys() -> tuple[_FormatKey, ...]:
+    """Every descriptor format that exists: (stage, type, granule, level, OA form)."""
     forms = {
         Granule.K4: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA2, True, 52)),
         Granule.K16: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA2, True, 52)),
         Granule.K64: ((OAForm.OA48, False, 48), (OAForm.OA52_LPA, False, 52)),
     }
+    keys: list[_FormatKey] = []
     for stage in (1, 2):
         for granule, variants in forms.items():
             for form, ds, pa_bits in variants:
-                cite = "Arm ARM D8.3, ASL AArch64.NextTableBase/AArch64.LeafBase"
-                key: _FormatKey = (stage, DescType.TABLE, granule, 0, form)
-                name = _layout_name(stage, DescType.TABLE, granule, 0, form)
-                _FORMATS[key] = register(
-                    Layout(name, 64, _table_rows(stage, granule, form),
-                           doc=f"Stage-{stage} Table descriptor, {form.value} ({cite})")
-                )
-                name = _layout_name(stage, DescType.PAGE, granule, 3, form)
-                _FORMATS[(stage, DescType.PAGE, granule, 3, form)] = register(
-                    Layout(name, 64, _leaf_rows(stage, granule, 3, form),
-                           doc=f"Stage-{stage} Page descriptor, {form.value} ({cite})")
-                )
+                keys.append((stage, DescType.TABLE, granule, 0, form))
+                keys.append((stage, DescType.PAGE, granule, 3, form))
                 for level in levels(granule, ds):
-                    if level == FINAL_LEVEL or not block_allowed(granule, level, ds, pa_bits):
-                        continue
-                    name = _layout_name(stage, DescType.BLOCK, granule, level, form)
-                    _FORMATS[(stage, DescType.BLOCK, granule, level, form)] = register(
-                        Layout(name, 64, _leaf_rows(stage, granule, level, form),
-                               doc=f"Stage-{stage} level {level} Block descriptor, "
-                               f"{form.value} ({cite})")
-                    )
+                    if level != FINAL_LEVEL and block_allowed(granule, level, ds, pa_bits):
+                        keys.append((stage, DescType.BLOCK, granule, level, form))
+    return tuple(keys)
 
 
-_build_all()
+_FORMAT_KEYS = frozenset(_format_keys())
+
+
+def _make_format(key: _FormatKey) -> Layout:
+    stage, t, granule, level, form = key
+    name = _layout_name(stage, t, granule, level, form)
+    if t is DescType.TABLE:
+        return Layout(name, 64, _table_rows(stage, granule, form),
+                      doc=f"Stage-{stage} Table descriptor, {form.value} ({_CITE})")
+    if t is DescType.PAGE:
+        return Layout(name, 64, _leaf_rows(stage, granule, 3, form),
+                      doc=f"Stage-{stage} Page descriptor, {form.value} ({_CITE})")
+    return Layout(name, 64, _leaf_rows(stage, granule, level, form),
+                  doc=f"Stage-{stage} level {level} Block descriptor, {form.value} ({_CITE})")
+
+
+class _Formats(dict[_FormatKey, Layout]):
+    """The descriptor formats by key, each built (and registered) when first looked up: a
+    query decodes with one or two of the 46 (~1 ms of start-up to build them all)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: _FormatKey) -> Layout:
+        if key not in _FORMAT_KEYS:
+            raise KeyError(key)
+        layout = self[key] = register(_make_format(key))
+        return layout
+
+
+_FORMATS: dict[_FormatKey, Layout] = _Formats()
+
+
+def _build_all() -> None:
+    """Build every format (for :data:`memattr.arch.fields.LAYOUTS`, which lists them all)."""
+    for key in _format_keys():
+        _FORMATS[key]  # noqa: B018 - builds and registers it
+
+
+register_lazy(_build_all)
 
 
 def descriptor_layout(
@@ -603,11 +565,11 @@ class _Codec:
         form = _validated_form(granule, level, ds, pa_bits)
         t = decode_descriptor_type(raw, granule, level, ds, pa_bits)
         common = {"level": level, "granule": granule, "ds": ds, "pa_bits": pa_bits}
-        make = cast(Any, cls)
+        make: Any = cls  # the dataclass subclass
         if t is DescType.INVALID:
-            return cast(Self, make(type=t, ignored=raw & ~1, **common))
+            return make(type=t, ignored=raw & ~1, **common)  # type: ignore[no-any-return]
         if t is DescType.RESERVED:
-            return cast(Self, make(type=t, ignored=raw & ~3, **common))
+            return make(type=t, ignored=raw & ~3, **common)  # type: ignore[no-any-return]
         layout = _FORMATS[(cls._STAGE, t, granule, 0 if t is DescType.TABLE else level, form)]
         if strict:
             problems = layout.check(raw)
@@ -617,15 +579,9 @@ class _Codec:
         for attr, _fname, shift, mask, is_flag in cls._plan(layout):
             x = (raw >> shift) & mask
             kw[attr] = bool(x) if is_flag else x
-        return cast(
-            Self,
-            make(
-                type=t,
-                address=layout.address(raw),
-                ignored=raw & layout.ignored_mask,
-                **kw,
-                **common,
-            ),
+        return make(  # type: ignore[no-any-return]
+            type=t, address=layout.address(raw), ignored=raw & layout.ignored_mask, **kw,
+            **common,
         )
 
     @property
@@ -898,7 +854,7 @@ class S2Descriptor(_Codec):
 
 
 for _cls in (S1Descriptor, S2Descriptor):
-    _cls._DEFAULTS = {f.name: f.default for f in dataclasses.fields(_cls)}
+    _cls._DEFAULTS = {f.name: f.default for f in fields(_cls)}
 
 
 # =========================================================================================

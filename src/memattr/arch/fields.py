@@ -17,7 +17,7 @@ than dataclasses: every register decode imports this module, and :mod:`dataclass
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 from ..errors import ConfigError, EncodingError
@@ -28,6 +28,7 @@ __all__ = [
     "Layout",
     "LAYOUTS",
     "register",
+    "register_lazy",
     "genmask",
     "bit",
 ]
@@ -54,6 +55,8 @@ class FieldKind(enum.Enum):
     IGNORED = "IGNORED"  # ignored by hardware, software may use it
     SOFTWARE = "software"  # architecturally reserved for software use
     ADDRESS = "address"  # address bits; ``addr_shift`` says which address bit the lsb holds
+
+    __hash__ = object.__hash__  # members are singletons: hash by identity (C speed)
 
 
 _LIST_ALLOWED = 16  # check() names the allowed encodings of an enum up to this many
@@ -448,8 +451,58 @@ def _or(masks: Iterable[int]) -> int:
     return out
 
 
-LAYOUTS: dict[str, Layout] = {}
-"""Every layout defined in :mod:`memattr.arch`, by name (filled by :func:`register`)."""
+_PENDING: list[Callable[[], object]] = []  # builders of layouts not built yet (register_lazy)
+
+
+class _Registry(dict[str, Layout]):
+    """:data:`LAYOUTS`: a dict that runs the pending builders (:func:`register_lazy`) before
+    it answers for a name it lacks or lists its contents, so it always holds every layout."""
+
+    __slots__ = ()
+
+    def _complete(self) -> None:
+        while _PENDING:
+            _PENDING.pop()()
+
+    def __missing__(self, name: str) -> Layout:
+        if not _PENDING:
+            raise KeyError(name)
+        self._complete()
+        return self[name]
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        self._complete()
+        return dict.__contains__(self, name)
+
+    def get(self, name: str, default: Layout | None = None) -> Layout | None:  # type: ignore[override]
+        return self[name] if name in self else default
+
+    def __iter__(self) -> Iterator[str]:
+        self._complete()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._complete()
+        return dict.__len__(self)
+
+    def keys(self):  # type: ignore[no-untyped-def]  # noqa: ANN201 - dict's view type
+        self._complete()
+        return dict.keys(self)
+
+    def values(self):  # type: ignore[no-untyped-def]  # noqa: ANN201
+        self._complete()
+        return dict.values(self)
+
+    def items(self):  # type: ignore[no-untyped-def]  # noqa: ANN201
+        self._complete()
+        return dict.items(self)
+
+
+LAYOUTS: dict[str, Layout] = _Registry()
+"""Every layout defined in :mod:`memattr.arch`, by name (filled by :func:`register`; layouts
+registered lazily are built when the registry is listed or asked for a name it lacks)."""
 
 
 def register(layout: Layout) -> Layout:
@@ -458,9 +511,18 @@ def register(layout: Layout) -> Layout:
     Re-registering the same table under its name is allowed (module reloads); a different
     table under a taken name is a ConfigError.
     """
-    old = LAYOUTS.get(layout.name)
+    old = dict.get(LAYOUTS, layout.name)
     if old is not None and old != layout:
         raise ConfigError(f"layout {layout.name!r} is already registered with another table")
-    layout.validate_table()
     LAYOUTS[layout.name] = layout
     return layout
+
+
+def register_lazy(build: Callable[[], object]) -> None:
+    """Register layouts built on demand: ``build`` (which calls :func:`register` for each) runs
+    the first time :data:`LAYOUTS` is listed or asked for a name it does not hold.
+
+    A module with many layouts of which a query uses one (the 46 descriptor formats) builds
+    each when it is first used, and still lists them all to whoever walks the registry.
+    """
+    _PENDING.append(build)

@@ -16,6 +16,7 @@ __all__ = [
     "DeviceType",
     "Cacheability",
     "Shareability",
+    "SH_NAMES",
     "decode_shareability",
     "CacheAttrs",
     "MemoryAttributes",
@@ -106,6 +107,9 @@ class Shareability(enum.Enum):
 _SH_RANK = {Shareability.NSH: 0, Shareability.ISH: 1, Shareability.OSH: 2}
 _SH_ENC = {Shareability.NSH: 0b00, Shareability.OSH: 0b10, Shareability.ISH: 0b11}
 _SH_BY_ENC = {enc: sh for sh, enc in _SH_ENC.items()}
+
+SH_NAMES: dict[int, str] = {sh.encoding: sh.value for sh in Shareability}
+"""SH[1:0] encodings, from :class:`Shareability` (0b01 is reserved)."""
 
 
 def decode_shareability(sh: int) -> tuple[Shareability, ...]:

@@ -16,10 +16,12 @@ from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError
 from . import registers as R
 from .cpu import ALL, Cpu
-from .descriptor import SH_NAMES
-from .esr import FaultStatus, decode_fsc
 from .mair import MairAttr, decode_attr
-from .memtype import Cacheability, CacheAttrs, MemoryAttributes, Shareability
+from .memtype import SH_NAMES, Cacheability, CacheAttrs, MemoryAttributes, Shareability
+
+TYPE_CHECKING = False  # mypy treats this name as True
+if TYPE_CHECKING:
+    from .esr import FaultStatus
 
 __all__ = [
     "encode_par_attrs",
@@ -156,6 +158,8 @@ def decode_par(value: int) -> Par:
     layout = R.par_layout(value)
     problems = tuple(layout.check(value))
     if value & R.PAR_F:
+        from .esr import decode_fsc  # only a fault's PAR has a status (the ESR tables)
+
         return Par(value, True, fst=decode_fsc(layout.get(value, "FST")),
                    ptw=bool(layout.get(value, "PTW")), stage=2 if layout.get(value, "S") else 1,
                    problems=problems)

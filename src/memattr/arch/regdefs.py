@@ -35,7 +35,7 @@ from types import MappingProxyType
 from ..errors import ConfigError
 from .fields import LAYOUTS, FieldKind, Layout
 
-__all__ = ["constants", "constants_of", "identifier"]
+__all__ = ["constants", "constants_of", "identifier", "layout"]
 
 # The modules that define field tables, cheapest to import first (a look-up imports only as
 # many as it needs to find its layout).
@@ -95,6 +95,27 @@ def constants() -> Mapping[str, int]:
             merged[name] = value
             owner[name] = layout.name
     return MappingProxyType(merged)
+
+
+def layout(name: str) -> Layout:
+    """The registered field table called ``name`` (TCR_EL1, ESR_ELx ...; any case), importing
+    the modules that define tables until it is found.
+
+    :raises ConfigError: no table of that name (naming the closest ones).
+    """
+    key = name.lower()
+    for mod in (None, *_TABLE_MODULES):
+        if mod is not None:
+            importlib.import_module(mod)
+        for lname, table in LAYOUTS.items():
+            if lname.lower() == key:
+                return table
+    import difflib
+
+    close = difflib.get_close_matches(name.upper(), [n.upper() for n in LAYOUTS], n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"register={name!r}: no field table of that name (expected a register "
+                      f"such as TCR_EL1, VTCR_EL2, HCR_EL2, ESR_ELx){hint}")
 
 
 def _lookup(name: str) -> int | None:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError, ReservedError
-from .descriptor import FINAL_LEVEL, SH_NAMES, Granule
 from .fields import Field, FieldKind, Layout, genmask, register
+from .granule import FINAL_LEVEL, Granule
+from .memtype import SH_NAMES
 
 __all__ = [
     "TCR_EL1",

@@ -28,8 +28,8 @@ import enum
 from .._value import dataclass  # dataclasses, cheaper to import
 from . import registers as R
 from .cpu import ALL, Cpu
-from .descriptor import FINAL_LEVEL, Granule, level_shift
 from .fields import genmask
+from .granule import FINAL_LEVEL, Granule, level_shift
 from .impdef import DEFAULT as IMPDEF_DEFAULT
 from .impdef import ImpDef
 from .sysregs import MAIR_ATTR

@@ -79,11 +79,14 @@ def _wanted(argv: list[str]) -> list[str]:
     """The command modules to register: only the one named on the command line, if any.
 
     Registering one command keeps a single query fast; ``memattr --help``, a typo or no
-    command at all registers every command so that help and errors list them.
+    command at all registers every command so that help and errors list them;
+    ``memattr --version`` registers none.
     """
     for arg in argv:
         if not arg.startswith("-"):
             return [arg] if arg in COMMANDS else list(COMMANDS)
+    if argv == ["--version"]:
+        return []  # the version only: no command is looked at
     return list(COMMANDS)
 
 

@@ -89,8 +89,21 @@ class Parser(argparse.ArgumentParser):
         return formatter
 
 
+_WIDTH: list[int] = []  # the terminal width, once looked up
+
+
 def _terminal_width() -> int:
-    """What shutil.get_terminal_size() would say, less two columns (as argparse does)."""
+    """What shutil.get_terminal_size() would say, less two columns (as argparse does).
+
+    Looked up once: argparse asks for a formatter on every add_argument.
+    """
+    if _WIDTH:
+        return _WIDTH[0]
+    _WIDTH.append(_query_width())
+    return _WIDTH[0]
+
+
+def _query_width() -> int:
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -99,6 +112,41 @@ def _terminal_width() -> int:
         except (AttributeError, ValueError, OSError):
             columns = 80
     return max(columns, 11) - 2
+
+
+def _memoise_argparse_gettext() -> None:
+    """Make argparse translate each of its messages once per process.
+
+    argparse passes its fixed texts ('show this help message and exit', 'usage: ' ...) through
+    gettext for every argument it adds, and gettext searches the locale directories afresh on
+    each call (some 60 look-ups of a few stat() calls each for one ``decode``: ~1.5 ms of a
+    query).  A translation cannot change while the process runs, so the memo returns what
+    gettext returned; where the catalogue directory does not exist gettext would return every
+    message unchanged, and so does the memo.
+    """
+    translate = getattr(argparse, "_", None)
+    if translate is None or getattr(translate, "__memattr_memo__", False):
+        return
+    import gettext  # argparse has imported it
+
+    seen: dict[str, str] = {}
+    if not os.path.isdir(gettext.bindtextdomain(gettext.textdomain())):
+        # No message catalogue directory at all (most Python builds): every translation is the
+        # message itself, found without importing locale or searching.
+        def memo(message: str) -> str:
+            return message
+    else:
+        def memo(message: str) -> str:
+            text = seen.get(message)
+            if text is None:
+                text = seen[message] = translate(message)
+            return text
+
+    memo.__memattr_memo__ = True  # type: ignore[attr-defined]
+    argparse._ = memo  # type: ignore[attr-defined]
+
+
+_memoise_argparse_gettext()
 
 
 def _one_line(message: str) -> str:

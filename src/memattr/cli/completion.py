@@ -79,7 +79,6 @@ def _help(text: str | None) -> str:
 def _dynamic(dest: str) -> list[str] | None:
     """Values from a registry for options the parsers leave free: --policy, --cpu."""
     if dest == "policy":
-        from ..linux import system  # noqa: F401  (imports the policy registry in order)
         from ..linux.policy import policies
 
         return list(policies())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._common import parse_flag_pair, parse_int
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..arch.batch import TableRow
     from ..arch.cpu import Cpu
     from ..arch.memtype import MemoryAttributes

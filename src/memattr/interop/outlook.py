@@ -130,7 +130,6 @@ class Outlook:
 def checked_releases(release: str | None = None) -> tuple[str, ...]:
     """The releases an outlook replays: each merged policy's (6.8, 6.9, 6.17), the newest
     release modelled, and ``release`` (the report's), in order."""
-    from ..linux import system  # noqa: F401  (the model, imported in its order)
     from ..linux.policy import policies
     from ..linux.version import NEWEST_MODELLED, KernelVersion
 

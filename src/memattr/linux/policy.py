@@ -416,7 +416,10 @@ def with_prot(policy: Policy | str, prot: KVM_PGTABLE_PROT, *, name: str | None 
 def get_policy(name: str | Policy) -> Policy:
     """A policy by name; 'v6.12' or '6.12' resolve to the merged policy of that release.
 
-    Unknown names raise ConfigError listing the known ones.
+    :param name: a registered name ('6.8', '6.9', '6.17', 'v2', 'pcie-only' ...), a release, or
+        a :class:`Policy` (returned as is).
+    :returns: the :class:`Policy`.
+    :raises ConfigError: an unknown name (listing the known ones).
     """
     if isinstance(name, Policy):
         return name

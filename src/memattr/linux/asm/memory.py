@@ -22,10 +22,13 @@ from __future__ import annotations
 
 from ..._value import dataclass  # dataclasses, cheaper to import
 from ...arch.memtype import DeviceType
-from ...arch.s2memattr import FwbRule, fwb_meaning, s2_decode_mem_attrs
 from ...errors import ConfigError
 from ..version import OLDEST_MODELLED, V5_10, V5_14, KernelVersion
 from . import sysreg as S
+
+TYPE_CHECKING = False  # mypy treats this name as True
+if TYPE_CHECKING:
+    from ...arch.s2memattr import FwbRule
 
 __all__ = [
     "MtLayout",
@@ -161,8 +164,27 @@ MT_DEVICE_nGnRE = _CURRENT.index("MT_DEVICE_nGnRE")
 # --- stage 2: MT_S2_* and MT_S2_FWB_* -------------------------------------------------------------
 # Each value is found by asking arch's decoders which MemAttr means the type KVM names, so the
 # encodings follow from ASL S2DecodeMemAttrs / AArch64.S2ApplyFWBMemAttrs, not from retyped numbers.
+# They are derived on first use (module __getattr__): a MAIR query needs no stage-2 decoder.
+
+MT_S2_DEVICE_nGnRE: int  # 0x1
+MT_S2_NORMAL_NC: int  # 0x5, since c034ec84e879 (v6.9)
+MT_S2_NORMAL: int  # 0xf
+MT_S2_AS_S1: int  # = MT_S2_NORMAL, v7.0
+MT_S2_FWB_DEVICE_nGnRE: int  # 1
+MT_S2_FWB_NORMAL_NC: int  # 5, since c034ec84e879 (v6.9)
+MT_S2_FWB_NORMAL: int  # 6
+MT_S2_FWB_AS_S1: int  # 7, v7.0
+S2_MEMATTRS: dict[str, tuple[int, int]]
+"""KVM's stage-2 encodings by name: (MT_S2_<name>, MT_S2_FWB_<name>)."""
+
+_S2_NAMES = frozenset(("MT_S2_DEVICE_nGnRE", "MT_S2_NORMAL_NC", "MT_S2_NORMAL", "MT_S2_AS_S1",
+                       "MT_S2_FWB_DEVICE_nGnRE", "MT_S2_FWB_NORMAL_NC", "MT_S2_FWB_NORMAL",
+                       "MT_S2_FWB_AS_S1", "S2_MEMATTRS"))
+
 
 def _s2_nofwb(want: str) -> int:
+    from ...arch.s2memattr import s2_decode_mem_attrs
+
     for v in range(16):
         d = s2_decode_mem_attrs(v)
         if d.reserved or len(d.outcomes) != 1:
@@ -180,6 +202,8 @@ def _s2_nofwb(want: str) -> int:
 
 
 def _s2_fwb(rule: FwbRule, device: DeviceType | None = None) -> int:
+    from ...arch.s2memattr import fwb_meaning
+
     for v in range(8):
         m = fwb_meaning(v).result
         if m.rule is rule and m.device is device and not m.reserved:
@@ -187,26 +211,32 @@ def _s2_fwb(rule: FwbRule, device: DeviceType | None = None) -> int:
     raise AssertionError(rule)  # pragma: no cover
 
 
-MT_S2_DEVICE_nGnRE = _s2_nofwb("DEVICE_nGnRE")  # 0x1
-MT_S2_NORMAL_NC = _s2_nofwb("NORMAL_NC")  # 0x5, since c034ec84e879 (v6.9)
-MT_S2_NORMAL = _s2_nofwb("NORMAL")  # 0xf
-MT_S2_AS_S1 = MT_S2_NORMAL  # v7.0
-MT_S2_FWB_DEVICE_nGnRE = _s2_fwb(FwbRule.DEVICE, DeviceType.nGnRE)  # 1
-MT_S2_FWB_NORMAL_NC = _s2_fwb(FwbRule.NC_OR_S1_DEVICE)  # 5, since c034ec84e879 (v6.9)
-MT_S2_FWB_NORMAL = _s2_fwb(FwbRule.FORCE_WB)  # 6
-MT_S2_FWB_AS_S1 = _s2_fwb(FwbRule.AS_S1)  # 7, v7.0
+def _s2_values() -> dict[str, object]:
+    """The MT_S2_* / MT_S2_FWB_* encodings and S2_MEMATTRS, derived once into the module."""
+    g = globals()
+    if "S2_MEMATTRS" not in g:
+        from ...arch.s2memattr import FwbRule
 
-S2_MEMATTRS: dict[str, tuple[int, int]] = {
-    "DEVICE_nGnRE": (MT_S2_DEVICE_nGnRE, MT_S2_FWB_DEVICE_nGnRE),
-    "NORMAL_NC": (MT_S2_NORMAL_NC, MT_S2_FWB_NORMAL_NC),
-    "NORMAL": (MT_S2_NORMAL, MT_S2_FWB_NORMAL),
-    "AS_S1": (MT_S2_AS_S1, MT_S2_FWB_AS_S1),
-}
-"""KVM's stage-2 encodings by name: (MT_S2_<name>, MT_S2_FWB_<name>)."""
+        nofwb = {n: _s2_nofwb(n) for n in ("DEVICE_nGnRE", "NORMAL_NC", "NORMAL")}
+        nofwb["AS_S1"] = nofwb["NORMAL"]
+        fwb = {"DEVICE_nGnRE": _s2_fwb(FwbRule.DEVICE, DeviceType.nGnRE),
+               "NORMAL_NC": _s2_fwb(FwbRule.NC_OR_S1_DEVICE),
+               "NORMAL": _s2_fwb(FwbRule.FORCE_WB), "AS_S1": _s2_fwb(FwbRule.AS_S1)}
+        values: dict[str, object] = {f"MT_S2_{n}": v for n, v in nofwb.items()}
+        values.update((f"MT_S2_FWB_{n}", v) for n, v in fwb.items())
+        values["S2_MEMATTRS"] = {n: (nofwb[n], fwb[n]) for n in nofwb}
+        g.update(values)
+    return g
+
+
+def __getattr__(name: str) -> object:
+    if name in _S2_NAMES:
+        return _s2_values()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def PAGE_S2_MEMATTR(attr: str, has_fwb: bool) -> int:  # noqa: N802 - the kernel's macro name
     """``PAGE_S2_MEMATTR(attr, has_fwb)``: MemAttr[3:0] of MT_S2_FWB_<attr> or MT_S2_<attr>
     (unshifted; the descriptor holds it in bits [5:2])."""
-    pair = S2_MEMATTRS[attr]
+    pair: tuple[int, int] = _s2_values()["S2_MEMATTRS"][attr]  # type: ignore[index]
     return pair[1] if has_fwb else pair[0]
