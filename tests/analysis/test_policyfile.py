@@ -123,6 +123,9 @@ def test_the_rule_that_decided_is_recorded() -> None:
     ('name = "x"\nrelease = "6.9"\n[[rule]]\nwhen = { bus = "usb" }\ns2 = "DEVICE"\n',
      ParseError, "x.toml:4: rule[0].when.bus"),
     ('name = "x\nrelease', ParseError, "x.toml:1: TOML syntax"),
+    # A name is a column heading of run, matrix and the HTML report: no control characters.
+    ('name = "a\\u001b[31mb"\nrelease = "6.9"\n[[rule]]\ns2 = "DEVICE"\n', ParseError,
+     "x.toml:1: name: 'a\\x1b[31mb' is not a policy name"),
 ])
 def test_errors_name_file_line_and_key(text: str, error: type, where: str) -> None:
     """Each error is one line: file:line: key: what (expected)."""

@@ -108,3 +108,13 @@ def test_generate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert status == 2 and "TRACE=given with --generate" in err
     status, _, err = run(capsys, "replay", "demo")
     assert status == 2 and "TRACE=(missing)" in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_generate_to_a_full_disk_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Writing the generated trace to a full device (the error surfaces when the file is closed
+    and flushed) is one line and exit 2, not a traceback."""
+    status, out, err = run(capsys, "replay", "vfio-pci-bar", "--generate", "ring", "--count",
+                           "10", "-o", "/dev/full")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "-o /dev/full: cannot write: No space left on device" in err

@@ -475,6 +475,38 @@ def test_at_reads_the_raw_form(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert status == 0 and err == "" and "PA 0x90001000" in out
 
 
+def test_raw_vttbr_beyond_ps_is_a_level_0_fault(capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    """A raw VTTBR_EL2 base beyond VTCR_EL2.PS (40 bits) is walked, not refused: the stage-1
+    table walk takes a stage-2 Address size fault at level 0 (AArch64.S2Walk sets fault.level
+    = 0), and AT S12E1R reports it in PAR_EL1 with S=1, PTW=1; a dump says why it has nothing."""
+    f = tmp_path / "base2.toml"
+    f.write_text("[registers]\nTCR_EL1 = 0x2_0080_4010\nTTBR0_EL1 = 0x10000\nMAIR_EL1 = 0xff\n"
+                 "SCTLR_EL1 = 0x5\nHCR_EL2 = 0x80000001\nVTCR_EL2 = 0x80023558\n"
+                 "VTTBR_EL2 = 0x100_0000_0000\n")
+    status, out, err = run(capsys, "walk", str(f), "--va", "0x1234", "--json")
+    assert status == 0 and err == ""
+    fault = json.loads(out)["walks"][0]["fault"]
+    assert (fault["stage"], fault["level"], fault["s1ptw"]) == (2, 0, True)
+    assert fault["kind"] == "address size" and fault["esr"] == 0x92000080
+    status, out, err = run(capsys, "at", str(f), "--va", "0x1234", "--op", "S12E1R")
+    assert status == 0 and "PAR_EL1=0x0000000000000b01" in out
+    status, out, err = run(capsys, "walk", str(f), "--va", "0x1234", "--dump", "s1")
+    assert status == 2 and err.count("\n") == 1 and "VTTBR_EL2's base is beyond" in err
+
+
+def test_raw_dump_error_names_the_file(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    """A raw table that points back at itself walks (one read per level) but cannot be dumped:
+    the one-line error names the walk file the tables came from."""
+    f = tmp_path / "loop.toml"
+    f.write_text("[registers]\nTCR_EL1 = 0x5_8080_3510\nTTBR0_EL1 = 0x1000\nMAIR_EL1 = 0xff\n"
+                 "SCTLR_EL1 = 0x1\n[[memory]]\npa = 0x1000\nvalues = [0x1003]\n")
+    status, out, err = run(capsys, "walk", str(f), "--va", "0", "--dump", "s1")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert f"{f}: table 0x1000 is reached twice" in err
+
+
 def test_dump_of_a_huge_tree_is_refused(capsys: pytest.CaptureFixture[str],
                                         tmp_path: Path) -> None:
     """32 GiB in 4 KiB pages (8 Mi descriptors) walks at once, but --dump names the bound instead

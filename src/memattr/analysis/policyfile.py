@@ -118,8 +118,15 @@ def _release_problem(v: str) -> str | None:
     return None
 
 
+def _name_problem(v: str) -> str | None:
+    from ..linux.policy import policy_name_problem
+
+    return policy_name_problem(v)
+
+
 SCHEMA = t.Table((
-    t.Field("name", t.Str(64, "a policy name"), required=True),
+    t.Field("name", t.Check(t.Str(64), _name_problem, "a name of ASCII letters, digits and "
+                            ". _ + | - such as 'my-6.9'"), required=True),
     t.Field("summary", t.Str(1024), ""),
     t.Field("release", t.Check(t.Str(16), _release_problem, "a kernel release such as '6.9'"),
             required=True, doc="the kernel whose mmap paths, memslot checks and sizes apply"),

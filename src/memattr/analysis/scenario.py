@@ -808,9 +808,9 @@ _VM = t.Table((
 
 def _policy_name_problem(v: str) -> str | None:
     """A policy name is a column heading: ASCII letters, digits and ``. _ + | -`` only."""
-    import re
+    from ..linux.policy import policy_name_problem
 
-    return None if re.fullmatch(r"[A-Za-z0-9._+|-]+", v) else f"{show(v)} is not a policy name"
+    return policy_name_problem(v)
 
 
 _POLICY = t.Table((

@@ -234,7 +234,8 @@ class Built:
     :param mem: the simulated physical memory.
     :param regime: the translation regime (the registers).
     :param s1: the stage-1 PageTable memattr laid out (None in the raw form).
-    :param s2: the stage-2 PageTable (in the raw form: one over the memory at VTTBR_EL2).
+    :param s2: the stage-2 PageTable (in the raw form: one over the memory at VTTBR_EL2; None
+        when stage 2 is off, or its base is beyond the output address size).
     :param s1_mem: where stage-1 tables are read from (guest IPA space through stage 2).
     :param accesses: the file's ``[[access]]`` entries.
     :param raw: the file gave raw registers and memory.
@@ -402,7 +403,10 @@ def _build_raw(top: t.Record, cpu: Cpu, path: str) -> tuple[PhysMem, Regime, Pag
     s2pt = None
     s1_mem: PhysMem | IpaSpace = mem
     s2 = regime.s2
-    if regime.s2_enabled and s2 is not None and s2.geometry is not None:
+    # A VTTBR_EL2 base beyond the output address size is not an input error: every walk takes
+    # the stage-2 Address size fault at level 0 (AArch64.S2Walk), so no table is read from it.
+    if regime.s2_enabled and s2 is not None and s2.geometry is not None \
+            and not s2.root >> s2.geometry.oa_bits:
         s2pt = PageTable(mem, s2.geometry, root=s2.root, vmid=s2.vmid)
         s1_mem = IpaSpace(s2pt, 0, FRAME_SIZE)
     return mem, regime, s2pt, s1_mem

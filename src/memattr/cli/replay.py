@@ -114,10 +114,13 @@ def _generate(args: argparse.Namespace, sc: Any) -> int:
         text.detach()
         if stream is not raw:
             stream.close()
+        raw.close()  # flushes: a full disk shows here
     except OSError as exc:
+        try:
+            raw.close()
+        except OSError:
+            pass  # the buffer that could not be written: already reported below
         raise ConfigError(f"-o {show_path(out)}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        raw.close()
     print(f"wrote {n} accesses ({args.generate}) to {show_path(out)}")
     return 0
 

@@ -287,7 +287,7 @@ def _json(r: WalkResult) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Load, build, walk, print."""
     from ..analysis.walkfile import example_path, load
-    from ..errors import ConfigError
+    from ..errors import ConfigError, MemattrError
     from ..inputs.escape import show_path
     from ..mmu.walk import Access, AccessKind, walk
 
@@ -305,7 +305,13 @@ def run(args: argparse.Namespace) -> int:
         accesses = built.accesses
     results = [walk(built.mem, built.regime, a) for a in accesses]
     status = fail_status(args, {"fault"} if any(r.fault is not None for r in results) else set())
-    dumps = _dumps(built, args.dump or [])
+    try:
+        dumps = _dumps(built, args.dump or [])
+    except MemattrError as exc:
+        if not built.raw:
+            raise
+        # The tables came from the file's [registers] and memory: name it.
+        raise type(exc)(f"{show_path(path)}: {exc}") from None
     if args.json:
         emit_json({"file": path, "regime": _regime_json(built),
                    "walks": [_json(r) for r in results], "dumps": dumps})
@@ -368,6 +374,12 @@ def _dumps(b: Built, which: list[str]) -> dict[str, str]:
         _check_dump_size(b, which)
     out: dict[str, str] = {}
     reg = b.regime
+    if which and b.raw and reg.s2_enabled and b.s2 is None:
+        from ..errors import ConfigError
+
+        raise ConfigError("--dump: VTTBR_EL2's base is beyond VTCR_EL2.PS, so there are no "
+                          "stage-2 tables to read (each walk takes the level-0 Address size "
+                          "fault)")
     g1 = reg.s1.halves[0].geometry if reg.s1_enabled else None
     root1 = reg.s1.halves[0].root
     for name in which:

@@ -30,6 +30,7 @@ __all__ = [
     "FaultContext",
     "RuleResult",
     "Policy",
+    "policy_name_problem",
     "register_policy",
     "unregister_policy",
     "get_policy",
@@ -127,6 +128,18 @@ class RuleResult:
     x: bool
     errno: Any = None
     rule: str = ""
+
+
+def policy_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a policy, or None: a policy name is a column heading of every
+    report, so ASCII letters, digits and ``. _ + | -`` only (no control characters)."""
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9._+|-]{1,64}", name):
+        return None
+    from ..inputs.escape import show
+
+    return f"{show(name)} is not a policy name"
 
 
 @dataclass(frozen=True)
