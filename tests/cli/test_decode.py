@@ -187,3 +187,26 @@ def test_decode_imports_stay_light(argv: list[str]) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+def test_descriptor_form_follows_the_pe(capsys: pytest.CaptureFixture[str]) -> None:
+    """The PE decides the descriptor form (issue: PAMax, not IPS): a 64KB page's bits[15:12]
+    are OA[51:48] on a PE with FEAT_LPA (ASL AArch64.LeafBase), RES0 on one without; --ds reads
+    bits[9:8] as OA[51:50] (FEAT_LPA2) and takes shareability from the register, and is refused
+    on a PE without FEAT_LPA2."""
+    assert cli.main(["decode", "s1", "--mair", "0xff", "--granule", "64k", "--json",
+                     "0x0000000000001f03"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["layout"] == "S1_PAGE_64K_OA52_LPA" and d["address"] == 1 << 48
+    assert cli.main(["decode", "s1", "--mair", "0xff", "--granule", "64k", "--cpu",
+                     "neoverse-n1", "--json", "0x0000000000001f03"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["layout"] == "S1_PAGE_64K_OA48" and d["problems"]
+    assert cli.main(["decode", "s1", "--mair", "0xff", "--ds", "0x0003000080000f03"]) == 0
+    out = capsys.readouterr().out
+    assert "S1_PAGE_4K_OA52_LPA2" in out and "TCR_ELx.SH0/SH1 (DS=1" in out
+    assert cli.main(["decode", "s2", "--ds", "--json", "0x00030000800007ff"]) == 0
+    assert json.loads(capsys.readouterr().out)["address"] == 0xF000080000000
+    assert cli.main(["decode", "s1", "--mair", "0xff", "--ds", "--cpu", "neoverse-n1",
+                     "0x3"]) == 2
+    assert "does not implement FEAT_LPA2" in capsys.readouterr().err

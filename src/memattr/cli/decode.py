@@ -133,6 +133,9 @@ def register(subparsers: Any) -> None:
 def _walk_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--granule", default="4k", help=f"translation granule: {_GRANULES} (default 4k)")
     p.add_argument("--level", default="3", help="lookup level the descriptor is at (default 3)")
+    p.add_argument("--ds", action="store_true",
+                   help="TCR_ELx.DS / VTCR_EL2.DS = 1 (FEAT_LPA2, 4k/16k): bits[9:8] are "
+                        "OA[51:50], shareability comes from the register")
     _cpu_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
@@ -378,14 +381,22 @@ def _sh_text(sh: int | None) -> str | None:
 
 
 def _run_desc(args: argparse.Namespace, stage: int) -> int:
-    from ..arch.descriptor import S1Descriptor, S2Descriptor
+    from ..arch.descriptor import Granule, S1Descriptor, S2Descriptor
+    from ..arch.walkparams import lpa_64k
+    from ..errors import ConfigError
 
     raw = parse_int(args.desc, "descriptor", bits=64)
     granule, level = _granule_level(args)
     if stage == 1:
         args.mair_value = mair_value(args.mair)[0]  # a number, or linux-6.9
     cls = S1Descriptor if stage == 1 else S2Descriptor
-    desc = cls.decode(raw, granule, level)
+    # The PE decides the descriptor form, not IPS/PS (ASL AArch64.LeafBase/NextTableBase): a 64KB
+    # descriptor holds OA[51:48] in bits[15:12] with FEAT_LPA; DS=1 needs FEAT_LPA2.
+    cpu = _cpu(args)
+    if args.ds and not cpu.lpa2:
+        raise ConfigError(f"--ds: cpu {cpu.name!r} does not implement FEAT_LPA2 (DS is RES0)")
+    pa_bits = 52 if args.ds or (granule is Granule.K64 and lpa_64k(cpu)) else 48
+    desc = cls.decode(raw, granule, level, ds=args.ds, pa_bits=pa_bits)
     layout = desc.layout
     rows = _field_rows(layout, raw, stage, granule)
     problems = layout.check(raw) if layout is not None else []
@@ -454,12 +465,14 @@ def _s1_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
     result.update({"attr_index": idx, "mair_attr": byte, "sh": sh_raw,
                    "outcomes": [a.to_json() for a in outcomes]})
     lines = [f"memory type: {field}=0x{byte:02x}: " + (
-        attrs_text(outcomes[0]) if len(outcomes) == 1 else
+        attrs_text(outcomes[0], shareability=sh_raw is not None) if len(outcomes) == 1 else
         "CONSTRAINED UNPREDICTABLE: one of {"
         + ", ".join(f"{a.short} {a.shareability.value}" for a in outcomes) + "}"
     ) + " (S1DecodeMemAttrs)"]
     if sh_text is not None:
         lines.append(f"shareability: SH=0b{sh_raw:02b} {sh_text}")
+    elif sh_raw is None:
+        lines.append("shareability: TCR_ELx.SH0/SH1 (DS=1: bits[9:8] hold OA[51:50])")
     return lines
 
 
@@ -496,6 +509,8 @@ def _s2_memory(args: argparse.Namespace, desc: Any, result: dict[str, Any]) -> l
     sh_text = _sh_text(desc.sh)
     if sh_text is not None:
         lines.append(f"shareability: SH=0b{desc.sh:02b} {sh_text}")
+    elif desc.sh is None:
+        lines.append("shareability: VTCR_EL2.SH0 (DS=1: bits[9:8] hold OA[51:50])")
     ex = desc.exec_perms()
     lines.append(f"access: read {'yes' if desc.readable else 'no'}, write "
                  f"{'yes' if desc.writable else 'no'}, execute EL1 {'yes' if ex.el1 else 'no'}, "
