@@ -198,7 +198,22 @@ def mair_value(text: str, field: str = "MAIR_ELx") -> tuple[int, Any, bool]:
     except ConfigError as exc:
         why = str(exc).partition(": ")[2]
         raise ConfigError(f"{field}={truncate(text.strip())}: {why}") from None
+    if plus:
+        from ..linux.asm.memory import mt_layout
+
+        layout = mt_layout(release)
+        if "MT_NORMAL_TAGGED" not in layout.names:
+            first = _first_tagged_release()
+            raise ConfigError(f"{field}={truncate(text.strip())}: Linux {release} has no "
+                              f"MT_NORMAL_TAGGED (arm64 MTE support came in v{first})")
     return mair_for(release, mte=bool(plus)), release, bool(plus)
+
+
+def _first_tagged_release() -> str:
+    """The first release whose MAIR layout has MT_NORMAL_TAGGED."""
+    from ..linux.asm.memory import MT_LAYOUTS
+
+    return str(next(lay.since for lay in MT_LAYOUTS if "MT_NORMAL_TAGGED" in lay.names))
 
 
 def _releases(index: int) -> str:
