@@ -272,7 +272,10 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
         for ev, group in grouped(results, _events):
             if ev:
                 label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
-                lines.append(f"  events [{label}]: {_esc(ev)}")
+                # The mapping's own evaluation is the model's first touch (a 4-byte read that
+                # faults the mapping in), not one of the scenario's [[access]] entries.
+                lines.append(f"  events of the model's first-touch 4-byte read [{label}]: "
+                             f"{_esc(ev)}")
     types = [r.evaluation.effective for r in rp.results if r.evaluation.effective is not None]
     if types:
         lines.append("")
