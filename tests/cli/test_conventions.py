@@ -152,3 +152,20 @@ def test_fail_on(argv: tuple[str, ...], kind: str, status: int,
     assert main([*argv, "--fail-on", kind]) == status
     assert main(list(argv)) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv", [
+    ["matrix", "--format", "json", "--policy", "nope"],
+    ["matrix", "--format=json", "--policy", "nope"],
+    ["matrix", "--json", "--policy", "nope"],
+])
+def test_format_json_errors_are_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """--format json asks for JSON as --json does: a rejected input is one JSON object on stderr;
+    matrix takes --json as --format json."""
+    from memattr import cli
+
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    doc = json.loads(err)
+    assert doc["error"] == "ConfigError" and "policy 'nope'" in doc["message"]

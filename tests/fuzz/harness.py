@@ -25,6 +25,7 @@ from types import FrameType
 from hypothesis import settings
 
 from memattr.cli import main
+from memattr.cli._common import json_wanted
 
 __all__ = ["Outcome", "call", "check", "fuzz_settings", "CALLS", "SET_ASIDE", "TIME_BOUND",
            "MEMORY_BOUND"]
@@ -126,8 +127,8 @@ def check(o: Outcome) -> None:
     if o.status == 2:
         assert o.out == "", o
         assert o.err.count("\n") == 1, o.err[:2000]
-        if "--json" in o.argv[:o.argv.index("--")] if "--" in o.argv else "--json" in o.argv:
-            doc = json.loads(o.err)  # under --json the error line is one JSON object
+        if json_wanted(o.argv):
+            doc = json.loads(o.err)  # under --json / --format json the error is one JSON object
             assert set(doc) == {"error", "field", "message"}, doc
         else:
             assert o.err.startswith("memattr: error: "), o.err[:2000]

@@ -359,11 +359,12 @@ def emit_json(obj: Any, *, compact: bool = False) -> None:
 
 
 def json_wanted(argv: list[str]) -> bool:
-    """``--json`` is on the command line (before any ``--``)."""
-    for arg in argv:
+    """``--json`` or ``--format json`` is on the command line (before any ``--``)."""
+    for k, arg in enumerate(argv):
         if arg == "--":
             return False
-        if arg == "--json":
+        if arg in ("--json", "--format=json") or \
+                (arg == "--format" and k + 1 < len(argv) and argv[k + 1] == "json"):
             return True
     return False
 

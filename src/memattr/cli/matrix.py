@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("text", "json", "csv", "html"), default="text",
                    help="text (default), json (docs/matrix.md#json), csv, or html (one "
                         "self-contained page)")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="same as --format json")
     p.add_argument("--summary", action="store_true",
                    help="only the verdicts and hazards (text, html), no rows")
     p.add_argument("--engine", choices=("bulk", "scalar"), default="bulk",
