@@ -3,7 +3,7 @@ attributes (EncodePARAttrs), the shareability (PAREncodeShareability), and the d
 
 A successful translation gives F=0, PA[51:12], ATTR (MAIR_ELx format), SH, NS and the RES1 bit
 11.  NS is UNKNOWN for a Non-secure EL1&0 translation; this model reports 1, the Non-secure
-output space (as QEMU does).  NOS (bit 10) is IMPLEMENTATION DEFINED ('Non-Faulting PAR'): 0.
+output space (as QEMU does).  Bit 10 (IMPDEF_10) is IMPLEMENTATION DEFINED: 0.
 A fault gives F=1, FST (the DFSC encoding, ASL AArch64.PARFaultStatus), PTW (a stage-2 fault on
 a stage-1 table walk), S (the stage) and bit 11; bits [63:48] are IMPLEMENTATION DEFINED
 ('Faulting PAR'): 0.  The field tables are :data:`memattr.arch.registers.PAR_EL1` and
@@ -42,7 +42,7 @@ PAR_ATTR_NOTAGACCESS = 0b1110_0000
 
 _OK = R.PAR_EL1
 _FAULT = R.PAR_EL1_FAULT
-PAR_UNKNOWN_OK = _OK.field_mask("NS") | _OK.field_mask("NOS")
+PAR_UNKNOWN_OK = _OK.field_mask("NS") | _OK.field_mask("IMPDEF_10")
 """Bits of a successful PAR_EL1 whose value is UNKNOWN or IMPLEMENTATION DEFINED here."""
 
 _WT_RA = CacheAttrs(Cacheability.WT, True, False, False)

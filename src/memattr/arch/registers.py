@@ -779,8 +779,8 @@ PAR_EL1 = register(Layout("PAR_EL1", 64, (
     _res0(55, 52),
     Field("PA", 51, 12, F.ADDRESS, addr_shift=12,
           doc="Output address[51:12] (an IPA for AT S1E*, a PA for AT S12E*)"),
-    _res1(11),
-    _flag("NOS", 10, "Not Outer Shareable: IMPLEMENTATION DEFINED ('Non-Faulting PAR')"),
+    _res1(11),  # NSE with FEAT_RME (not modelled: no Realm regime); RES1 otherwise
+    _flag("IMPDEF_10", 10, "IMPLEMENTATION DEFINED (Linux SYS_PAR_EL1_F0_IMPDEF)"),
     _flag("NS", 9, "Non-secure output address space; UNKNOWN for a Non-secure translation"),
     _enum("SH", 8, 7, SH_NAMES, "Shareability (ASL PAREncodeShareability)"),
     _res0(6, 1),
