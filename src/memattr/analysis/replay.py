@@ -479,6 +479,10 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
         return "cache maintenance skipped by KVM (no memslot)", events
     if e.errno is not None:
         return f"KVM_RUN {e.errno}", events
+    out = e.error_response
+    if out is not None and out.abort is None:
+        got = "dropped" if out.write_dropped else "completes with all-ones data"
+        return f"{spec.op} {got} (error response from the device)", events
     if e.effective is not None:
         what = "unaligned " if not e.access.aligned else ""
         return f"{what}{spec.op} completes as {e.effective.short}", events

@@ -143,10 +143,12 @@ INSTR_CLASSES: dict[str, str] = {d.name: d.summary for d in INSTR_DECLS}
 """The ``instr`` values of ``[[access]]``: the instruction making a data access."""
 
 EVENT_KINDS: dict[str, str] = {
-    "memory-disable": "the VMM clears PCI_COMMAND_MEMORY: vfio-pci zaps the BAR's mappings "
-                      "(vfio_pci_zap_bars), the MMU notifier unmaps stage 2",
-    "function-reset": "a function reset: the same zap and stage-2 unmap",
-    "memory-enable": "memory decode back on: the next fault maps the BAR again",
+    "memory-disable": "the VMM clears PCI_COMMAND_MEMORY: from 5.8 vfio-pci zaps the BAR's "
+                      "mappings (vfio_pci_zap_bars), the MMU notifier unmaps stage 2; before 5.8 "
+                      "the mappings stay and accesses get the device's error response",
+    "function-reset": "a function reset: the same path as memory-disable",
+    "memory-enable": "memory decode back on: the next fault maps the BAR again (before 5.8: the "
+                     "device decodes it again)",
     "replace-vma": "munmap and mmap another [[vmm_mapping]] at the same HVA under the memslot",
 }
 """The ``kind`` values of ``[[event]]`` (memattr.analysis.replay.ScriptEvent kinds)."""

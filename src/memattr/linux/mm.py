@@ -365,15 +365,23 @@ class AddressSpace:
         self._vmas: list[Vma] = []
         self._next = base
         self.revoked: set[int] = set()  # vm_start of VMAs whose fault handler returns SIGBUS
+        # vm_start of VMAs still mapped over a BAR whose memory decode is off (before v5.8)
+        self.decode_off: set[int] = set()
 
     def remove(self, vma: Vma) -> None:
         """munmap: the VMA goes."""
         self._vmas.remove(vma)
         self.revoked.discard(vma.vm_start)
+        self.decode_off.discard(vma.vm_start)
 
     def sigbus(self, vma: Vma) -> bool:
         """The VMA's fault handler answers VM_FAULT_SIGBUS (its device's memory is revoked)."""
         return vma.vm_start in self.revoked
+
+    def decode_disabled(self, vma: Vma) -> bool:
+        """The VMA still maps a BAR whose memory decode is off: an access reaches the device,
+        which does not decode it (vfio-pci before v5.8 neither zapped nor blocked)."""
+        return vma.vm_start in self.decode_off
 
     @property
     def vmas(self) -> tuple[Vma, ...]:

@@ -113,6 +113,9 @@ class Evaluation:
         applied); several when the architecture leaves an IMPLEMENTATION DEFINED or CONSTRAINED
         UNPREDICTABLE choice.
     :param chosen: the member of ``permitted`` this run followed.
+    :param error_response: what the bus did with this access when the target answered with an
+        error (a ``bus_error`` access, or a BAR whose memory decode is off before v5.8), from
+        the platform's bus model; None when the target served it.
     """
 
     policy: Policy
@@ -140,6 +143,7 @@ class Evaluation:
     instr: tuple[Decision, ...] = ()
     permitted: frozenset[Outcome] | None = None
     chosen: Outcome | None = None
+    error_response: ErrorOutcome | None = None
 
     # --- what item 6 prints -------------------------------------------------------------
     @property
@@ -410,10 +414,14 @@ def _stage1_fault(kind: FaultKind, acc: GuestAccess, va: int, el: int, reason: s
 def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: int,
                  host: HostFeatures, region: Region | None, bus_error: bool,
                  instr: list[Decision], chosen: list[Outcome], choice: Outcome | None = None,
+                 decode_off: bool = False, responses: list[ErrorOutcome] | None = None,
                  ) -> tuple[list[WalkResult], list[AbortResult], object, int]:
     """Walk ``acc`` until it completes or KVM does not retry it; hand each stage-2 fault to KVM
     (the hardware's fault events go into the VM's event list just before KVM's).  The
-    instruction-level decisions go to ``instr``, the outcome followed to ``chosen``."""
+    instruction-level decisions go to ``instr``, the outcome followed to ``chosen``, the bus's
+    answer to a failed access (``bus_error``, or ``decode_off``: a BAR whose memory decode is
+    off) to ``responses``."""
+    responses = responses if responses is not None else []
     walks: list[WalkResult] = []
     aborts: list[AbortResult] = []
     events = kvm.events
@@ -462,8 +470,20 @@ def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: 
                                     f"0x{tr.ipa:x}: ESR_EL2=0x{f.esr:x} FAR_EL2=0x{f.far:x}"))
                 aborts.append(kvm.handle_fault(f, acc, from_el0=mmu.el == 0))
                 break
-            if bus_error and region is not None and region.errors is not None:
+            if (bus_error or decode_off) and region is not None and region.errors is not None:
                 out = region.errors.outcome(acc.is_write, tr.attrs)
+                responses.append(out)
+                why = "the target answers with an error"
+                if decode_off:
+                    # PCIe Base Specification, Command register: with Memory Space Enable clear
+                    # the function handles every memory request as an Unsupported Request.
+                    why = (f"{region.name} has memory decode off: the function answers "
+                           "Unsupported Request")
+                got = ("the store is dropped" if out.write_dropped else "the load gets all-ones "
+                       "data") if out.abort is None else out.abort
+                events.append(Event(EventKind.ERROR_RESPONSE, "hardware",
+                                    f"{acc.access.value} at IPA 0x{tr.ipa:x} reaches the device; "
+                                    f"{why}; {got} ({out.note or out.containment.value})"))
                 if out.abort is not None and out.abort.startswith("SError"):
                     events.append(Event(EventKind.STAGE2_FAULT, "hardware", f"{out.abort} while "
                                         f"the guest runs ({out.containment.value})"))
@@ -611,7 +631,8 @@ class Session:
 
     # --- events between accesses ------------------------------------------------------------
     def zap(self, reason: str = "memory decode disabled") -> None:
-        """vfio-pci revokes the mapping (memory decode off, or a function reset)."""
+        """vfio-pci revokes the mapping (memory decode off, or a function reset); before v5.8
+        (abafbc551fdd) the mappings stay and later accesses get the device's error response."""
         from .revoke import vfio_pci_zap_bars
 
         if self.vma is None:
@@ -619,7 +640,8 @@ class Session:
         vfio_pci_zap_bars(self.kvm, self.vma, reason=reason)
 
     def restore(self) -> None:
-        """Memory decode re-enabled / reset done: faults map the BAR again."""
+        """Memory decode re-enabled / reset done: faults map the BAR again (before v5.8: the
+        device decodes the still-mapped BAR again)."""
         from .revoke import vfio_pci_restore_bars
 
         if self.vma is not None:
@@ -660,8 +682,11 @@ class Session:
         va = mmu.map_page(fault_ipa) if fault_ipa < _GUEST_S1_OA_LIMIT else fault_ipa
         instr: list[Decision] = []
         chosen: list[Outcome] = []
+        decode_off = self.vma is not None and kvm.mm.decode_disabled(self.vma)
+        responses: list[ErrorOutcome] = []
         walks, aborts, stage1, mark = _walk_access(kvm, mmu, regime, acc, va, host, self.region,
-                                                   bus_error, instr, chosen, choice)
+                                                   bus_error, instr, chosen, choice,
+                                                   decode_off=decode_off, responses=responses)
         tr = walks[-1].translation if walks else None
         decisions = list(kvm.decisions[:mark] if mark >= 0 else kvm.decisions)
         after = list(kvm.decisions[mark:]) if mark >= 0 else []
@@ -713,7 +738,8 @@ class Session:
                           self.region, self.slot, last, tuple(kvm.events), resolution, alignment,
                           self.cd, tuple(walks), tuple(aborts), tuple(decisions), leaf, stage1,
                           self.vm, kvm, regime, instr=tuple(instr), permitted=permitted,
-                          chosen=chosen[-1] if chosen else None)
+                          chosen=chosen[-1] if chosen else None,
+                          error_response=responses[-1] if responses else None)
 
 
 def evaluate(

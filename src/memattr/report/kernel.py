@@ -111,6 +111,8 @@ TEMPLATES: dict[tuple[K, str], str] = {
     (K.io_mem_abort, "in_kernel_device"): "io_mem_abort: emulated in the kernel ({device})",
     (K.kvm_set_memory_region, "overlap"): "__kvm_set_memory_region: overlapping slot: {result}",
     (K.vfio_pci_zap_bars, "zap"): "vfio_pci_zap_bars: {reason}",
+    (K.vfio_pci_zap_bars, "no_zap"): "{reason} under {release}: no zap, the mappings stay "
+                                     "(before " + _since("vfio-mmio-block") + ")",
     (K.kvm_unmap_gfn_range, "notifier"): "MMU notifier: stage-2 IPA 0x{ipa:hex}+0x{size:hex} "
                                           "unmapped",
     (K.pfnmap_mmap, "device"): "the driver's PFNMAP is {pgprot}",

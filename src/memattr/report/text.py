@@ -136,7 +136,8 @@ def _events(r: Result) -> str:
     keep = (EventKind.ERROR, EventKind.RUN_FAILED, EventKind.MEMSLOT_REJECTED,
             EventKind.MMIO_EXIT, EventKind.NISV_EXIT, EventKind.PREFETCH_ABORT_INJECTED,
             EventKind.DATA_ABORT_INJECTED, EventKind.SERROR_INJECTED, EventKind.HOST_PANIC,
-            EventKind.KERNEL_LOG, EventKind.STAGE2_UNMAPPED, EventKind.VMA_ZAPPED)
+            EventKind.KERNEL_LOG, EventKind.STAGE2_UNMAPPED, EventKind.VMA_ZAPPED,
+            EventKind.ERROR_RESPONSE)
     return "; ".join(str(e) for e in r.evaluation.events if e.kind in keep)
 
 
