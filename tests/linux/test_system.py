@@ -117,3 +117,23 @@ def test_device_and_nc_together_is_einval_end_to_end(plat: Platform) -> None:
     assert ev.errno is Errno.EINVAL and not ev.mapped
     assert any(e.function == "stage2_set_prot_attr" for e in ev.events)
     assert any(e.kind is EventKind.RUN_FAILED for e in ev.events)
+
+
+@pytest.mark.parametrize(("policy", "level", "size", "shape"), [
+    # 6.1: vfio-pci fills its VMA with PTEs (no huge_fault before f9e54c3a2f5b, v6.12)
+    ("6.1", 3, 0x1000, "4 KiB page at level 3"),
+    ("6.12", 2, 0x20_0000, "2 MiB block at level 2"),
+])
+def test_leaf_size_and_level_come_from_the_table(plat: Platform, policy: str, level: int,
+                                                 size: int, shape: str) -> None:
+    """The leaf's size and level are what the table walk found (the same level the two-stage
+    walk of the access used), shown as '2 MiB block at level 2' and in JSON."""
+    ev = evaluate(policy, HostFeatures(), plat, VfioPciBar("nic", 0), MemslotSpec(), "ioremap")
+    assert ev.leaf is not None and (ev.leaf.level, ev.leaf.size) == (level, size)
+    assert ev.translation is not None and ev.translation.s2_level == level
+    assert ev.leaf.is_block is (level != 3) and ev.leaf.shape == shape
+    doc = ev.to_json()["s2_leaf"]
+    assert doc == {"ipa": ev.leaf.ipa, "size": size, "level": level, "block": level != 3,
+                   "text": shape}
+    created = [e for e in ev.events if e.kind is EventKind.MAPPING_CREATED]
+    assert f"+0x{size:x} ({shape})" in created[-1].text

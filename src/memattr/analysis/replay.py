@@ -319,6 +319,7 @@ class Result:
             "s2_meaning": ev["s2_meaning"],
             "s2_prot": ev["s2_prot"],
             "s2_descriptor": ev["s2_descriptor"],
+            "s2_leaf": ev["s2_leaf"],
             "guest_s1": ev["guest_s1"],
             "guest_attr": ev["guest_attr"],
             "effective": ev["effective"],

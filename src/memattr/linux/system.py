@@ -331,6 +331,9 @@ class Evaluation:
             "s2_kind": self.s2_kind,
             "s2_memattr": self.s2_memattr,
             "s2_descriptor": self.s2_descriptor,
+            "s2_leaf": None if self.leaf is None else {
+                "ipa": self.leaf.ipa, "size": self.leaf.size, "level": self.leaf.level,
+                "block": self.leaf.is_block, "text": self.leaf.shape},
             "s2_meaning": self.s2_meaning,
             "guest_s1": attrs(self.guest_s1),
             "guest_attr": self.guest.attr if self.guest.mmu_on else None,
@@ -386,7 +389,7 @@ def _leaf_of(kvm: Kvm, ipa: int, aborts: list[AbortResult]) -> Stage2Leaf | None
     for a in reversed(aborts):
         if a.leaf is not None and a.leaf.descriptor == hw.descriptor and a.leaf.contains(ipa):
             return Stage2Leaf(hw.ipa, hw.size, hw.phys, hw.attr, hw.descriptor, a.leaf.prot,
-                              a.leaf.kind)
+                              a.leaf.kind, hw.level)
     return hw
 
 
