@@ -137,3 +137,22 @@ def test_leaf_size_and_level_come_from_the_table(plat: Platform, policy: str, le
                    "text": shape}
     created = [e for e in ev.events if e.kind is EventKind.MAPPING_CREATED]
     assert f"+0x{size:x} ({shape})" in created[-1].text
+
+
+@pytest.mark.parametrize("policy", ["6.12", "6.17"])
+def test_hva_alignment_decides_block_or_pages(plat: Platform, policy: str) -> None:
+    """The same 2 MiB-aligned BAR under the same kernel: mmapped at a 2 MiB-aligned HVA it is one
+    2 MiB block; at an HVA aligned to 4 KiB only (an odd multiple of it), get_vma_page_shift finds
+    HVA and PA unequally aligned and gives a page (arch/arm64/kvm/mmu.c, 2aa53d68cee6)."""
+    src = VfioPciBar("nic", 0)
+    aligned = evaluate(policy, HostFeatures(), plat, src, MemslotSpec(), "ioremap")
+    page = evaluate(policy, HostFeatures(), plat, src, MemslotSpec(), "ioremap", hva_align=4096)
+    assert aligned.vma is not None and aligned.vma.vm_start % (1 << 21) == 0
+    assert page.vma is not None and page.vma.vm_start % 4096 == 0 and \
+        page.vma.vm_start % 8192 == 4096
+    assert aligned.leaf is not None and aligned.leaf.shape == "2 MiB block at level 2"
+    assert page.leaf is not None and page.leaf.shape == "4 KiB page at level 3"
+    assert any(d.branch == "pfnmap" and d.result == 4096 for d in page.decisions)
+    assert page.effective == aligned.effective  # the type does not depend on it
+    with pytest.raises(ConfigError, match="hva_align=0x3000"):
+        evaluate(policy, HostFeatures(), plat, src, MemslotSpec(), "ioremap", hva_align=0x3000)

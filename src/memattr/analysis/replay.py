@@ -449,7 +449,8 @@ def _run(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
                         vm=vmc, cd=sc.cpu.hcr_cd)
     src = _forced_source(backing.vmm, platform, pol, host)
     return evaluate(pol, host, platform, src, backing.memslot, g, access=access,
-                    offset=ipa - backing.slot_ipa, vm=vmc, cd=sc.cpu.hcr_cd)
+                    offset=ipa - backing.slot_ipa, vm=vmc, cd=sc.cpu.hcr_cd,
+                    hva_align=backing.vmm.hva_align)
 
 
 def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, ...]]:
@@ -496,7 +497,8 @@ class ScriptEvent:
 
     :param mapping: the ``[[guest_mapping]]`` whose accesses it sits between.
     :param before: the index (among that mapping's ``[[access]]``) it comes before.
-    :param kind: 'memory-disable' (vfio-pci clears PCI_COMMAND_MEMORY: zap + MMU notifier),
+    :param kind: 'memory-disable' (vfio-pci clears PCI_COMMAND_MEMORY: zap + MMU notifier from
+        v5.8; before, the mappings stay and accesses get the device's error response),
         'function-reset' (the same path, as a reset), 'memory-enable' (faults map it again),
         'replace-vma' (munmap + mmap ``source`` at the same HVA under the memslot).
     :param source: the new mapping for 'replace-vma'.
@@ -523,7 +525,8 @@ def _session(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures
     if backing.vmm is None or backing.memslot is None:
         raise ConfigError("scripted events need a memslot over a VMM mapping")
     src = _forced_source(backing.vmm, platform, pol, host)
-    return Session(pol, host, platform, src, backing.memslot, g, vm=vm, cd=sc.cpu.hcr_cd)
+    return Session(pol, host, platform, src, backing.memslot, g, vm=vm, cd=sc.cpu.hcr_cd,
+                   hva_align=backing.vmm.hva_align)
 
 
 def _apply(s: Session, ev: ScriptEvent) -> None:

@@ -387,9 +387,15 @@ class AddressSpace:
     def vmas(self) -> tuple[Vma, ...]:
         return tuple(sorted(self._vmas, key=lambda v: v.vm_start))
 
-    def get_unmapped_area(self, size: int, align: int = 4096) -> int:
-        """A free HVA range of ``size`` bytes aligned to ``align``."""
+    def get_unmapped_area(self, size: int, align: int = 4096, *, exact: bool = False) -> int:
+        """A free HVA range of ``size`` bytes aligned to ``align``.
+
+        :param exact: aligned to ``align`` and to nothing larger (an odd multiple of it), as a
+            VMM that does not align its mmap may get: the case the stage-2 block size depends on.
+        """
         start = (self._next + align - 1) & ~(align - 1)
+        if exact and start % (2 * align) == 0:
+            start += align
         self._next = start + size + 0x1000_0000  # leave a gap between mappings
         return start
 

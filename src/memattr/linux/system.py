@@ -53,7 +53,7 @@ from .mmap import GicvInterface, MappingSource, mmap_source, source_size
 from .policy import Policy, get_policy
 
 __all__ = ["MemslotSpec", "Evaluation", "Session", "evaluate", "DEFAULT_GICV_IPA", "DEFAULT_IPA",
-           "MAX_RETRIES"]
+           "HVA_ALIGN_DEFAULT", "MAX_RETRIES"]
 
 _GUEST_S1_OA_LIMIT = 2**48  # the guest MMU model's TCR_EL1.IPS (48 bits)
 
@@ -61,6 +61,10 @@ MAX_RETRIES = 4
 """Walks per access: the first, and one retry after each fault KVM resolved by mapping."""
 
 DEFAULT_IPA = 0x1_0000_0000  # where a memslot goes when the caller gives no IPA
+
+HVA_ALIGN_DEFAULT = 1 << 21
+"""Where a VMA lands when the caller gives no ``hva_align``: 2 MiB-aligned, as QEMU (since 9.2)
+aligns its vfio region mmaps; a sysfs or /dev/mem mmap may be aligned to a page only."""
 DEFAULT_GICV_IPA = 0x0801_0000  # QEMU virt's GIC CPU interface
 
 
@@ -527,9 +531,9 @@ class Session:
     """One VM with one VMM mapping, memslot and guest mapping, accessed any number of times, with
     events in between (a reset, a revoke, a replaced VMA): what :func:`evaluate` does once.
 
-    Parameters as :func:`evaluate`'s.  :meth:`access` returns an :class:`Evaluation` whose events
-    and decisions tell the story so far; a rejected memslot ends it (``rejected`` is set and every
-    access returns that evaluation).
+    Parameters as :func:`evaluate`'s (``hva_align`` included).  :meth:`access` returns an
+    :class:`Evaluation` whose events and decisions tell the story so far; a rejected memslot ends
+    it (``rejected`` is set and every access returns that evaluation).
     """
 
     def __init__(
@@ -545,6 +549,7 @@ class Session:
         ipa: int | None = None,
         vm: VmConfig | None = None,
         cd: bool = False,
+        hva_align: int | None = None,
     ) -> None:
         pol = get_policy(policy)
         g = LinuxGuest().map(guest) if isinstance(guest, str) else guest
@@ -585,7 +590,14 @@ class Session:
         else:
             if source is not None:
                 size, align = source_size(platform, source)
-                hva = kvm.mm.get_unmapped_area(size, max(align, 1 << 21))
+                if hva_align is None:
+                    # 2 MiB (QEMU >= 9.2 aligns its vfio region mmaps so) or the source's own
+                    hva = kvm.mm.get_unmapped_area(size, max(align, HVA_ALIGN_DEFAULT))
+                else:
+                    if hva_align < align or hva_align & (hva_align - 1):
+                        raise ConfigError(f"hva_align=0x{hva_align:x}: this mapping needs a "
+                                          f"power of two of at least 0x{align:x}")
+                    hva = kvm.mm.get_unmapped_area(size, hva_align, exact=True)
                 vma = mmap_source(platform, source, release=pol.release, hva=hva, bits=host.bits,
                                   mte=host.mte)
                 self.region = platform.lookup(vma.phys)
@@ -761,6 +773,7 @@ def evaluate(
     bus_error: bool = False,
     prepare: Callable[[Kvm], None] | None = None,
     choice: Outcome | None = None,
+    hva_align: int | None = None,
 ) -> Evaluation:
     """Run one guest access through the VMM mmap, KVM's memslot and fault path, and two-stage
     walks of the tables the guest and KVM wrote.
@@ -786,9 +799,12 @@ def evaluate(
         events: a reset, a revoke, a replaced VMA).
     :param choice: where the architecture permits several outcomes for the instruction, the one
         to follow (:attr:`Evaluation.permitted`; default: the first fault).
+    :param hva_align: where the VMM's mmap lands: aligned to exactly this (a power of two, at
+        least the source's own alignment, e.g. 4 KiB for a sysfs mmap that was not aligned);
+        default :data:`HVA_ALIGN_DEFAULT` (2 MiB, or the huge page size if larger).
     """
     session = Session(policy, host, platform, source, memslot, guest, offset=offset, ipa=ipa,
-                      vm=vm, cd=cd)
+                      vm=vm, cd=cd, hva_align=hva_align)
     if prepare is not None and session.rejected is None:
         prepare(session.kvm)
         if session.vma is not None:
