@@ -237,6 +237,10 @@ def test_reset_revoke_scenario_across_v5_8() -> None:
                                       "the device)"
     assert door.accesses[1].outcome == "write dropped (error response from the device)"
     assert reg.accesses[2].outcome == "read completes as Device-nGnRE"
+    from memattr.report.kernel import seen
+
+    shown = seen(reg.accesses[1].evaluation)
+    assert shown.startswith("device: read at IPA 0x") and "Unsupported Request" in shown
     assert rp.get("registers", "5.8", True).accesses[1].outcome == "KVM_RUN -EFAULT"
     assert rp.get("doorbells", "5.8", True).accesses[1].outcome == "KVM_RUN -EFAULT"
     text = Path(path).read_text(encoding="utf-8") + "\n[pcie]\nroot_complex_errors = true\n"
