@@ -218,3 +218,34 @@ def test_replay_vm_and_host_options() -> None:
     r = rp.results[0]
     assert r.evaluation.vm is not None and r.evaluation.vm.ipa_bits == 44
     assert r.evaluation.host.pkvm
+
+
+def test_reset_revoke_scenario_across_v5_8() -> None:
+    """The bundled reset-revoke scenario under 5.7 and 5.8 (abafbc551fdd, v5.8): before, the
+    access after a memory disable or a function reset gets the device's error response (all-ones
+    for the load, a dropped store: the example root complex reports no errors); from 5.8 it is
+    KVM_RUN -EFAULT.  With a root complex that reports errors, the 5.7 load is an external abort
+    that reaches KVM as a synchronous external abort instead (the platform's bus model)."""
+    from pathlib import Path
+
+    from memattr.analysis.scenario import bundled_path, load
+
+    path = bundled_path("reset-revoke")
+    rp = replay(load(path), policies=["5.7", "5.8"], fwb=True)
+    reg, door = rp.get("registers", "5.7", True), rp.get("doorbells", "5.7", True)
+    assert reg.accesses[1].outcome == "read completes with all-ones data (error response from " \
+                                      "the device)"
+    assert door.accesses[1].outcome == "write dropped (error response from the device)"
+    assert reg.accesses[2].outcome == "read completes as Device-nGnRE"
+    from memattr.report.kernel import seen
+
+    shown = seen(reg.accesses[1].evaluation)
+    assert shown.startswith("device: read at IPA 0x") and "Unsupported Request" in shown
+    assert rp.get("registers", "5.8", True).accesses[1].outcome == "KVM_RUN -EFAULT"
+    assert rp.get("doorbells", "5.8", True).accesses[1].outcome == "KVM_RUN -EFAULT"
+    text = Path(path).read_text(encoding="utf-8") + "\n[pcie]\nroot_complex_errors = true\n"
+    rc = replay(loads(text, "rc.toml"), policies=["5.7"], fwb=True)
+    acc = rc.get("registers", "5.7", True).accesses[1]
+    assert acc.outcome == "SError injected into the guest"
+    assert any(e.kind.name == "ERROR_RESPONSE" and "Unsupported Request" in e.text
+               for e in acc.events)

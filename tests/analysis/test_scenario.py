@@ -480,7 +480,8 @@ def test_apei_and_ras_with_bus_errors() -> None:
     assert one(GOOD + RAM + rc + acc).accesses[0].outcome == "SError injected into the guest"
     claimed = one(GOOD + RAM + rc + acc + "[host]\napei = true\n").accesses[0]
     assert any(e.function == "kvm_handle_guest_sea" and "APEI" in e.text for e in claimed.events)
-    assert one(GOOD + RAM + acc).accesses[0].outcome == "read completes as Normal-NC"  # all-ones
+    assert one(GOOD + RAM + acc).accesses[0].outcome == \
+        "read completes with all-ones data (error response from the device)"
     plat = """policies = ["6.9"]
 [[device]]
 name = "dev"
@@ -898,3 +899,49 @@ def test_dc_zva_and_ls64_instructions() -> None:
     assert "DC ZVA writes its block" in error_of(GOOD + acc.replace('"write"', '"read"'))
     ls = '[[access]]\nmapping = "wc"\nop = "write"\nsize = 64\ninstr = "ls64"\n'
     assert one(GOOD + RAM + ls).accesses[0].outcome
+
+
+HVA = """policies = ["6.12"]
+[[device]]
+name = "nic"
+kind = "pcie"
+bdf = "0000:01:00.0"
+[[device.bar]]
+index = 0
+base = 0x80_0000_0000
+size = "16M"
+[[vmm_mapping]]
+name = "bar0"
+source = "vfio-pci"
+device = "nic"
+{align}
+[[memslot]]
+mapping = "bar0"
+ipa = 0x10_0000_0000
+[[guest_mapping]]
+name = "wc"
+target = "bar0"
+api = "ioremap"
+"""
+
+
+def test_hva_align_gives_pages_where_2m_gives_a_block() -> None:
+    """[[vmm_mapping]] hva_align: the default (2 MiB, as QEMU >= 9.2 aligns vfio region mmaps)
+    gives 6.12 a 2 MiB block for a 16 MiB vfio-pci BAR; "4K" (an mmap nobody aligned) gives
+    4 KiB pages; a hugetlb mapping cannot be less aligned than its page size; GICV has no VMA."""
+    leaf = one(HVA.format(align=""), policy="6.12").evaluation.leaf
+    assert leaf is not None and (leaf.size, leaf.level) == (0x20_0000, 2)
+    sc = loads(HVA.format(align='hva_align = "4K"'), "s.toml")
+    assert sc.vmm_mapping("bar0").hva_align == 0x1000
+    leaf = one(HVA.format(align='hva_align = "4K"'), policy="6.12").evaluation.leaf
+    assert leaf is not None and (leaf.size, leaf.level) == (0x1000, 3)
+    for bad in ('"3K"', '"6K"', '"2G"'):
+        with pytest.raises(MemattrError, match=r"s.toml:\d+: vmm_mapping\[0\].hva_align"):
+            loads(HVA.format(align=f"hva_align = {bad}"), "s.toml")
+    huge = ('policies = ["6.12"]\n[[vmm_mapping]]\nname = "h"\nsource = "hugetlb"\n'
+            'size = "1G"\nhva_align = "4K"\n')
+    with pytest.raises(ConfigError, match="hva_align: 0x1000 is below the huge page size"):
+        loads(huge, "s.toml")
+    with pytest.raises(MemattrError, match="hva_align"):
+        loads(GICV.replace('ipa = 0x801_0000\n', 'ipa = 0x801_0000\nhva_align = "4K"\n'),
+              "s.toml")

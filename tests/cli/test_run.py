@@ -100,3 +100,21 @@ def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 2 and "cannot read scenario file" in err
     status, _, err = run(capsys, "run", "no-such-bundled")
     assert status == 2 and "no bundled scenario" in err
+
+
+def test_run_shows_the_leaf_size(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The mapping line names the stage-2 leaf as written: a 2 MiB-aligned 16 MiB vfio-pci BAR
+    is one 2 MiB block at level 2 under 6.12 and 4 KiB pages under 6.1; JSON carries it too."""
+    text = Path(bundled_path("reset-revoke")).read_text(encoding="utf-8").replace('"1M"', '"16M"')
+    path = tmp_path / "sizes.toml"
+    path.write_text(text, encoding="utf-8")
+    status, out, _ = run(capsys, "run", str(path), "--policy", "6.1", "--policy", "6.12",
+                         "--color", "never")
+    assert status == 0
+    lines = [x for x in out.splitlines() if "stage-2 mapping created" in x]
+    assert any(x.strip().startswith("6.12:") and "2 MiB block at level 2" in x for x in lines)
+    assert any(x.strip().startswith("6.1:") and "4 KiB page at level 3" in x for x in lines)
+    status, out, _ = run(capsys, "run", str(path), "--policy", "6.12", "--json")
+    r = json.loads(out)["results"][0]
+    assert (r["s2_leaf"]["size"], r["s2_leaf"]["level"], r["s2_leaf"]["block"]) == \
+        (0x20_0000, 2, True)

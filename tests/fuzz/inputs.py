@@ -283,6 +283,8 @@ def scenario_docs(draw: Any) -> dict[str, Any]:
             for key, strat in keys if src != "gicv" else []:
                 _maybe(m, key, draw, _v(strat), 2)
         _maybe(m, "allow_any_uncached", draw, _v(st.booleans()), 1)
+        if src != "gicv":
+            _maybe(m, "hva_align", draw, _v(st.sampled_from(["4K", "64K", "2M", "1G"])), 2)
         mappings.append(m)
     if mappings:
         doc["vmm_mapping"] = mappings

@@ -44,3 +44,36 @@ def test_unknown_policy_suggests_the_nearest(typo: str, meant: str) -> None:
     """A mistyped policy name is an error with a 'did you mean' for the nearest known name."""
     with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
         get_policy(typo)
+
+
+def test_linux_versions_page_states_the_modelled_range() -> None:
+    """docs/linux-versions.md's "The model covers **vA to vB**" is the code's range
+    (OLDEST_MODELLED..NEWEST_MODELLED), and the page has a row for the newest release."""
+    import re
+    from pathlib import Path
+
+    from memattr.linux.version import KernelVersion
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "linux-versions.md").read_text(
+        encoding="utf-8")
+    found = re.findall(r"The model covers \*\*v(\d+\.\d+) to v(\d+\.\d+)\*\*", page)
+    assert len(found) == 1, found
+    lo, hi = (KernelVersion.parse(v) for v in found[0])
+    assert (lo, hi) == (OLDEST_MODELLED, NEWEST_MODELLED)
+    assert f"v{NEWEST_MODELLED}" in page.split("## Which stage-2 type", 1)[1]
+
+
+def test_pkvm_is_described_alike_in_both_pages() -> None:
+    """docs/scenarios.md's `pkvm` row and docs/linux-versions.md agree: -EPERM from
+    kvm_phys_addr_ioremap, the first KVM_RUN fails, and the host's own stage 2 and protected-VM
+    SEA handling are not modelled (neither page claims the host stage 2 has no FWB)."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    row = next(line for line in (docs / "scenarios.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `pkvm` |"))
+    versions = " ".join((docs / "linux-versions.md").read_text(encoding="utf-8").split())
+    for text in (row, versions):
+        assert "-EPERM" in text and "KVM_RUN" in text
+        assert "host's own stage 2" in text and "not modelled" in text
+        assert "has no FWB" not in text and "does not use FWB" not in text

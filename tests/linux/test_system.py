@@ -117,3 +117,42 @@ def test_device_and_nc_together_is_einval_end_to_end(plat: Platform) -> None:
     assert ev.errno is Errno.EINVAL and not ev.mapped
     assert any(e.function == "stage2_set_prot_attr" for e in ev.events)
     assert any(e.kind is EventKind.RUN_FAILED for e in ev.events)
+
+
+@pytest.mark.parametrize(("policy", "level", "size", "shape"), [
+    # 6.1: vfio-pci fills its VMA with PTEs (no huge_fault before f9e54c3a2f5b, v6.12)
+    ("6.1", 3, 0x1000, "4 KiB page at level 3"),
+    ("6.12", 2, 0x20_0000, "2 MiB block at level 2"),
+])
+def test_leaf_size_and_level_come_from_the_table(plat: Platform, policy: str, level: int,
+                                                 size: int, shape: str) -> None:
+    """The leaf's size and level are what the table walk found (the same level the two-stage
+    walk of the access used), shown as '2 MiB block at level 2' and in JSON."""
+    ev = evaluate(policy, HostFeatures(), plat, VfioPciBar("nic", 0), MemslotSpec(), "ioremap")
+    assert ev.leaf is not None and (ev.leaf.level, ev.leaf.size) == (level, size)
+    assert ev.translation is not None and ev.translation.s2_level == level
+    assert ev.leaf.is_block is (level != 3) and ev.leaf.shape == shape
+    doc = ev.to_json()["s2_leaf"]
+    assert doc == {"ipa": ev.leaf.ipa, "size": size, "level": level, "block": level != 3,
+                   "text": shape}
+    created = [e for e in ev.events if e.kind is EventKind.MAPPING_CREATED]
+    assert f"+0x{size:x} ({shape})" in created[-1].text
+
+
+@pytest.mark.parametrize("policy", ["6.12", "6.17"])
+def test_hva_alignment_decides_block_or_pages(plat: Platform, policy: str) -> None:
+    """The same 2 MiB-aligned BAR under the same kernel: mmapped at a 2 MiB-aligned HVA it is one
+    2 MiB block; at an HVA aligned to 4 KiB only (an odd multiple of it), get_vma_page_shift finds
+    HVA and PA unequally aligned and gives a page (arch/arm64/kvm/mmu.c, 2aa53d68cee6)."""
+    src = VfioPciBar("nic", 0)
+    aligned = evaluate(policy, HostFeatures(), plat, src, MemslotSpec(), "ioremap")
+    page = evaluate(policy, HostFeatures(), plat, src, MemslotSpec(), "ioremap", hva_align=4096)
+    assert aligned.vma is not None and aligned.vma.vm_start % (1 << 21) == 0
+    assert page.vma is not None and page.vma.vm_start % 4096 == 0 and \
+        page.vma.vm_start % 8192 == 4096
+    assert aligned.leaf is not None and aligned.leaf.shape == "2 MiB block at level 2"
+    assert page.leaf is not None and page.leaf.shape == "4 KiB page at level 3"
+    assert any(d.branch == "pfnmap" and d.result == 4096 for d in page.decisions)
+    assert page.effective == aligned.effective  # the type does not depend on it
+    with pytest.raises(ConfigError, match="hva_align=0x3000"):
+        evaluate(policy, HostFeatures(), plat, src, MemslotSpec(), "ioremap", hva_align=0x3000)

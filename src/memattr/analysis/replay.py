@@ -319,6 +319,7 @@ class Result:
             "s2_meaning": ev["s2_meaning"],
             "s2_prot": ev["s2_prot"],
             "s2_descriptor": ev["s2_descriptor"],
+            "s2_leaf": ev["s2_leaf"],
             "guest_s1": ev["guest_s1"],
             "guest_attr": ev["guest_attr"],
             "effective": ev["effective"],
@@ -448,7 +449,8 @@ def _run(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures,
                         vm=vmc, cd=sc.cpu.hcr_cd)
     src = _forced_source(backing.vmm, platform, pol, host)
     return evaluate(pol, host, platform, src, backing.memslot, g, access=access,
-                    offset=ipa - backing.slot_ipa, vm=vmc, cd=sc.cpu.hcr_cd)
+                    offset=ipa - backing.slot_ipa, vm=vmc, cd=sc.cpu.hcr_cd,
+                    hva_align=backing.vmm.hva_align)
 
 
 def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, ...]]:
@@ -479,6 +481,10 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
         return "cache maintenance skipped by KVM (no memslot)", events
     if e.errno is not None:
         return f"KVM_RUN {e.errno}", events
+    out = e.error_response
+    if out is not None and out.abort is None:
+        got = "dropped" if out.write_dropped else "completes with all-ones data"
+        return f"{spec.op} {got} (error response from the device)", events
     if e.effective is not None:
         what = "unaligned " if not e.access.aligned else ""
         return f"{what}{spec.op} completes as {e.effective.short}", events
@@ -491,7 +497,8 @@ class ScriptEvent:
 
     :param mapping: the ``[[guest_mapping]]`` whose accesses it sits between.
     :param before: the index (among that mapping's ``[[access]]``) it comes before.
-    :param kind: 'memory-disable' (vfio-pci clears PCI_COMMAND_MEMORY: zap + MMU notifier),
+    :param kind: 'memory-disable' (vfio-pci clears PCI_COMMAND_MEMORY: zap + MMU notifier from
+        v5.8; before, the mappings stay and accesses get the device's error response),
         'function-reset' (the same path, as a reset), 'memory-enable' (faults map it again),
         'replace-vma' (munmap + mmap ``source`` at the same HVA under the memslot).
     :param source: the new mapping for 'replace-vma'.
@@ -518,7 +525,8 @@ def _session(sc: Scenario, platform: Platform, pol_name: str, host: HostFeatures
     if backing.vmm is None or backing.memslot is None:
         raise ConfigError("scripted events need a memslot over a VMM mapping")
     src = _forced_source(backing.vmm, platform, pol, host)
-    return Session(pol, host, platform, src, backing.memslot, g, vm=vm, cd=sc.cpu.hcr_cd)
+    return Session(pol, host, platform, src, backing.memslot, g, vm=vm, cd=sc.cpu.hcr_cd,
+                   hva_align=backing.vmm.hva_align)
 
 
 def _apply(s: Session, ev: ScriptEvent) -> None:

@@ -143,10 +143,12 @@ INSTR_CLASSES: dict[str, str] = {d.name: d.summary for d in INSTR_DECLS}
 """The ``instr`` values of ``[[access]]``: the instruction making a data access."""
 
 EVENT_KINDS: dict[str, str] = {
-    "memory-disable": "the VMM clears PCI_COMMAND_MEMORY: vfio-pci zaps the BAR's mappings "
-                      "(vfio_pci_zap_bars), the MMU notifier unmaps stage 2",
-    "function-reset": "a function reset: the same zap and stage-2 unmap",
-    "memory-enable": "memory decode back on: the next fault maps the BAR again",
+    "memory-disable": "the VMM clears PCI_COMMAND_MEMORY: from 5.8 vfio-pci zaps the BAR's "
+                      "mappings (vfio_pci_zap_bars), the MMU notifier unmaps stage 2; before 5.8 "
+                      "the mappings stay and accesses get the device's error response",
+    "function-reset": "a function reset: the same path as memory-disable",
+    "memory-enable": "memory decode back on: the next fault maps the BAR again (before 5.8: the "
+                     "device decodes it again)",
     "replace-vma": "munmap and mmap another [[vmm_mapping]] at the same HVA under the memslot",
 }
 """The ``kind`` values of ``[[event]]`` (memattr.analysis.replay.ScriptEvent kinds)."""
@@ -356,6 +358,8 @@ class VmmMappingSpec:
     :param pgprot: a driver PFNMAP's pgprot (:data:`PGPROTS`).
     :param mixedmap: a driver PFNMAP with VM_MIXEDMAP instead of VM_PFNMAP.
     :param driver_allow_any_uncached: the PFNMAP's driver itself sets VM_ALLOW_ANY_UNCACHED.
+    :param hva_align: the VMA's start is aligned to exactly this (None: the model's default,
+        :data:`memattr.linux.system.HVA_ALIGN_DEFAULT`).
     """
 
     name: str
@@ -375,6 +379,7 @@ class VmmMappingSpec:
     pgprot: str = "writecombine"
     mixedmap: bool = False
     driver_allow_any_uncached: bool = False
+    hva_align: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,6 +563,10 @@ _MAPPING_KEYS: dict[str, t.Field] = {f.key: f for f in (
     t.Field("pgprot", t.Enum(tuple(PGPROTS), "a pgprot"), "writecombine",
             doc="the pgprot the driver maps with"),
     t.Field("mixedmap", t.Bool(), False, doc="VM_MIXEDMAP instead of VM_PFNMAP"),
+    t.Field("hva_align", t.Number(lo=4 << 10, hi=1 << 30, power_of_two=True,
+                                  expected="an alignment such as '4K' or '2M'"), None,
+            doc="the VMA's start is aligned to exactly this (default 2M, as QEMU >= 9.2 aligns "
+                "vfio region mmaps; a sysfs mmap may be page-aligned only)"),
 )}
 
 
@@ -585,8 +594,10 @@ class SourceKind:
 
     @property
     def fields(self) -> tuple[t.Field, ...]:
-        """Every key it adds to ``[[vmm_mapping]]``, ``device`` first when it needs one."""
-        return ((_device_ref(self.device),) if self.device else ()) + self.keys
+        """Every key it adds to ``[[vmm_mapping]]``, ``device`` first when it needs one, and
+        ``hva_align`` for every source with a VMA (GICV has none)."""
+        vma = (_mkey("hva_align"),) if self.name != "gicv" else ()
+        return ((_device_ref(self.device),) if self.device else ()) + self.keys + vma
 
 
 def _vfio_pci(m: VmmMappingSpec) -> MappingSource:
@@ -1244,6 +1255,12 @@ def _vmm_mappings(recs: tuple[t.Record, ...], devices: tuple[DeviceSpec, ...],
             if m.get("phys") is not None:
                 space.check(m, "phys", m["phys"], size)
             sizes[name] = size
+        align = m.get("hva_align")
+        if align is not None and src.name == "hugetlb" and align < m.get("page_size", 2 << 20):
+            raise m.error("hva_align", f"{show_int(align)} is below the huge page size "
+                                       f"({show_int(m.get('page_size', 2 << 20))}), which a "
+                                       "hugetlbfs mmap is always aligned to",
+                          "an alignment at least page_size")
         pfnmap = src.name == "pfnmap"  # the driver's own VM_ALLOW_ANY_UNCACHED, not a what-if
         out.append(VmmMappingSpec(
             name=name, source=src.name, line=m.line, device=dev.name if dev else "",
@@ -1252,7 +1269,8 @@ def _vmm_mappings(recs: tuple[t.Record, ...], devices: tuple[DeviceSpec, ...],
             ipa=m.get("ipa"), allow_any_uncached=None if pfnmap else m["allow_any_uncached"],
             thp=m.get("thp", False), pgprot=m.get("pgprot", "writecombine"),
             mixedmap=m.get("mixedmap", False),
-            driver_allow_any_uncached=bool(m["allow_any_uncached"]) if pfnmap else False))
+            driver_allow_any_uncached=bool(m["allow_any_uncached"]) if pfnmap else False,
+            hva_align=m.get("hva_align")))
     return tuple(out), sizes
 
 

@@ -7,7 +7,7 @@ the commit; a ``note`` says where a fact was not verified against the release's 
 
 from __future__ import annotations
 
-from .version import V5_5, V5_14, V6_9, V6_12, V6_17, V7_0, Commit, KernelVersion
+from .version import V5_5, V5_8, V5_14, V6_9, V6_12, V6_17, V7_0, Commit, KernelVersion
 
 __all__ = ["COMMITS", "commit"]
 
@@ -20,6 +20,11 @@ COMMITS: dict[str, Commit] = {
     # --- KVM_CAP_ARM_NISV_TO_USER (arch/arm64/kvm/mmio.c io_mem_abort) -------------------------
     "nisv-to-user": Commit("c726200dd106", "KVM: arm/arm64: Allow reporting non-ISV data aborts "
                            "to userspace", V5_5),
+    # --- reset and revoke (drivers/vfio/pci/vfio_pci.c, later vfio_pci_core.c) -----------------
+    # In "[GIT PULL] VFIO updates for v5.8-rc1" (based on v5.7-rc7, merged by 5a36f0f3f518 after
+    # v5.7 was released); backported to the 4.9 to 5.4 stable series for CVE-2020-12888.
+    "vfio-mmio-block": Commit("abafbc551fdd", "vfio-pci: Invalidate mmaps and block MMIO access "
+                              "on disabled memory", V5_8),
     # --- mapping sizes (user_mem_abort / get_vma_page_shift) ------------------------------------
     "device-block": Commit("2aa53d68cee6", "KVM: arm64: Try stage2 block mapping for host device "
                            "MMIO", V5_14, "release not verified against the tag"),

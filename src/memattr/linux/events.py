@@ -44,6 +44,7 @@ class EventKind(enum.Enum):
     VMA_ZAPPED = "VMA PTEs zapped"  # vfio_pci_zap_bars / unmap_mapping_range
     DEVICE_RESET = "device reset"
     MEMORY_DECODE = "memory decode changed"
+    ERROR_RESPONSE = "error response"  # the target answered an access with an error (UR, SLVERR)
     VMA_REPLACED = "VMA replaced"
     KERNEL_LOG = "kernel log"
     HOST_PANIC = "host panic"  # arm64_serror_panic: an uncontainable SError

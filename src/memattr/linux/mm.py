@@ -365,23 +365,37 @@ class AddressSpace:
         self._vmas: list[Vma] = []
         self._next = base
         self.revoked: set[int] = set()  # vm_start of VMAs whose fault handler returns SIGBUS
+        # vm_start of VMAs still mapped over a BAR whose memory decode is off (before v5.8)
+        self.decode_off: set[int] = set()
 
     def remove(self, vma: Vma) -> None:
         """munmap: the VMA goes."""
         self._vmas.remove(vma)
         self.revoked.discard(vma.vm_start)
+        self.decode_off.discard(vma.vm_start)
 
     def sigbus(self, vma: Vma) -> bool:
         """The VMA's fault handler answers VM_FAULT_SIGBUS (its device's memory is revoked)."""
         return vma.vm_start in self.revoked
 
+    def decode_disabled(self, vma: Vma) -> bool:
+        """The VMA still maps a BAR whose memory decode is off: an access reaches the device,
+        which does not decode it (vfio-pci before v5.8 neither zapped nor blocked)."""
+        return vma.vm_start in self.decode_off
+
     @property
     def vmas(self) -> tuple[Vma, ...]:
         return tuple(sorted(self._vmas, key=lambda v: v.vm_start))
 
-    def get_unmapped_area(self, size: int, align: int = 4096) -> int:
-        """A free HVA range of ``size`` bytes aligned to ``align``."""
+    def get_unmapped_area(self, size: int, align: int = 4096, *, exact: bool = False) -> int:
+        """A free HVA range of ``size`` bytes aligned to ``align``.
+
+        :param exact: aligned to ``align`` and to nothing larger (an odd multiple of it), as a
+            VMM that does not align its mmap may get: the case the stage-2 block size depends on.
+        """
         start = (self._next + align - 1) & ~(align - 1)
+        if exact and start % (2 * align) == 0:
+            start += align
         self._next = start + size + 0x1000_0000  # leave a gap between mappings
         return start
 

@@ -9,6 +9,12 @@ memslot, as events a scenario scripts between accesses.
   steps).  While memory is disabled, ``vfio_pci_mmap_fault`` answers VM_FAULT_SIGBUS, so the
   next guest access faults at stage 2, ``user_mem_abort``'s PFN lookup fails and KVM_RUN returns
   -EFAULT.  Re-enabling memory (or the reset completing) lets the fault handler map the BAR again.
+  All of this came with Linux commit abafbc551fdd ("vfio-pci: Invalidate mmaps and block MMIO
+  access on disabled memory") (in v5.8).  Before it, vfio-pci passed the command write (or the
+  reset) to the device and touched no mapping: the VMA's PTEs and KVM's stage 2 stay, and the
+  guest's next access reaches a function whose Memory Space Enable is clear, which handles it as
+  an Unsupported Request (PCIe Base Specification, Command register); what the CPU then sees is
+  the platform's bus error model (:func:`memattr.platform.bus.error_outcome`).
 * Replacing a VMA under an existing memslot (munmap + mmap at the same HVA): the notifier unmaps
   stage 2; the next fault reads the new VMA (e.g. a cacheable PFNMAP under v6.17 without FWB and
   CTR_EL0.DIC: -EFAULT at fault time, which no memslot check caught).
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 from ..mmu.events import Event as MmuEvent
 from ..mmu.events import EventKind as MmuKind
+from .commits import commit
 from .decisions import KernelRule, decide
 from .events import Event, EventKind
 from .kvm.vm import Kvm
@@ -54,11 +61,27 @@ def kvm_unmap_gfn_range(kvm: Kvm, hva_start: int, hva_end: int, why: str) -> lis
 def vfio_pci_zap_bars(kvm: Kvm, vma: Vma, *, reason: str = "memory decode disabled"
                       ) -> list[MmuEvent]:
     """vfio-pci revokes the BAR mapping ``vma``: zap its PTEs, notify KVM (stage-2 unmap with
-    TLBI and DSB), and answer later faults with VM_FAULT_SIGBUS until restored.
+    TLBI and DSB), and answer later faults with VM_FAULT_SIGBUS until restored.  Before v5.8
+    (abafbc551fdd) nothing is zapped: the VMA is only marked as mapping a BAR with memory decode
+    off, and no maintenance steps are returned.
 
     :param reason: 'memory decode disabled' (PCI_COMMAND_MEMORY cleared) or 'function reset'.
     """
     kind = EventKind.DEVICE_RESET if "reset" in reason else EventKind.MEMORY_DECODE
+    block = commit("vfio-mmio-block")
+    assert block.release is not None
+    if kvm.policy.release < block.release:
+        # Before abafbc551fdd (v5.8): vfio_basic_config_write passes PCI_COMMAND through and
+        # VFIO_DEVICE_RESET resets (pci_try_reset_function, which clears the Command register
+        # first); no mapping is zapped and no access is blocked.
+        fn = "vfio_pci_ioctl" if kind is EventKind.DEVICE_RESET else "vfio_basic_config_write"
+        kvm.events.append(Event(kind, fn, f"{vma.name}: {reason}; no zap before "
+                                f"{block.cite()}: the VMA and KVM's stage 2 stay mapped, so "
+                                "guest accesses reach the device with memory decode off"))
+        kvm.decisions.append(decide(KernelRule.vfio_pci_zap_bars, "no_zap", False, vma=vma.name,
+                                    reason=reason, release=str(kvm.policy.release)))
+        kvm.mm.decode_off.add(vma.vm_start)
+        return []
     kvm.events.append(Event(kind, "vfio_pci_zap_and_down_write_memory_lock",
                             f"{vma.name}: {reason}"))
     kvm.events.append(Event(EventKind.VMA_ZAPPED, "vfio_pci_zap_bars",
@@ -72,6 +95,12 @@ def vfio_pci_zap_bars(kvm: Kvm, vma: Vma, *, reason: str = "memory decode disabl
 
 def vfio_pci_restore_bars(kvm: Kvm, vma: Vma) -> None:
     """Memory decode re-enabled (or the reset done): the fault handler maps the BAR again."""
+    if vma.vm_start in kvm.mm.decode_off:
+        kvm.mm.decode_off.discard(vma.vm_start)
+        kvm.events.append(Event(EventKind.MEMORY_DECODE, "vfio_basic_config_write",
+                                f"{vma.name}: memory decode enabled; the device decodes the "
+                                "BAR again"))
+        return
     kvm.mm.revoked.discard(vma.vm_start)
     kvm.events.append(Event(EventKind.MEMORY_DECODE, "vfio_pci_memory_unlock_and_restore",
                             f"{vma.name}: memory decode enabled; faults map it again"))

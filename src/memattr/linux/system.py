@@ -53,7 +53,7 @@ from .mmap import GicvInterface, MappingSource, mmap_source, source_size
 from .policy import Policy, get_policy
 
 __all__ = ["MemslotSpec", "Evaluation", "Session", "evaluate", "DEFAULT_GICV_IPA", "DEFAULT_IPA",
-           "MAX_RETRIES"]
+           "HVA_ALIGN_DEFAULT", "MAX_RETRIES"]
 
 _GUEST_S1_OA_LIMIT = 2**48  # the guest MMU model's TCR_EL1.IPS (48 bits)
 
@@ -61,6 +61,10 @@ MAX_RETRIES = 4
 """Walks per access: the first, and one retry after each fault KVM resolved by mapping."""
 
 DEFAULT_IPA = 0x1_0000_0000  # where a memslot goes when the caller gives no IPA
+
+HVA_ALIGN_DEFAULT = 1 << 21
+"""Where a VMA lands when the caller gives no ``hva_align``: 2 MiB-aligned, as QEMU (since 9.2)
+aligns its vfio region mmaps; a sysfs or /dev/mem mmap may be aligned to a page only."""
 DEFAULT_GICV_IPA = 0x0801_0000  # QEMU virt's GIC CPU interface
 
 
@@ -113,6 +117,9 @@ class Evaluation:
         applied); several when the architecture leaves an IMPLEMENTATION DEFINED or CONSTRAINED
         UNPREDICTABLE choice.
     :param chosen: the member of ``permitted`` this run followed.
+    :param error_response: what the bus did with this access when the target answered with an
+        error (a ``bus_error`` access, or a BAR whose memory decode is off before v5.8), from
+        the platform's bus model; None when the target served it.
     """
 
     policy: Policy
@@ -140,6 +147,7 @@ class Evaluation:
     instr: tuple[Decision, ...] = ()
     permitted: frozenset[Outcome] | None = None
     chosen: Outcome | None = None
+    error_response: ErrorOutcome | None = None
 
     # --- what item 6 prints -------------------------------------------------------------
     @property
@@ -327,6 +335,9 @@ class Evaluation:
             "s2_kind": self.s2_kind,
             "s2_memattr": self.s2_memattr,
             "s2_descriptor": self.s2_descriptor,
+            "s2_leaf": None if self.leaf is None else {
+                "ipa": self.leaf.ipa, "size": self.leaf.size, "level": self.leaf.level,
+                "block": self.leaf.is_block, "text": self.leaf.shape},
             "s2_meaning": self.s2_meaning,
             "guest_s1": attrs(self.guest_s1),
             "guest_attr": self.guest.attr if self.guest.mmu_on else None,
@@ -382,7 +393,7 @@ def _leaf_of(kvm: Kvm, ipa: int, aborts: list[AbortResult]) -> Stage2Leaf | None
     for a in reversed(aborts):
         if a.leaf is not None and a.leaf.descriptor == hw.descriptor and a.leaf.contains(ipa):
             return Stage2Leaf(hw.ipa, hw.size, hw.phys, hw.attr, hw.descriptor, a.leaf.prot,
-                              a.leaf.kind)
+                              a.leaf.kind, hw.level)
     return hw
 
 
@@ -410,10 +421,14 @@ def _stage1_fault(kind: FaultKind, acc: GuestAccess, va: int, el: int, reason: s
 def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: int,
                  host: HostFeatures, region: Region | None, bus_error: bool,
                  instr: list[Decision], chosen: list[Outcome], choice: Outcome | None = None,
+                 decode_off: bool = False, responses: list[ErrorOutcome] | None = None,
                  ) -> tuple[list[WalkResult], list[AbortResult], object, int]:
     """Walk ``acc`` until it completes or KVM does not retry it; hand each stage-2 fault to KVM
     (the hardware's fault events go into the VM's event list just before KVM's).  The
-    instruction-level decisions go to ``instr``, the outcome followed to ``chosen``."""
+    instruction-level decisions go to ``instr``, the outcome followed to ``chosen``, the bus's
+    answer to a failed access (``bus_error``, or ``decode_off``: a BAR whose memory decode is
+    off) to ``responses``."""
+    responses = responses if responses is not None else []
     walks: list[WalkResult] = []
     aborts: list[AbortResult] = []
     events = kvm.events
@@ -462,8 +477,20 @@ def _walk_access(kvm: Kvm, mmu: GuestMmu, regime: Regime, acc: GuestAccess, va: 
                                     f"0x{tr.ipa:x}: ESR_EL2=0x{f.esr:x} FAR_EL2=0x{f.far:x}"))
                 aborts.append(kvm.handle_fault(f, acc, from_el0=mmu.el == 0))
                 break
-            if bus_error and region is not None and region.errors is not None:
+            if (bus_error or decode_off) and region is not None and region.errors is not None:
                 out = region.errors.outcome(acc.is_write, tr.attrs)
+                responses.append(out)
+                why = "the target answers with an error"
+                if decode_off:
+                    # PCIe Base Specification, Command register: with Memory Space Enable clear
+                    # the function handles every memory request as an Unsupported Request.
+                    why = (f"{region.name} has memory decode off: the function answers "
+                           "Unsupported Request")
+                got = ("the store is dropped" if out.write_dropped else "the load gets all-ones "
+                       "data") if out.abort is None else out.abort
+                events.append(Event(EventKind.ERROR_RESPONSE, "hardware",
+                                    f"{acc.access.value} at IPA 0x{tr.ipa:x} reaches the device; "
+                                    f"{why}; {got} ({out.note or out.containment.value})"))
                 if out.abort is not None and out.abort.startswith("SError"):
                     events.append(Event(EventKind.STAGE2_FAULT, "hardware", f"{out.abort} while "
                                         f"the guest runs ({out.containment.value})"))
@@ -504,9 +531,9 @@ class Session:
     """One VM with one VMM mapping, memslot and guest mapping, accessed any number of times, with
     events in between (a reset, a revoke, a replaced VMA): what :func:`evaluate` does once.
 
-    Parameters as :func:`evaluate`'s.  :meth:`access` returns an :class:`Evaluation` whose events
-    and decisions tell the story so far; a rejected memslot ends it (``rejected`` is set and every
-    access returns that evaluation).
+    Parameters as :func:`evaluate`'s (``hva_align`` included).  :meth:`access` returns an
+    :class:`Evaluation` whose events and decisions tell the story so far; a rejected memslot ends
+    it (``rejected`` is set and every access returns that evaluation).
     """
 
     def __init__(
@@ -522,6 +549,7 @@ class Session:
         ipa: int | None = None,
         vm: VmConfig | None = None,
         cd: bool = False,
+        hva_align: int | None = None,
     ) -> None:
         pol = get_policy(policy)
         g = LinuxGuest().map(guest) if isinstance(guest, str) else guest
@@ -562,7 +590,14 @@ class Session:
         else:
             if source is not None:
                 size, align = source_size(platform, source)
-                hva = kvm.mm.get_unmapped_area(size, max(align, 1 << 21))
+                if hva_align is None:
+                    # 2 MiB (QEMU >= 9.2 aligns its vfio region mmaps so) or the source's own
+                    hva = kvm.mm.get_unmapped_area(size, max(align, HVA_ALIGN_DEFAULT))
+                else:
+                    if hva_align < align or hva_align & (hva_align - 1):
+                        raise ConfigError(f"hva_align=0x{hva_align:x}: this mapping needs a "
+                                          f"power of two of at least 0x{align:x}")
+                    hva = kvm.mm.get_unmapped_area(size, hva_align, exact=True)
                 vma = mmap_source(platform, source, release=pol.release, hva=hva, bits=host.bits,
                                   mte=host.mte)
                 self.region = platform.lookup(vma.phys)
@@ -611,7 +646,8 @@ class Session:
 
     # --- events between accesses ------------------------------------------------------------
     def zap(self, reason: str = "memory decode disabled") -> None:
-        """vfio-pci revokes the mapping (memory decode off, or a function reset)."""
+        """vfio-pci revokes the mapping (memory decode off, or a function reset); before v5.8
+        (abafbc551fdd) the mappings stay and later accesses get the device's error response."""
         from .revoke import vfio_pci_zap_bars
 
         if self.vma is None:
@@ -619,7 +655,8 @@ class Session:
         vfio_pci_zap_bars(self.kvm, self.vma, reason=reason)
 
     def restore(self) -> None:
-        """Memory decode re-enabled / reset done: faults map the BAR again."""
+        """Memory decode re-enabled / reset done: faults map the BAR again (before v5.8: the
+        device decodes the still-mapped BAR again)."""
         from .revoke import vfio_pci_restore_bars
 
         if self.vma is not None:
@@ -660,8 +697,11 @@ class Session:
         va = mmu.map_page(fault_ipa) if fault_ipa < _GUEST_S1_OA_LIMIT else fault_ipa
         instr: list[Decision] = []
         chosen: list[Outcome] = []
+        decode_off = self.vma is not None and kvm.mm.decode_disabled(self.vma)
+        responses: list[ErrorOutcome] = []
         walks, aborts, stage1, mark = _walk_access(kvm, mmu, regime, acc, va, host, self.region,
-                                                   bus_error, instr, chosen, choice)
+                                                   bus_error, instr, chosen, choice,
+                                                   decode_off=decode_off, responses=responses)
         tr = walks[-1].translation if walks else None
         decisions = list(kvm.decisions[:mark] if mark >= 0 else kvm.decisions)
         after = list(kvm.decisions[mark:]) if mark >= 0 else []
@@ -713,7 +753,8 @@ class Session:
                           self.region, self.slot, last, tuple(kvm.events), resolution, alignment,
                           self.cd, tuple(walks), tuple(aborts), tuple(decisions), leaf, stage1,
                           self.vm, kvm, regime, instr=tuple(instr), permitted=permitted,
-                          chosen=chosen[-1] if chosen else None)
+                          chosen=chosen[-1] if chosen else None,
+                          error_response=responses[-1] if responses else None)
 
 
 def evaluate(
@@ -732,6 +773,7 @@ def evaluate(
     bus_error: bool = False,
     prepare: Callable[[Kvm], None] | None = None,
     choice: Outcome | None = None,
+    hva_align: int | None = None,
 ) -> Evaluation:
     """Run one guest access through the VMM mmap, KVM's memslot and fault path, and two-stage
     walks of the tables the guest and KVM wrote.
@@ -757,9 +799,12 @@ def evaluate(
         events: a reset, a revoke, a replaced VMA).
     :param choice: where the architecture permits several outcomes for the instruction, the one
         to follow (:attr:`Evaluation.permitted`; default: the first fault).
+    :param hva_align: where the VMM's mmap lands: aligned to exactly this (a power of two, at
+        least the source's own alignment, e.g. 4 KiB for a sysfs mmap that was not aligned);
+        default :data:`HVA_ALIGN_DEFAULT` (2 MiB, or the huge page size if larger).
     """
     session = Session(policy, host, platform, source, memslot, guest, offset=offset, ipa=ipa,
-                      vm=vm, cd=cd)
+                      vm=vm, cd=cd, hva_align=hva_align)
     if prepare is not None and session.rejected is None:
         prepare(session.kvm)
         if session.vma is not None:

@@ -11,8 +11,8 @@ from functools import total_ordering
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import ConfigError
 
-__all__ = ["KernelVersion", "Commit", "V5_5", "V5_10", "V5_14", "V6_1", "V6_8", "V6_9", "V6_12",
-           "V6_17", "V7_0", "OLDEST_MODELLED", "NEWEST_MODELLED", "LAST_MINOR", "modelled_release"]
+__all__ = ["KernelVersion", "Commit", "V5_5", "V5_8", "V5_10", "V5_14", "V6_1", "V6_8", "V6_9",
+           "V6_12", "V6_17", "V7_0", "OLDEST_MODELLED", "NEWEST_MODELLED", "LAST_MINOR", "modelled_release"]
 
 
 @total_ordering
@@ -45,6 +45,7 @@ class KernelVersion:
 
 
 V5_5 = KernelVersion(5, 5)
+V5_8 = KernelVersion(5, 8)
 V5_10 = KernelVersion(5, 10)
 V5_14 = KernelVersion(5, 14)
 V6_1 = KernelVersion(6, 1)

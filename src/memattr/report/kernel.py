@@ -111,6 +111,8 @@ TEMPLATES: dict[tuple[K, str], str] = {
     (K.io_mem_abort, "in_kernel_device"): "io_mem_abort: emulated in the kernel ({device})",
     (K.kvm_set_memory_region, "overlap"): "__kvm_set_memory_region: overlapping slot: {result}",
     (K.vfio_pci_zap_bars, "zap"): "vfio_pci_zap_bars: {reason}",
+    (K.vfio_pci_zap_bars, "no_zap"): "{reason} under {release}: no zap, the mappings stay "
+                                     "(before " + _since("vfio-mmio-block") + ")",
     (K.kvm_unmap_gfn_range, "notifier"): "MMU notifier: stage-2 IPA 0x{ipa:hex}+0x{size:hex} "
                                           "unmapped",
     (K.pfnmap_mmap, "device"): "the driver's PFNMAP is {pgprot}",
@@ -211,7 +213,9 @@ def kernel_why(decisions: Iterable[Decision]) -> str:
 
 def seen(e: object) -> str:
     """What the VMM and the guest see of an evaluation: the last stage-2 abort's syndrome, the
-    VMM exit's payload or KVM_RUN's errno, the injected exception, the kernel log lines."""
+    VMM exit's payload or KVM_RUN's errno, the injected exception, the device's error response,
+    the kernel log lines."""
+    from ..linux.events import EventKind
     from ..linux.system import Evaluation
 
     assert isinstance(e, Evaluation)
@@ -229,5 +233,8 @@ def seen(e: object) -> str:
         bits.append(f"VMM: KVM_RUN {e.errno}")
     if e.injection is not None:
         bits.append(f"guest: {e.injection}")
+    answered = [ev for ev in e.events if ev.kind is EventKind.ERROR_RESPONSE]
+    if e.error_response is not None and answered:
+        bits.append(f"device: {answered[-1].text}")
     bits.extend(f"log: {line}" for line in e.log)
     return "; ".join(bits)

@@ -111,8 +111,8 @@ def _chain(r: Result) -> str:
     e = r.evaluation
     vmm = e.vmm_s1.short if e.vmm_s1 is not None else "no VMA"
     if e.leaf is not None:
-        s2 = (f"stage-2 mapping created, MemAttr 0b{e.leaf.memattr:04b} {e.leaf.kind} "
-              f"(descriptor 0x{e.leaf.descriptor:016x})")
+        s2 = (f"stage-2 mapping created, {e.leaf.shape}, MemAttr 0b{e.leaf.memattr:04b} "
+              f"{e.leaf.kind} (descriptor 0x{e.leaf.descriptor:016x})")
     else:
         s2 = "no stage-2 mapping"
     return f"VMM {vmm}; {s2} -> {r.cell}"
@@ -136,7 +136,8 @@ def _events(r: Result) -> str:
     keep = (EventKind.ERROR, EventKind.RUN_FAILED, EventKind.MEMSLOT_REJECTED,
             EventKind.MMIO_EXIT, EventKind.NISV_EXIT, EventKind.PREFETCH_ABORT_INJECTED,
             EventKind.DATA_ABORT_INJECTED, EventKind.SERROR_INJECTED, EventKind.HOST_PANIC,
-            EventKind.KERNEL_LOG, EventKind.STAGE2_UNMAPPED, EventKind.VMA_ZAPPED)
+            EventKind.KERNEL_LOG, EventKind.STAGE2_UNMAPPED, EventKind.VMA_ZAPPED,
+            EventKind.ERROR_RESPONSE)
     return "; ".join(str(e) for e in r.evaluation.events if e.kind in keep)
 
 

@@ -43,7 +43,9 @@ class HostFeatures:
     :param apei: the host's firmware-first RAS handler (APEI GHES) claims synchronous external
         aborts (``kvm_handle_guest_sea`` returns 0), so KVM injects nothing.
     :param pkvm: the host runs KVM in protected mode (``kvm-arm.mode=protected``):
-        ``kvm_phys_addr_ioremap`` returns -EPERM and the host's own stage 2 does not use FWB.
+        ``kvm_phys_addr_ioremap`` returns -EPERM (so a GICv2 GICV mapping fails and the first
+        KVM_RUN returns it); the host's own stage 2 and protected-VM SEA handling are not
+        modelled.
     :param ipa_limit: ``get_kvm_ipa_limit()``: the largest IPA size KVM offers (bits).
     :param ras: FEAT_RAS (ARM64_HAS_RAS_EXTN): a physical SError taken while the guest runs is
         classified by its AET (``kvm_handle_guest_serror``).

@@ -325,7 +325,8 @@ def user_mem_abort(
                            decisions=tuple(ds))
     assert leaf is not None
     events.append(Event(EventKind.MAPPING_CREATED, "kvm_pgtable_stage2_map",
-                        f"IPA 0x{leaf.ipa:x}+0x{leaf.size:x} -> PA 0x{leaf.phys:x}, prot "
+                        f"IPA 0x{leaf.ipa:x}+0x{leaf.size:x} ({leaf.shape}) -> PA "
+                        f"0x{leaf.phys:x}, prot "
                         f"{prot_str(prot)}, MemAttr 0b{leaf.memattr:04b} ({leaf.kind}), "
                         f"descriptor 0x{leaf.descriptor:016x}"))
     return AbortResult(None, tuple(events), leaf, prot, pa, device, vfio_allow_any_uc, pfn,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ...arch.decision import Decision
+from ...arch.granule import FINAL_LEVEL
 from ...arch.registers import Granule
 from ...errors import ConfigError, EncodingError
 from ...mmu.pgtable import Codec, Leaf, PageTable
@@ -334,6 +335,8 @@ class Stage2Leaf:
     :param prot: the ``kvm_pgtable_prot`` KVM asked for, when this leaf comes from the map call
         (None when read from the table alone: R/W/X are in the descriptor, the type bit is not).
     :param kind: the KVM_S2_MEMATTR name used ('DEVICE_nGnRE' / 'NORMAL_NC' / 'NORMAL'), when known.
+    :param level: the translation level the walk found the descriptor at (3: a page; lower: a
+        block), as the mmu layer's table reported it.
     """
 
     ipa: int
@@ -343,6 +346,23 @@ class Stage2Leaf:
     descriptor: int
     prot: KVM_PGTABLE_PROT | None = None
     kind: str | None = None
+    level: int | None = None
+
+    @property
+    def is_block(self) -> bool:
+        """A block descriptor (found above the final level), not a page."""
+        return self.level is not None and self.level != FINAL_LEVEL
+
+    @property
+    def shape(self) -> str:
+        """'2 MiB block at level 2' / '4 KiB page at level 3': the leaf's size and level."""
+        size = self.size
+        amount = next(f"{size // unit} {name}" for unit, name in
+                      ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "bytes"))
+                      if size >= unit and size % unit == 0)
+        if self.level is None:
+            return f"{amount} leaf"
+        return f"{amount} {'block' if self.is_block else 'page'} at level {self.level}"
 
     @property
     def memattr(self) -> int:
@@ -443,7 +463,7 @@ class KvmPgtable:
                                 ("normal", "NORMAL")) if self.memattrs.pick(n, self.fwb) == memattr]
         kind = {"device": "DEVICE_nGnRE", "normal_nc": "NORMAL_NC", "normal": "NORMAL"}[names[0]] \
             if len(names) == 1 else None
-        return Stage2Leaf(hw.ia, hw.size, hw.oa, attr, hw.raw, prot, kind)
+        return Stage2Leaf(hw.ia, hw.size, hw.oa, attr, hw.raw, prot, kind, hw.level)
 
     @property
     def leaves(self) -> tuple[Stage2Leaf, ...]:
@@ -467,7 +487,8 @@ class KvmPgtable:
         if self._writer is not None:
             self._writer(ipa, size, phys, attr)
         leaf = self._leaf(hw)
-        return Stage2Leaf(leaf.ipa, leaf.size, leaf.phys, leaf.attr, leaf.descriptor, prot, kind)
+        return Stage2Leaf(leaf.ipa, leaf.size, leaf.phys, leaf.attr, leaf.descriptor, prot, kind,
+                          leaf.level)
 
     def unmap(self, ipa: int, size: int) -> tuple[Stage2Leaf, ...]:
         """``kvm_pgtable_stage2_unmap``: remove every leaf in [ipa, ipa + size) (break, TLBI
