@@ -21,14 +21,18 @@ echoed short and escaped (:func:`memattr.inputs.escape.show`).  An error carries
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
 
+from .._value import dataclass, field  # dataclasses, cheaper to import
 from ..errors import ConfigError, MemattrError, ParseError
 from .escape import show, show_int, show_path
 from .files import display_name, read_text
 from .tomlscan import DEFAULT_LIMITS, KeyPath, Limits, format_path, line_of, scan
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
 
 __all__ = [
     "Invalid",

@@ -20,15 +20,19 @@ import enum
 import mmap
 import os
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch.cpu import ALL, Cpu
 from ..errors import ConfigError, EncodingError
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Protocol
+
     import numpy as np
+else:
+    Protocol = object  # the protocols below are for type checkers (typing costs start-up)
 
 __all__ = [
     "FRAME_SHIFT",

@@ -46,9 +46,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
-from typing import Any
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch import walkparams as W
 from ..arch.combine import Access as CombineAccess
 from ..arch.combine import Resolution, resolve
@@ -99,6 +98,10 @@ from ..errors import EncodingError
 from .pgtable import Codec
 from .physmem import FRAME_SHIFT, WORD, DescReader, PhysMem
 from .regime import Geometry, Regime, Stage1Half, Stage1Regime, Stage2Regime
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AccessKind",
