@@ -113,7 +113,9 @@ def _compile_init(names: tuple[str, ...], defaults: tuple[object, ...],
     :param slots: the class has slots (an init=False field with a default is then set, as
         dataclasses' _field_init does: the class attribute holding the default is gone).
     """
-    params, kw_params, body = [], [], []
+    params: list[str] = []
+    kw_params: list[str] = []
+    body: list[str] = []
     env: dict[str, object] = {"_MISSING": _MISSING, "_set": object.__setattr__}
     for i, (n, default, factory) in enumerate(zip(names, defaults, factories, strict=True)):
         init, _, _, kw_only = flags[i] if flags is not None else _PLAIN
