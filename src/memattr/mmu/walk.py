@@ -564,6 +564,29 @@ def s1_perm_table(el: int, wxn: bool) -> tuple[Perms, ...]:
     )
 
 
+class _S1PermBits(dict[int, int]):
+    """:func:`s1_perm_table` of one (EL, WXN) as packed bits (:data:`PERM_BITS`), each entry
+    computed by :func:`s1_perms` when a walk first needs it (a query's walks use a few of the
+    256; building them all costs a walk query ~0.5 ms)."""
+
+    __slots__ = ("el", "wxn")
+
+    def __init__(self, el: int, wxn: bool) -> None:
+        super().__init__()
+        self.el = el
+        self.wxn = wxn
+
+    def __missing__(self, i: int) -> int:
+        if not 0 <= i < 1 << S1_PERM_INDEX.width:
+            raise KeyError(i)
+        get = S1_PERM_INDEX.get
+        bits = s1_perms(get(i, "AP"), bool(get(i, "UXN")), bool(get(i, "PXN")), self.el,
+                        ap_table=get(i, "APTable"), uxn_table=bool(get(i, "UXNTable")),
+                        pxn_table=bool(get(i, "PXNTable")), wxn=self.wxn).bits
+        self[i] = bits
+        return bits
+
+
 def s2_perm_table(el: int, xnx: bool) -> tuple[Perms, ...]:
     """:func:`s2_perms` for every (S2AP, XN), indexed by their packing :data:`S2_PERM_INDEX`."""
     get = S2_PERM_INDEX.get
@@ -684,7 +707,7 @@ class _Plan:
         self.pa_max = cpu.pa_max
         self.mair = tuple(reg.s1.mair_attr(i) for i in range(8))
         wxn = reg.s1.sctlr_bit("WXN")
-        self.s1_perm = tuple(tuple(p.bits for p in s1_perm_table(el, wxn)) for el in (0, 1))
+        self.s1_perm = (_S1PermBits(0, wxn), _S1PermBits(1, wxn))
         self.s2_perm = tuple(tuple(p.bits for p in s2_perm_table(el, cpu.xnx)) for el in (0, 1))
         self.s2_dbm_w = S2_S2AP_WRITE if (reg.s2 is not None and reg.s2.params.hd) \
             else 0
