@@ -17,7 +17,6 @@ regime of one machine cannot disagree.
 from __future__ import annotations
 
 import enum
-import mmap
 import os
 import struct
 
@@ -209,6 +208,8 @@ class PhysMem:
         lazily through mmap).  ConfigError for an empty image, one beyond the physical address
         space, or one overlapping another image."""
         if isinstance(data, (str, os.PathLike)):
+            import mmap  # here: a walk of tables memattr lays out never maps a file
+
             label = name or os.fspath(data)
             try:
                 with open(data, "rb") as fh:

@@ -88,11 +88,10 @@ from ..arch.descriptor import (
     DescType,
     s2_exec,
 )
-from ..arch.esr import HPFAR_EL2, FaultKind, encode_abort_esr, encode_fsc
+from ..arch.esr import HPFAR_EL2, ISS_DABT, FaultKind, encode_abort_esr, encode_fsc
 from ..arch.fields import Field, Layout, genmask
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
-from ..arch.regdefs import ESR_ELx_ISS_DABT_DFSC_MASK
 from ..arch.walkparams import WalkRule
 from ..errors import EncodingError
 from .pgtable import Codec
@@ -349,7 +348,7 @@ class Fault:
                 f"{where}: {self.reason}{rule}")
 
 
-_FSC_MASK = ESR_ELx_ISS_DABT_DFSC_MASK  # DFSC, and IFSC at the same bits[5:0]
+_FSC_MASK = ISS_DABT.field_mask("DFSC")  # ESR_ELx_ISS_DABT_DFSC_MASK; IFSC at the same bits
 
 
 @dataclass(frozen=True, slots=True)
