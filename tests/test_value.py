@@ -191,13 +191,99 @@ def test_unsupported_options_are_refused(option: dict[str, bool]) -> None:
         _value.dataclass(**defaults)(type("V", (), {"__annotations__": {"a": "int"}}))
 
 
-@pytest.mark.parametrize("option", [{"repr": False}, {"compare": False}, {"hash": True},
-                                    {"init": False}, {"kw_only": True},
-                                    {"metadata": {"k": 1}}])
+@pytest.mark.parametrize("option", [{"hash": True}, {"metadata": {"k": 1}}, {"init": 0},
+                                    {"repr": None}, {"compare": "no"}, {"kw_only": 1}])
 def test_unsupported_field_options_are_refused(option: dict[str, object]) -> None:
-    """field() options other than default / default_factory raise TypeError naming them."""
+    """field() options other than default, default_factory and the bool flags init, repr,
+    compare, kw_only raise TypeError naming them (a flag that is not a bool too)."""
     with pytest.raises(TypeError, match=next(iter(option))):
         _value.field(default=1, **option)
+
+
+def _flagged(frozen: bool, slots: bool) -> tuple[type, type]:
+    """One class body with every field flag, decorated by dataclasses and by the stand-in."""
+    out = []
+    for deco, fld in ((dataclasses.dataclass, dataclasses.field), (_value.dataclass, _value.field)):
+
+        def post(self: object) -> None:
+            object.__setattr__(self, "h", self.a * 10)  # type: ignore[attr-defined]
+
+        ns = {
+            "b": fld(default=1, repr=False),
+            "c": fld(default=2, compare=False),
+            "d": fld(kw_only=True),
+            "e": fld(default=5, kw_only=True, repr=False),
+            "f": fld(init=False, default_factory=list, compare=False),
+            "g": fld(init=False, default=7),
+            "h": fld(init=False, repr=False, compare=False),
+            "i": 9,
+            "__post_init__": post,
+            "__module__": __name__,
+            "__qualname__": "F",
+            "__annotations__": {"a": "int", "b": "int", "c": "int", "d": "int", "e": "int",
+                                "f": "list", "g": "int", "h": "int", "i": "int"},
+        }
+        out.append(deco(frozen=frozen, slots=slots)(type("F", (), ns)))  # type: ignore[operator]
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("slots", [False, True], ids=["dict", "slots"])
+@pytest.mark.parametrize("frozen", [False, True], ids=["mutable", "frozen"])
+def test_field_flags_match(frozen: bool, slots: bool) -> None:
+    """field(init=, repr=, compare=, kw_only=): the same __init__ signature, values, repr,
+    equality, hash, __match_args__, fields() and replace() as dataclasses."""
+    import inspect
+
+    real, mine = _flagged(frozen, slots)
+    sig_real = inspect.signature(real.__init__)
+    mine(0, d=0)  # the stand-in compiles the generated __init__ at the first instance
+    sig_mine = inspect.signature(mine.__init__)
+    assert [(p.name, p.kind) for p in sig_real.parameters.values()] == \
+        [(p.name, p.kind) for p in sig_mine.parameters.values()]
+    assert real.__match_args__ == mine.__match_args__ == ("a", "b", "c", "i")
+    names = ("a", "b", "c", "d", "e", "f", "g", "h", "i")
+    for cls in (real, mine):
+        v = cls(1, 2, 3, d=4)
+        assert tuple(getattr(v, n) for n in names) == (1, 2, 3, 4, 5, [], 7, 10, 9)
+        assert repr(v) == "F(a=1, c=3, d=4, f=[], g=7, i=9)"
+        # c, f and h are not compared (nor hashed)
+        w = cls(1, 2, 30, d=4)
+        w.f.append(1)
+        assert v == w and v != cls(1, 2, 3, d=5) and v != cls(2, d=4)
+        if frozen:
+            assert hash(v) == hash(w) == hash((1, 2, 4, 5, 7, 9))
+            with pytest.raises(AttributeError):
+                v.h = 3  # type: ignore[misc]
+        assert v.f is not cls(1, d=4).f
+        for bad_args, bad_kw in (((1, 2, 3, 4), {}), ((1,), {}), ((1,), {"d": 4, "g": 0}),
+                                 ((1,), {"d": 4, "f": []})):
+            with pytest.raises(TypeError):
+                cls(*bad_args, **bad_kw)
+    rv, mv = real(1, d=4), mine(1, d=4)
+    r2 = dataclasses.replace(rv, d=8, a=2)
+    m2 = _value.replace(mv, d=8, a=2)
+    assert (r2.a, r2.d, r2.h, r2.g) == (m2.a, m2.d, m2.h, m2.g) == (2, 8, 20, 7)
+    for bad in ("g", "h"):
+        with pytest.raises(ValueError, match="init=False"):
+            dataclasses.replace(rv, **{bad: 0})
+        with pytest.raises(ValueError, match="init=False"):
+            _value.replace(mv, **{bad: 0})
+    flags = [(f.name, f.init, f.repr, f.compare, f.kw_only) for f in dataclasses.fields(rv)]
+    assert flags == [(f.name, f.init, f.repr, f.compare, f.kw_only) for f in _value.fields(mv)]
+
+
+def test_field_flag_ordering_rules_match() -> None:
+    """A positional field without a default after one with a default fails as in dataclasses;
+    keyword-only and init=False fields are not positional, so they may come anywhere."""
+    for deco, fld in ((dataclasses.dataclass, dataclasses.field), (_value.dataclass, _value.field)):
+        ok = deco(frozen=True)(type("K", (), {  # type: ignore[operator]
+            "__annotations__": {"a": "int", "b": "int", "c": "int"},
+            "a": 0, "b": fld(kw_only=True), "c": fld(init=False, default=3)}))
+        assert ok(b=1).b == 1 and ok(2, b=1).a == 2 and ok.__match_args__ == ("a",)
+        with pytest.raises(TypeError, match="follows default argument"):
+            deco(frozen=True)(type("K", (), {  # type: ignore[operator]
+                "__annotations__": {"a": "int", "b": "int", "c": "int"},
+                "a": 0, "b": fld(init=False), "c": fld()}))
 
 
 def test_default_factory() -> None:

@@ -7,7 +7,8 @@ with this module -- the 2.5x goal needs it.  The value modules that every query 
 ``dataclass``, ``field``, ``fields`` and ``replace`` from here: type checkers see
 :mod:`dataclasses` itself, run time gets :mod:`memattr._value_runtime`, which behaves as
 dataclasses for the options memattr passes (``frozen``, ``slots``; ``field(default=...,
-default_factory=...)``) and raises TypeError for any other option instead of ignoring it.
+default_factory=..., init=..., repr=..., compare=..., kw_only=...)``) and raises TypeError for
+any other option instead of ignoring it.
 ``tests/test_value.py`` checks it against dataclasses.
 """
 

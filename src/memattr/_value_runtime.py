@@ -2,8 +2,9 @@
 
 It implements :func:`dataclasses.dataclass` for the options memattr passes -- ``frozen`` and
 ``slots``, with every other option at its default -- and :func:`dataclasses.field` for
-``default`` and ``default_factory``, with the same generated methods (``__init__`` with
-``__post_init__``, ``__repr__``, ``__eq__``, ``__hash__``, frozen ``__setattr__`` /
+``default``, ``default_factory``, ``init``, ``repr``, ``compare`` and ``kw_only`` (each a bool),
+with the same generated methods (``__init__`` with ``__post_init__``, keyword-only parameters
+after a ``*``, ``__repr__``, ``__eq__``, ``__hash__``, frozen ``__setattr__`` /
 ``__delattr__``, ``__match_args__``, ``__slots__`` with ``__getstate__`` / ``__setstate__``),
 the same rules for methods the class defines itself, and the same errors.  Any other option, or
 a non-default value of one, raises TypeError naming it: use :mod:`dataclasses` for those.
@@ -25,9 +26,11 @@ _MISSING = object()
 # dataclass() options: the ones implemented, and the value every other one must have.
 _DEFAULT_OPTIONS = {"init": True, "repr": True, "eq": True, "order": False, "unsafe_hash": False,
                     "match_args": True, "kw_only": False, "weakref_slot": False}
-# field() options other than default / default_factory, with the value they must have.
-_DEFAULT_FIELD_OPTIONS = {"init": True, "repr": True, "hash": None, "compare": True,
-                          "metadata": None, "kw_only": False}
+# field() options not implemented, with the value they must have.
+_DEFAULT_FIELD_OPTIONS = {"hash": None, "metadata": None}
+# A field's (init, repr, compare, kw_only): the default, and the options' names in that order.
+_PLAIN = (True, True, True, False)
+_FLAG_NAMES = ("init", "repr", "compare", "kw_only")
 
 
 class FrozenInstanceError(AttributeError):
@@ -35,15 +38,23 @@ class FrozenInstanceError(AttributeError):
 
 
 class Field:
-    """A declared field: its name, type annotation and default (as dataclasses.Field)."""
+    """A declared field: its name, type annotation, default and flags (as dataclasses.Field)."""
 
-    __slots__ = ("name", "type", "default", "default_factory")
+    __slots__ = ("name", "type", "default", "default_factory", "init", "repr", "compare",
+                 "kw_only")
 
-    def __init__(self, default: object = _MISSING, default_factory: object = _MISSING) -> None:
+    def __init__(self, default: object = _MISSING, default_factory: object = _MISSING,
+                 flags: tuple[bool, bool, bool, bool] = _PLAIN) -> None:
         self.name = ""
         self.type: object = None
         self.default = default
         self.default_factory = default_factory
+        self.init, self.repr, self.compare, self.kw_only = flags
+
+    @property
+    def flags(self) -> tuple[bool, bool, bool, bool]:
+        """(init, repr, compare, kw_only)."""
+        return (self.init, self.repr, self.compare, self.kw_only)
 
     def __repr__(self) -> str:
         return f"Field(name={self.name!r})"
@@ -59,12 +70,19 @@ def _refuse(what: str, options: dict[str, object], allowed: Mapping[str, object]
 
 
 def field(*, default: object = _MISSING, default_factory: object = _MISSING,
-          **options: object) -> object:
-    """Declare a field with a default or a default factory (other options: TypeError)."""
+          init: bool = True, repr: bool = True, compare: bool = True,  # noqa: A002
+          kw_only: bool = False, **options: object) -> object:
+    """Declare a field: a default or a default factory; ``init``, ``repr``, ``compare`` and
+    ``kw_only`` as dataclasses.field (bools only); other options: TypeError."""
     _refuse("field", options, _DEFAULT_FIELD_OPTIONS)
+    flags = (init, repr, compare, kw_only)
+    for name, value in zip(_FLAG_NAMES, flags, strict=True):
+        if type(value) is not bool:
+            raise TypeError(f"memattr._value.field: {name}={value!r} is not supported (only "
+                            "True or False); use dataclasses.field")
     if default is not _MISSING and default_factory is not _MISSING:
         raise ValueError("cannot specify both default and default_factory")
-    return Field(default, default_factory)
+    return Field(default, default_factory, flags)
 
 
 def _frozen_setattr(cls: type, names: tuple[str, ...]) -> object:
@@ -86,25 +104,46 @@ def _frozen_delattr(cls: type, names: tuple[str, ...]) -> object:
 
 
 def _compile_init(names: tuple[str, ...], defaults: tuple[object, ...],
-                  factories: tuple[object, ...], frozen: bool, post: bool) -> object:
-    """The class's __init__, generated as dataclasses generates it (one exec)."""
-    params, body = [], []
+                  factories: tuple[object, ...], frozen: bool, post: bool,
+                  flags: tuple[tuple[bool, bool, bool, bool], ...] | None = None,
+                  slots: bool = False) -> object:
+    """The class's __init__, generated as dataclasses generates it (one exec).
+
+    :param flags: per field (init, repr, compare, kw_only); None when every field is plain.
+    :param slots: the class has slots (an init=False field with a default is then set, as
+        dataclasses' _field_init does: the class attribute holding the default is gone).
+    """
+    params: list[str] = []
+    kw_params: list[str] = []
+    body: list[str] = []
     env: dict[str, object] = {"_MISSING": _MISSING, "_set": object.__setattr__}
-    for n, default, factory in zip(names, defaults, factories, strict=True):
-        if factory is not _MISSING:
+    for i, (n, default, factory) in enumerate(zip(names, defaults, factories, strict=True)):
+        init, _, _, kw_only = flags[i] if flags is not None else _PLAIN
+        if not init:  # not a parameter: a factory's value, a slot's default, or nothing
+            if factory is not _MISSING:
+                env[f"_f_{n}"] = factory
+                value = f"_f_{n}()"
+            elif slots and default is not _MISSING:
+                env[f"_d_{n}"] = default
+                value = f"_d_{n}"
+            else:
+                continue
+        elif factory is not _MISSING:
             env[f"_f_{n}"] = factory
-            params.append(f"{n}=_MISSING")
+            (kw_params if kw_only else params).append(f"{n}=_MISSING")
             value = f"_f_{n}() if {n} is _MISSING else {n}"
         elif default is not _MISSING:
             env[f"_d_{n}"] = default
-            params.append(f"{n}=_d_{n}")
+            (kw_params if kw_only else params).append(f"{n}=_d_{n}")
             value = n
         else:
-            params.append(n)
+            (kw_params if kw_only else params).append(n)
             value = n
         body.append(f"  _set(self, {n!r}, {value})" if frozen else f"  self.{n} = {value}")
     if post:
         body.append("  self.__post_init__()")
+    if kw_params:
+        params += ["*", *kw_params]
     src = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "  pass") + "\n"
     ns: dict[str, object] = {}
     exec(src, env, ns)  # noqa: S102 - code generated from the class's own field names
@@ -117,7 +156,8 @@ _COMPILE_AFTER = 64
 
 def _make_init(names: tuple[str, ...], defaults: tuple[object, ...],
                factories: tuple[object, ...] | None, n_required: int, frozen: bool, post: bool,
-               owner: list[type]) -> object:
+               owner: list[type], flags: tuple[tuple[bool, bool, bool, bool], ...] | None = None,
+               slots: bool = False) -> object:
     """An __init__ that binds arguments generically until the class has built
     :data:`_COMPILE_AFTER` instances, then compiles and installs the generated one.
 
@@ -128,6 +168,8 @@ def _make_init(names: tuple[str, ...], defaults: tuple[object, ...],
 
     :param factories: per field the default factory or _MISSING; None when there are none.
     :param n_required: the number of leading fields without a default.
+    :param flags: per field (init, repr, compare, kw_only), None when every field is plain; a
+        class with other fields always uses the generated __init__ (compiled at its first use).
     """
     count = [0]
     n_fields = len(names)
@@ -135,7 +177,8 @@ def _make_init(names: tuple[str, ...], defaults: tuple[object, ...],
     set_ = object.__setattr__ if frozen else setattr
 
     def compiled() -> object:
-        real = _compile_init(names, defaults, factories or (_MISSING,) * n_fields, frozen, post)
+        real = _compile_init(names, defaults, factories or (_MISSING,) * n_fields, frozen, post,
+                             flags, slots)
         real.__qualname__ = f"{owner[0].__qualname__}.__init__"  # type: ignore[attr-defined]
         type.__setattr__(owner[0], "__init__", real)
         return real
@@ -143,7 +186,8 @@ def _make_init(names: tuple[str, ...], defaults: tuple[object, ...],
     def __init__(self: object, *args: object, **kwargs: object) -> None:
         count[0] += 1
         n = len(args)
-        if count[0] > _COMPILE_AFTER or factories is not None or n > n_fields:
+        if count[0] > _COMPILE_AFTER or factories is not None or flags is not None \
+                or n > n_fields:
             compiled()(self, *args, **kwargs)  # type: ignore[operator]
             return
         if kwargs:
@@ -220,22 +264,25 @@ def _process(klass: type, frozen: bool, slots: bool) -> type:
     defaults: list[object] = []
     factories: list[object] = []
     types: list[object] = []
+    flags: list[tuple[bool, bool, bool, bool]] = []
     base_frozen = None
     for base in klass.__mro__[-2:0:-1]:  # inherited fields first, the farthest base first
         fields_of = base.__dict__.get("__value_fields__")
         if fields_of is None:
             continue
         base_frozen = base.__dict__["__value_frozen__"]
-        for n, d, f, t in zip(fields_of, base.__value_defaults__,  # type: ignore[attr-defined]
-                              base.__value_factories__, base.__value_types__, strict=True):  # type: ignore[attr-defined]
+        for n, d, f, t, o in zip(fields_of, base.__value_defaults__,  # type: ignore[attr-defined]
+                                 base.__value_factories__, base.__value_types__,  # type: ignore[attr-defined]
+                                 base.__value_flags__, strict=True):  # type: ignore[attr-defined]
             if n in names:
                 i = names.index(n)
-                defaults[i], factories[i], types[i] = d, f, t
+                defaults[i], factories[i], types[i], flags[i] = d, f, t, o
             else:
                 names.append(n)
                 defaults.append(d)
                 factories.append(f)
                 types.append(t)
+                flags.append(o)
     if base_frozen is not None and base_frozen != frozen:
         raise TypeError("cannot inherit frozen dataclass from a non-frozen one" if frozen
                         else "cannot inherit non-frozen dataclass from a frozen one")
@@ -251,9 +298,9 @@ def _process(klass: type, frozen: bool, slots: bool) -> type:
                             "use dataclasses.dataclass")
         raw = ns.get(n, _MISSING)
         if isinstance(raw, Field):
-            default, factory = raw.default, raw.default_factory
+            default, factory, flag = raw.default, raw.default_factory, raw.flags
         else:
-            default, factory = raw, _MISSING
+            default, factory, flag = raw, _MISSING, _PLAIN
         if default is not _MISSING:
             if type(default).__hash__ is None:
                 raise ValueError(f"mutable default {type(default)} for field {n} is not "
@@ -263,24 +310,37 @@ def _process(klass: type, frozen: bool, slots: bool) -> type:
             del ns[n]  # a field() without a default
         if n in names:
             i = names.index(n)
-            defaults[i], factories[i], types[i] = default, factory, ann
+            defaults[i], factories[i], types[i], flags[i] = default, factory, ann, flag
         else:
             names.append(n)
             defaults.append(default)
             factories.append(factory)
             types.append(ann)
+            flags.append(flag)
+    # The positional parameters of __init__ (init, not kw_only): none without a default after
+    # one with a default (dataclasses' _init_fn).
+    seen_default = False
     n_required = len(names)
-    for i, (d, f) in enumerate(zip(defaults, factories, strict=True)):
+    for i, (d, f, o) in enumerate(zip(defaults, factories, flags, strict=True)):
+        if not o[0] or o[3]:
+            continue
         if d is not _MISSING or f is not _MISSING:
-            if n_required == len(names):
+            if not seen_default:
                 n_required = i
-        elif n_required != len(names):
+            seen_default = True
+        elif seen_default:
             raise TypeError(f"non-default argument {names[i]!r} follows default argument")
     fields_ = tuple(names)
     defaults_ = tuple(defaults)
     factories_ = tuple(factories)
-    getter = attrgetter(*names) if len(names) > 1 else (
-        (lambda o, _g=attrgetter(names[0]): (_g(o),)) if names else (lambda o: ()))
+    flags_ = tuple(flags)
+    plain = all(o == _PLAIN for o in flags_)
+    shown = fields_ if plain else tuple(n for n, o in zip(names, flags, strict=True) if o[1])
+    compared = fields_ if plain else tuple(n for n, o in zip(names, flags, strict=True) if o[2])
+    positional = fields_ if plain else tuple(
+        n for n, o in zip(names, flags, strict=True) if o[0] and not o[3])
+    getter = attrgetter(*compared) if len(compared) > 1 else (
+        (lambda o, _g=attrgetter(compared[0]): (_g(o),)) if compared else (lambda o: ()))
 
     def __eq__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
@@ -292,17 +352,19 @@ def _process(klass: type, frozen: bool, slots: bool) -> type:
     if "__init__" not in own:
         has_factory = any(f is not _MISSING for f in factories_)
         ns["__init__"] = _make_init(fields_, defaults_, factories_ if has_factory else None,
-                                    n_required, frozen, hasattr(klass, "__post_init__"), owner)
+                                    n_required, frozen, hasattr(klass, "__post_init__"), owner,
+                                    None if plain else flags_, slots)
     if "__repr__" not in own:
-        ns["__repr__"] = _repr(fields_)
+        ns["__repr__"] = _repr(shown)
     if "__eq__" not in own:
         ns["__eq__"] = __eq__
     if "__match_args__" not in own:
-        ns["__match_args__"] = fields_
+        ns["__match_args__"] = positional
     ns["__value_fields__"] = fields_
     ns["__value_defaults__"] = defaults_
     ns["__value_factories__"] = factories_
     ns["__value_types__"] = tuple(types)
+    ns["__value_flags__"] = flags_
     ns["__value_frozen__"] = frozen
     class_hash = own.get("__hash__", _MISSING)
     if class_hash is _MISSING or (class_hash is None and "__eq__" in own):  # not explicit
@@ -346,9 +408,10 @@ def fields(obj: object) -> tuple[Field, ...]:
     except AttributeError:
         raise TypeError("must be called with a dataclass type or instance") from None
     out = []
-    for n, d, f, t in zip(names, obj.__value_defaults__,  # type: ignore[attr-defined]
-                          obj.__value_factories__, obj.__value_types__, strict=True):  # type: ignore[attr-defined]
-        spec = Field(d, f)
+    for n, d, f, t, o in zip(names, obj.__value_defaults__,  # type: ignore[attr-defined]
+                             obj.__value_factories__, obj.__value_types__,  # type: ignore[attr-defined]
+                             obj.__value_flags__, strict=True):  # type: ignore[attr-defined]
+        spec = Field(d, f, o)
         spec.name, spec.type = n, t
         out.append(spec)
     return tuple(out)
@@ -360,6 +423,13 @@ def replace(obj: object, /, **changes: object) -> object:
         names = obj.__value_fields__  # type: ignore[attr-defined]
     except AttributeError:
         raise TypeError("replace() should be called on dataclass instances") from None
-    kwargs = {n: changes.pop(n) if n in changes else getattr(obj, n) for n in names}
+    kwargs = {}
+    for n, o in zip(names, obj.__value_flags__, strict=True):  # type: ignore[attr-defined]
+        if not o[0]:  # init=False: __init__ / __post_init__ set it
+            if n in changes:
+                raise ValueError(f"field {n} is declared with init=False, it cannot be "
+                                 "specified with replace()")
+            continue
+        kwargs[n] = changes.pop(n) if n in changes else getattr(obj, n)
     # Unknown names reach __init__, which rejects them as dataclasses' replace does.
     return type(obj)(**kwargs, **changes)

@@ -13,7 +13,7 @@ from memattr.analysis.access import DEFAULT_ACCESSES
 from memattr.analysis.hazards import HAZARDS
 from memattr.analysis.matrix import DEVICES, GUEST_MAPPINGS, VERDICTS, Matrix, build_matrix
 from memattr.analysis.policyfile import loads_policy
-from memattr.errors import ConfigError
+from memattr.errors import ConfigError, ParseError
 from memattr.linux.policy import builtin_policies
 from memattr.report.matrix import CSV_COLUMNS, render_csv, render_html, render_text
 
@@ -143,8 +143,14 @@ s2 = "DEVICE"
 
 
 def test_renderers_escape_input() -> None:
-    """A policy file's name reaches the text escaped, the HTML entity-escaped, the CSV escaped."""
-    pol = loads_policy(HOSTILE, "h.toml")
+    """A policy file refuses a name with control characters or markup; a Policy built through the
+    API with one still reaches the text escaped, the HTML entity-escaped, the CSV escaped."""
+    from dataclasses import replace
+
+    with pytest.raises(ParseError, match="is not a policy name"):
+        loads_policy(HOSTILE, "h.toml")
+    pol = replace(loads_policy(HOSTILE.replace("\\u001b[2J<script>alert(1)</script>", "ok"),
+                               "h.toml"), name="\x1b[2J<script>alert(1)</script>")
     m = build_matrix([pol], ["pcie-bar"], guests=["ioremap"], accesses=["ldr4"])
     text, page, csv = render_text(m), render_html(m), render_csv(m)
     assert "\x1b" not in text and "\\x1b[2J" in text

@@ -432,3 +432,18 @@ def test_walk_mair_attr(rgn: int, cache: str) -> None:
         if cache != "NC":
             assert a.inner.read_allocate and a.inner.write_allocate == (rgn == 0b01)
             assert not a.inner.transient
+
+
+@pytest.mark.parametrize("wxn", [False, True])
+@pytest.mark.parametrize("el", [0, 1])
+def test_walk_permission_bits_are_s1_perm_table(el: int, wxn: bool) -> None:
+    """The walker's lazily filled stage-1 permission bits equal s1_perm_table, entry by entry
+    (every packed AP, UXN, PXN, APTable, UXNTable, PXNTable), and refuse indexes beyond it."""
+    from memattr.mmu.walk import _S1PermBits, s1_perm_table
+
+    table = [p.bits for p in s1_perm_table(el, wxn)]
+    lazy = _S1PermBits(el, wxn)
+    assert [lazy[i] for i in range(len(table))] == table
+    for bad in (-1, len(table)):
+        with pytest.raises(KeyError):
+            lazy[bad]  # noqa: B018

@@ -37,10 +37,11 @@ test read those declarations.  The schema (docs/scenarios.md has the commented e
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._value import replace as value_replace  # for memattr.inputs.toml's values
 from ..errors import ConfigError, MemattrError, ParseError
 from ..inputs import toml as t
 from ..inputs.escape import show, show_int
@@ -571,7 +572,7 @@ _MAPPING_KEYS: dict[str, t.Field] = {f.key: f for f in (
 
 
 def _mkey(key: str, **changes: Any) -> t.Field:
-    return replace(_MAPPING_KEYS[key], **changes) if changes else _MAPPING_KEYS[key]
+    return value_replace(_MAPPING_KEYS[key], **changes) if changes else _MAPPING_KEYS[key]
 
 
 @dataclass(frozen=True)
@@ -941,7 +942,7 @@ CUSTOM_POLICY = t.Field("policy", t.ArrayOf(_POLICY, max_length=64),
 """``[[policy]]``: a file whose ``policy`` is an array of tables defines what-if policies (and
 names the policies to compare with ``policies``, by default each one and its base)."""
 
-_SCHEMA_CUSTOM = replace(SCHEMA, fields=tuple(CUSTOM_POLICY if f.key == "policy" else f
+_SCHEMA_CUSTOM = value_replace(SCHEMA, fields=tuple(CUSTOM_POLICY if f.key == "policy" else f
                                               for f in SCHEMA.fields))
 
 

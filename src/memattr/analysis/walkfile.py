@@ -20,15 +20,17 @@ cannot resolve the IPA size) raise :class:`~memattr.errors.ConfigError`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch.registers import PA_SIZE_BITS
 from ..errors import ConfigError, MemattrError, ParseError
 from ..inputs import toml as t
 from ..inputs.escape import show, show_int
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..arch.cpu import Cpu
     from ..mmu.pgtable import IpaSpace, PageTable
     from ..mmu.physmem import PhysMem

@@ -118,9 +118,13 @@ def layout(name: str) -> Layout:
                       f"such as TCR_EL1, VTCR_EL2, HCR_EL2, ESR_ELx){hint}")
 
 
-def _lookup(name: str) -> int | None:
-    # The longest registered layout name that prefixes ``name`` owns it.
-    for lname in sorted((n for n in LAYOUTS if name.startswith(n + "_")), key=len, reverse=True):
+def _lookup(name: str, *, built_only: bool = False) -> int | None:
+    # The longest registered layout name that prefixes ``name`` owns it.  ``built_only``: look
+    # at the layouts built so far only (listing LAYOUTS builds every lazily registered one, the
+    # 46 descriptor formats: ~3 ms a look-up of an ESR constant need not pay).  A name is
+    # defined by one layout only (tested over constants()), so a hit among those is the answer.
+    names = dict.keys(LAYOUTS) if built_only else LAYOUTS
+    for lname in sorted((n for n in names if name.startswith(n + "_")), key=len, reverse=True):
         value = constants_of(LAYOUTS[lname]).get(name)
         if value is not None:
             return value
@@ -130,12 +134,14 @@ def _lookup(name: str) -> int | None:
 def __getattr__(name: str) -> int:
     if name.startswith("__"):
         raise AttributeError(name)
-    value = _lookup(name)
+    value = _lookup(name, built_only=True)
     for mod in _TABLE_MODULES:
         if value is not None:
             break
         importlib.import_module(mod)
-        value = _lookup(name)
+        value = _lookup(name, built_only=True)
+    if value is None:
+        value = _lookup(name)  # the lazily built layouts
     if value is None:
         raise AttributeError(f"module {__name__!r} has no constant {name!r} (no field table "
                              "defines it; see the naming rules in the module docstring)")

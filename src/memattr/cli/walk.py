@@ -366,11 +366,13 @@ def _check_dump_size(b: Built, which: list[str]) -> None:
 
 
 def _dumps(b: Built, which: list[str]) -> dict[str, str]:
+    if not which:
+        return {}
     from ..linux.asm.memory import MT_LAYOUTS
     from ..linux.ptdump import attr_labels
     from ..mmu.dump import kvm_ptdump, linux_ptdump, memattr_dump
 
-    if which and not b.raw:
+    if not b.raw:
         _check_dump_size(b, which)
     out: dict[str, str] = {}
     reg = b.regime

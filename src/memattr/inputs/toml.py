@@ -21,14 +21,19 @@ echoed short and escaped (:func:`memattr.inputs.escape.show`).  An error carries
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
 
+from .._value import dataclass, field  # dataclasses, cheaper to import
 from ..errors import ConfigError, MemattrError, ParseError
 from .escape import show, show_int, show_path
 from .files import display_name, read_text
+from .tomlplain import parse_plain
 from .tomlscan import DEFAULT_LIMITS, KeyPath, Limits, format_path, line_of, scan
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
 
 __all__ = [
     "Invalid",
@@ -506,7 +511,8 @@ class Record:
 
 def parse(text: str, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS,
           path: str | None = None) -> Document:
-    """Pre-scan ``text`` against ``limits``, parse it with ``tomllib`` and keep key positions.
+    """Pre-scan ``text`` against ``limits``, parse it and keep key positions (the plain subset
+    directly, :mod:`memattr.inputs.tomlplain`; any other text with ``tomllib``).
 
     :param text: the TOML text.
     :param name: the file name for messages (escaped by the caller, e.g. ``display_name``).
@@ -514,12 +520,20 @@ def parse(text: str, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS,
     :param path: the file name as given (defaults to ``name``).
     :raises ParseError: a bound exceeded, or a TOML syntax error, at ``file:line``.
     """
+    lines = scan(text, name, limits)
+    data = parse_plain(text)  # the plain subset without importing tomllib (start-up)
+    if data is None:
+        data = _tomllib_loads(text, name)
+    return Document(name, text, data, lines, path if path is not None else name)
+
+
+def _tomllib_loads(text: str, name: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, its errors as one located ParseError."""
     import re
     import tomllib
 
-    lines = scan(text, name, limits)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -531,7 +545,6 @@ def parse(text: str, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS,
     except (RecursionError, ValueError, MemoryError) as exc:  # past the pre-scan's bounds
         raise located_error(ParseError, f"{name}:1", None, f"cannot parse: {type(exc).__name__}",
                             "a smaller, less nested TOML file") from None
-    return Document(name, text, data, lines, path if path is not None else name)
 
 
 def load(path: str | os.PathLike[str], *, what: str = "TOML file", limit: int | None = None,

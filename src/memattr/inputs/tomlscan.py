@@ -21,8 +21,8 @@ what it can and leaves the syntax error to ``tomllib``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from .._value import dataclass, field  # dataclasses, cheaper to import
 from ..errors import ParseError
 from .escape import escape, truncate
 

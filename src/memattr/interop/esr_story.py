@@ -536,14 +536,17 @@ def _outlook(s: Syndrome | None, a: Attribution, release: str | None, guest_log:
     host_release = None if guest_log else release
     kind = s.fsc.kind
     if a.who is Who.KVM_GUEST and a.stage == 2:
-        rels = checked_releases(host_release)
+        # The releases come from the policy registry (a large import): asked only by the
+        # outlooks that replay them.
         if kind is FaultKind.ALIGNMENT:
             size = 1 << s.sas if s.sas is not None else 8
-            return alignment_outlook(bool(s.wnr), size, rels), "alignment"
+            return (alignment_outlook(bool(s.wnr), size, checked_releases(host_release)),
+                    "alignment")
         if kind is FaultKind.PERMISSION and s.ec == EC.IABT_LOW:
-            return exec_outlook(rels), "exec"
+            return exec_outlook(checked_releases(host_release)), "exec"
         if kind is FaultKind.TRANSLATION and s.ec == EC.DABT_LOW and s.isv is False:
-            return nisv_outlook(bool(s.wnr), host_release or rels[-1]), "nisv"
+            return (nisv_outlook(bool(s.wnr), host_release or checked_releases()[-1]),
+                    "nisv")
     if a.who is Who.HOST_USER and a.stage == 1 and kind is FaultKind.ALIGNMENT:
         return user_mapping_outlook(host_release or checked_releases()[-1]), "user"
     return None, None

@@ -18,8 +18,8 @@ Where the attributes are CONSTRAINED UNPREDICTABLE every permitted PAR value is 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch.esr import FaultKind
 from ..arch.par import Par, decode_par, encode_par, encode_par_fault
 from ..errors import ConfigError

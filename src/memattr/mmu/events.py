@@ -12,7 +12,8 @@ first descriptor and the count, not one event per entry.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from .._value import dataclass  # dataclasses, cheaper to import
 
 __all__ = ["EventKind", "Event"]
 

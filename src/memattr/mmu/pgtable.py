@@ -39,10 +39,7 @@ memory seen through a stage-2 table) so the walker finds them where the guest pu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch import registers as R
 from ..arch.cpu import ALL, Cpu
 from ..arch.descriptor import (
@@ -62,7 +59,11 @@ from .events import Event, EventKind
 from .physmem import FRAME_SHIFT, FRAME_SIZE, WORD, PhysMem, TableMemory
 from .regime import Geometry, Stage1Regime, Stage2Regime
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
     import numpy as np
 
 __all__ = [

@@ -17,18 +17,21 @@ regime of one machine cannot disagree.
 from __future__ import annotations
 
 import enum
-import mmap
 import os
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch.cpu import ALL, Cpu
 from ..errors import ConfigError, EncodingError
 
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Protocol
+
     import numpy as np
+else:
+    Protocol = object  # the protocols below are for type checkers (typing costs start-up)
 
 __all__ = [
     "FRAME_SHIFT",
@@ -205,6 +208,8 @@ class PhysMem:
         lazily through mmap).  ConfigError for an empty image, one beyond the physical address
         space, or one overlapping another image."""
         if isinstance(data, (str, os.PathLike)):
+            import mmap  # here: a walk of tables memattr lays out never maps a file
+
             label = name or os.fspath(data)
             try:
                 with open(data, "rb") as fh:

@@ -23,8 +23,7 @@ Public construction from raw register values::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from .._value import dataclass, field  # dataclasses, cheaper to import
 from ..arch import registers as R
 from ..arch import walkparams as W
 from ..arch.combine import Controls

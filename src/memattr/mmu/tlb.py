@@ -26,8 +26,8 @@ shows what *may* be used.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
 
+from .._value import dataclass, replace  # dataclasses, cheaper to import
 from ..arch.descriptor import S1_NG
 from ..errors import ConfigError
 from .events import Event, EventKind

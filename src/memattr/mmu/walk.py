@@ -46,9 +46,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
-from typing import Any
 
+from .._value import dataclass  # dataclasses, cheaper to import
 from ..arch import walkparams as W
 from ..arch.combine import Access as CombineAccess
 from ..arch.combine import Resolution, resolve
@@ -89,16 +88,19 @@ from ..arch.descriptor import (
     DescType,
     s2_exec,
 )
-from ..arch.esr import HPFAR_EL2, FaultKind, encode_abort_esr, encode_fsc
+from ..arch.esr import HPFAR_EL2, ISS_DABT, FaultKind, encode_abort_esr, encode_fsc
 from ..arch.fields import Field, Layout, genmask
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
-from ..arch.regdefs import ESR_ELx_ISS_DABT_DFSC_MASK
 from ..arch.walkparams import WalkRule
 from ..errors import EncodingError
 from .pgtable import Codec
 from .physmem import FRAME_SHIFT, WORD, DescReader, PhysMem
 from .regime import Geometry, Regime, Stage1Half, Stage1Regime, Stage2Regime
+
+TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AccessKind",
@@ -346,7 +348,7 @@ class Fault:
                 f"{where}: {self.reason}{rule}")
 
 
-_FSC_MASK = ESR_ELx_ISS_DABT_DFSC_MASK  # DFSC, and IFSC at the same bits[5:0]
+_FSC_MASK = ISS_DABT.field_mask("DFSC")  # ESR_ELx_ISS_DABT_DFSC_MASK; IFSC at the same bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,6 +563,29 @@ def s1_perm_table(el: int, wxn: bool) -> tuple[Perms, ...]:
     )
 
 
+class _S1PermBits(dict[int, int]):
+    """:func:`s1_perm_table` of one (EL, WXN) as packed bits (:data:`PERM_BITS`), each entry
+    computed by :func:`s1_perms` when a walk first needs it (a query's walks use a few of the
+    256; building them all costs a walk query ~0.5 ms)."""
+
+    __slots__ = ("el", "wxn")
+
+    def __init__(self, el: int, wxn: bool) -> None:
+        super().__init__()
+        self.el = el
+        self.wxn = wxn
+
+    def __missing__(self, i: int) -> int:
+        if not 0 <= i < 1 << S1_PERM_INDEX.width:
+            raise KeyError(i)
+        get = S1_PERM_INDEX.get
+        bits = s1_perms(get(i, "AP"), bool(get(i, "UXN")), bool(get(i, "PXN")), self.el,
+                        ap_table=get(i, "APTable"), uxn_table=bool(get(i, "UXNTable")),
+                        pxn_table=bool(get(i, "PXNTable")), wxn=self.wxn).bits
+        self[i] = bits
+        return bits
+
+
 def s2_perm_table(el: int, xnx: bool) -> tuple[Perms, ...]:
     """:func:`s2_perms` for every (S2AP, XN), indexed by their packing :data:`S2_PERM_INDEX`."""
     get = S2_PERM_INDEX.get
@@ -681,7 +706,7 @@ class _Plan:
         self.pa_max = cpu.pa_max
         self.mair = tuple(reg.s1.mair_attr(i) for i in range(8))
         wxn = reg.s1.sctlr_bit("WXN")
-        self.s1_perm = tuple(tuple(p.bits for p in s1_perm_table(el, wxn)) for el in (0, 1))
+        self.s1_perm = (_S1PermBits(0, wxn), _S1PermBits(1, wxn))
         self.s2_perm = tuple(tuple(p.bits for p in s2_perm_table(el, cpu.xnx)) for el in (0, 1))
         self.s2_dbm_w = S2_S2AP_WRITE if (reg.s2 is not None and reg.s2.params.hd) \
             else 0
