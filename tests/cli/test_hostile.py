@@ -293,3 +293,35 @@ def test_argument_errors_name_the_option(argv: list[str], option: str,
     """A bad argument is one line that names the option, with the value cut and escaped."""
     err = one_error(capsys, *argv)
     assert err.startswith(f"memattr: error: {option}") and len(err) < 700
+
+
+def test_generate_checks_mapping_names_before_writing(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by the long fuzz run: `replay --generate ... --regs NAME` wrote the CSV header to
+    standard output before the generator checked NAME, so a failed run left output behind."""
+    status, out, err = run(capsys, "replay", "demo", "--generate", "ring", "--count", "0",
+                           "--regs", "0x0")
+    assert status == 2 and out == "" and "--regs='0x0': no guest mapping" in err
+
+
+def test_generate_under_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Found by the long fuzz run: with --json, `--generate -o FILE` printed a text line; now
+    one JSON document, and a trace to standard output with --json is refused (the trace itself
+    is the output)."""
+    f = tmp_path / "t.csv"
+    status, out, err = run(capsys, "replay", "demo", "--json", "--generate", "ring", "--count",
+                           "3", "-o", str(f))
+    assert status == 0 and err == ""
+    assert json.loads(out) == {"wrote": 3, "pattern": "ring", "file": str(f), "format": "csv"}
+    assert len(f.read_text().splitlines()) == 4
+    status, out, err = run(capsys, "replay", "demo", "--json", "--generate", "ring")
+    assert status == 2 and out == "" and json.loads(err)["field"] is None
+
+
+def test_diff_emit_model_to_stdout_under_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by the long fuzz run: `diff --emit-model - --json` wrote the dump text where the
+    JSON document goes; the dump is now a member of that document."""
+    status, out, err = run(capsys, "diff", "--scenario", "demo", "--no-fwb", "--emit-model", "-",
+                           "--json")
+    assert status == 0 and err == ""
+    doc = json.loads(out)
+    assert doc["model"].startswith("# stage 2, 4k granule") and "comparisons" in doc

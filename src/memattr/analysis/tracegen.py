@@ -30,7 +30,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from ..errors import ConfigError
 from ..inputs.escape import show
@@ -178,10 +178,15 @@ def generate(sc: Scenario, pattern: str, count: int, *, seed: int = 0, data: str
                           f"{', '.join(PATTERNS)})")
     if count < 0:
         raise ConfigError(f"count={count}: negative (expected a number of accesses)")
-    t = targets(sc, data, regs)
+    # Checked here, before the first access is asked for: a caller that writes a header first
+    # must not have written anything when a mapping name is wrong.
+    return _accesses(_GENERATORS[pattern], targets(sc, data, regs), count, seed)
+
+
+def _accesses(gen: Any, t: Any, count: int, seed: int) -> Iterator[TraceAccess]:
     rng = random.Random(seed)
     clock = 0
-    for i, (ipa, size, kind, cpu) in enumerate(_GENERATORS[pattern](t, rng)):
+    for i, (ipa, size, kind, cpu) in enumerate(gen(t, rng)):
         if i >= count:
             return
         clock += rng.randrange(2, 40)  # nanoseconds between accesses

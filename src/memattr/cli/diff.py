@@ -147,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
     if args.emit_model is not None:
         if model_text is None:
             raise ConfigError("--emit-model: no model (expected --scenario)")
+        if args.emit_model == "-" and args.json:
+            # Standard output carries one JSON document: the dump goes in it.
+            emit_json({"model": model_text,
+                       "comparisons": [dict(d.to_json(), faults=f) for d, f in diffs]})
+            return fail_status(args, {"diff"} if any(d.found for d, _f in diffs) else set())
         _write(args.emit_model, model_text)
         if args.emit_model == "-":
             return fail_status(args, {"diff"} if any(d.found for d, _f in diffs) else set())

@@ -98,6 +98,10 @@ def _generate(args: argparse.Namespace, sc: Any) -> int:
     accesses = generate(sc, args.generate, count, seed=seed, data=args.mapping, regs=args.regs)
     out = args.output
     if out in (None, "-"):
+        if args.json:
+            raise ConfigError("--json: the generated trace is what goes to standard output "
+                              "(expected -o FILE with --json, or no --json; --format jsonl "
+                              "writes the trace as JSON lines)")
         write_trace(accesses, sys.stdout, fmt=args.format)
         return 0
     try:
@@ -121,7 +125,10 @@ def _generate(args: argparse.Namespace, sc: Any) -> int:
         except OSError:
             pass  # the buffer that could not be written: already reported below
         raise ConfigError(f"-o {show_path(out)}: cannot write: {exc.strerror or exc}") from None
-    print(f"wrote {n} accesses ({args.generate}) to {show_path(out)}")
+    if args.json:
+        emit_json({"wrote": n, "pattern": args.generate, "file": out, "format": args.format})
+    else:
+        print(f"wrote {n} accesses ({args.generate}) to {show_path(out)}")
     return 0
 
 
