@@ -11,15 +11,20 @@ from hypothesis import strategies as st
 
 from memattr.inputs import tomlplain
 from memattr.inputs.tomlplain import loads, parse_plain
+from memattr.inputs.tomlscan import Limits, scan
 
 
 def _agrees(text: str) -> dict[str, object] | None:
-    """parse_plain's answer, checked against tomllib's (None: left to tomllib)."""
-    got = parse_plain(text)
+    """parse_plain's answer, checked against tomllib's (None: left to tomllib), and the lines
+    it notes against the pre-scan's (in the same order)."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    got = parse_plain(text, lines)
+    assert parse_plain(text) == got
     if got is not None:
         want = tomllib.loads(text)  # must not raise: the subset is valid TOML
         assert got == want
         assert [type(v) for v in _leaves(got)] == [type(v) for v in _leaves(want)]
+        assert list(lines.items()) == list(scan(text).items())
     return got
 
 
@@ -130,3 +135,23 @@ def test_tomllib_is_imported_only_for_other_texts() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     assert tomlplain.__all__ == ["loads", "parse_plain"]
+
+
+@pytest.mark.parametrize(("limits", "text", "expect"), [
+    (Limits(values=3), "a = 1\nb = 2\nc = 3\nd = 4\n", "x.toml:4: d: more than 3 keys"),
+    (Limits(values=2), "[[s]]\n[[s]]\na = 1\n", "x.toml:3: s[1].a: more than 2 keys"),
+    (Limits(key_length=3), "[t]\nabcd = 1\n", "x.toml:2: t.abcd: a key of 4 characters"),
+    (Limits(key_length=3), "[tabl]\n", "x.toml:1: tabl: a key of 4 characters"),
+    (Limits(path_depth=2), "[[s]]\na = 1\n", "x.toml:2: s[0]: a key path of more than 2"),
+])
+def test_plain_files_are_held_to_the_scan_limits(limits: Limits, text: str, expect: str) -> None:
+    """A plain file is read without the pre-scan only where the scan could not refuse it: at
+    the limits, the scan's own error."""
+    from memattr.errors import ParseError
+    from memattr.inputs.toml import parse
+
+    assert parse_plain(text) is not None
+    with pytest.raises(ParseError) as exc:
+        parse(text, "x.toml", limits=limits)
+    assert str(exc.value).startswith(expect)
+    assert parse(text, "x.toml").lines == scan(text)

@@ -10,7 +10,7 @@ D24.2 HPFAR_EL2; exception-class names follow Linux ``arch/arm64/include/asm/esr
 :func:`decode_esr` names every exception class and decodes the ISS of each one Arm defines;
 :func:`encode_esr` and :func:`encode_abort_esr` are the only ESR encoders, :func:`encode_hpfar`
 and :func:`hpfar_ipa` the only HPFAR ones.  The fault status codes (DFSC/IFSC) are one table,
-:data:`FSC_TABLE`.
+:data:`FSC_TABLE`, in :mod:`memattr.arch.fsc` (re-exported here).
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ import enum
 
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError
-from .fields import LAYOUTS, Field, FieldKind, Layout, register
+from .fields import LAYOUTS, Field, FieldKind, Layout, register, register_lazy
+from .fsc import FSC_TABLE, FaultKind, FaultStatus, decode_fsc, encode_fsc
+
+TYPE_CHECKING = False  # mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "EC",
@@ -156,105 +161,6 @@ EC_MEANING: dict[EC, str] = {
 
 
 # =========================================================================================
-# Fault status codes (DFSC/IFSC), Arm ARM D24.2 ESR_EL2 "ISS encoding for an exception from a
-# Data Abort" (DFSC) and "... from an Instruction Abort" (IFSC)
-# =========================================================================================
-
-
-class FaultKind(enum.Enum):
-    """The fault kinds of a translation or access (ASL Fault_*)."""
-
-    ADDRESS_SIZE = "address size"
-    TRANSLATION = "translation"
-    ACCESS_FLAG = "access flag"
-    PERMISSION = "permission"
-    ALIGNMENT = "alignment"
-    SYNC_EXTERNAL = "synchronous external abort"
-    SYNC_EXTERNAL_ON_WALK = "synchronous external abort on table walk"
-    SYNC_PARITY = "synchronous parity or ECC error"
-    SYNC_PARITY_ON_WALK = "synchronous parity or ECC error on table walk"
-    TAG_CHECK = "synchronous tag check"
-    GRANULE_PROTECTION = "granule protection"
-    GRANULE_PROTECTION_ON_WALK = "granule protection on table walk"
-    TLB_CONFLICT = "TLB conflict"
-    UNSUPPORTED_ATOMIC_UPDATE = "unsupported atomic hardware update"
-    LOCKDOWN = "IMPLEMENTATION DEFINED lockdown"
-    UNSUPPORTED_ATOMIC = "unsupported exclusive or atomic access"
-    OTHER = "other"
-
-
-@dataclass(frozen=True, slots=True)
-class FaultStatus:
-    """A decoded DFSC/IFSC: the kind and, for translation-table faults, the level."""
-
-    code: int
-    kind: FaultKind
-    level: int | None
-
-    def __str__(self) -> str:
-        if self.kind is FaultKind.OTHER:
-            return f"reserved fault status code (FSC 0x{self.code:02x})"
-        lvl = f", level {self.level}" if self.level is not None else ""
-        return f"{self.kind.value} fault{lvl} (FSC 0x{self.code:02x})"
-
-
-def _fsc_table() -> dict[int, tuple[FaultKind, int | None]]:
-    k = FaultKind
-    table: dict[int, tuple[FaultKind, int | None]] = {}
-    # Levels 0..3 in the low two bits of a 0bKKKKLL code.
-    for prefix, kind in ((0b0000, k.ADDRESS_SIZE), (0b0001, k.TRANSLATION),
-                         (0b0010, k.ACCESS_FLAG), (0b0011, k.PERMISSION),
-                         (0b0101, k.SYNC_EXTERNAL_ON_WALK), (0b0111, k.SYNC_PARITY_ON_WALK),
-                         (0b1001, k.GRANULE_PROTECTION_ON_WALK)):
-        for level in range(4):
-            table[(prefix << 2) | level] = (kind, level)
-    # Levels -1 (FEAT_LPA2) and -2 (FEAT_D128) have codes of their own.
-    table.update({
-        0b101001: (k.ADDRESS_SIZE, -1), 0b101100: (k.ADDRESS_SIZE, -2),
-        0b101011: (k.TRANSLATION, -1), 0b101010: (k.TRANSLATION, -2),
-        0b010011: (k.SYNC_EXTERNAL_ON_WALK, -1), 0b010010: (k.SYNC_EXTERNAL_ON_WALK, -2),
-        0b011011: (k.SYNC_PARITY_ON_WALK, -1),
-        0b100011: (k.GRANULE_PROTECTION_ON_WALK, -1), 0b100010: (k.GRANULE_PROTECTION_ON_WALK, -2),
-        0b010000: (k.SYNC_EXTERNAL, None),
-        0b010001: (k.TAG_CHECK, None),
-        0b011000: (k.SYNC_PARITY, None),
-        0b100001: (k.ALIGNMENT, None),
-        0b101000: (k.GRANULE_PROTECTION, None),
-        0b110000: (k.TLB_CONFLICT, None),
-        0b110001: (k.UNSUPPORTED_ATOMIC_UPDATE, None),
-        0b110100: (k.LOCKDOWN, None),
-        0b110101: (k.UNSUPPORTED_ATOMIC, None),
-    })
-    return table
-
-
-FSC_TABLE: dict[int, tuple[FaultKind, int | None]] = _fsc_table()
-"""DFSC code -> (kind, level); IFSC uses the subset without tag check, alignment, lockdown and
-unsupported exclusive/atomic.  Codes not listed are reserved."""
-
-_FSC_CODE = {kl: code for code, kl in FSC_TABLE.items()}
-
-
-def decode_fsc(code: int) -> FaultStatus:
-    """Decode a 6-bit DFSC/IFSC value (a reserved code decodes to FaultKind.OTHER)."""
-    if not 0 <= code <= 0x3F:
-        raise EncodingError(f"FSC=0x{code:x}: out of range (6 bits)")
-    kind, level = FSC_TABLE.get(code, (FaultKind.OTHER, None))
-    return FaultStatus(code, kind, level)
-
-
-def encode_fsc(kind: FaultKind, level: int | None = None) -> int:
-    """The DFSC/IFSC value for a fault kind (and level for translation-table faults)."""
-    code = _FSC_CODE.get((kind, level))
-    if code is None:
-        levels = sorted(lvl for k, lvl in _FSC_CODE if k is kind and lvl is not None)
-        want = f"a level {levels[0]}..{levels[-1]}" if levels else "no level"
-        raise EncodingError(f"FSC: no encoding for {kind.value} fault at level {level} "
-                            f"(it takes {want})")
-    return code
-
-
-# =========================================================================================
 # Field tables
 # =========================================================================================
 
@@ -298,71 +204,116 @@ _DEBUG_FSC = {0b100010: "Debug exception"}
 _WU = {0b00: "no information", 0b10: "store did not update the location",
        0b11: "store updated the location"}
 
-ISS_NONE = _iss("ISS_NONE", "ISS with no fields (RES0): unknown reason, Illegal Execution "
+def _build_iss_none() -> Layout:
+    return _iss("ISS_NONE", "ISS with no fields (RES0): unknown reason, Illegal Execution "
                 "state, PC or SP alignment fault, SVE trap, Pointer authentication trap",
                 _res0(24, 0))
-ISS_WFx = _iss("ISS_WFx", "ISS encoding for an exception from a WF* instruction",
-               _CV, _COND, _res0(19, 10),
-               _fld("RN", 9, 5, "Register number of WFET/WFIT (FEAT_WFxT)"),
-               _res0(4, 3),
-               _flag("RV", 2, "RN valid (FEAT_WFxT)"),
-               _enum("TI", 1, 0, {0b00: "WFI", 0b01: "WFE", 0b10: "WFIT", 0b11: "WFET"},
-                     "Trapped instruction"))
-ISS_MCR = _iss("ISS_MCR", "ISS encoding for an exception from an MCR or MRC access",
-               _CV, _COND, _fld("Opc2", 19, 17), _fld("Opc1", 16, 14), _fld("CRn", 13, 10),
-               _fld("Rt", 9, 5), _fld("CRm", 4, 1),
-               _enum("Direction", 0, 0, {0: "write (MCR)", 1: "read (MRC or VMRS)"}))
-ISS_MCRR = _iss("ISS_MCRR", "ISS encoding for an exception from an MCRR or MRRC access",
+
+
+def _build_iss_wfx() -> Layout:
+    return _iss("ISS_WFx", "ISS encoding for an exception from a WF* instruction",
+                _CV, _COND, _res0(19, 10),
+                _fld("RN", 9, 5, "Register number of WFET/WFIT (FEAT_WFxT)"),
+                _res0(4, 3),
+                _flag("RV", 2, "RN valid (FEAT_WFxT)"),
+                _enum("TI", 1, 0, {0b00: "WFI", 0b01: "WFE", 0b10: "WFIT", 0b11: "WFET"},
+                      "Trapped instruction"))
+
+
+def _build_iss_mcr() -> Layout:
+    return _iss("ISS_MCR", "ISS encoding for an exception from an MCR or MRC access",
+                _CV, _COND, _fld("Opc2", 19, 17), _fld("Opc1", 16, 14), _fld("CRn", 13, 10),
+                _fld("Rt", 9, 5), _fld("CRm", 4, 1),
+                _enum("Direction", 0, 0, {0: "write (MCR)", 1: "read (MRC or VMRS)"}))
+
+
+def _build_iss_mcrr() -> Layout:
+    return _iss("ISS_MCRR", "ISS encoding for an exception from an MCRR or MRRC access",
                 _CV, _COND, _fld("Opc1", 19, 16), _res0(15), _fld("Rt2", 14, 10),
                 _fld("Rt", 9, 5), _fld("CRm", 4, 1),
                 _enum("Direction", 0, 0, {0: "write (MCRR)", 1: "read (MRRC)"}))
-ISS_LDC = _iss("ISS_LDC", "ISS encoding for an exception from an LDC or STC instruction",
-               _CV, _COND, _fld("imm8", 19, 12), _res0(11, 10), _fld("Rn", 9, 5),
-               _flag("Offset", 4, "Add (1) or subtract (0) the offset"),
-               _enum("AM", 3, 1, {0b000: "Immediate unindexed", 0b001: "Immediate post-indexed",
-                                  0b010: "Immediate offset", 0b011: "Immediate pre-indexed",
-                                  0b100: "Literal unindexed", 0b110: "Literal offset"},
-                     "Addressing mode"),
-               _enum("Direction", 0, 0, {0: "write to memory (STC)", 1: "read (LDC)"}))
-ISS_FP = _iss("ISS_FP", "ISS encoding for an exception from the FPEN and TFP traps",
-              _CV, _COND, _res0(19, 0))
-ISS_OTHER = _iss("ISS_OTHER", "ISS encoding for an exception from any other instruction",
-                 _enum("ISS", 24, 0, {0: "ST64BV trapped", 1: "ST64BV0 trapped",
-                                      2: "LD64B or ST64B trapped", 3: "TSB CSYNC trapped",
-                                      4: "PSB CSYNC trapped"}))
-ISS_BTI = _iss("ISS_BTI", "ISS encoding for an exception from Branch Target Identification",
-               _res0(24, 2), _fld("BTYPE", 1, 0, "PSTATE.BTYPE that caused the exception"))
-ISS_xVC = _iss("ISS_xVC", "ISS encoding for an exception from HVC or SVC instruction "
-               "execution, and from SMC in AArch64 state", _res0(24, 16),
-               _fld("imm16", 15, 0, "The immediate of the HVC, SVC or SMC instruction"))
-ISS_SMC32 = _iss("ISS_SMC32", "ISS encoding for an exception from SMC in AArch32 state",
-                 _CV, _COND, _flag("CCKNOWNPASS", 19, "Might have failed its condition check"),
-                 _res0(18, 0))
-ISS_SYS128 = _iss("ISS_SYS128", "ISS encoding for an exception from MSRR, MRRS or 128-bit "
-                  "System instruction execution in AArch64 state",
-                  _res0(24, 22), _fld("Op0", 21, 20), _fld("Op2", 19, 17), _fld("Op1", 16, 14),
-                  _fld("CRn", 13, 10), _fld("Rt", 9, 6, "Register pair X[Rt:0], X[Rt:1]"),
-                  _res0(5), _fld("CRm", 4, 1),
-                  _enum("Direction", 0, 0, {0: "write (MSRR)", 1: "read (MRRS)"}))
-ISS_SYS64 = _iss("ISS_SYS64", "ISS encoding for an exception from MSR, MRS, or System "
-                 "instruction execution in AArch64 state",
-                 _res0(24, 22), _fld("Op0", 21, 20), _fld("Op2", 19, 17), _fld("Op1", 16, 14),
-                 _fld("CRn", 13, 10), _fld("Rt", 9, 5), _fld("CRm", 4, 1),
-                 _enum("Direction", 0, 0, _DIR_SYS))
-ISS_ERET = _iss("ISS_ERET", "ISS encoding for an exception from ERET, ERETAA or ERETAB",
+
+
+def _build_iss_ldc() -> Layout:
+    return _iss("ISS_LDC", "ISS encoding for an exception from an LDC or STC instruction",
+                _CV, _COND, _fld("imm8", 19, 12), _res0(11, 10), _fld("Rn", 9, 5),
+                _flag("Offset", 4, "Add (1) or subtract (0) the offset"),
+                _enum("AM", 3, 1, {0b000: "Immediate unindexed", 0b001: "Immediate post-indexed",
+                                   0b010: "Immediate offset", 0b011: "Immediate pre-indexed",
+                                   0b100: "Literal unindexed", 0b110: "Literal offset"},
+                      "Addressing mode"),
+                _enum("Direction", 0, 0, {0: "write to memory (STC)", 1: "read (LDC)"}))
+
+
+def _build_iss_fp() -> Layout:
+    return _iss("ISS_FP", "ISS encoding for an exception from the FPEN and TFP traps",
+                _CV, _COND, _res0(19, 0))
+
+
+def _build_iss_other() -> Layout:
+    return _iss("ISS_OTHER", "ISS encoding for an exception from any other instruction",
+                _enum("ISS", 24, 0, {0: "ST64BV trapped", 1: "ST64BV0 trapped",
+                                     2: "LD64B or ST64B trapped", 3: "TSB CSYNC trapped",
+                                     4: "PSB CSYNC trapped"}))
+
+
+def _build_iss_bti() -> Layout:
+    return _iss("ISS_BTI", "ISS encoding for an exception from Branch Target Identification",
+                _res0(24, 2), _fld("BTYPE", 1, 0, "PSTATE.BTYPE that caused the exception"))
+
+
+def _build_iss_xvc() -> Layout:
+    return _iss("ISS_xVC", "ISS encoding for an exception from HVC or SVC instruction "
+                "execution, and from SMC in AArch64 state", _res0(24, 16),
+                _fld("imm16", 15, 0, "The immediate of the HVC, SVC or SMC instruction"))
+
+
+def _build_iss_smc32() -> Layout:
+    return _iss("ISS_SMC32", "ISS encoding for an exception from SMC in AArch32 state",
+                _CV, _COND, _flag("CCKNOWNPASS", 19, "Might have failed its condition check"),
+                _res0(18, 0))
+
+
+def _build_iss_sys128() -> Layout:
+    return _iss("ISS_SYS128", "ISS encoding for an exception from MSRR, MRRS or 128-bit "
+                "System instruction execution in AArch64 state",
+                _res0(24, 22), _fld("Op0", 21, 20), _fld("Op2", 19, 17), _fld("Op1", 16, 14),
+                _fld("CRn", 13, 10), _fld("Rt", 9, 6, "Register pair X[Rt:0], X[Rt:1]"),
+                _res0(5), _fld("CRm", 4, 1),
+                _enum("Direction", 0, 0, {0: "write (MSRR)", 1: "read (MRRS)"}))
+
+
+def _build_iss_sys64() -> Layout:
+    return _iss("ISS_SYS64", "ISS encoding for an exception from MSR, MRS, or System "
+                "instruction execution in AArch64 state",
+                _res0(24, 22), _fld("Op0", 21, 20), _fld("Op2", 19, 17), _fld("Op1", 16, 14),
+                _fld("CRn", 13, 10), _fld("Rt", 9, 5), _fld("CRm", 4, 1),
+                _enum("Direction", 0, 0, _DIR_SYS))
+
+
+def _build_iss_eret() -> Layout:
+    return _iss("ISS_ERET", "ISS encoding for an exception from ERET, ERETAA or ERETAB",
                 _res0(24, 2), _flag("ERET", 1, "ERETAA/ERETAB (1) or ERET (0)"),
                 _flag("ERETA", 0, "ERETAB (1) or ERETAA (0)"))
-ISS_PAC_FAIL = _iss("ISS_PAC_FAIL", "ISS encoding for a PAC Fail exception",
-                    _res0(24, 2), _enum("DnI", 1, 1, {0: "Instruction key", 1: "Data key"}),
-                    _enum("BnA", 0, 0, {0: "A key", 1: "B key"}))
-ISS_SME = _iss("ISS_SME", "ISS encoding for an exception due to SME functionality",
-               _res0(24, 3),
-               _enum("SMTC", 2, 0, {0b000: "SME access trapped by CPACR/CPTR",
-                                    0b001: "SIMD/SVE instruction trapped, PSTATE.SM is 1",
-                                    0b010: "SME instruction trapped, PSTATE.SM is 0",
-                                    0b011: "SME instruction trapped, PSTATE.ZA is 0",
-                                    0b100: "ZT0 access trapped by SMCR_ELx.EZT0"},
-                     "SME trap code"))
+
+
+def _build_iss_pac_fail() -> Layout:
+    return _iss("ISS_PAC_FAIL", "ISS encoding for a PAC Fail exception",
+                _res0(24, 2), _enum("DnI", 1, 1, {0: "Instruction key", 1: "Data key"}),
+                _enum("BnA", 0, 0, {0: "A key", 1: "B key"}))
+
+
+def _build_iss_sme() -> Layout:
+    return _iss("ISS_SME", "ISS encoding for an exception due to SME functionality",
+                _res0(24, 3),
+                _enum("SMTC", 2, 0, {0b000: "SME access trapped by CPACR/CPTR",
+                                     0b001: "SIMD/SVE instruction trapped, PSTATE.SM is 1",
+                                     0b010: "SME instruction trapped, PSTATE.SM is 0",
+                                     0b011: "SME instruction trapped, PSTATE.ZA is 0",
+                                     0b100: "ZT0 access trapped by SMCR_ELx.EZT0"},
+                      "SME trap code"))
+
+
 ISS_IABT = _iss("ISS_IABT", "ISS encoding for an exception from an Instruction Abort",
                 _res0(24, 22),
                 _flag("TopLevel", 21, "Fault due to TopLevel (FEAT_THE)"),
@@ -408,7 +359,10 @@ ISS_DABT_NOISV = _iss("ISS_DABT_NOISV", "ISS encoding for an exception from a Da
                       _flag("FnP", 15, "FAR not precise (SVE/SME contiguous load/store)"),
                       _flag("PFV", 14, "PFAR_EL2 valid (FEAT_PFAR)"),
                       *_DABT_LOW_BITS)
-ISS_MOPS = _iss("ISS_MOPS", "ISS encoding for an exception from the Memory Copy and Memory "
+
+
+def _build_iss_mops() -> Layout:
+    return _iss("ISS_MOPS", "ISS encoding for an exception from the Memory Copy and Memory "
                 "Set instructions",
                 _enum("MemInst", 24, 24, {0: "CPY*", 1: "SET*"}),
                 _flag("isSETG", 23, "SETGM* or SETGE*"),
@@ -417,68 +371,96 @@ ISS_MOPS = _iss("ISS_MOPS", "ISS encoding for an exception from the Memory Copy 
                 _flag("WrongOption", 17, "Option of the register format does not match PSTATE.C"),
                 _flag("OptionA", 16, "PSTATE.C selects algorithm option A"),
                 _res0(15), _fld("destreg", 14, 10), _fld("srcreg", 9, 5), _fld("sizereg", 4, 0))
-ISS_FP_EXC = _iss("ISS_FP_EXC", "ISS encoding for an exception from a trapped floating-point "
-                  "exception",
-                  _res0(24), _flag("TFV", 23, "IDF, IXF, UFF, OFF, DZF, IOF are valid"),
-                  _res0(22, 11), _fld("VECITR", 10, 8), _flag("IDF", 7, "Input Denormal"),
-                  _res0(6, 5), _flag("IXF", 4, "Inexact"), _flag("UFF", 3, "Underflow"),
-                  _flag("OFF", 2, "Overflow"), _flag("DZF", 1, "Divide by Zero"),
-                  _flag("IOF", 0, "Invalid Operation"))
-ISS_GCS = _iss("ISS_GCS", "ISS encoding for a GCS exception",
-               _res0(24),
-               _enum("ExType", 23, 20, {0b0000: "Data Check", 0b0001: "EXLOCK",
-                                        0b0010: "GCSSTR/GCSSTTR trap"}),
-               _res0(19, 15), _fld("Raddr", 14, 10), _fld("Rn", 9, 5, "Rn, or Rvalue for a trap"),
-               _fld("IT", 4, 0, "Instruction type of a Data Check"))
-ISS_SERROR = _iss("ISS_SERROR", "ISS encoding for an SError exception, IDS=0",
-                  _flag("IDS", 24, "IMPLEMENTATION DEFINED syndrome: 0, architected fields"),
-                  _res0(23, 19),
-                  _enum("ELS", 18, 18, {0: "asynchronous", 1: "synchronous (at ELR_ELx)"},
-                        "Meaning of ELR_ELx (FEAT_RASv2)"),
-                  _enum("WU", 17, 16, _WU, "Write Update (FEAT_RASv2)"),
-                  _flag("VFV", 15, "FAR_EL2 valid (FEAT_RASv2)"),
-                  _flag("PFV", 14, "PFAR_EL2 valid (FEAT_PFAR)"),
-                  _flag("IESB", 13, "Synchronized by an implicit error synchronization event"),
-                  _enum("AET", 12, 10, {0b000: "UC (Uncontainable)",
-                                        0b001: "UEU (Unrecoverable state)",
-                                        0b010: "UEO (Restartable state)",
-                                        0b011: "UER (Recoverable state)",
-                                        0b110: "CE (Corrected)"},
-                        "Asynchronous Error Type (FEAT_RAS)"),
-                  _flag("EA", 9, "External abort type (IMPLEMENTATION DEFINED)"),
-                  _res0(8),
-                  _flag("WnRV", 7, "WnR valid (FEAT_RASv2)"),
-                  _flag("WnR", 6, "Write (1) or read (0)"),
-                  _enum("DFSC", 5, 0, {0b000000: "Uncategorized error",
-                                       0b010001: "Asynchronous SError exception"},
-                        "Data Fault Status Code (FEAT_RAS)"))
-ISS_SERROR_IMPDEF = _iss("ISS_SERROR_IMPDEF", "ISS encoding for an SError exception, IDS=1",
-                         _flag("IDS", 24, "IMPLEMENTATION DEFINED syndrome: 1"),
-                         _fld("IMPDEF", 23, 0, "IMPLEMENTATION DEFINED syndrome"))
-ISS_BREAKPT = _iss("ISS_BREAKPT", "ISS encoding for an exception from a Breakpoint or Vector "
-                   "Catch debug exception",
-                   _res0(24, 6), _enum("IFSC", 5, 0, _DEBUG_FSC))
-ISS_SOFTSTP = _iss("ISS_SOFTSTP", "ISS encoding for an exception from a Software Step exception",
-                   _flag("ISV", 24, "EX is valid"), _res0(23, 7),
-                   _flag("EX", 6, "A Load-Exclusive instruction was stepped"),
-                   _enum("IFSC", 5, 0, _DEBUG_FSC))
-ISS_WATCHPT = _iss("ISS_WATCHPT", "ISS encoding for an exception from a Watchpoint exception",
-                   _res0(24), _fld("WPT", 23, 18, "Watchpoint number (FEAT_Debugv8p2)"),
-                   _flag("WPTV", 17, "WPT valid"), _flag("WPF", 16, "Might be a false positive"),
-                   _flag("FnP", 15, "FAR not precise"), _res0(14),
-                   _flag("VNCR", 13, "From the use of VNCR_EL2 by EL1 (FEAT_NV2)"),
-                   _res0(12, 11), _flag("FnV", 10, "FAR not valid"), _res0(9),
-                   _flag("CM", 8, "From a cache maintenance instruction"), _res0(7),
-                   _flag("WnR", 6, "Write (1) or read (0)"), _enum("DFSC", 5, 0, _DEBUG_FSC))
-ISS_BRK = _iss("ISS_BRK", "ISS encoding for an exception from execution of a Breakpoint "
-               "instruction (BRK, BKPT)",
-               _res0(24, 16), _fld("Comment", 15, 0, "The instruction's comment (immediate)"))
-ISS_PROFILING = _iss("ISS_PROFILING", "ISS encoding for a Profiling exception",
-                     _res0(24, 6),
-                     _enum("FSC", 5, 1, {0b00000: "PMU Profiling exception",
-                                         0b00001: "Profiling Buffer management event",
-                                         0b00010: "Trace buffer management event"}),
-                     _flag("SYNC", 0, "Taken synchronously (FEAT_SEBEP)"))
+
+
+def _build_iss_fp_exc() -> Layout:
+    return _iss("ISS_FP_EXC", "ISS encoding for an exception from a trapped floating-point "
+                "exception",
+                _res0(24), _flag("TFV", 23, "IDF, IXF, UFF, OFF, DZF, IOF are valid"),
+                _res0(22, 11), _fld("VECITR", 10, 8), _flag("IDF", 7, "Input Denormal"),
+                _res0(6, 5), _flag("IXF", 4, "Inexact"), _flag("UFF", 3, "Underflow"),
+                _flag("OFF", 2, "Overflow"), _flag("DZF", 1, "Divide by Zero"),
+                _flag("IOF", 0, "Invalid Operation"))
+
+
+def _build_iss_gcs() -> Layout:
+    return _iss("ISS_GCS", "ISS encoding for a GCS exception",
+                _res0(24),
+                _enum("ExType", 23, 20, {0b0000: "Data Check", 0b0001: "EXLOCK",
+                                         0b0010: "GCSSTR/GCSSTTR trap"}),
+                _res0(19, 15), _fld("Raddr", 14, 10), _fld("Rn", 9, 5, "Rn, or Rvalue for a trap"),
+                _fld("IT", 4, 0, "Instruction type of a Data Check"))
+
+
+def _build_iss_serror() -> Layout:
+    return _iss("ISS_SERROR", "ISS encoding for an SError exception, IDS=0",
+                _flag("IDS", 24, "IMPLEMENTATION DEFINED syndrome: 0, architected fields"),
+                _res0(23, 19),
+                _enum("ELS", 18, 18, {0: "asynchronous", 1: "synchronous (at ELR_ELx)"},
+                      "Meaning of ELR_ELx (FEAT_RASv2)"),
+                _enum("WU", 17, 16, _WU, "Write Update (FEAT_RASv2)"),
+                _flag("VFV", 15, "FAR_EL2 valid (FEAT_RASv2)"),
+                _flag("PFV", 14, "PFAR_EL2 valid (FEAT_PFAR)"),
+                _flag("IESB", 13, "Synchronized by an implicit error synchronization event"),
+                _enum("AET", 12, 10, {0b000: "UC (Uncontainable)",
+                                      0b001: "UEU (Unrecoverable state)",
+                                      0b010: "UEO (Restartable state)",
+                                      0b011: "UER (Recoverable state)",
+                                      0b110: "CE (Corrected)"},
+                      "Asynchronous Error Type (FEAT_RAS)"),
+                _flag("EA", 9, "External abort type (IMPLEMENTATION DEFINED)"),
+                _res0(8),
+                _flag("WnRV", 7, "WnR valid (FEAT_RASv2)"),
+                _flag("WnR", 6, "Write (1) or read (0)"),
+                _enum("DFSC", 5, 0, {0b000000: "Uncategorized error",
+                                     0b010001: "Asynchronous SError exception"},
+                      "Data Fault Status Code (FEAT_RAS)"))
+
+
+def _build_iss_serror_impdef() -> Layout:
+    return _iss("ISS_SERROR_IMPDEF", "ISS encoding for an SError exception, IDS=1",
+                _flag("IDS", 24, "IMPLEMENTATION DEFINED syndrome: 1"),
+                _fld("IMPDEF", 23, 0, "IMPLEMENTATION DEFINED syndrome"))
+
+
+def _build_iss_breakpt() -> Layout:
+    return _iss("ISS_BREAKPT", "ISS encoding for an exception from a Breakpoint or Vector "
+                "Catch debug exception",
+                _res0(24, 6), _enum("IFSC", 5, 0, _DEBUG_FSC))
+
+
+def _build_iss_softstp() -> Layout:
+    return _iss("ISS_SOFTSTP", "ISS encoding for an exception from a Software Step exception",
+                _flag("ISV", 24, "EX is valid"), _res0(23, 7),
+                _flag("EX", 6, "A Load-Exclusive instruction was stepped"),
+                _enum("IFSC", 5, 0, _DEBUG_FSC))
+
+
+def _build_iss_watchpt() -> Layout:
+    return _iss("ISS_WATCHPT", "ISS encoding for an exception from a Watchpoint exception",
+                _res0(24), _fld("WPT", 23, 18, "Watchpoint number (FEAT_Debugv8p2)"),
+                _flag("WPTV", 17, "WPT valid"), _flag("WPF", 16, "Might be a false positive"),
+                _flag("FnP", 15, "FAR not precise"), _res0(14),
+                _flag("VNCR", 13, "From the use of VNCR_EL2 by EL1 (FEAT_NV2)"),
+                _res0(12, 11), _flag("FnV", 10, "FAR not valid"), _res0(9),
+                _flag("CM", 8, "From a cache maintenance instruction"), _res0(7),
+                _flag("WnR", 6, "Write (1) or read (0)"), _enum("DFSC", 5, 0, _DEBUG_FSC))
+
+
+def _build_iss_brk() -> Layout:
+    return _iss("ISS_BRK", "ISS encoding for an exception from execution of a Breakpoint "
+                "instruction (BRK, BKPT)",
+                _res0(24, 16), _fld("Comment", 15, 0, "The instruction's comment (immediate)"))
+
+
+def _build_iss_profiling() -> Layout:
+    return _iss("ISS_PROFILING", "ISS encoding for a Profiling exception",
+                _res0(24, 6),
+                _enum("FSC", 5, 1, {0b00000: "PMU Profiling exception",
+                                    0b00001: "Profiling Buffer management event",
+                                    0b00010: "Trace buffer management event"}),
+                _flag("SYNC", 0, "Taken synchronously (FEAT_SEBEP)"))
+
 
 ISS2_DABT = _iss("ISS2_DABT", "ISS2 encoding for an exception from a Data Abort",
                  _res0(23, 12),
@@ -498,58 +480,153 @@ ISS2_IABT = _iss("ISS2_IABT", "ISS2 encoding for an exception from an Instructio
                  _flag("Overlay", 6, "Overlay permission fault (FEAT_S1POE/S2POE)"),
                  _flag("DirtyBit", 5, "Dirty state fault (FEAT_S2PIE)"),
                  _res0(4, 0), width=24)
-ISS2_WATCHPT = _iss("ISS2_WATCHPT", "ISS2 encoding for an exception from a Watchpoint exception",
-                    _res0(23, 9), _flag("GCS", 8, "Guarded Control Stack data access"),
-                    _res0(7, 0), width=24)
+
+
+def _build_iss2_watchpt() -> Layout:
+    return _iss("ISS2_WATCHPT", "ISS2 encoding for an exception from a Watchpoint exception",
+                _res0(23, 9), _flag("GCS", 8, "Guarded Control Stack data access"),
+                _res0(7, 0), width=24)
+
 
 # EC -> ISS layout (the Data Abort and SError choices between two tables are in iss_layout).
-ISS_LAYOUTS: dict[EC, Layout] = {
-    EC.UNKNOWN: ISS_NONE, EC.WFx: ISS_WFx, EC.CP15_32: ISS_MCR, EC.CP15_64: ISS_MCRR,
-    EC.CP14_MR: ISS_MCR, EC.CP14_LS: ISS_LDC, EC.FP_ASIMD: ISS_FP, EC.CP10_ID: ISS_MCR,
-    EC.PAC: ISS_NONE, EC.OTHER: ISS_OTHER, EC.CP14_64: ISS_MCRR, EC.BTI: ISS_BTI,
-    EC.ILL: ISS_NONE, EC.SVC32: ISS_xVC, EC.HVC32: ISS_xVC, EC.SMC32: ISS_SMC32,
-    EC.SYS128: ISS_SYS128, EC.SVC64: ISS_xVC, EC.HVC64: ISS_xVC, EC.SMC64: ISS_xVC,
-    EC.SYS64: ISS_SYS64, EC.SVE: ISS_NONE, EC.ERET: ISS_ERET, EC.FPAC: ISS_PAC_FAIL,
-    EC.SME: ISS_SME, EC.IABT_LOW: ISS_IABT, EC.IABT_CUR: ISS_IABT, EC.PC_ALIGN: ISS_NONE,
-    EC.DABT_LOW: ISS_DABT, EC.DABT_CUR: ISS_DABT, EC.SP_ALIGN: ISS_NONE, EC.MOPS: ISS_MOPS,
-    EC.FP_EXC32: ISS_FP_EXC, EC.FP_EXC64: ISS_FP_EXC, EC.GCS: ISS_GCS, EC.SERROR: ISS_SERROR,
-    EC.BREAKPT_LOW: ISS_BREAKPT, EC.BREAKPT_CUR: ISS_BREAKPT, EC.SOFTSTP_LOW: ISS_SOFTSTP,
-    EC.SOFTSTP_CUR: ISS_SOFTSTP, EC.WATCHPT_LOW: ISS_WATCHPT, EC.WATCHPT_CUR: ISS_WATCHPT,
-    EC.BKPT32: ISS_BRK, EC.VECTOR32: ISS_BREAKPT, EC.BRK64: ISS_BRK,
-    EC.PROFILING: ISS_PROFILING,
+_ISS_NAMES: dict[EC, str] = {
+    EC.UNKNOWN: "ISS_NONE", EC.WFx: "ISS_WFx", EC.CP15_32: "ISS_MCR", EC.CP15_64: "ISS_MCRR",
+    EC.CP14_MR: "ISS_MCR", EC.CP14_LS: "ISS_LDC", EC.FP_ASIMD: "ISS_FP", EC.CP10_ID: "ISS_MCR",
+    EC.PAC: "ISS_NONE", EC.OTHER: "ISS_OTHER", EC.CP14_64: "ISS_MCRR", EC.BTI: "ISS_BTI",
+    EC.ILL: "ISS_NONE", EC.SVC32: "ISS_xVC", EC.HVC32: "ISS_xVC", EC.SMC32: "ISS_SMC32",
+    EC.SYS128: "ISS_SYS128", EC.SVC64: "ISS_xVC", EC.HVC64: "ISS_xVC", EC.SMC64: "ISS_xVC",
+    EC.SYS64: "ISS_SYS64", EC.SVE: "ISS_NONE", EC.ERET: "ISS_ERET", EC.FPAC: "ISS_PAC_FAIL",
+    EC.SME: "ISS_SME", EC.IABT_LOW: "ISS_IABT", EC.IABT_CUR: "ISS_IABT", EC.PC_ALIGN: "ISS_NONE",
+    EC.DABT_LOW: "ISS_DABT", EC.DABT_CUR: "ISS_DABT", EC.SP_ALIGN: "ISS_NONE", EC.MOPS: "ISS_MOPS",
+    EC.FP_EXC32: "ISS_FP_EXC", EC.FP_EXC64: "ISS_FP_EXC", EC.GCS: "ISS_GCS", EC.SERROR: "ISS_SERROR",
+    EC.BREAKPT_LOW: "ISS_BREAKPT", EC.BREAKPT_CUR: "ISS_BREAKPT", EC.SOFTSTP_LOW: "ISS_SOFTSTP",
+    EC.SOFTSTP_CUR: "ISS_SOFTSTP", EC.WATCHPT_LOW: "ISS_WATCHPT", EC.WATCHPT_CUR: "ISS_WATCHPT",
+    EC.BKPT32: "ISS_BRK", EC.VECTOR32: "ISS_BREAKPT", EC.BRK64: "ISS_BRK",
+    EC.PROFILING: "ISS_PROFILING",
 }
-"""ISS encoding of each EC whose ISS Arm defines (TSTART, GPC and IMP_DEF are left raw)."""
+"""The ISS table of each EC whose ISS Arm defines (TSTART, GPC and IMP_DEF are left raw), by
+name: :data:`ISS_LAYOUTS` holds the tables."""
 
-ISS2_LAYOUTS: dict[EC, Layout] = {
-    EC.DABT_LOW: ISS2_DABT, EC.DABT_CUR: ISS2_DABT, EC.IABT_LOW: ISS2_IABT,
-    EC.IABT_CUR: ISS2_IABT, EC.WATCHPT_LOW: ISS2_WATCHPT, EC.WATCHPT_CUR: ISS2_WATCHPT,
+_ISS2_NAMES: dict[EC, str] = {
+    EC.DABT_LOW: "ISS2_DABT", EC.DABT_CUR: "ISS2_DABT", EC.IABT_LOW: "ISS2_IABT",
+    EC.IABT_CUR: "ISS2_IABT", EC.WATCHPT_LOW: "ISS2_WATCHPT", EC.WATCHPT_CUR: "ISS2_WATCHPT",
 }
+"""The ISS2 table by EC, by name (:data:`ISS2_LAYOUTS`); for every other EC ISS2 is RES0 ("ISS2
+encoding for all other exceptions")."""
+
+# The tables a translation fault needs (Data and Instruction Aborts) are built at import; every
+# other ISS table when it is first used (its name read from this module, iss_layout, the ISS_LAYOUTS
+# maps, or the LAYOUTS registry): a walk that faults decodes one Data Abort, not 31 classes.
+ISS_NONE: Layout
+ISS_WFx: Layout
+ISS_MCR: Layout
+ISS_MCRR: Layout
+ISS_LDC: Layout
+ISS_FP: Layout
+ISS_OTHER: Layout
+ISS_BTI: Layout
+ISS_xVC: Layout
+ISS_SMC32: Layout
+ISS_SYS128: Layout
+ISS_SYS64: Layout
+ISS_ERET: Layout
+ISS_PAC_FAIL: Layout
+ISS_SME: Layout
+ISS_MOPS: Layout
+ISS_FP_EXC: Layout
+ISS_GCS: Layout
+ISS_SERROR: Layout
+ISS_SERROR_IMPDEF: Layout
+ISS_BREAKPT: Layout
+ISS_SOFTSTP: Layout
+ISS_WATCHPT: Layout
+ISS_BRK: Layout
+ISS_PROFILING: Layout
+ISS2_WATCHPT: Layout
+ISS_LAYOUTS: dict[EC, Layout]
+"""ISS encoding of each EC whose ISS Arm defines (TSTART, GPC and IMP_DEF are left raw)."""
+ISS2_LAYOUTS: dict[EC, Layout]
 """ISS2 encoding by EC; for every other EC ISS2 is RES0 ("ISS2 encoding for all other
 exceptions")."""
 
+_LAZY: dict[str, Callable[[], Layout]] = {
+    "ISS_NONE": _build_iss_none,
+    "ISS_WFx": _build_iss_wfx,
+    "ISS_MCR": _build_iss_mcr,
+    "ISS_MCRR": _build_iss_mcrr,
+    "ISS_LDC": _build_iss_ldc,
+    "ISS_FP": _build_iss_fp,
+    "ISS_OTHER": _build_iss_other,
+    "ISS_BTI": _build_iss_bti,
+    "ISS_xVC": _build_iss_xvc,
+    "ISS_SMC32": _build_iss_smc32,
+    "ISS_SYS128": _build_iss_sys128,
+    "ISS_SYS64": _build_iss_sys64,
+    "ISS_ERET": _build_iss_eret,
+    "ISS_PAC_FAIL": _build_iss_pac_fail,
+    "ISS_SME": _build_iss_sme,
+    "ISS_MOPS": _build_iss_mops,
+    "ISS_FP_EXC": _build_iss_fp_exc,
+    "ISS_GCS": _build_iss_gcs,
+    "ISS_SERROR": _build_iss_serror,
+    "ISS_SERROR_IMPDEF": _build_iss_serror_impdef,
+    "ISS_BREAKPT": _build_iss_breakpt,
+    "ISS_SOFTSTP": _build_iss_softstp,
+    "ISS_WATCHPT": _build_iss_watchpt,
+    "ISS_BRK": _build_iss_brk,
+    "ISS_PROFILING": _build_iss_profiling,
+    "ISS2_WATCHPT": _build_iss2_watchpt,
+}
+
+
+def _layout(name: str) -> Layout:
+    """The ISS/ISS2 table called ``name`` in this module (``ISS_WFx``), built on first use (the
+    abort tables are built at import)."""
+    got = globals().get(name)
+    if got is None:
+        got = globals()[name] = _LAZY[name]()
+    return got  # type: ignore[no-any-return]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return _layout(name)
+    if name == "ISS_LAYOUTS" or name == "ISS2_LAYOUTS":
+        names = _ISS_NAMES if name == "ISS_LAYOUTS" else _ISS2_NAMES
+        table = globals()[name] = {ec: _layout(n) for ec, n in names.items()}
+        return table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+register_lazy(lambda: [_layout(n) for n in _LAZY])  # LAYOUTS lists every table
+
 _ISV_BIT = ISS_DABT.field("ISV").inplace_mask
-_IDS_BIT = ISS_SERROR.field("IDS").inplace_mask
 
 
 def iss_layout(ec: int, iss: int = 0) -> Layout | None:
     """The ISS table for exception class ``ec`` (and ISS, which picks ISV=1/0 and IDS=0/1)."""
     try:
-        layout = ISS_LAYOUTS.get(EC(ec))
+        name = _ISS_NAMES.get(EC(ec))
     except ValueError:
         return None
-    if layout is ISS_DABT and not iss & _ISV_BIT:
+    if name is None:
+        return None
+    if name == "ISS_DABT" and not iss & _ISV_BIT:
         return ISS_DABT_NOISV
-    if layout is ISS_SERROR and iss & _IDS_BIT:
-        return ISS_SERROR_IMPDEF
-    return layout
+    if name == "ISS_SERROR" and iss & _layout(name).field("IDS").inplace_mask:
+        name = "ISS_SERROR_IMPDEF"
+    return _layout(name)
 
 
 def iss2_layout(ec: int) -> Layout | None:
     """The ISS2 table for ``ec``; None where ISS2 is RES0."""
     try:
-        return ISS2_LAYOUTS.get(EC(ec))
+        name = _ISS2_NAMES.get(EC(ec))
     except ValueError:
         return None
+    if name is None:
+        return None
+    return _layout(name)
 
 
 # =========================================================================================
@@ -736,7 +813,7 @@ class Syndrome:
             if only_set and not x and f.kind is not FieldKind.ENUM:
                 continue
             out.append(f"{name}={f.render(x)}")
-        if layout is ISS_SYS64:
+        if layout_name == "ESR_ELx_ISS_SYS64":
             out.append(_sysreg_text(dict(values)))
         return out
 

@@ -21,7 +21,7 @@ from .memtype import SH_NAMES, Cacheability, CacheAttrs, MemoryAttributes, Share
 
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
-    from .esr import FaultStatus
+    from .fsc import FaultStatus
 
 __all__ = [
     "encode_par_attrs",
@@ -158,7 +158,7 @@ def decode_par(value: int) -> Par:
     layout = R.par_layout(value)
     problems = tuple(layout.check(value))
     if value & R.PAR_F:
-        from .esr import decode_fsc  # only a fault's PAR has a status (the ESR tables)
+        from .fsc import decode_fsc  # only a fault's PAR has a status
 
         return Par(value, True, fst=decode_fsc(layout.get(value, "FST")),
                    ptw=bool(layout.get(value, "PTW")), stage=2 if layout.get(value, "S") else 1,

@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(r: ATResult) -> list[str]:
-    from ..arch.esr import decode_esr
-
     out = [f"AT {r.op.value} VA 0x{r.va:x} (from EL{r.from_el})"]
     if r.abort is not None:
+        from ..arch.esr import decode_esr  # the syndrome tables: only for an exception
+
         f = r.abort
         out.append(f"  exception instead of PAR_EL1 (PAR_EL1 UNKNOWN): {f}")
         line = f"  ESR_EL{f.target_el}=0x{f.esr:08x} FAR_EL{f.target_el}=0x{f.far:x}"

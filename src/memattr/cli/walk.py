@@ -207,7 +207,6 @@ def _regime_line(b: Built) -> str:
 
 
 def _text(r: WalkResult) -> list[str]:
-    from ..arch.esr import decode_esr
     from ._common import attrs_text
 
     a = r.access
@@ -246,6 +245,8 @@ def _text(r: WalkResult) -> list[str]:
         if f.hpfar is not None:
             line += f" HPFAR_EL2=0x{f.hpfar:x}"
         out.append(line)
+        from ..arch.esr import decode_esr  # the syndrome tables: only for a fault
+
         for ln in decode_esr(f.esr).lines[1:]:
             out.append(f"       {ln}")
     return out

@@ -520,11 +520,25 @@ def parse(text: str, name: str = "<string>", *, limits: Limits = DEFAULT_LIMITS,
     :param path: the file name as given (defaults to ``name``).
     :raises ParseError: a bound exceeded, or a TOML syntax error, at ``file:line``.
     """
+    lines: dict[KeyPath, int] = {}
+    data = parse_plain(text, lines) if _plain_fits(limits) else None
+    if data is not None and text.count("\n") < limits.values and \
+            all(len(part) <= limits.key_length for key in lines for part in key
+                if isinstance(part, str)):
+        # The plain subset (no tomllib, no pre-scan: start-up): one key or header per line, at
+        # most three parts per key path, no nesting -- within the limits the scan would check.
+        return Document(name, text, data, lines, path if path is not None else name)
     lines = scan(text, name, limits)
-    data = parse_plain(text)  # the plain subset without importing tomllib (start-up)
+    data = parse_plain(text)
     if data is None:
         data = _tomllib_loads(text, name)
     return Document(name, text, data, lines, path if path is not None else name)
+
+
+def _plain_fits(limits: Limits) -> bool:
+    """Whether every plain-subset text with at most ``limits.values`` lines and short keys is
+    within ``limits`` (key paths of up to three parts, one part per key, no nesting)."""
+    return limits.path_depth >= 3 and limits.key_parts >= 1 and limits.depth >= 0
 
 
 def _tomllib_loads(text: str, name: str) -> dict[str, Any]:

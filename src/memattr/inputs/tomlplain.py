@@ -16,6 +16,10 @@ Anything else -- floats, dates, arrays, inline tables, escapes, literal or multi
 dotted or quoted keys, a key or table given twice, a header naming something already defined
 otherwise -- or any line the subset does not describe exactly, makes :func:`loads` return
 ``tomllib.loads(text)`` instead.  ``tests/inputs/test_tomlplain.py`` checks the two agree.
+
+:func:`parse_plain` can also note the line of every key path, as
+:func:`memattr.inputs.tomlscan.scan` records them (so a plain file needs no pre-scan; the same
+test checks the two agree).
 """
 
 from __future__ import annotations
@@ -53,23 +57,30 @@ class _NotPlain(Exception):  # noqa: N818 - internal control flow, never escapes
     """The text is outside the subset: tomllib decides."""
 
 
-def parse_plain(text: str) -> dict[str, Any] | None:
-    """The document if ``text`` is in the plain subset (see the module), else None."""
+def parse_plain(text: str,
+                lines: dict[tuple[str | int, ...], int] | None = None) -> dict[str, Any] | None:
+    """The document if ``text`` is in the plain subset (see the module), else None.
+
+    :param lines: if given, filled with the 1-based line of every key path (``("s2", 0, "ipa")``
+        for a key of the first ``[[s2]]``; ``("s2",)`` and ``("s2", 0)`` for the header), as
+        :func:`memattr.inputs.tomlscan.scan` maps them; left incomplete when the text is not plain.
+    """
     try:
-        return _parse(text)
+        return _parse(text, lines)
     except _NotPlain:
         return None
 
 
-def _parse(text: str) -> dict[str, Any]:
+def _parse(text: str, lines: dict[tuple[str | int, ...], int] | None) -> dict[str, Any]:
     root: dict[str, Any] = {}
     current = root
+    table: tuple[str | int, ...] = ()  # the key path of the current table (for ``lines``)
     explicit: set[str] = set()  # names of [table] headers seen (a second one is an error)
     arrays: set[str] = set()  # names of [[array]] headers seen
     match = _LINE.fullmatch
     if text.endswith("\r"):
         raise _NotPlain  # a CR not followed by LF
-    for line in text.split("\n"):
+    for n, line in enumerate(text.split("\n"), 1):
         if line.endswith("\r"):
             line = line[:-1]  # CRLF; a lone CR anywhere else fails the line pattern
         m = match(line)
@@ -80,6 +91,8 @@ def _parse(text: str) -> dict[str, Any]:
             if key in current:
                 raise _NotPlain  # a key given twice, or a key over a table
             current[key] = _value(m)
+            if lines is not None:
+                lines.setdefault(table + (key,), n)
             continue
         name = m.group("aname")
         if name is not None:
@@ -87,7 +100,12 @@ def _parse(text: str) -> dict[str, Any]:
                 raise _NotPlain  # [[name]] over a key or a [table]
             arrays.add(name)
             current = {}
-            root.setdefault(name, []).append(current)
+            elements = root.setdefault(name, [])
+            elements.append(current)
+            if lines is not None:
+                lines.setdefault((name,), n)
+                table = (name, len(elements) - 1)
+                lines[table] = n
             continue
         name = m.group("tname")
         if name is not None:
@@ -95,6 +113,9 @@ def _parse(text: str) -> dict[str, Any]:
                 raise _NotPlain  # [name] twice, or over a key or an array
             explicit.add(name)
             current = root[name] = {}
+            if lines is not None:
+                table = (name,)
+                lines.setdefault(table, n)
     return root
 
 

@@ -52,13 +52,29 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 """The bounds every memattr input file is held to."""
 
-_WS = re.compile(r"[ \t\r]*")
-_BARE = re.compile(r"[A-Za-z0-9_-]+")
-_BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"?')
-_LITERAL = re.compile(r"'[^'\n]*'?")
-_SCALAR = re.compile(r"[^,\]}\n#\[{]*")
-_ML_BASIC_STOP = re.compile(r'[\\"]')
-_ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.DOTALL)
+# The scanner's patterns, compiled on first use (_compile): a file in the plain subset is read
+# without a scan (memattr.inputs.toml.parse), and compiling them is most of a scan's start-up.
+_WS: re.Pattern[str]
+_BARE: re.Pattern[str]
+_BASIC: re.Pattern[str]
+_LITERAL: re.Pattern[str]
+_SCALAR: re.Pattern[str]
+_ML_BASIC_STOP: re.Pattern[str]
+_ESCAPES: re.Pattern[str]
+
+
+def _compile() -> None:
+    global _WS, _BARE, _BASIC, _LITERAL, _SCALAR, _ML_BASIC_STOP, _ESCAPES  # noqa: PLW0603
+    if "_ESCAPES" in globals():
+        return
+    _WS = re.compile(r"[ \t\r]*")
+    _BARE = re.compile(r"[A-Za-z0-9_-]+")
+    _BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"?')
+    _LITERAL = re.compile(r"'[^'\n]*'?")
+    _SCALAR = re.compile(r"[^,\]}\n#\[{]*")
+    _ML_BASIC_STOP = re.compile(r'[\\"]')
+    _ESCAPES = re.compile(r"\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.DOTALL)
+
 _SIMPLE_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\",
                    "e": "\x1b"}
 
@@ -88,6 +104,7 @@ class _Node:
 
 class _Scanner:
     def __init__(self, text: str, name: str, limits: Limits) -> None:
+        _compile()
         self.text = text
         self.n = len(text)
         self.name = name
@@ -378,6 +395,7 @@ def format_path(path: KeyPath, *, limit: int = 40, parts: int = 16) -> str:
     :param limit: characters shown of each key before it is cut.
     :param parts: parts shown of a longer path (its middle becomes ``...``).
     """
+    _compile()
     out = ""
     for i, part in enumerate(path):
         if len(path) > parts and i == parts - 4:

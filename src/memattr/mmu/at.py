@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 
 from .._value import dataclass  # dataclasses, cheaper to import
-from ..arch.esr import FaultKind
+from ..arch.fsc import FaultKind
 from ..arch.par import Par, decode_par, encode_par, encode_par_fault
 from ..errors import ConfigError
 from .physmem import DescReader

@@ -88,8 +88,8 @@ from ..arch.descriptor import (
     DescType,
     s2_exec,
 )
-from ..arch.esr import HPFAR_EL2, ISS_DABT, FaultKind, encode_abort_esr, encode_fsc
 from ..arch.fields import Field, Layout, genmask
+from ..arch.fsc import FaultKind, encode_fsc
 from ..arch.memtype import MemoryAttributes
 from ..arch.properties import s1_has_alignment_fault, s2_has_alignment_fault
 from ..arch.walkparams import WalkRule
@@ -336,7 +336,9 @@ class Fault:
     @property
     def fsc(self) -> int:
         """The DFSC/IFSC (ESR bits[5:0])."""
-        return self.esr & _FSC_MASK
+        from ..arch.esr import ISS_DABT  # the syndrome tables: loaded once an access faults
+
+        return self.esr & ISS_DABT.field_mask("DFSC")  # ESR_ELx_ISS_DABT_DFSC_MASK; IFSC alike
 
     def __str__(self) -> str:
         lvl = f" level {self.level}" if self.level is not None else ""
@@ -346,9 +348,6 @@ class Fault:
         rule = f" ({self.rule})" if self.rule else ""
         return (f"stage {self.stage} {self.kind.value}{what}{lvl}{ptw} at VA 0x{self.va:x}"
                 f"{where}: {self.reason}{rule}")
-
-
-_FSC_MASK = ISS_DABT.field_mask("DFSC")  # ESR_ELx_ISS_DABT_DFSC_MASK; IFSC at the same bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,6 +608,8 @@ def fault_esr(kind: FaultKind, stage: int, level: int | None, access: Access, *,
     given (a table read 0, a hardware table update 1), and 1 on AT (with CM=1).  ISV=1 with
     SAS/SSE/SRT/SF/AR only for a stage-2 data abort of a single-register access (``srt``).
     """
+    from ..arch.esr import encode_abort_esr  # the syndrome tables: loaded once an access faults
+
     fsc = encode_fsc(kind, level if kind is not FaultKind.ALIGNMENT else None)
     instr = access.kind is AccessKind.EXEC
     if wnr is None:
@@ -627,14 +628,13 @@ def fault_esr(kind: FaultKind, stage: int, level: int | None, access: Access, *,
     )
 
 
-_FIPA = HPFAR_EL2.field("FIPA")
-_FIPA_IPA_LSB = _FIPA.addr_shift or 0
-
-
 def hpfar_value(ipa: Any) -> Any:
     """HPFAR_EL2 for a fault at ``ipa`` (an int, or a uint64 array in the bulk walker): FIPA,
     IPA[51:12], in bits [43:4] (HPFAR_EL2's field table)."""
-    return ((ipa >> _FIPA_IPA_LSB) & _FIPA.mask) << _FIPA.lsb
+    from ..arch.esr import HPFAR_EL2  # the syndrome tables: loaded once an access faults
+
+    fipa = HPFAR_EL2.field("FIPA")
+    return ((ipa >> (fipa.addr_shift or 0)) & fipa.mask) << fipa.lsb
 
 
 # --- compiled per geometry and per regime ----------------------------------------------------

@@ -28,7 +28,7 @@ from . import sysreg as S
 
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
-    from ...arch.s2memattr import FwbRule
+    from ...arch.s2memattr import FwbMeaning, FwbRule, S2Decoded
 
 __all__ = [
     "MtLayout",
@@ -182,11 +182,9 @@ _S2_NAMES = frozenset(("MT_S2_DEVICE_nGnRE", "MT_S2_NORMAL_NC", "MT_S2_NORMAL", 
                        "MT_S2_FWB_AS_S1", "S2_MEMATTRS"))
 
 
-def _s2_nofwb(want: str) -> int:
-    from ...arch.s2memattr import s2_decode_mem_attrs
-
-    for v in range(16):
-        d = s2_decode_mem_attrs(v)
+def _s2_nofwb(want: str, decoded: list[S2Decoded]) -> int:
+    """The first MemAttr (without FWB) whose decode is the type KVM names ``want``."""
+    for v, d in enumerate(decoded):
         if d.reserved or len(d.outcomes) != 1:
             continue
         a = d.outcomes[0]
@@ -201,27 +199,29 @@ def _s2_nofwb(want: str) -> int:
     raise AssertionError(want)  # pragma: no cover
 
 
-def _s2_fwb(rule: FwbRule, device: DeviceType | None = None) -> int:
-    from ...arch.s2memattr import fwb_meaning
-
-    for v in range(8):
-        m = fwb_meaning(v).result
+def _s2_fwb(rule: FwbRule, meanings: list[FwbMeaning], device: DeviceType | None = None) -> int:
+    """The first MemAttr[2:0] (with FWB) whose meaning is ``rule`` (and ``device``)."""
+    for v, m in enumerate(meanings):
         if m.rule is rule and m.device is device and not m.reserved:
             return v
     raise AssertionError(rule)  # pragma: no cover
 
 
 def _s2_values() -> dict[str, object]:
-    """The MT_S2_* / MT_S2_FWB_* encodings and S2_MEMATTRS, derived once into the module."""
+    """The MT_S2_* / MT_S2_FWB_* encodings and S2_MEMATTRS, derived once into the module (each
+    MemAttr decoded once)."""
     g = globals()
     if "S2_MEMATTRS" not in g:
-        from ...arch.s2memattr import FwbRule
+        from ...arch.s2memattr import FwbRule, fwb_meaning, s2_decode_mem_attrs
 
-        nofwb = {n: _s2_nofwb(n) for n in ("DEVICE_nGnRE", "NORMAL_NC", "NORMAL")}
+        decoded = [s2_decode_mem_attrs(v) for v in range(16)]
+        nofwb = {n: _s2_nofwb(n, decoded) for n in ("DEVICE_nGnRE", "NORMAL_NC", "NORMAL")}
         nofwb["AS_S1"] = nofwb["NORMAL"]
-        fwb = {"DEVICE_nGnRE": _s2_fwb(FwbRule.DEVICE, DeviceType.nGnRE),
-               "NORMAL_NC": _s2_fwb(FwbRule.NC_OR_S1_DEVICE),
-               "NORMAL": _s2_fwb(FwbRule.FORCE_WB), "AS_S1": _s2_fwb(FwbRule.AS_S1)}
+        meanings = [fwb_meaning(v).result for v in range(8)]
+        fwb = {"DEVICE_nGnRE": _s2_fwb(FwbRule.DEVICE, meanings, DeviceType.nGnRE),
+               "NORMAL_NC": _s2_fwb(FwbRule.NC_OR_S1_DEVICE, meanings),
+               "NORMAL": _s2_fwb(FwbRule.FORCE_WB, meanings),
+               "AS_S1": _s2_fwb(FwbRule.AS_S1, meanings)}
         values: dict[str, object] = {f"MT_S2_{n}": v for n, v in nofwb.items()}
         values.update((f"MT_S2_FWB_{n}", v) for n, v in fwb.items())
         values["S2_MEMATTRS"] = {n: (nofwb[n], fwb[n]) for n in nofwb}
