@@ -26,6 +26,7 @@ __all__ = [
     "get_cpu",
     "cpu_names",
     "PA_SIZES",
+    "lpa_64k",
 ]
 
 PA_SIZES = (32, 36, 40, 42, 44, 48, 52)
@@ -179,3 +180,12 @@ def get_cpu(name: str | Cpu) -> Cpu:
         return PRESETS[name]
     except KeyError:
         raise ConfigError(f"cpu={name!r}: unknown (one of {', '.join(cpu_names())})") from None
+
+
+def lpa_64k(cpu: Cpu) -> bool:
+    """Whether 64KB descriptors and TTBRs hold address bits [51:48] (ASL Have52BitPAExt).
+
+    That is FEAT_LPA, advertised by ID_AA64MMFR0_EL1.PARange = 0b0110 (52 bits): a PE whose
+    PAMax is 52 has it, whatever else its :class:`Cpu` says.
+    """
+    return cpu.lpa or cpu.pa_max >= 52

@@ -27,7 +27,7 @@ import enum
 
 from .._value import dataclass  # dataclasses, cheaper to import
 from . import registers as R
-from .cpu import ALL, Cpu
+from .cpu import ALL, Cpu, lpa_64k
 from .fields import genmask
 from .granule import FINAL_LEVEL, Granule, level_shift
 from .impdef import DEFAULT as IMPDEF_DEFAULT
@@ -117,15 +117,6 @@ def walk_mair_attr(irgn: int, orgn: int) -> int:
     """The MAIR_ELx attribute byte meaning what ASL WalkMemAttrs gives table walks with these
     IRGN/ORGN (Inner in Attr<n>[3:0], Outer in [7:4], MAIR_ATTR's table)."""
     return MAIR_ATTR.encode(Outer=_RGN_NIBBLE[orgn], Inner=_RGN_NIBBLE[irgn])
-
-
-def lpa_64k(cpu: Cpu) -> bool:
-    """Whether 64KB descriptors and TTBRs hold address bits [51:48] (ASL Have52BitPAExt).
-
-    That is FEAT_LPA, advertised by ID_AA64MMFR0_EL1.PARange = 0b0110 (52 bits): a PE whose
-    PAMax is 52 has it, whatever else its :class:`Cpu` says.
-    """
-    return cpu.lpa or cpu.pa_max >= 52
 
 
 def decode_ps(ps: int) -> int:
