@@ -396,8 +396,8 @@ def _sh_text(sh: int | None) -> str | None:
 
 
 def _run_desc(args: argparse.Namespace, stage: int) -> int:
-    from ..arch.descriptor import Granule, S1Descriptor, S2Descriptor
     from ..arch.cpu import lpa_64k
+    from ..arch.descriptor import Granule, S1Descriptor, S2Descriptor
     from ..errors import ConfigError
 
     raw = parse_int(args.desc, "descriptor", bits=64)
