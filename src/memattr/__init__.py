@@ -15,6 +15,8 @@ use (PEP 562), so ``import memattr`` costs the command line nothing.
 
 __version__ = "0.1.0"
 
+from ._lazy import from_modules
+
 TYPE_CHECKING = False  # importing typing costs start-up time; mypy treats this name as True
 if TYPE_CHECKING:
     from .analysis.matrix import build_matrix
@@ -105,16 +107,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Import the module that defines ``name`` on first use (PEP 562)."""
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'memattr' has no attribute {name!r}")
-    from importlib import import_module  # only when a name is first used
-
-    value = getattr(import_module(where), name)
-    globals()[name] = value
-    return value
+__getattr__ = from_modules(__name__, globals(), _WHERE)  # PEP 562: import on first use
 
 
 def __dir__() -> list[str]:

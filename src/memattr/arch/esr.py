@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 
+from .._lazy import built_on_use
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError
 from .fields import LAYOUTS, Field, FieldKind, Layout, register, register_lazy
@@ -579,23 +580,22 @@ _LAZY: dict[str, Callable[[], Layout]] = {
 }
 
 
+def _iss_layouts(names: dict[EC, str]) -> dict[EC, Layout]:
+    return {ec: _layout(n) for ec, n in names.items()}
+
+
+_RECIPES: dict[str, Callable[[], object]] = {
+    **_LAZY,
+    "ISS_LAYOUTS": lambda: _iss_layouts(_ISS_NAMES),
+    "ISS2_LAYOUTS": lambda: _iss_layouts(_ISS2_NAMES),
+}
+__getattr__ = built_on_use(__name__, globals(), _RECIPES)  # PEP 562: each table on first use
+
+
 def _layout(name: str) -> Layout:
     """The ISS/ISS2 table called ``name`` in this module (``ISS_WFx``), built on first use (the
     abort tables are built at import)."""
-    got = globals().get(name)
-    if got is None:
-        got = globals()[name] = _LAZY[name]()
-    return got  # type: ignore[no-any-return]
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return _layout(name)
-    if name == "ISS_LAYOUTS" or name == "ISS2_LAYOUTS":
-        names = _ISS_NAMES if name == "ISS_LAYOUTS" else _ISS2_NAMES
-        table = globals()[name] = {ec: _layout(n) for ec, n in names.items()}
-        return table
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return __getattr__(name)  # type: ignore[return-value]
 
 
 register_lazy(lambda: [_layout(n) for n in _LAZY])  # LAYOUTS lists every table

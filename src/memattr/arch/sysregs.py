@@ -13,6 +13,7 @@ their :mod:`memattr.arch.regdefs` constants) does not import the descriptor form
 
 from __future__ import annotations
 
+from .._lazy import built_on_use
 from .fields import Field, FieldKind, Layout, register, register_lazy
 
 TYPE_CHECKING = False  # mypy treats this name as True
@@ -236,18 +237,7 @@ _LAZY: dict[str, Callable[[], Layout]] = {
 }
 
 
-def _layout(name: str) -> Layout:
-    """The table called ``name`` in this module, built on first use."""
-    got = globals().get(name)
-    if got is None:
-        got = globals()[name] = _LAZY[name]()
-    return got  # type: ignore[no-any-return]
+__getattr__ = built_on_use(__name__, globals(), _LAZY)  # PEP 562: each table on first use
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return _layout(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-register_lazy(lambda: [_layout(n) for n in _LAZY])  # LAYOUTS lists every table
+register_lazy(lambda: [__getattr__(n) for n in _LAZY])  # LAYOUTS lists every table

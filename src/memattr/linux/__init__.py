@@ -8,6 +8,8 @@ first use, so ``memattr.linux.asm`` alone stays cheap for the CLI's decoders.
 """
 
 
+from .._lazy import from_modules
+
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
     from .asm.memory import mair_for, mt_names
@@ -145,16 +147,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Load the submodule that defines ``name`` on first use (PEP 562)."""
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'memattr.linux' has no attribute {name!r}")
-    from importlib import import_module  # only when a name is first used
-
-    value = getattr(import_module(mod, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = from_modules(__name__, globals(), _WHERE)  # PEP 562: import on first use
 
 
 __all__ = [

@@ -5,6 +5,8 @@ Submodules load on first use (PEP 562): importing one of them (``kvm.features``,
 :mod:`memattr.linux.policy`, itself built on ``kvm.features`` and ``kvm.pgtable``.
 """
 
+from ..._lazy import from_modules
+
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
     from .abort import GuestAccess, InstrClass, esr_isv
@@ -88,16 +90,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Load the submodule that defines ``name`` on first use (PEP 562)."""
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'memattr.linux.kvm' has no attribute {name!r}")
-    from importlib import import_module  # only when a name is first used
-
-    value = getattr(import_module(mod, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = from_modules(__name__, globals(), _WHERE)  # PEP 562: import on first use
 
 
 __all__ = [
