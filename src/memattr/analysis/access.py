@@ -389,7 +389,7 @@ _STAGE2_KINDS = ("translation", "permission", "access flag")
 def result_of(e: Evaluation, kind: AccessKind, *, bus: bool = True) -> frozenset[Result]:
     """What one evaluation of the Linux model did, end to end (several results only for the bus:
     a completed access can meet more than one permitted bus behaviour)."""
-    if e.memslot_rejected:
+    if e.setup_failed is not None:
         return frozenset({Result("no access", f"{e.setup_failed} {e.errno}")})
     s1 = e.stage1_fault
     if s1 is not None:

@@ -461,7 +461,7 @@ def _access_events(e: Evaluation, spec: AccessSpec) -> tuple[str, tuple[Event, .
     decides a fault again.
     """
     events = e.events
-    if e.memslot_rejected:
+    if e.setup_failed is not None:
         return (f"no access: {e.setup_failed} failed ({e.errno}), so the VMM stops here before "
                 "the guest runs", events)
     if e.stage1_fault is not None:

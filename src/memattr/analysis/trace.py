@@ -486,7 +486,7 @@ def is_fault(a: AccessResult) -> bool:
     from ..linux.events import EventKind
 
     e = a.evaluation
-    if e.memslot_rejected or e.stage1_fault is not None or e.injected:
+    if e.setup_failed is not None or e.stage1_fault is not None or e.injected:
         return True
     if e.alignment is not None and e.alignment.faults:
         return True

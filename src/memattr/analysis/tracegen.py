@@ -30,7 +30,7 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from ..errors import ConfigError
 from ..inputs.escape import show
@@ -180,13 +180,13 @@ def generate(sc: Scenario, pattern: str, count: int, *, seed: int = 0, data: str
         raise ConfigError(f"count={count}: negative (expected a number of accesses)")
     # Checked here, before the first access is asked for: a caller that writes a header first
     # must not have written anything when a mapping name is wrong.
-    return _accesses(_GENERATORS[pattern], targets(sc, data, regs), count, seed)
+    return _accesses(pattern, targets(sc, data, regs), count, seed)
 
 
-def _accesses(gen: Any, t: Any, count: int, seed: int) -> Iterator[TraceAccess]:
+def _accesses(pattern: str, t: Targets, count: int, seed: int) -> Iterator[TraceAccess]:
     rng = random.Random(seed)
     clock = 0
-    for i, (ipa, size, kind, cpu) in enumerate(gen(t, rng)):
+    for i, (ipa, size, kind, cpu) in enumerate(_GENERATORS[pattern](t, rng)):
         if i >= count:
             return
         clock += rng.randrange(2, 40)  # nanoseconds between accesses

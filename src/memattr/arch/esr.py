@@ -20,7 +20,18 @@ import enum
 from .._lazy import built_on_use
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError
-from .fields import LAYOUTS, Field, FieldKind, Layout, register, register_lazy
+from .fields import (
+    LAYOUTS,
+    Field,
+    FieldKind,
+    Layout,
+    bits_field,
+    enum_field,
+    flag_field,
+    register,
+    register_lazy,
+    res0_field,
+)
 from .fsc import FSC_TABLE, FaultKind, FaultStatus, decode_fsc, encode_fsc
 
 TYPE_CHECKING = False  # mypy treats this name as True
@@ -166,21 +177,8 @@ EC_MEANING: dict[EC, str] = {
 # =========================================================================================
 
 
-def _flag(name: str, n: int, doc: str = "") -> Field:
-    return Field(name, n, n, F.FLAG, doc=doc)
-
-
-def _fld(name: str, msb: int, lsb: int, doc: str = "") -> Field:
-    return Field(name, msb, lsb, F.FIELD, doc=doc)
-
-
-def _enum(name: str, msb: int, lsb: int, values: dict[int, str], doc: str = "") -> Field:
-    return Field(name, msb, lsb, F.ENUM, values=values, doc=doc)
-
-
-def _res0(msb: int, lsb: int | None = None) -> Field:
-    lsb = msb if lsb is None else lsb
-    return Field(f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}", msb, lsb, F.RES0)
+_flag, _fld, _enum = flag_field, bits_field, enum_field  # the tables below read short
+_res0 = res0_field
 
 
 def _iss(name: str, doc: str, *fields: Field, width: int = 25) -> Layout:

@@ -31,6 +31,11 @@ __all__ = [
     "register_lazy",
     "genmask",
     "bit",
+    "flag_field",
+    "bits_field",
+    "enum_field",
+    "res0_field",
+    "res1_field",
 ]
 
 
@@ -442,6 +447,35 @@ class Layout:
         if extra:
             rows.insert(0, ("<beyond width>", f"[..:{self.width}]", f"{extra << self.width:#x}"))
         return rows
+
+
+# --- constructors the register and syndrome tables are written with ----------------------------
+
+
+def flag_field(name: str, n: int, doc: str = "") -> Field:
+    """A one-bit FLAG field at bit ``n``."""
+    return Field(name, n, n, FieldKind.FLAG, doc=doc)
+
+
+def bits_field(name: str, msb: int, lsb: int, doc: str = "") -> Field:
+    """A plain FIELD over bits [msb:lsb]."""
+    return Field(name, msb, lsb, FieldKind.FIELD, doc=doc)
+
+
+def enum_field(name: str, msb: int, lsb: int, values: dict[int, str], doc: str = "") -> Field:
+    """An ENUM field over bits [msb:lsb] with its named values."""
+    return Field(name, msb, lsb, FieldKind.ENUM, values=values, doc=doc)
+
+
+def res0_field(msb: int, lsb: int | None = None) -> Field:
+    """RES0 bits [msb:lsb] (one bit when ``lsb`` is not given), named RES0_<msb>[_<lsb>]."""
+    lsb = msb if lsb is None else lsb
+    return Field(f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}", msb, lsb, FieldKind.RES0)
+
+
+def res1_field(n: int) -> Field:
+    """A RES1 bit, named RES1_<n>."""
+    return Field(f"RES1_{n}", n, n, FieldKind.RES1)
 
 
 def _or(masks: Iterable[int]) -> int:

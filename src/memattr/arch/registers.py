@@ -21,7 +21,18 @@ from __future__ import annotations
 
 from .._value import dataclass  # dataclasses, cheaper to import
 from ..errors import EncodingError, ReservedError
-from .fields import Field, FieldKind, Layout, genmask, register
+from .fields import (
+    Field,
+    FieldKind,
+    Layout,
+    bits_field,
+    enum_field,
+    flag_field,
+    genmask,
+    register,
+    res0_field,
+    res1_field,
+)
 from .granule import FINAL_LEVEL, Granule
 from .memtype import SH_NAMES
 
@@ -68,25 +79,8 @@ __all__ = [
 F = FieldKind
 
 
-def _flag(name: str, n: int, doc: str = "") -> Field:
-    return Field(name, n, n, F.FLAG, doc=doc)
-
-
-def _fld(name: str, msb: int, lsb: int, doc: str = "") -> Field:
-    return Field(name, msb, lsb, F.FIELD, doc=doc)
-
-
-def _enum(name: str, msb: int, lsb: int, values: dict[int, str], doc: str = "") -> Field:
-    return Field(name, msb, lsb, F.ENUM, values=values, doc=doc)
-
-
-def _res0(msb: int, lsb: int | None = None) -> Field:
-    lsb = msb if lsb is None else lsb
-    return Field(f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}", msb, lsb, F.RES0)
-
-
-def _res1(n: int) -> Field:
-    return Field(f"RES1_{n}", n, n, F.RES1)
+_flag, _fld, _enum = flag_field, bits_field, enum_field  # the tables below read short
+_res0, _res1 = res0_field, res1_field
 
 
 # =========================================================================================

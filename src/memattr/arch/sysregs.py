@@ -14,7 +14,17 @@ their :mod:`memattr.arch.regdefs` constants) does not import the descriptor form
 from __future__ import annotations
 
 from .._lazy import built_on_use
-from .fields import Field, FieldKind, Layout, register, register_lazy
+from .fields import (
+    Field,
+    Layout,
+    bits_field,
+    enum_field,
+    flag_field,
+    register,
+    register_lazy,
+    res0_field,
+    res1_field,
+)
 
 TYPE_CHECKING = False  # mypy treats this name as True
 if TYPE_CHECKING:
@@ -33,28 +43,8 @@ __all__ = [
     "ID_AA64ISAR1_EL1",
 ]
 
-F = FieldKind
-
-
-def _flag(name: str, n: int, doc: str = "") -> Field:
-    return Field(name, n, n, F.FLAG, doc=doc)
-
-
-def _fld(name: str, msb: int, lsb: int, doc: str = "") -> Field:
-    return Field(name, msb, lsb, F.FIELD, doc=doc)
-
-
-def _enum(name: str, msb: int, lsb: int, values: dict[int, str], doc: str = "") -> Field:
-    return Field(name, msb, lsb, F.ENUM, values=values, doc=doc)
-
-
-def _res0(msb: int, lsb: int | None = None) -> Field:
-    lsb = msb if lsb is None else lsb
-    return Field(f"RES0_{msb}" if msb == lsb else f"RES0_{msb}_{lsb}", msb, lsb, F.RES0)
-
-
-def _res1(n: int) -> Field:
-    return Field(f"RES1_{n}", n, n, F.RES1)
+_flag, _fld, _enum = flag_field, bits_field, enum_field  # the tables below read short
+_res0, _res1 = res0_field, res1_field
 
 
 MAIR_ELx = register(Layout("MAIR_ELx", 64, tuple(

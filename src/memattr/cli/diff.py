@@ -144,20 +144,20 @@ def run(args: argparse.Namespace) -> int:
             model_text = vms[0].dump_text()
             for vm, side in zip(vms[1:], sides[1:], strict=True):
                 diffs.append((diff_sides(sides[0], side), vm.faults))
+    found = {"diff"} if any(d.found for d, _f in diffs) else set()
+    doc: dict[str, object] = {}
     if args.emit_model is not None:
         if model_text is None:
             raise ConfigError("--emit-model: no model (expected --scenario)")
         if args.emit_model == "-" and args.json:
-            # Standard output carries one JSON document: the dump goes in it.
-            emit_json({"model": model_text,
-                       "comparisons": [dict(d.to_json(), faults=f) for d, f in diffs]})
-            return fail_status(args, {"diff"} if any(d.found for d, _f in diffs) else set())
-        _write(args.emit_model, model_text)
-        if args.emit_model == "-":
-            return fail_status(args, {"diff"} if any(d.found for d, _f in diffs) else set())
-    found = {"diff"} if any(d.found for d, _f in diffs) else set()
+            doc["model"] = model_text  # standard output carries one JSON document: the dump too
+        else:
+            _write(args.emit_model, model_text)
+            if args.emit_model == "-":
+                return fail_status(args, found)
     if args.json:
-        emit_json({"comparisons": [dict(d.to_json(), faults=f) for d, f in diffs]})
+        doc["comparisons"] = [dict(d.to_json(), faults=f) for d, f in diffs]
+        emit_json(doc)
     else:
         parts = []
         for d, faults in diffs:

@@ -107,7 +107,7 @@ def _found(rp: Any) -> set[str]:
     for r in rp.results:
         for e in (r.evaluation, *(a.evaluation for a in r.accesses)):
             if e.errno is not None or e.injected or e.stage1_fault is not None \
-                    or e.memslot_rejected:
+                    or e.setup_failed is not None:
                 found.add("fault")
         if any(a.events and any(ev.errno is not None for ev in a.events) for a in r.accesses):
             found.add("fault")

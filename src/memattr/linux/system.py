@@ -289,14 +289,14 @@ class Evaluation:
 
     @property
     def memslot_rejected(self) -> bool:
-        """The VM's set-up failed (KVM_SET_USER_MEMORY_REGION, or the first KVM_RUN mapping
-        the VGIC): the story ends there, no access runs (see :attr:`setup_failed`)."""
-        return self.setup_failed is not None
+        """KVM_SET_USER_MEMORY_REGION failed (one case of :attr:`setup_failed`)."""
+        return any(e.kind is EventKind.MEMSLOT_REJECTED for e in self.events)
 
     @property
     def setup_failed(self) -> str | None:
-        """The ioctl that failed before the guest ran ("KVM_SET_USER_MEMORY_REGION",
-        "KVM_RUN"), or None."""
+        """The ioctl that failed before the guest ran ("KVM_SET_USER_MEMORY_REGION", or
+        "KVM_RUN" when the VGIC cannot be mapped), or None: the story ends there, no access
+        runs."""
         for e in self.events:
             if e.kind is EventKind.MEMSLOT_REJECTED:
                 return "KVM_SET_USER_MEMORY_REGION"

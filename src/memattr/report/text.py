@@ -275,8 +275,9 @@ def render_replay(rp: Replay, *, color: bool = False, details: bool = True) -> s
                 label = label_of([(r.policy_name, r.fwb) for r in group], rp.policies, rp.fwb)
                 # The mapping's own evaluation is the model's first touch (a 4-byte read that
                 # faults the mapping in), not one of the scenario's [[access]] entries.
-                lines.append(f"  events of the model's first-touch 4-byte read [{label}]: "
-                             f"{_esc(ev)}")
+                what = "the VM's set-up" if group[0].evaluation.setup_failed is not None \
+                    else "the model's first-touch 4-byte read"
+                lines.append(f"  events of {what} [{label}]: {_esc(ev)}")
     types = [r.evaluation.effective for r in rp.results if r.evaluation.effective is not None]
     if types:
         lines.append("")
